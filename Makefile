@@ -1,0 +1,45 @@
+# Stratus: every entry point. `make demo` and `make test` install what is missing first.
+SHELL := /bin/bash
+HYPERVISORS ?= 2
+VENV := .venv
+PY := $(VENV)/bin/python
+LAB_STATE ?= .lab
+INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export STRATUS_STATE_DIR ?= $(CURDIR)/$(LAB_STATE)/store
+
+.PHONY: setup image lab-up lab-down lab-status demo test test-unit test-e2e lint sanity clean
+
+setup:
+	@bash setup/bootstrap.sh
+
+image: setup
+	@$(PY) lab/image/build.py
+
+lab-up: setup
+	@$(PY) lab/lab.py up --hypervisors $(HYPERVISORS) --state-dir $(LAB_STATE)
+
+lab-down:
+	@if [ -x $(PY) ]; then $(PY) lab/lab.py down --state-dir $(LAB_STATE); fi
+	@rm -rf $(LAB_STATE)/store
+
+lab-status:
+	@$(PY) lab/lab.py status --state-dir $(LAB_STATE)
+
+demo: image lab-up
+	@$(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/provision.yml 2>&1 | tee $(LAB_STATE)/demo-provision.log; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "demo: provisioning failed"; exit 1; }
+	@if grep -E '^(localhost|hv[0-9]+) +:' $(LAB_STATE)/demo-provision.log | grep -q 'changed=[1-9]'; then \
+	  echo "demo: servers provisioned"; else echo "demo: nothing to change (changed=0 on every host)"; fi
+	@$(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/show.yml -e stratus_show_file=$(CURDIR)/$(LAB_STATE)/servers.txt > $(LAB_STATE)/demo-show.log \
+	  || { tail -20 $(LAB_STATE)/demo-show.log; exit 1; }
+	@cat $(LAB_STATE)/servers.txt
+
+test: image
+	@bash tests/run.sh
+
+lint: setup
+	@bash tests/lint.sh
+
+clean: lab-down
+	rm -rf build tests/output

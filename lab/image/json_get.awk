@@ -1,0 +1,49 @@
+# Print the top-level string value of `key` (awk -v key=...) from a JSON
+# object. A tiny scanner instead of sed, so a "name" nested in keys/meta or
+# odd whitespace/newlines cannot confuse it. Escapes are left as they are.
+
+function skip_ws() {
+    while (i <= n && substr(s, i, 1) ~ /[ \t\r\n]/)
+        i++
+}
+
+# i points at an opening quote; returns the raw string, i after the close.
+function read_str(    c, out) {
+    out = ""
+    i++
+    while (i <= n) {
+        c = substr(s, i, 1)
+        if (c == "\\") { out = out substr(s, i, 2); i += 2; continue }
+        if (c == "\"") { i++; return out }
+        out = out c
+        i++
+    }
+    return out
+}
+
+{ s = s $0 "\n" }
+
+END {
+    n = length(s); i = 1; depth = 0
+    while (i <= n) {
+        c = substr(s, i, 1)
+        if (c == "\"") {
+            t = read_str()
+            if (depth == 1) {
+                skip_ws()
+                if (substr(s, i, 1) == ":") {
+                    i++
+                    skip_ws()
+                    if (t == key && substr(s, i, 1) == "\"") {
+                        print read_str()
+                        exit 0
+                    }
+                }
+            }
+            continue
+        }
+        if (c == "{" || c == "[") depth++
+        else if (c == "}" || c == "]") depth--
+        i++
+    }
+}

@@ -1,0 +1,1221 @@
+#!/usr/bin/env python3
+"""Stratus lab: real libvirt/QEMU hypervisors on one machine.
+
+Each hypervisor hvK is a network namespace plus a persistent mount namespace
+with private libvirt directories, running its own virtlogd, libvirtd and sshd.
+
+    lab.py up [--hypervisors N] [--state-dir DIR] [--prefix P] [--subnet-base A.B]
+    lab.py down [--state-dir DIR]
+    lab.py status [--json] [--state-dir DIR]
+
+Everything the lab creates is recorded in <state>/lab.json, so `down` removes
+exactly what `up` made and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = REPO / ".lab"
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+DEFAULT_PREFIX = "stratus"
+DEFAULT_SUBNET_BASE = "10.231"
+LAB_JSON_VERSION = 1
+
+# Daemons get a clean environment so nothing from the caller (venv PATH,
+# proxies, LD_* ...) leaks into the hypervisor.
+DAEMON_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/root",
+}
+REQUIRED_TOOLS = ["ip", "nsenter", "unshare", "virsh", "ssh", "ssh-keygen",
+                  "/usr/sbin/libvirtd", "/usr/sbin/virtlogd", "/usr/sbin/sshd",
+                  "/usr/sbin/iptables"]
+# Host paths the lab hides behind private mounts; a state dir inside one of
+# them would be invisible to the hypervisor's own daemons.
+SHADOWED_PATHS = ["/run", "/var/run", "/var/log", "/var/cache", "/var/lib", "/etc/libvirt",
+                  "/sys", "/proc"]
+DAEMONS = ("virtlogd", "libvirtd", "sshd")
+LIBVIRT_URI = "qemu:///system"
+
+# mount(2) flags
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_BIND = 4096
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class LabError(Exception):
+    """An expected failure: reported as one line, never as a traceback."""
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+
+def run(argv: list[str], *, timeout: float = 60, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from None
+    except FileNotFoundError:
+        raise LabError(f"command not found: {argv[0]}") from None
+    if check and proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        raise LabError(f"{' '.join(argv)} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
+    return proc
+
+
+def mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    # ctypes rather than mount(8): no /etc/mtab games, exact flags, clear errors.
+    rc = _libc.mount(source.encode(), target.encode(),
+                     fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                     data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise LabError(f"mount {source} on {target} failed: {os.strerror(err)}")
+
+
+def umount(target: str, lazy: bool = False) -> None:
+    if _libc.umount2(target.encode(), MNT_DETACH if lazy else 0) != 0:
+        err = ctypes.get_errno()
+        raise LabError(f"umount {target} failed: {os.strerror(err)}")
+
+
+def mountinfo(pid: str = "self") -> list[tuple[str, str]]:
+    """(mount point, fs type) of every mount visible to `pid`."""
+    result = []
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            # mountinfo escapes space, tab, newline and backslash as octal
+            target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            result.append((target, fields[sep + 1]))
+    return result
+
+
+def is_mountpoint(path: Path, fstype: str | None = None) -> bool:
+    return any(t == str(path) and (fstype is None or f == fstype) for t, f in mountinfo())
+
+
+def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
+    if path.exists() and path.read_text() == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content)
+    tmp.chmod(mode)
+    tmp.replace(path)
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def ns_inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def proc_ns(pid: int, kind: str) -> int | None:
+    try:
+        link = os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return None
+    m = re.match(rf"{kind}:\[(\d+)\]", link)
+    return int(m.group(1)) if m else None
+
+
+def all_pids() -> Iterator[int]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            yield int(entry)
+
+
+def kill_and_wait(pids: list[int], grace: float = 5.0) -> list[int]:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL; returns survivors."""
+    pids = [p for p in pids if pid_alive(p)]
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if pid_alive(pid):
+            _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if pid_alive(p)]
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# lab model
+
+
+@dataclass
+class Lab:
+    state: Path
+    prefix: str
+    subnet_base: str
+    hypervisors: list[int]
+    iptables: str = "nft"
+    # up created the state dir, so down may remove it with all it contains
+    # (e.g. the demo's store); otherwise down removes only the lab's entries
+    owns_state_dir: bool = False
+
+    @property
+    def lab_json(self) -> Path:
+        return self.state / "lab.json"
+
+    @property
+    def ssh_dir(self) -> Path:
+        return self.state / "ssh"
+
+    @property
+    def key(self) -> Path:
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.ssh_dir / "known_hosts"
+
+    @property
+    def control_dir(self) -> Path:
+        return self.state / "cm"
+
+    @property
+    def inventory(self) -> Path:
+        return self.state / "inventory.yml"
+
+    def hv(self, k: int) -> "Hypervisor":
+        return Hypervisor(self, k)
+
+    def save(self) -> None:
+        data = {"version": LAB_JSON_VERSION, "prefix": self.prefix,
+                "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
+                "iptables": self.iptables, "owns_state_dir": self.owns_state_dir}
+        write_if_changed(self.lab_json, json.dumps(data, indent=2) + "\n")
+
+
+def load_lab(state: Path) -> Lab | None:
+    path = state / "lab.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Lab(state=state, prefix=data["prefix"], subnet_base=data["subnet_base"],
+                   hypervisors=[int(k) for k in data["hypervisors"]],
+                   iptables=data.get("iptables", "nft"),
+                   owns_state_dir=bool(data.get("owns_state_dir", False)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LabError(f"{path} is unreadable ({exc}); remove it by hand") from None
+
+
+@dataclass
+class Hypervisor:
+    lab: Lab
+    k: int
+
+    @property
+    def name(self) -> str:
+        return f"hv{self.k}"
+
+    @property
+    def netns(self) -> str:
+        return f"{self.lab.prefix}-hv{self.k}"
+
+    @property
+    def host_link(self) -> str:
+        # "stx" keeps the default names short and recognisable (IFNAMSIZ is 16)
+        short = "stx" if self.lab.prefix == DEFAULT_PREFIX else self.lab.prefix
+        return f"{short}-hv{self.k}"
+
+    @property
+    def host_addr(self) -> str:
+        return f"{self.lab.subnet_base}.{self.k}.1"
+
+    @property
+    def addr(self) -> str:
+        return f"{self.lab.subnet_base}.{self.k}.2"
+
+    @property
+    def dir(self) -> Path:
+        return self.lab.state / self.name
+
+    @property
+    def root(self) -> Path:
+        return self.dir / "root"
+
+    @property
+    def ns_dir(self) -> Path:
+        return self.dir / "ns"
+
+    @property
+    def mntns(self) -> Path:
+        return self.ns_dir / "mnt"
+
+    @property
+    def netns_path(self) -> str:
+        return f"/run/netns/{self.netns}"
+
+    def pidfile(self, daemon: str) -> Path:
+        return self.dir / "pids" / f"{daemon}.pid"
+
+    @property
+    def sshd_dir(self) -> Path:
+        return self.dir / "sshd"
+
+    @property
+    def host_key(self) -> Path:
+        return self.sshd_dir / "ssh_host_ed25519_key"
+
+    def nsenter(self, argv: list[str]) -> list[str]:
+        return ["nsenter", f"--net={self.netns_path}", f"--mount={self.mntns}", "--", *argv]
+
+    def virsh(self, *args: str, timeout: float = 30,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(self.nsenter(["virsh", "-q", "-c", LIBVIRT_URI, *args]), timeout=timeout,
+                   check=check, env=DAEMON_ENV)
+
+
+# --------------------------------------------------------------------------
+# validation
+
+
+def validate_prefix(prefix: str) -> str:
+    # short, so "<prefix>-hvNNN" fits in an interface name (15 chars)
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,7}", prefix):
+        raise LabError(f"invalid --prefix {prefix!r}: use 1-8 lowercase letters/digits, starting with a letter")
+    return prefix
+
+
+def validate_subnet_base(base: str) -> str:
+    m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})", base)
+    if not m or any(int(x) > 255 for x in m.groups()):
+        raise LabError(f"invalid --subnet-base {base!r}: expected two octets such as 10.231")
+    if not ipaddress.ip_address(f"{base}.1.1").is_private:
+        raise LabError(f"--subnet-base {base} is not a private range; refusing to shadow public addresses")
+    return base
+
+
+def validate_state_dir(state: Path) -> Path:
+    state = state.expanduser().absolute()
+    s = str(state)
+    if re.search(r"\s", s):
+        raise LabError(f"state dir {s!r} contains whitespace (sshd config cannot quote it)")
+    for shadowed in SHADOWED_PATHS:
+        if s == shadowed or s.startswith(shadowed + "/"):
+            raise LabError(f"state dir {s} is under {shadowed}, which the lab hides inside each hypervisor")
+    # ssh's ControlPath is a unix socket (108 bytes) and ssh briefly adds a
+    # 17-char suffix to "<state>/cm/<40 hex chars>"
+    if len(s) > 46:
+        raise LabError(f"state dir {s} is too long (max 46 chars) for ssh control sockets")
+    return state
+
+
+def check_host() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network and mount namespaces, libvirtd)")
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if missing:
+        raise LabError(f"missing tools: {', '.join(missing)} (see setup/apt-packages.txt)")
+
+
+class StateLock:
+    """flock on <state>/.lock so two lab.py runs never interleave."""
+
+    def __init__(self, state: Path) -> None:
+        self.path = state / ".lock"
+        self.fd = -1
+
+    def __enter__(self) -> "StateLock":
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise LabError(f"another lab.py is running on {self.path.parent}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+# --------------------------------------------------------------------------
+# config files
+
+
+def libvirtd_conf() -> str:
+    return """\
+# Written by stratus lab.py: unix socket only, no TCP/TLS listener.
+listen_tls = 0
+listen_tcp = 0
+unix_sock_group = "root"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+"""
+
+
+def virtlogd_conf() -> str:
+    return """\
+# Written by stratus lab.py
+log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
+"""
+
+
+def qemu_conf() -> str:
+    return """\
+# Written by stratus lab.py. No systemd, no cgroups, no per-VM namespaces here,
+# and QEMU runs as root so no file ownership juggling is needed.
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+security_default_confined = 0
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "logd"
+"""
+
+
+def libvirt_configs() -> dict[str, str]:
+    # The host only ships the client configs; the daemon ones
+    # (libvirt-daemon-system) are not installed, so we write them whole.
+    files = {"libvirtd.conf": libvirtd_conf(), "virtlogd.conf": virtlogd_conf(),
+             "qemu.conf": qemu_conf()}
+    for template in ("libvirt.conf", "libvirt-admin.conf"):
+        host = Path("/etc/libvirt") / template
+        if host.exists():
+            files[template] = host.read_text()
+    return files
+
+
+def sshd_config(lab: Lab, hv: Hypervisor) -> str:
+    return f"""\
+# Written by stratus lab.py for {hv.name}
+ListenAddress {hv.addr}:22
+HostKey {hv.host_key}
+PidFile {hv.pidfile('sshd')}
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile {lab.key}.pub
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# the state dir may live under a world-writable dir such as /tmp
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+MaxStartups 100:30:200
+MaxSessions 100
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+"""
+
+
+# --------------------------------------------------------------------------
+# up: network namespace
+
+
+def netns_exists(name: str) -> bool:
+    return Path(f"/run/netns/{name}").exists()
+
+
+def link_exists(name: str, netns: str | None = None) -> bool:
+    argv = ["ip"] + (["-n", netns] if netns else []) + ["link", "show", "dev", name]
+    return run(argv, check=False).returncode == 0
+
+
+def subnet_in_use(hv: Hypervisor) -> str | None:
+    net = ipaddress.ip_network(f"{hv.host_addr}/24", strict=False)
+    out = run(["ip", "-o", "-4", "addr", "show"]).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        addr = ipaddress.ip_interface(fields[3])
+        if addr.network.overlaps(net) and fields[1] != hv.host_link:
+            return fields[1]
+    return None
+
+
+def ensure_netns(hv: Hypervisor) -> list[str]:
+    done: list[str] = []
+    if not netns_exists(hv.netns):
+        if link_exists(hv.host_link):
+            raise LabError(f"link {hv.host_link} already exists but netns {hv.netns} does not; "
+                           "is another lab using this prefix?")
+        other = subnet_in_use(hv)
+        if other:
+            raise LabError(f"{hv.host_addr}/24 overlaps an address on {other}; pick another --subnet-base")
+        run(["ip", "netns", "add", hv.netns])
+        done.append(f"netns {hv.netns}")
+    if not link_exists(hv.host_link):
+        # create the peer straight inside the namespace, named eth0 there
+        run(["ip", "link", "add", hv.host_link, "type", "veth", "peer", "name", "eth0",
+             "netns", hv.netns])
+        done.append(f"veth {hv.host_link}")
+    if hv.host_addr not in run(["ip", "-o", "-4", "addr", "show", "dev", hv.host_link]).stdout:
+        run(["ip", "addr", "add", f"{hv.host_addr}/24", "dev", hv.host_link])
+    run(["ip", "link", "set", hv.host_link, "up"])
+    ns_addrs = run(["ip", "-n", hv.netns, "-o", "-4", "addr", "show", "dev", "eth0"]).stdout
+    if hv.addr not in ns_addrs:
+        run(["ip", "-n", hv.netns, "addr", "add", f"{hv.addr}/24", "dev", "eth0"])
+    run(["ip", "-n", hv.netns, "link", "set", "eth0", "up"])
+    run(["ip", "-n", hv.netns, "link", "set", "lo", "up"])
+    return done
+
+
+# --------------------------------------------------------------------------
+# up: mount namespace
+
+
+def hv_dirs(hv: Hypervisor) -> list[Path]:
+    r = hv.root
+    return [hv.dir / "pids", hv.sshd_dir, hv.ns_dir,
+            r / "run" / "libvirt", r / "run" / "lock",
+            r / "etc" / "libvirt",
+            r / "var" / "log" / "libvirt" / "qemu",
+            r / "var" / "cache" / "libvirt",
+            r / "var" / "lib" / "libvirt",
+            hv.dir / "ovl" / "lib" / "upper" / "libvirt", hv.dir / "ovl" / "lib" / "work"]
+
+
+def prepare_dirs(hv: Hypervisor) -> None:
+    for d in hv_dirs(hv):
+        d.mkdir(parents=True, exist_ok=True)
+    # sshd insists on a root-owned, non-writable privilege separation dir
+    privsep = hv.root / "run" / "sshd"
+    privsep.mkdir(exist_ok=True)
+    privsep.chmod(0o755)
+    (hv.root / "run" / "lock").chmod(0o1777)
+    (hv.root / "run" / "shm").unlink(missing_ok=True)
+    (hv.root / "run" / "shm").symlink_to("/dev/shm")
+    account_files(hv)
+
+
+# libvirtd resolves its compile-time QEMU user/group before it reads qemu.conf,
+# so they must exist even though qemu.conf says root. The host lacks them
+# (libvirt-daemon-system is not installed): add them to private copies.
+EXTRA_ACCOUNTS = {
+    "passwd": "libvirt-qemu:x:64055:64055:Libvirt Qemu (stratus lab):/var/lib/libvirt:/usr/sbin/nologin",
+    "group": "libvirt-qemu:x:64055:",
+}
+
+
+def account_files(hv: Hypervisor) -> None:
+    for name, extra in EXTRA_ACCOUNTS.items():
+        lines = Path(f"/etc/{name}").read_text().splitlines()
+        if not any(line.split(":")[0] == extra.split(":")[0] for line in lines):
+            lines.append(extra)
+        write_if_changed(hv.root / "etc" / name, "\n".join(lines) + "\n")
+
+
+def mntns_alive(hv: Hypervisor) -> bool:
+    return is_mountpoint(hv.mntns, "nsfs")
+
+
+def ensure_private_ns_dir(hv: Hypervisor) -> None:
+    # `unshare --mount=FILE` refuses a FILE on a shared mount: bind the
+    # directory onto itself and make that bind private.
+    if not is_mountpoint(hv.ns_dir):
+        mount(str(hv.ns_dir), str(hv.ns_dir), None, MS_BIND)
+    mount("none", str(hv.ns_dir), None, MS_PRIVATE)
+
+
+def create_mntns(hv: Hypervisor) -> None:
+    ensure_private_ns_dir(hv)
+    hv.mntns.touch()
+    # join the netns first so the fresh sysfs mounted inside shows its interfaces
+    argv = ["nsenter", f"--net={hv.netns_path}", "--",
+            "unshare", f"--mount={hv.mntns}", "--propagation", "private", "--",
+            sys.executable, str(Path(__file__).resolve()), "_setup-mntns",
+            "--hv-dir", str(hv.dir), "--iptables", hv.lab.iptables]
+    run(argv, timeout=30)
+
+
+def drop_mntns(hv: Hypervisor) -> None:
+    if is_mountpoint(hv.mntns):
+        umount(str(hv.mntns))
+    if is_mountpoint(hv.ns_dir):
+        umount(str(hv.ns_dir))
+
+
+def ensure_mntns(hv: Hypervisor, netns_fresh: bool) -> list[str]:
+    if mntns_alive(hv) and not netns_fresh:
+        return []
+    # A new mount namespace is a fresh boot of this hypervisor (first up, host
+    # reboot, netns recreated): nothing of an earlier incarnation may survive,
+    # including its runtime files (sockets, domain status, pid files).
+    survivors = kill_and_wait(ns_member_pids(hv))
+    if survivors:
+        raise LabError(f"{hv.name}: old processes {survivors} survived SIGKILL")
+    drop_mntns(hv)
+    shutil.rmtree(hv.root / "run", ignore_errors=True)
+    prepare_dirs(hv)
+    create_mntns(hv)
+    return ["mount namespace"]
+
+
+def setup_mntns(hv_dir: Path, iptables: str) -> None:
+    """Runs inside the new mount namespace (and the hypervisor's netns)."""
+    # Copies of other namespaces' nsfs binds (other hypervisors, /run/netns)
+    # would keep those namespaces alive after their own `down`: drop them.
+    for target, fstype in reversed(mountinfo()):
+        if fstype == "nsfs":
+            umount(target, lazy=True)
+    # a sysfs mounted from inside the netns shows this namespace's interfaces;
+    # the host's cgroup mounts under /sys go with it, so libvirt uses no cgroups
+    umount("/sys", lazy=True)
+    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    root = hv_dir / "root"
+    # whole private /run and /var/log: sockets, pid files, the xtables lock,
+    # sshd's privsep dir and wtmp/lastlog never touch the host's
+    mount(str(root / "run"), "/run", None, MS_BIND)
+    mount(str(root / "var" / "log"), "/var/log", None, MS_BIND)
+    mount(str(root / "var" / "cache"), "/var/cache", None, MS_BIND)
+    # the host has no /var/lib/libvirt to mount over; an overlay on /var/lib
+    # provides the mount point without creating anything on the host
+    ovl = hv_dir / "ovl" / "lib"
+    mount("overlay", "/var/lib", "overlay", 0,
+          f"lowerdir=/var/lib,upperdir={ovl / 'upper'},workdir={ovl / 'work'}")
+    mount(str(root / "var" / "lib" / "libvirt"), "/var/lib/libvirt", None, MS_BIND)
+    mount(str(root / "etc" / "libvirt"), "/etc/libvirt", None, MS_BIND)
+    for name in EXTRA_ACCOUNTS:
+        mount(str(root / "etc" / name), f"/etc/{name}", None, MS_BIND)
+    if iptables == "legacy":
+        # libvirt calls plain `iptables`: point the nft multi-call binary at legacy
+        mount("/usr/sbin/xtables-legacy-multi", "/usr/sbin/xtables-nft-multi", None, MS_BIND)
+
+
+# --------------------------------------------------------------------------
+# up: daemons
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def daemon_pid(hv: Hypervisor, daemon: str) -> int | None:
+    """The daemon's pid if it is alive, is that program and lives in our netns."""
+    pid = read_pid(hv.pidfile(daemon))
+    if pid is None or not pid_alive(pid):
+        return None
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return None
+    if exe != daemon or proc_ns(pid, "net") != ns_inode(hv.netns_path):
+        return None
+    return pid
+
+
+def daemon_argv(hv: Hypervisor, daemon: str) -> list[str]:
+    pidfile = str(hv.pidfile(daemon))
+    if daemon == "virtlogd":
+        return ["/usr/sbin/virtlogd", "--daemon", "--pid-file", pidfile,
+                "--config", "/etc/libvirt/virtlogd.conf"]
+    if daemon == "libvirtd":
+        return ["/usr/sbin/libvirtd", "--daemon", "--pid-file", pidfile,
+                "--config", "/etc/libvirt/libvirtd.conf"]
+    return ["/usr/sbin/sshd", "-f", str(hv.sshd_dir / "sshd_config"),
+            "-E", str(hv.sshd_dir / "sshd.log")]
+
+
+def start_daemon(hv: Hypervisor, daemon: str) -> None:
+    hv.pidfile(daemon).unlink(missing_ok=True)
+    run(hv.nsenter(daemon_argv(hv, daemon)), env=DAEMON_ENV, timeout=60)
+    deadline = time.monotonic() + 15
+    while daemon_pid(hv, daemon) is None:
+        if time.monotonic() > deadline:
+            raise LabError(f"{hv.name}: {daemon} did not start (see {log_hint(hv, daemon)})")
+        time.sleep(0.05)
+
+
+def stop_daemon(hv: Hypervisor, daemon: str) -> bool:
+    pid = daemon_pid(hv, daemon)
+    if pid is None:
+        return False
+    if kill_and_wait([pid], grace=10):
+        raise LabError(f"{hv.name}: {daemon} (pid {pid}) survived SIGKILL")
+    hv.pidfile(daemon).unlink(missing_ok=True)
+    return True
+
+
+def log_hint(hv: Hypervisor, daemon: str) -> Path:
+    if daemon == "sshd":
+        return hv.sshd_dir / "sshd.log"
+    return hv.root / "var" / "log" / "libvirt" / f"{daemon}.log"
+
+
+def libvirt_reachable(hv: Hypervisor, timeout: float = 10) -> bool:
+    try:
+        return hv.virsh("uri", timeout=timeout, check=False).returncode == 0
+    except LabError:
+        return False
+
+
+def wait_libvirt(hv: Hypervisor, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not libvirt_reachable(hv):
+        if daemon_pid(hv, "libvirtd") is None:
+            raise LabError(f"{hv.name}: libvirtd exited (see {log_hint(hv, 'libvirtd')})")
+        if time.monotonic() > deadline:
+            raise LabError(f"{hv.name}: libvirtd not answering after {timeout:.0f}s")
+        time.sleep(0.3)
+
+
+def ensure_configs(hv: Hypervisor) -> set[str]:
+    """Write config files; returns daemons whose config changed."""
+    changed: set[str] = set()
+    for name, content in libvirt_configs().items():
+        if write_if_changed(hv.root / "etc" / "libvirt" / name, content):
+            changed.add({"virtlogd.conf": "virtlogd"}.get(name, "libvirtd"))
+    if not hv.host_key.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{hv.lab.prefix}-{hv.name}",
+             "-f", str(hv.host_key)])
+        changed.add("sshd")
+    if write_if_changed(hv.sshd_dir / "sshd_config", sshd_config(hv.lab, hv)):
+        changed.add("sshd")
+    return changed
+
+
+def ensure_daemons(hv: Hypervisor, changed: set[str]) -> list[str]:
+    done = []
+    for daemon in DAEMONS:
+        pid = daemon_pid(hv, daemon)
+        if pid is not None and daemon in changed:
+            stop_daemon(hv, daemon)
+            pid = None
+            done.append(f"restarted {daemon}")
+        elif pid is None:
+            done.append(f"started {daemon}")
+        if pid is None:
+            start_daemon(hv, daemon)
+    return done
+
+
+# --------------------------------------------------------------------------
+# up: iptables probe, ssh keys, inventory
+
+
+def choose_iptables(prefix: str) -> str:
+    """nft-backed iptables if it handles libvirt's rules in a scratch netns, else legacy."""
+    probe = f"{prefix}-probe-{os.getpid()}"
+    rules = [["-t", "filter", "-N", "STRATUS_PROBE"],
+             ["-t", "filter", "-A", "STRATUS_PROBE", "-p", "udp", "--dport", "67", "-j", "ACCEPT"],
+             ["-t", "filter", "-A", "STRATUS_PROBE", "-j", "REJECT", "--reject-with",
+              "icmp-port-unreachable"],
+             ["-t", "nat", "-N", "STRATUS_PROBE"],
+             ["-t", "mangle", "-N", "STRATUS_PROBE"]]
+    run(["ip", "netns", "add", probe])
+    try:
+        for rule in rules:
+            if run(["ip", "netns", "exec", probe, "iptables", "-w", *rule], check=False).returncode:
+                return "legacy"
+        return "nft"
+    finally:
+        run(["ip", "netns", "del", probe], check=False)
+
+
+def ensure_lab_key(lab: Lab) -> bool:
+    lab.ssh_dir.mkdir(parents=True, exist_ok=True)
+    lab.control_dir.mkdir(exist_ok=True)
+    lab.control_dir.chmod(0o700)
+    if lab.key.exists():
+        return False
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{lab.prefix}-lab",
+         "-f", str(lab.key)])
+    return True
+
+
+def known_hosts_text(lab: Lab) -> str:
+    lines = []
+    for k in sorted(lab.hypervisors):
+        hv = lab.hv(k)
+        keytype, key = Path(f"{hv.host_key}.pub").read_text().split()[:2]
+        lines.append(f"{hv.addr} {keytype} {key}")
+    return "\n".join(lines) + "\n"
+
+
+def q(value: object) -> str:
+    # JSON scalars are valid YAML scalars: no PyYAML needed for this file
+    return json.dumps(value)
+
+
+def inventory_text(lab: Lab) -> str:
+    ssh_args = (f"-o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes "
+                f"-o ControlMaster=auto -o ControlPersist=60s -o ControlPath={lab.control_dir}/%C")
+    out = ["# Written by stratus lab/lab.py; regenerated by every `lab.py up`.",
+           "all:", "  children:", "    hypervisors:", "      vars:",
+           f"        ansible_connection: {q('ssh')}", "      hosts:"]
+    for k in sorted(lab.hypervisors):
+        hv = lab.hv(k)
+        hostvars = {
+            "ansible_host": hv.addr,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(lab.key),
+            "ansible_ssh_common_args": ssh_args,
+            "ansible_python_interpreter": str(VENV_PYTHON),
+            "stratus_libvirt_uri": LIBVIRT_URI,
+            # KVM nested in a VM (this workplace's machines) exposes /dev/kvm yet pauses
+            # guests with emulation failures mid-boot; TCG is slower but always works.
+            # STRATUS_LAB_DOMAIN_TYPE=auto lets the spawn step probe and use KVM.
+            "stratus_domain_type": os.environ.get("STRATUS_LAB_DOMAIN_TYPE", "qemu"),
+            "stratus_availability_zone": "az1" if k % 2 else "az2",
+            "stratus_vcpus": 8,
+            "stratus_memory_mb": 8192,
+            "stratus_local_gb": 40,
+            "stratus_cpu_allocation_ratio": 4.0,
+            "stratus_ram_allocation_ratio": 1.5,
+            "stratus_disk_allocation_ratio": 1.0,
+            "stratus_lab_state_dir": str(hv.dir),
+        }
+        out.append(f"        {hv.name}:")
+        out += [f"          {key}: {q(value)}" for key, value in hostvars.items()]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------
+# up
+
+
+def open_lab(state: Path, prefix: str | None, subnet_base: str | None, iptables: str,
+             fresh_dir: bool) -> Lab:
+    lab = load_lab(state)
+    if lab is None:
+        prefix = validate_prefix(prefix or DEFAULT_PREFIX)
+        subnet_base = validate_subnet_base(subnet_base or DEFAULT_SUBNET_BASE)
+        if iptables == "auto":
+            iptables = choose_iptables(prefix)
+        return Lab(state=state, prefix=prefix, subnet_base=subnet_base, hypervisors=[],
+                   iptables=iptables, owns_state_dir=fresh_dir)
+    if iptables not in ("auto", lab.iptables):
+        raise LabError(f"the lab in {state} uses --iptables {lab.iptables}; run down first to change it")
+    # options left out mean "whatever the lab was created with"
+    if (prefix or lab.prefix, subnet_base or lab.subnet_base) != (lab.prefix, lab.subnet_base):
+        raise LabError(f"the lab in {state} uses --prefix {lab.prefix} --subnet-base "
+                       f"{lab.subnet_base}; run `lab.py down --state-dir {state}` first")
+    return lab
+
+
+def check_collisions(lab: Lab, new: list[int]) -> None:
+    for k in new:
+        hv = lab.hv(k)
+        if netns_exists(hv.netns) or link_exists(hv.host_link):
+            raise LabError(f"netns {hv.netns} or link {hv.host_link} already exists but is not part "
+                           f"of the lab in {lab.state}; use another --prefix")
+        other = subnet_in_use(hv)
+        if other:
+            raise LabError(f"{hv.host_addr}/24 overlaps an address on {other}; "
+                           "use another --subnet-base")
+
+
+def caps_cache(hv: Hypervisor) -> Path:
+    return hv.root / "var" / "cache" / "libvirt" / "qemu" / "capabilities"
+
+
+def seed_caps_cache(hv: Hypervisor, source: Hypervisor | None) -> None:
+    # Probing QEMU takes libvirtd several seconds per binary; every hypervisor
+    # shares the host's binaries, so a sibling's cache is valid here too
+    # (libvirtd re-probes by itself if it disagrees).
+    if source is None or daemon_pid(hv, "libvirtd") is not None or any(caps_cache(hv).glob("*.xml")):
+        return
+    caps_cache(hv).mkdir(parents=True, exist_ok=True)
+    for xml in caps_cache(source).glob("*.xml"):
+        shutil.copy2(xml, caps_cache(hv) / xml.name)
+
+
+def warm_libvirt(hv: Hypervisor) -> None:
+    wait_libvirt(hv)
+    # probe QEMU now, so the first real request is not the slow one
+    hv.virsh("capabilities", timeout=180)
+
+
+def up_hypervisor(hv: Hypervisor, caps_source: Hypervisor | None) -> list[str]:
+    done = ensure_netns(hv)
+    prepare_dirs(hv)
+    done += ensure_mntns(hv, netns_fresh=any(d.startswith("netns") for d in done))
+    changed = ensure_configs(hv)
+    seed_caps_cache(hv, caps_source)
+    done += ensure_daemons(hv, changed)
+    warm_libvirt(hv)
+    return done
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    check_host()
+    started = time.monotonic()
+    state = validate_state_dir(Path(args.state_dir))
+    prefix = validate_prefix(args.prefix) if args.prefix else None
+    subnet = validate_subnet_base(args.subnet_base) if args.subnet_base else None
+    if args.hypervisors is not None and not 1 <= args.hypervisors <= 200:
+        raise LabError("--hypervisors must be between 1 and 200")
+    fresh_dir = not state.exists() or not any(state.iterdir())
+    created_dir = not state.exists()
+    state.mkdir(parents=True, exist_ok=True)
+    with StateLock(state):
+        lab = open_lab(state, prefix, subnet, args.iptables, fresh_dir)
+        asked = args.hypervisors or (len(lab.hypervisors) or 2)
+        wanted = sorted(set(lab.hypervisors) | set(range(1, asked + 1)))
+        try:
+            check_collisions(lab, [k for k in wanted if k not in lab.hypervisors])
+        except LabError:
+            if not lab.lab_json.exists():
+                forget_state_dir(state, created_dir)
+            raise
+        # record before creating, so `down` can clean up a half-finished `up`
+        lab.hypervisors = wanted
+        lab.save()
+        changes = build_lab(lab)
+    report_up(lab, changes, time.monotonic() - started, asked)
+    return 0
+
+
+def forget_state_dir(state: Path, created: bool) -> None:
+    """Undo the lock file (and the dir) of an `up` that never got going."""
+    (state / ".lock").unlink(missing_ok=True)
+    if created:
+        state.rmdir()
+
+
+def build_lab(lab: Lab) -> dict[str, list[str]]:
+    """Bring every hypervisor of `lab` up; returns what changed, by name."""
+    changes: dict[str, list[str]] = {}
+    if ensure_lab_key(lab):
+        changes["lab"] = ["ssh key pair"]
+    caps_source = None
+    for k in lab.hypervisors:
+        hv = lab.hv(k)
+        done = up_hypervisor(hv, caps_source)
+        if done:
+            changes[hv.name] = done
+        caps_source = hv
+    if write_if_changed(lab.known_hosts, known_hosts_text(lab)):
+        changes.setdefault("lab", []).append("known_hosts")
+    if write_if_changed(lab.inventory, inventory_text(lab)):
+        changes.setdefault("lab", []).append("inventory.yml")
+    return changes
+
+
+def report_up(lab: Lab, changes: dict[str, list[str]], seconds: float, asked: int) -> None:
+    for k in lab.hypervisors:
+        hv = lab.hv(k)
+        what = ", ".join(changes.get(hv.name, [])) or "already up, unchanged"
+        print(f"{hv.name}: {hv.netns} {hv.addr}: {what}")
+    if "lab" in changes:
+        print(f"lab: wrote {', '.join(changes['lab'])}")
+    if len(lab.hypervisors) > asked:
+        print(f"note: the lab keeps its {len(lab.hypervisors)} hypervisors (`down` removes them)")
+    summary = "changed" if changes else "already up, nothing changed"
+    print(f"lab {summary}: {len(lab.hypervisors)} hypervisors, inventory {lab.inventory} "
+          f"({seconds:.1f}s)")
+
+
+# --------------------------------------------------------------------------
+# down
+
+
+def close_ssh_masters(lab: Lab) -> None:
+    """Ask ssh ControlMaster processes using the lab's sockets to exit."""
+    if lab.control_dir.is_dir():
+        for sock in lab.control_dir.iterdir():
+            run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "127.0.0.1"],
+                check=False, timeout=10)
+    # a master whose socket vanished still carries its path in its title
+    marker = f"ssh: {lab.control_dir}/"
+    strays = []
+    for pid in all_pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith(marker):
+            strays.append(pid)
+    kill_and_wait(strays)
+
+
+def destroy_guests(hv: Hypervisor) -> list[str]:
+    if daemon_pid(hv, "libvirtd") is None or not libvirt_reachable(hv):
+        return []
+    done = []
+    for dom in hv.virsh("list", "--name").stdout.split():
+        hv.virsh("destroy", dom, check=False)
+        done.append(f"destroyed domain {dom}")
+    for net in hv.virsh("net-list", "--name").stdout.split():
+        hv.virsh("net-destroy", net, check=False)
+        done.append(f"stopped network {net}")
+    return done
+
+
+def ns_member_pids(hv: Hypervisor) -> list[int]:
+    """Every process in this hypervisor's net or mount namespace."""
+    net, mnt = ns_inode(hv.netns_path), ns_inode(str(hv.mntns)) if mntns_alive(hv) else None
+    if net is None and mnt is None:
+        return []
+    me = os.getpid()
+    return [pid for pid in all_pids() if pid != me and (
+        (net is not None and proc_ns(pid, "net") == net) or
+        (mnt is not None and proc_ns(pid, "mnt") == mnt))]
+
+
+def down_hypervisor(hv: Hypervisor) -> list[str]:
+    done = destroy_guests(hv)
+    for daemon in ("sshd", "libvirtd", "virtlogd"):
+        if stop_daemon(hv, daemon):
+            done.append(f"stopped {daemon}")
+    leftovers = ns_member_pids(hv)
+    if leftovers:
+        survivors = kill_and_wait(leftovers)
+        if survivors:
+            raise LabError(f"{hv.name}: processes {survivors} survived SIGKILL")
+        done.append(f"killed {len(leftovers)} leftover processes")
+    if is_mountpoint(hv.mntns) or is_mountpoint(hv.ns_dir):
+        drop_mntns(hv)
+        done.append("mount namespace")
+    if netns_exists(hv.netns):
+        run(["ip", "netns", "del", hv.netns])
+        done.append(f"netns {hv.netns}")
+    if link_exists(hv.host_link):
+        # still there if something else pins the netns; deleting one end kills both
+        run(["ip", "link", "del", hv.host_link])
+        done.append(f"veth {hv.host_link}")
+    if hv.dir.exists():
+        remove_tree(hv.dir)
+    return done
+
+
+def remove_tree(path: Path) -> None:
+    # never recurse into something still mounted
+    if any(t == str(path) or t.startswith(f"{path}/") for t, _ in mountinfo()):
+        raise LabError(f"{path} still has mounts; not deleting it")
+    shutil.rmtree(path)
+
+
+def try_down_hypervisor(hv: Hypervisor) -> tuple[Hypervisor, list[str], str | None]:
+    try:
+        return hv, down_hypervisor(hv), None
+    except LabError as exc:
+        return hv, [], str(exc)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    check_host()
+    started = time.monotonic()
+    state = Path(args.state_dir).expanduser().absolute()
+    if not (state / "lab.json").exists():
+        print(f"lab is not up in {state}: nothing to do")
+        return 0
+    with StateLock(state):
+        lab = load_lab(state)
+        assert lab is not None
+        close_ssh_masters(lab)
+        errors = []
+        hvs = [lab.hv(k) for k in sorted(lab.hypervisors)]
+        # in parallel: destroying guests and stopping daemons is mostly waiting
+        with ThreadPoolExecutor(max_workers=min(len(hvs), 8) or 1) as pool:
+            results = list(pool.map(try_down_hypervisor, hvs))
+        for hv, done, error in results:
+            if error:
+                errors.append(error)
+                continue
+            lab.hypervisors.remove(hv.k)
+            print(f"{hv.name}: removed {', '.join(done) or 'leftover state'}")
+        lab.save()
+        if errors:
+            raise LabError("; ".join(errors))
+        remove_lab_files(lab)
+    print(f"lab down ({time.monotonic() - started:.1f}s)")
+    return 0
+
+
+def remove_lab_files(lab: Lab) -> None:
+    if lab.owns_state_dir:
+        extra = sorted(p.name for p in lab.state.iterdir()
+                       if p.name not in {"ssh", "cm", "inventory.yml", "lab.json", ".lock"})
+        remove_tree(lab.state)
+        print(f"removed {lab.state}" + (f" (with {', '.join(extra)})" if extra else ""))
+        return
+    for path in (lab.ssh_dir, lab.control_dir):
+        if path.exists():
+            remove_tree(path)
+    for path in (lab.inventory, lab.lab_json, lab.state / ".lock"):
+        path.unlink(missing_ok=True)
+    try:
+        lab.state.rmdir()
+    except OSError:
+        print(f"note: kept {lab.state}: it existed before the lab and holds other files")
+
+
+# --------------------------------------------------------------------------
+# status
+
+
+def hv_status(hv: Hypervisor) -> dict[str, object]:
+    pids = {}
+    for daemon in DAEMONS:
+        recorded = read_pid(hv.pidfile(daemon))
+        pids[daemon] = {"pid": recorded, "alive": daemon_pid(hv, daemon) is not None}
+    up = netns_exists(hv.netns) and mntns_alive(hv)
+    reachable = up and pids["libvirtd"]["alive"] and libvirt_reachable(hv)
+    return {"name": hv.name, "namespace": hv.netns, "netns_exists": netns_exists(hv.netns),
+            "mount_namespace": mntns_alive(hv), "host_link": hv.host_link,
+            "address": hv.addr, "pids": pids, "libvirt_reachable": reachable,
+            "ssh_port_open": up and port_open(hv.addr, 22), "state_dir": str(hv.dir)}
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir).expanduser().absolute()
+    lab = load_lab(state)
+    if lab is None:
+        if args.json:
+            print(json.dumps({"state_dir": str(state), "up": False, "hypervisors": []}, indent=2))
+        else:
+            print(f"lab is not up in {state}")
+        return 1
+    statuses = [hv_status(lab.hv(k)) for k in sorted(lab.hypervisors)]
+    healthy = all(s["libvirt_reachable"] and s["ssh_port_open"]
+                  and all(p["alive"] for p in s["pids"].values()) for s in statuses)
+    if args.json:
+        print(json.dumps({"state_dir": str(state), "up": healthy, "prefix": lab.prefix,
+                          "subnet_base": lab.subnet_base, "iptables": lab.iptables,
+                          "inventory": str(lab.inventory), "hypervisors": statuses}, indent=2))
+    else:
+        for s in statuses:
+            daemons = "  ".join(f"{d}={p['pid'] if p['alive'] else 'DEAD'}"
+                                for d, p in s["pids"].items())
+            libvirt = "libvirt ok" if s["libvirt_reachable"] else "libvirt UNREACHABLE"
+            ssh = "ssh ok" if s["ssh_port_open"] else "ssh CLOSED"
+            print(f"{s['name']}  {s['namespace']}  {s['address']}  {daemons}  {libvirt}  {ssh}")
+        print(f"lab {'healthy' if healthy else 'DEGRADED'} ({lab.inventory})")
+    return 0 if healthy else 1
+
+
+def cmd_setup_mntns(args: argparse.Namespace) -> int:
+    setup_mntns(Path(args.hv_dir), args.iptables)
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="lab.py", description="Stratus hypervisor lab")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{up,down,status}")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
+                       help=f"lab state directory (default {DEFAULT_STATE_DIR})")
+
+    up = sub.add_parser("up", help="create or complete the lab")
+    common(up)
+    up.add_argument("--hypervisors", type=int,
+                    help="number of hypervisors (default 2, or as many as the lab has)")
+    up.add_argument("--prefix", help=f"namespace name prefix (default {DEFAULT_PREFIX}, "
+                    "or what the existing lab uses)")
+    up.add_argument("--subnet-base", help=f"first two octets of hvK's /24 (default "
+                    f"{DEFAULT_SUBNET_BASE} -> {DEFAULT_SUBNET_BASE}.K.0/24, or what the existing lab uses)")
+    up.add_argument("--iptables", choices=["auto", "nft", "legacy"], default="auto",
+                    help="iptables flavour inside the hypervisors (default: nft if it works)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove everything the lab created")
+    common(down)
+    # accepted for symmetry with up; down always uses what lab.json recorded
+    down.add_argument("--prefix", help="ignored: taken from <state>/lab.json")
+    down.add_argument("--subnet-base", help="ignored: taken from <state>/lab.json")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="show the lab's hypervisors")
+    common(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+    setup = sub.add_parser("_setup-mntns")  # internal: runs inside the new namespace
+    setup.add_argument("--hv-dir", required=True)
+    setup.add_argument("--iptables", choices=["nft", "legacy"], default="nft")
+    setup.set_defaults(func=cmd_setup_mntns)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.func(args)
+    except LabError as exc:
+        print(f"lab.py {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # e.g. an unwritable state dir: still one line, not a traceback
+        print(f"lab.py {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"lab.py {args.command}: interrupted; run `lab.py down` to clean up", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Mirrors module_utils/compute/common.py HYPERVISOR_ARG_SPEC.
+    DOCUMENTATION = r"""
+options:
+  uri:
+    description:
+      - The libvirt connection URI on the hypervisor.
+    type: str
+    default: qemu:///system
+  instances:
+    description:
+      - The build plans of the instances this step handles on this host, as the
+        controller's C(stratus.compute.server) action wrote them to the state store.
+      - Normally filled in by the step's action plugin from the state store; not written by hand.
+    type: list
+    elements: dict
+    default: []
+  state:
+    description:
+      - C(present) builds (idempotently), C(absent) tears down.
+    type: str
+    default: present
+    choices: [present, absent]
+  run_uuids:
+    description:
+      - The instances of this run (the C(stratus_run_uuids) fact that the provision play sets).
+        The action plugin takes the plans of those instances that are placed on this host from the state store.
+      - Omitted, every live instance placed on this host is handled.
+    type: list
+    elements: str
+  db_url:
+    description:
+      - The state store URL (SQLAlchemy form). Defaults to the C(stratus_db_url) variable,
+        then the E(STRATUS_DB_URL) environment variable, then a SQLite file under E(STRATUS_STATE_DIR).
+    type: str
+requirements:
+  - libvirt-python on the hypervisor
+"""

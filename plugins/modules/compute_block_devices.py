@@ -1,0 +1,80 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_block_devices
+short_description: Cached base images, overlays, ephemeral, swap and config drives on a hypervisor
+version_added: 0.1.0
+description:
+  - The block device step of a build (Nova's task_state C(block_device_mapping)): a qcow2 overlay
+    on the cached base image for the root disk, blank ephemeral and swap disks, and a content-addressed
+    config drive ISO labelled C(config-2), all as libvirt storage volumes.
+  - With I(state=absent) it deletes the volumes marked C(delete_on_termination) and the config drive.
+  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
+    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
+  - Normally called by the provision playbook through the action plugin of the same name,
+    which reads the host's plans from the state store and records the result there.
+options:
+  base_pool_path:
+    description: Directory of the C(stratus-base) storage pool, which caches one copy of each image.
+    type: path
+    default: /var/lib/libvirt/stratus/base
+  instance_pool_path:
+    description: Directory of the C(stratus-instances) storage pool, which holds per-instance volumes.
+    type: path
+    default: /var/lib/libvirt/stratus/instances
+  uploads:
+    description:
+      - Image id to a path on the hypervisor where the action plugin uploaded that image; moved into the base pool.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - stratus.compute.hypervisor
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors
+"""
+
+EXAMPLES = r"""
+- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+  stratus.compute.compute_block_devices:
+    run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
+"""
+
+RETURN = r"""
+instances:
+  description: Per instance uuid, the step's outcome.
+  returned: always
+  type: dict
+  sample:
+    6b0f...:
+      ok: true
+      changed: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import HYPERVISOR_ARG_SPEC
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_block_devices
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
+
+
+def main() -> None:
+    spec = dict(HYPERVISOR_ARG_SPEC)
+    spec.update({'base_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/base'}, 'instance_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/instances'}, 'uploads': {'type': 'dict', 'default': {}}})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
+    try:
+        module.exit_json(**run_block_devices(module.params))
+    except StratusError as exc:
+        module.exit_json(**error_result(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_domain
+short_description: Define, start and wait for libvirt domains on a hypervisor
+version_added: 0.1.0
+description:
+  - The spawn step of a build (Nova's task_state C(spawning)): domain XML generated from the plan
+    (instance uuid as domain uuid, fixed MACs, serial console logged to a file, a C(<metadata>) element
+    in the Stratus namespace), define, start, and wait until running.
+  - Idempotency compares a hash of the canonical spec kept in the domain metadata, never raw XML.
+  - With I(state=absent) it destroys and undefines the domains (dropping managed save, snapshot metadata and NVRAM).
+  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
+    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
+  - Normally called by the provision playbook through the action plugin of the same name,
+    which reads the host's plans from the state store and records the result there.
+options:
+  domain_type:
+    description: C(kvm) or C(qemu) (TCG); C(auto) uses KVM where the host offers it.
+    type: str
+    default: auto
+    choices: [auto, kvm, qemu]
+  timeout:
+    description: Seconds to wait for each domain to reach the running state.
+    type: float
+    default: 60.0
+extends_documentation_fragment:
+  - stratus.compute.hypervisor
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors
+"""
+
+EXAMPLES = r"""
+- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+  stratus.compute.compute_domain:
+    run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
+"""
+
+RETURN = r"""
+instances:
+  description: Per instance uuid, the step's outcome.
+  returned: always
+  type: dict
+  sample:
+    6b0f...:
+      ok: true
+      changed: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import HYPERVISOR_ARG_SPEC
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_domain
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
+
+
+def main() -> None:
+    spec = dict(HYPERVISOR_ARG_SPEC)
+    spec.update({'domain_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'kvm', 'qemu']}, 'timeout': {'type': 'float', 'default': 60.0}})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
+    try:
+        module.exit_json(**run_domain(module.params))
+    except StratusError as exc:
+        module.exit_json(**error_result(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_instance_info
+short_description: What libvirt on a hypervisor says of instances, and their console's ready line
+version_added: 0.1.0
+description:
+  - Reads, for each instance uuid, the libvirt domain state and the last C(STRATUS-GUEST ready)
+    line of its serial console log, which proves that the guest booted with its config drive and address.
+options:
+  uri:
+    description: The libvirt connection URI on the hypervisor.
+    type: str
+    default: qemu:///system
+  uuids:
+    description: Instance uuids to look at.
+    type: list
+    elements: str
+    required: true
+extends_documentation_fragment:
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors
+"""
+
+EXAMPLES = r"""
+- name: Show domain states and console lines
+  stratus.compute.compute_instance_info:
+    uuids: ["6b0f6b7e-6f3c-4d2e-9a43-2b8a0b8b7d11"]
+  register: info
+"""
+
+RETURN = r"""
+instances:
+  description: Per uuid, C(state) (running, shutoff, absent, ...) and C(console_ready) (the ready line or null).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_instance_info
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={"uri": {"type": "str", "default": "qemu:///system"},
+                       "uuids": {"type": "list", "elements": "str", "required": True}},
+        supports_check_mode=True)
+    try:
+        module.exit_json(**run_instance_info(module.params))
+    except StratusError as exc:
+        module.exit_json(**error_result(exc))
+
+
+if __name__ == "__main__":
+    main()

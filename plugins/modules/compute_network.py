@@ -1,0 +1,68 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_network
+short_description: Isolated libvirt networks and DHCP host entries on a hypervisor
+version_added: 0.1.0
+description:
+  - The network step of a build (Nova's task_state C(networking)): makes sure the isolated
+    libvirt network (no forward) of every requested network exists, with its bridge and subnet, and pins
+    each instance's MAC to its IP with a DHCP host entry, live and persistent, without restarting the network.
+  - With I(state=absent) it removes the instances' DHCP host entries and leaves other entries alone.
+  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
+    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
+  - Normally called by the provision playbook through the action plugin of the same name,
+    which reads the host's plans from the state store and records the result there.
+options:
+  {}
+extends_documentation_fragment:
+  - stratus.compute.hypervisor
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors
+"""
+
+EXAMPLES = r"""
+- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+  stratus.compute.compute_network:
+    run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
+"""
+
+RETURN = r"""
+instances:
+  description: Per instance uuid, the step's outcome.
+  returned: always
+  type: dict
+  sample:
+    6b0f...:
+      ok: true
+      changed: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import HYPERVISOR_ARG_SPEC
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_network
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
+
+
+def main() -> None:
+    spec = dict(HYPERVISOR_ARG_SPEC)
+    spec.update({})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
+    try:
+        module.exit_json(**run_network(module.params))
+    except StratusError as exc:
+        module.exit_json(**error_result(exc))
+
+
+if __name__ == "__main__":
+    main()

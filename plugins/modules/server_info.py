@@ -1,0 +1,54 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: server_info
+short_description: List and show the servers the caller may see
+version_added: 0.1.0
+description:
+  - Reads servers from the state store (an action plugin; runs on the controller).
+  - A caller sees only the servers of its own project, unless it has the C(admin) role and asks for I(all_projects).
+options:
+  name:
+    description: Only the server with this name.
+    type: str
+  uuids:
+    description: Only servers with these uuids.
+    type: list
+    elements: str
+  all_projects:
+    description: Servers of every project (admin only).
+    type: bool
+    default: false
+  context:
+    description: The request context C({user_id, project_id, roles}); defaults to C(stratus_context).
+    type: dict
+  db_url:
+    description: The state store URL; defaults as for M(stratus.compute.server).
+    type: str
+extends_documentation_fragment:
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors
+"""
+
+EXAMPLES = r"""
+- name: My project's servers
+  stratus.compute.server_info:
+  register: mine
+"""
+
+RETURN = r"""
+servers:
+  description: Servers with id, name, host, vm_state, task_state, power_state, status, fault, addresses, flavor, metadata.
+  returned: success
+  type: list
+  elements: dict
+"""

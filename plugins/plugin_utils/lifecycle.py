@@ -1,0 +1,89 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vm_state / task_state transitions and the instance action log, in the state store."""
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import release_ips
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
+    claims, instance_action_events, instance_actions, instances,
+)
+
+# Nova's task_state walk of a build, one step per hypervisor module.
+STEP_TASK_STATES = {
+    "network": "networking",
+    "block_devices": "block_device_mapping",
+    "domain": "spawning",
+}
+STEP_EVENTS = {
+    "network": "compute_allocate_network",
+    "block_devices": "compute_prep_block_device",
+    "domain": "compute_spawn",
+}
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def start_action(conn: Connection, uuid: str, action: str, request_id: str,
+                 project_id: str, user_id: str, message: t.Optional[str] = None) -> int:
+    result = conn.execute(instance_actions.insert().values(
+        instance_uuid=uuid, action=action, request_id=request_id, project_id=project_id,
+        user_id=user_id, start_time=now(), message=message))
+    return int(result.inserted_primary_key[0])
+
+
+def latest_action_id(conn: Connection, uuid: str) -> t.Optional[int]:
+    row = conn.execute(sa.select(instance_actions.c.id).where(instance_actions.c.instance_uuid == uuid)
+                       .order_by(instance_actions.c.id.desc()).limit(1)).first()
+    return int(row.id) if row else None
+
+
+def record_event(conn: Connection, uuid: str, event: str, host: t.Optional[str], result: str,
+                 details: t.Optional[str] = None, start: t.Optional[datetime.datetime] = None) -> None:
+    action_id = latest_action_id(conn, uuid)
+    if action_id is None:
+        return
+    conn.execute(instance_action_events.insert().values(
+        action_id=action_id, event=event, host=host, start_time=start or now(), finish_time=now(),
+        result=result, details=details))
+
+
+def set_task_state(conn: Connection, uuids: list[str], task_state: t.Optional[str]) -> None:
+    if uuids:
+        conn.execute(instances.update().where(instances.c.uuid.in_(uuids))
+                     .values(task_state=task_state, updated_at=now()))
+
+
+def mark_active(conn: Connection, uuid: str) -> None:
+    """The end of a build walk; an instance that is already active keeps its launch time."""
+    conn.execute(instances.update().where(instances.c.uuid == uuid, instances.c.vm_state == "building").values(
+        vm_state="active", task_state=None, power_state="running", fault=None,
+        launched_at=now(), updated_at=now()))
+    action_id = latest_action_id(conn, uuid)
+    if action_id is not None:
+        conn.execute(instance_actions.update().where(instance_actions.c.id == action_id)
+                     .values(finish_time=now()))
+
+
+def mark_error(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> None:
+    """vm_state error with a fault; claims and IPs go back, as Nova does after the last attempt."""
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(
+        vm_state="error", task_state=None, fault=fault, updated_at=now()))
+    conn.execute(claims.delete().where(claims.c.instance_uuid == uuid))
+    release_ips(conn, uuid)
+
+
+def instances_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None,
+                      vm_states: tuple[str, ...] = ("building", "active")) -> list[t.Any]:
+    query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "",
+                                       instances.c.vm_state.in_(vm_states))
+    if uuids is not None:
+        query = query.where(instances.c.uuid.in_(uuids))
+    return list(conn.execute(query.order_by(instances.c.name)))

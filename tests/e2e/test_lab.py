@@ -1,0 +1,254 @@
+"""End-to-end test of lab/lab.py: real namespaces, libvirtd, sshd and QEMU.
+
+Uses its own prefix, subnet and a short fixed state dir, so it can run while
+the demo lab (prefix "stratus", <repo>/.lab) is up. Needs root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "lab" / "lab.py"
+PYTHON = REPO / ".venv" / "bin" / "python"
+ANSIBLE = REPO / ".venv" / "bin" / "ansible"
+ANSIBLE_INVENTORY = REPO / ".venv" / "bin" / "ansible-inventory"
+# short and fixed: ssh control sockets live under it (unix paths max ~100 chars)
+STATE = Path("/tmp/stratus-lab-test")
+PREFIX = "stxt"
+SUBNET = "10.232"
+HYPERVISORS = (1, 2)
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("/usr/sbin/libvirtd") is None, reason="libvirtd not installed"),
+]
+
+NETWORK_XML = """<network>
+  <name>labtest-net</name>
+  <bridge name='stxtbr0'/>
+  <ip address='192.168.232.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.232.10' end='192.168.232.50'/></dhcp>
+  </ip>
+</network>
+"""
+
+
+def domain_xml(name: str, virt_type: str, network: str | None) -> str:
+    nic = (f"<interface type='network'><source network='{network}'/>"
+           "<model type='virtio'/><rom enabled='no'/></interface>") if network else ""
+    # no disk: SeaBIOS finds nothing to boot and just sits there
+    return f"""<domain type='{virt_type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>{nic}<memballoon model='none'/></devices>
+</domain>
+"""
+
+
+def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(PYTHON), str(LAB), *args, "--state-dir", str(STATE)],
+                          capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, f"lab.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def addr(k: int) -> str:
+    return f"{SUBNET}.{k}.2"
+
+
+def ssh(k: int, command: str, known_hosts: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    known_hosts = known_hosts or STATE / "ssh" / "known_hosts"
+    proc = subprocess.run(
+        ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
+         "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{addr(k)}", command],
+        capture_output=True, text=True, timeout=60)
+    if check:
+        assert proc.returncode == 0, f"ssh hv{k} {command!r} failed:\n{proc.stderr}"
+    return proc
+
+
+def virsh(k: int, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return ssh(k, " ".join(["virsh", "-q", "-c", "qemu:///system", *args]), check=check)
+
+
+def alive(pid: int) -> bool:
+    # zombies waiting for PID 1 to reap them are gone for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def netns_inode(name: str) -> int:
+    return os.stat(f"/run/netns/{name}").st_ino
+
+
+def in_netns(pid: int, name: str) -> bool:
+    return os.readlink(f"/proc/{pid}/ns/net") == f"net:[{netns_inode(name)}]"
+
+
+def netns_pids(name: str) -> set[int]:
+    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def lab_netns() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(f"{PREFIX}-")]
+
+
+def lab_links() -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [n for n in names if n.startswith(f"{PREFIX}-")]
+
+
+def status() -> dict:
+    return json.loads(lab("status", "--json").stdout)
+
+
+@pytest.fixture(scope="module")
+def lab_up():
+    lab("down")  # leftovers of an interrupted earlier run
+    started = time.monotonic()
+    out = lab("up", "--hypervisors", str(len(HYPERVISORS)), "--prefix", PREFIX,
+              "--subnet-base", SUBNET).stdout
+    print(f"\nlab up took {time.monotonic() - started:.1f}s\n{out}")
+    yield out
+    lab("down", check=False)
+
+
+def test_up_twice_changes_nothing(lab_up):
+    before = status()
+    out = lab("up", "--hypervisors", str(len(HYPERVISORS)), "--prefix", PREFIX,
+              "--subnet-base", SUBNET).stdout
+    assert "nothing changed" in out
+    assert status() == before
+
+
+def test_status_reports_every_hypervisor(lab_up):
+    st = status()
+    assert st["up"] is True
+    assert [h["name"] for h in st["hypervisors"]] == ["hv1", "hv2"]
+    for k, hv in zip(HYPERVISORS, st["hypervisors"]):
+        assert hv["namespace"] == f"{PREFIX}-hv{k}"
+        assert hv["address"] == addr(k)
+        assert hv["libvirt_reachable"] is True
+        for daemon in ("virtlogd", "libvirtd", "sshd"):
+            pid = hv["pids"][daemon]["pid"]
+            assert hv["pids"][daemon]["alive"] and in_netns(pid, hv["namespace"])
+
+
+def test_ssh_uses_pinned_host_keys(lab_up, tmp_path):
+    for k in HYPERVISORS:
+        ssh(k, "true")
+        # the session lives in the hypervisor: its own netns and libvirt dirs
+        out = ssh(k, "ip -o -4 addr show dev eth0; test -S /run/libvirt/libvirt-sock && echo sock").stdout
+        assert addr(k) in out and "sock" in out
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    assert ssh(1, "true", known_hosts=empty, check=False).returncode != 0
+
+
+def test_inventory_and_ansible_ping(lab_up):
+    inventory = STATE / "inventory.yml"
+    listing = subprocess.run([str(ANSIBLE_INVENTORY), "-i", str(inventory), "--list"],
+                             capture_output=True, text=True, check=True, cwd=REPO)
+    data = json.loads(listing.stdout)
+    assert sorted(data["hypervisors"]["hosts"]) == ["hv1", "hv2"]
+    hostvars = data["_meta"]["hostvars"]
+    assert hostvars["hv1"]["ansible_host"] == addr(1)
+    assert hostvars["hv1"]["stratus_availability_zone"] == "az1"
+    assert hostvars["hv2"]["stratus_availability_zone"] == "az2"
+    assert hostvars["hv2"]["stratus_lab_state_dir"] == str(STATE / "hv2")
+    assert len(hostvars["hv1"]["ansible_ssh_common_args"].split("ControlPath=")[1]) < 100
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    proc = subprocess.run([str(ANSIBLE), "-i", str(inventory), "hypervisors", "-m", "ping"],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("SUCCESS") == 2
+
+
+def test_libvirt_is_separate_per_hypervisor(lab_up, tmp_path):
+    xml = tmp_path / "net.xml"  # /tmp is shared with the hypervisors
+    xml.write_text(NETWORK_XML)
+    virsh(1, "net-define", str(xml))
+    virsh(1, "net-start", "labtest-net")
+    assert virsh(1, "net-info", "labtest-net").stdout.count("yes") >= 1
+    assert "labtest-net" not in virsh(2, "net-list", "--all", "--name").stdout
+    # the bridge and its dnsmasq exist in hv1's namespace only
+    assert "stxtbr0" in ssh(1, "ip -o link show").stdout
+    assert "stxtbr0" not in ssh(2, "ip -o link show").stdout
+    host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert "stxtbr0" not in host_links
+    dnsmasq = [p for p in netns_pids(f"{PREFIX}-hv1")
+               if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
+    assert dnsmasq
+    assert (STATE / "hv1" / "root" / "var" / "lib" / "libvirt" / "dnsmasq"
+            / "labtest-net.conf").exists()
+
+
+def kvm_usable(k: int) -> bool:
+    return virsh(k, "domcapabilities", "--virttype", "kvm", check=False).returncode == 0
+
+
+def test_domains_run(lab_up, tmp_path):
+    # KVM when it works (hv1, on the isolated network), plain TCG in hv2
+    guests = [(1, "labtest-vm1", "kvm" if kvm_usable(1) else "qemu", "labtest-net"),
+              (2, "labtest-vm2", "qemu", None)]
+    for k, name, virt_type, network in guests:
+        xml = tmp_path / f"{name}.xml"
+        xml.write_text(domain_xml(name, virt_type, network))
+        virsh(k, "create", str(xml))
+        assert virsh(k, "domstate", name).stdout.strip() == "running"
+        pidfile = STATE / f"hv{k}" / "root" / "run" / "libvirt" / "qemu" / f"{name}.pid"
+        pid = int(pidfile.read_text())
+        assert alive(pid) and in_netns(pid, f"{PREFIX}-hv{k}")
+        assert name not in virsh(3 - k, "list", "--all", "--name").stdout
+
+
+def test_down_removes_everything(lab_up):
+    lab_pids: set[int] = set()
+    for k in HYPERVISORS:
+        lab_pids |= netns_pids(f"{PREFIX}-hv{k}")
+    qemu = [p for p in lab_pids if Path(f"/proc/{p}/comm").read_text().startswith("qemu")]
+    assert len(qemu) == 2  # the guests of test_domains_run are still running
+
+    started = time.monotonic()
+    out = lab("down").stdout
+    print(f"\nlab down took {time.monotonic() - started:.1f}s\n{out}")
+    assert "destroyed domain labtest-vm1" in out and "destroyed domain labtest-vm2" in out
+
+    assert lab_netns() == []
+    assert lab_links() == []
+    assert [p for p in lab_pids if alive(p)] == []
+    me = {os.getpid(), os.getppid()}
+    strays = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in me:
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(STATE) in cmdline:
+                strays.append((entry, cmdline))
+    assert strays == []
+    assert str(STATE) not in Path("/proc/self/mountinfo").read_text()
+    assert not STATE.exists()
+    # and down is idempotent
+    assert "nothing to do" in lab("down").stdout

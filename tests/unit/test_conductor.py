@@ -1,0 +1,105 @@
+"""The controller's create decision against a real SQLite file."""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils import conductor
+
+CATALOG = {
+    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}],
+    "stratus_images": [{"id": "img-1", "name": "guest", "file": "/nonexistent", "disk_format": "qcow2"}],
+    "stratus_networks": [{"id": "net-1", "name": "demo", "cidr": "10.9.0.0/29", "gateway": "10.9.0.1"}],
+    "stratus_quotas": {"defaults": {"instances": 4, "cores": 20, "ram": 51200}},
+}
+HOSTVARS = {"hv1": {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40},
+            "hv2": {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40}}
+CTX = {"user_id": "alice", "project_id": "p1", "roles": ["member"]}
+
+
+def request(**kw):
+    req = {"name": "web", "flavor": "m1.tiny", "image": "guest", "networks": [{"name": "demo"}],
+           "min_count": 1, "max_count": 1, "metadata": {}, "tags": [], "config_drive": True}
+    req.update(kw)
+    return req
+
+
+@pytest.fixture()
+def db(tmp_path):
+    return "sqlite:///%s" % (tmp_path / "state" / "stratus.db")
+
+
+def create(db, req, ctx=CTX, check=False):
+    return conductor.create(req, ctx, CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
+
+
+def test_create_is_idempotent_and_file_is_private(db):
+    first = create(db, request(max_count=2))
+    assert first.changed and [s["name"] for s in first.servers] == ["web-1", "web-2"]
+    assert stat.S_IMODE(os.stat(db[len("sqlite:///"):]).st_mode) == 0o600
+    again = create(db, request(max_count=2))
+    assert not again.changed
+    assert [s["id"] for s in again.servers] == [s["id"] for s in first.servers]
+    ips = [a["addr"] for s in first.servers for a in s["addresses"]["demo"]]
+    assert len(set(ips)) == 2
+
+
+def test_conflict_names_fields(db):
+    create(db, request())
+    with pytest.raises(StratusError) as err:
+        create(db, request(flavor="1", image="img-1", config_drive=False))
+    assert err.value.code == "Conflict" and "config_drive" in err.value.message
+
+
+def test_quota_min_max_and_message(db):
+    out = create(db, request(min_count=1, max_count=9))
+    assert len(out.servers) == 4  # quota allows 4 of the 9
+    with pytest.raises(StratusError) as err:
+        create(db, request(name="more"))
+    assert err.value.code == "QuotaExceeded"
+    assert "Quota exceeded for instances: Requested 1, but already used 4 of 4 instances" == err.value.message
+
+
+def test_pool_exhaustion_is_clear_and_leaves_nothing(db):
+    catalog_pool = 5  # a /29 has 6 hosts: minus gateway and the DHCP placeholder
+    create(db, request(min_count=catalog_pool - 1, max_count=catalog_pool - 1))
+    with pytest.raises(StratusError) as err:
+        create(db, request(name="x", min_count=2, max_count=2), ctx=dict(CTX, project_id="p2"))
+    assert "No more IP addresses" in err.value.message
+    assert create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True).servers[0]["host"]
+
+
+def test_check_mode_writes_nothing(db):
+    out = create(db, request(), check=True)
+    assert out.changed and out.servers[0]["host"] in ("hv1", "hv2")
+    assert create(db, request(), check=True).changed  # still nothing written
+
+
+def test_policy_forced_host_needs_admin(db):
+    with pytest.raises(StratusError) as err:
+        create(db, request(availability_zone="nova:hv1"))
+    assert err.value.code == "PolicyNotAuthorized"
+    out = create(db, request(availability_zone=":hv2"), ctx=dict(CTX, roles=["admin"]))
+    assert out.servers[0]["host"] == "hv2"
+
+
+def test_racing_runs_never_overshoot_quota(db):
+    create(db, request(name="warm"))  # schema created before the race
+    results, errors = [], []
+
+    def run(i):
+        try:
+            results.append(create(db, request(name="r%d" % i)))
+        except StratusError as exc:
+            errors.append(exc.code)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 3 and errors == ["QuotaExceeded"] * 3
