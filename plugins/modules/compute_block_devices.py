@@ -8,7 +8,7 @@ module: compute_block_devices
 short_description: Cached base images, overlays, ephemeral, swap and config drives on a hypervisor
 version_added: 0.1.0
 description:
-  - The block device step of a build (Nova's task_state C(block_device_mapping)): a qcow2 overlay
+  - The block device step of a build (Nova's task_state C(block_device_mapping)) makes a qcow2 overlay
     on the cached base image for the root disk, blank ephemeral and swap disks, and a content-addressed
     config drive ISO labelled C(config-2), all as libvirt storage volumes.
   - With I(state=absent) it deletes the volumes marked C(delete_on_termination) and the config drive.

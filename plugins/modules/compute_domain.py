@@ -8,7 +8,7 @@ module: compute_domain
 short_description: Define, start and wait for libvirt domains on a hypervisor
 version_added: 0.1.0
 description:
-  - The spawn step of a build (Nova's task_state C(spawning)): domain XML generated from the plan
+  - The spawn step of a build (Nova's task_state C(spawning)) makes the domain XML generated from the plan
     (instance uuid as domain uuid, fixed MACs, serial console logged to a file, a C(<metadata>) element
     in the Stratus namespace), define, start, and wait until running.
   - Idempotency compares a hash of the canonical spec kept in the domain metadata, never raw XML.

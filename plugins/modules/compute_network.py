@@ -8,7 +8,7 @@ module: compute_network
 short_description: Isolated libvirt networks and DHCP host entries on a hypervisor
 version_added: 0.1.0
 description:
-  - The network step of a build (Nova's task_state C(networking)): makes sure the isolated
+  - The network step of a build (Nova's task_state C(networking)) makes sure the isolated
     libvirt network (no forward) of every requested network exists, with its bridge and subnet, and pins
     each instance's MAC to its IP with a DHCP host entry, live and persistent, without restarting the network.
   - With I(state=absent) it removes the instances' DHCP host entries and leaves other entries alone.

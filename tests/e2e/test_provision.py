@@ -1,0 +1,107 @@
+"""The provision playbook against a real lab: libvirtd + QEMU in namespaces, real ansible-playbook."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".venv" / "bin"
+STATE = Path("/tmp/stratus-e2e-prov")
+LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
+
+
+def run(cmd: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed (%s):\n%s\n%s" % (cmd[:3], proc.returncode, proc.stdout[-4000:],
+                                                           proc.stderr[-2000:]))
+    return proc
+
+
+def recap(stdout: str) -> dict[str, dict[str, int]]:
+    out = {}
+    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", stdout, re.M):
+        out[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab():
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_STATE_DIR=str(STATE / "store"))
+    run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
+    run(LAB + ["up", "--hypervisors", "2", "--state-dir", str(STATE), "--prefix", "stxp",
+               "--subnet-base", "10.233"], env)
+    try:
+        yield env
+    finally:
+        run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
+
+
+def playbook(env: dict[str, str], name: str, extra: dict) -> subprocess.CompletedProcess:
+    return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
+                "playbooks/%s.yml" % name, "-e", json.dumps(extra)], env, check=False)
+
+
+def store_rows(query: str) -> list[tuple]:
+    with sqlite3.connect(str(STATE / "store" / "stratus.db")) as db:
+        return list(db.execute(query))
+
+
+def console_line(uuid: str, host: str, timeout: float = 150) -> str:
+    log = STATE / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            for line in log.read_text(errors="replace").splitlines():
+                if "STRATUS-GUEST ready" in line:
+                    return line[line.index("STRATUS-GUEST ready"):].strip()
+        time.sleep(2)
+    raise AssertionError("no ready line in %s" % log)
+
+
+SERVERS = [{"name": "e2e", "flavor": "m1.small", "image": "stratus-guest", "networks": [{"name": "demo"}],
+            "min_count": 2, "metadata": {"suite": "e2e"}}]
+
+
+def test_build_boots_guests_with_their_data_and_address(lab):
+    first = playbook(lab, "provision", {"stratus_servers": SERVERS})
+    assert first.returncode == 0, first.stdout[-3000:]
+    rows = store_rows("select i.uuid, i.name, i.host, i.vm_state, a.address from instances i "
+                      "join ip_allocations a on a.instance_uuid = i.uuid order by i.name")
+    assert [r[1] for r in rows] == ["e2e-1", "e2e-2"]
+    assert {r[3] for r in rows} == {"active"}
+    assert {r[2] for r in rows} == {"hv1", "hv2"}  # RAM weigher spreads them
+    for uuid, name, host, _, ip in rows:
+        assert console_line(uuid, host) == "STRATUS-GUEST ready name=%s uuid=%s ip=%s" % (name, uuid, ip)
+    events = store_rows("select e.event, e.result from instance_actions_events e join instance_actions a "
+                        "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % rows[0][0])
+    assert events == [("conductor_schedule_and_build_instances", "Success"), ("compute_allocate_network", "Success"),
+                      ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
+
+
+def test_rerun_changes_nothing(lab):
+    again = playbook(lab, "provision", {"stratus_servers": SERVERS})
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-2000:]
+
+
+def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path):
+    images = [{"id": "0b7c0f5e-0000-4000-8000-000000000001", "name": "gone", "disk_format": "qcow2",
+               "file": str(tmp_path / "no-such-image.qcow2")}]
+    bad = playbook(lab, "provision", {"stratus_images": images, "stratus_servers": [
+        {"name": "broken", "flavor": "m1.tiny", "image": "gone", "networks": [{"name": "demo"}]}]})
+    assert bad.returncode != 0
+    (uuid, vm_state, fault), = store_rows("select uuid, vm_state, fault from instances where name = 'broken'")
+    assert vm_state == "error"
+    assert json.loads(fault)["code"] == "ImageNotFound"
+    assert store_rows("select count(*) from resource_claims where instance_uuid = '%s'" % uuid) == [(0,)]
+    assert store_rows("select count(*) from ip_allocations where instance_uuid = '%s'" % uuid) == [(0,)]
