@@ -59,21 +59,12 @@ instances:
       changed: true
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.stratus.compute.plugins.module_utils.compute.common import HYPERVISOR_ARG_SPEC
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module, step_argument_spec
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_block_devices
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 
 
 def main() -> None:
-    spec = dict(HYPERVISOR_ARG_SPEC)
-    spec.update({'base_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/base'}, 'instance_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/instances'}, 'uploads': {'type': 'dict', 'default': {}}})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
-    try:
-        module.exit_json(**run_block_devices(module.params))
-    except StratusError as exc:
-        module.exit_json(**error_result(exc))
+    run_module(run_block_devices, step_argument_spec({'base_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/base'}, 'instance_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/instances'}, 'uploads': {'type': 'dict', 'default': {}}}))
 
 
 if __name__ == "__main__":

@@ -45,21 +45,14 @@ instances:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_instance_info
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={"uri": {"type": "str", "default": "qemu:///system"},
-                       "uuids": {"type": "list", "elements": "str", "required": True}},
-        supports_check_mode=True)
-    try:
-        module.exit_json(**run_instance_info(module.params))
-    except StratusError as exc:
-        module.exit_json(**error_result(exc))
+    run_module(run_instance_info, {"uri": {"type": "str", "default": "qemu:///system"},
+                                   "uuids": {"type": "list", "elements": "str", "required": True}},
+               supports_check_mode=True)
 
 
 if __name__ == "__main__":

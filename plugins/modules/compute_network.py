@@ -47,21 +47,12 @@ instances:
       changed: true
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.stratus.compute.plugins.module_utils.compute.common import HYPERVISOR_ARG_SPEC
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module, step_argument_spec
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_network
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 
 
 def main() -> None:
-    spec = dict(HYPERVISOR_ARG_SPEC)
-    spec.update({})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
-    try:
-        module.exit_json(**run_network(module.params))
-    except StratusError as exc:
-        module.exit_json(**error_result(exc))
+    run_module(run_network, step_argument_spec({}))
 
 
 if __name__ == "__main__":

@@ -42,3 +42,23 @@ def per_instance(instances: list[dict[str, t.Any]],
                 "exception": traceback.format_exc(),
             }
     return changed, results
+
+
+def run_module(runner: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+               argument_spec: dict[str, t.Any], supports_check_mode: bool = False) -> None:
+    """A module's whole main(): parse arguments, run, map a StratusError to the error result."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.stratus.compute.plugins.module_utils.errors import error_result
+
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=supports_check_mode)
+    try:
+        module.exit_json(**runner(module.params))
+    except StratusError as exc:
+        module.exit_json(**error_result(exc))
+
+
+def step_argument_spec(extra: dict[str, t.Any]) -> dict[str, t.Any]:
+    spec = dict(HYPERVISOR_ARG_SPEC)
+    spec.update(extra)
+    return spec
