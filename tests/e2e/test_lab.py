@@ -107,6 +107,14 @@ def netns_pids(name: str) -> set[int]:
     return {int(p) for p in out.split()}
 
 
+def comm(pid: int) -> str:
+    """A process's command name; '' when it exited meanwhile (helpers come and go)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def lab_netns() -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(f"{PREFIX}-")]
@@ -197,7 +205,7 @@ def test_libvirt_is_separate_per_hypervisor(lab_up, tmp_path):
     host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert "stxtbr0" not in host_links
     dnsmasq = [p for p in netns_pids(f"{PREFIX}-hv1")
-               if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
+               if comm(p) == "dnsmasq"]
     assert dnsmasq
     assert (STATE / "hv1" / "root" / "var" / "lib" / "libvirt" / "dnsmasq"
             / "labtest-net.conf").exists()
@@ -226,7 +234,7 @@ def test_down_removes_everything(lab_up):
     lab_pids: set[int] = set()
     for k in HYPERVISORS:
         lab_pids |= netns_pids(f"{PREFIX}-hv{k}")
-    qemu = [p for p in lab_pids if Path(f"/proc/{p}/comm").read_text().startswith("qemu")]
+    qemu = [p for p in lab_pids if comm(p).startswith("qemu")]
     assert len(qemu) == 2  # the guests of test_domains_run are still running
 
     started = time.monotonic()
