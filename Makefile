@@ -41,5 +41,8 @@ test: image
 lint: setup
 	@bash tests/lint.sh
 
+sanity: setup
+	@bash tests/sanity.sh
+
 clean: lab-down
 	rm -rf build tests/output

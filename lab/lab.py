@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stratus lab: real libvirt/QEMU hypervisors on one machine.
 
 Each hypervisor hvK is a network namespace plus a persistent mount namespace
@@ -79,7 +78,7 @@ def run(argv: list[str], *, timeout: float = 60, check: bool = True,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env=env, stdin=subprocess.DEVNULL)
+                              env=env, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         raise LabError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from None
     except FileNotFoundError:
@@ -557,7 +556,7 @@ EXTRA_ACCOUNTS = {
 def account_files(hv: Hypervisor) -> None:
     for name, extra in EXTRA_ACCOUNTS.items():
         lines = Path(f"/etc/{name}").read_text().splitlines()
-        if not any(line.split(":")[0] == extra.split(":")[0] for line in lines):
+        if not any(line.split(":", 1)[0] == extra.split(":", 1)[0] for line in lines):
             lines.append(extra)
         write_if_changed(hv.root / "etc" / name, "\n".join(lines) + "\n")
 
@@ -1042,7 +1041,7 @@ def down_hypervisor(hv: Hypervisor) -> list[str]:
 
 def remove_tree(path: Path) -> None:
     # never recurse into something still mounted
-    if any(t == str(path) or t.startswith(f"{path}/") for t, _ in mountinfo()):
+    if any(t == str(path) or t.startswith(f"{path}/") for t, _fstype in mountinfo()):
         raise LabError(f"{path} still has mounts; not deleting it")
     shutil.rmtree(path)
 

@@ -1,14 +1,67 @@
-"""Make the checkout importable as ansible_collections.stratus.compute."""
+"""Make the checkout importable as ansible_collections.stratus.compute; database fixtures."""
 from __future__ import annotations
 
 import os
+import re
 import sys
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, ".ansible", "collections")
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+TESTS = os.path.join(ROOT, "tests")
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+import pg_server  # noqa: E402  (tests/pg_server.py)
+
+ALL_BACKENDS = ("sqlite", "postgresql")
+
+
+def _wanted_backends() -> list[str]:
+    return [b.strip() for b in os.environ.get("STRATUS_TEST_BACKENDS", "").split(",") if b.strip()]
+
+
+# Unset or empty: every backend.
+BACKENDS = [b for b in ALL_BACKENDS if b in _wanted_backends()] or list(ALL_BACKENDS)
 
 
 def pytest_configure(config):  # type: ignore[no-untyped-def]
     config.addinivalue_line("markers", "lab: needs the namespaced libvirt lab (root, libvirtd, qemu)")
+    unknown = sorted(set(_wanted_backends()) - set(ALL_BACKENDS))
+    if unknown:
+        raise pytest.UsageError("STRATUS_TEST_BACKENDS: unknown %s (choose from %s)"
+                                % (", ".join(unknown), ", ".join(ALL_BACKENDS)))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> t.Iterator[str]:
+    """A PostgreSQL server of our own for this session (shared with parallel sessions, stopped by the last)."""
+    try:
+        with pg_server.shared() as url:
+            yield url
+    except pg_server.PgServerError as exc:
+        pytest.fail("PostgreSQL test server: %s" % exc, pytrace=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[str]:
+    """An empty state store for one test: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = "sqlite:///%s" % (tmp_path / "state" / "stratus.db")
+    else:
+        # A readable, unique name: the test's, cut to fit the 63-byte limit, plus a random tail.
+        stem = re.sub(r"[^a-z0-9]+", "_", request.node.originalname.lower()).strip("_")[:50]
+        url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "%s_%s" % (stem, uuid.uuid4().hex[:8]))
+    yield url
+    # The store caches one engine per URL for the life of the process: close this
+    # one, or every test leaves its pooled connections open on the server.
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+    cached = store._ENGINES.pop(url, None)
+    if cached is not None:
+        cached.dispose()

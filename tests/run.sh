@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every suite: lint, then unit and lab end-to-end tests in one pytest run (one summary line).
+# Every suite: lint, collection build, ansible-test sanity and units, then unit and lab end-to-end
+# tests in one pytest run (one summary line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
@@ -7,5 +8,7 @@ echo "== ansible-lint (production profile)"
 bash tests/lint.sh
 echo "== collection build"
 bash tests/build_collection.sh
-echo "== pytest: unit + lab end-to-end"
-exec .venv/bin/python -m pytest -p no:cacheprovider -ra tests/unit tests/e2e
+echo "== ansible-test sanity and units"
+bash tests/sanity.sh
+echo "== pytest: unit, controller integration (SQLite + PostgreSQL), lab end-to-end"
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra tests/unit tests/integration tests/e2e

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the Stratus lab guest images from Debian packages.
 
 Outputs (default ``build/images`` under the repo root):
@@ -85,7 +84,7 @@ def log(msg: str) -> None:
 def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run a command, return stdout; raise BuildError with its last error line."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise BuildError("tool not found: %s" % cmd[0]) from None
     if proc.returncode != 0:
@@ -279,7 +278,7 @@ def parse_modules_dep(dep: Path) -> dict[str, tuple[str, list[str]]]:
     for line in dep.read_text().splitlines():
         if ":" not in line:
             continue
-        path, _, deps = line.partition(":")
+        path, deps = line.split(":", 1)
         table[module_name(path.strip())] = (path.strip(), deps.split())
     return table
 
@@ -294,7 +293,7 @@ def builtin_modules(moddir: Path) -> set[str]:
 def resolve_modules(table: dict[str, tuple[str, list[str]]], builtin: set[str],
                     wanted: tuple[str, ...]) -> list[str]:
     """Module paths in load order: every dependency before its user."""
-    by_path = {path: name for name, (path, _) in table.items()}
+    by_path = {path: name for name, (path, _deps) in table.items()}
     order: list[str] = []
     seen: set[str] = set()
 
@@ -524,7 +523,7 @@ def build_guest(out: Path, cache: Path, workdir: Path, kernel_pkg: str,
     dep_table = parse_modules_dep(ensure_modules_dep(base, kver))
     modules = resolve_modules(dep_table, builtin_modules(moddir), WANTED_MODULES)
     log("kernel %s, %d modules: %s" % (kver, len(modules),
-                                        " ".join(module_name(m) for m in modules)))
+                                       " ".join(module_name(m) for m in modules)))
     initrd = workdir / "initrd.gz"
     initrd.write_bytes(build_initramfs(base, kver, modules, dep_table))
     log("initramfs %.1f MiB, kernel %.1f MiB" % (initrd.stat().st_size / 2**20,

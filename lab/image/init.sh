@@ -1,5 +1,7 @@
 #!/bin/sh
 # Stratus guest /init (busybox sh, runs as PID 1 from the initramfs).
+# ShellCheck has no busybox dialect; dash is the nearest (POSIX sh plus `local`, as busybox ash has).
+# shellcheck shell=dash
 #
 # It proves a Stratus-provisioned server came up right: disks attached, the
 # config drive readable, DHCP working. The serial console gets:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Smoke-test the lab images under QEMU TCG (no KVM needed, no host network).
 
 1. Boots stratus-guest.qcow2 (through a throw-away qcow2 overlay) with a

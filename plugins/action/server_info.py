@@ -1,25 +1,55 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Servers the caller may see, from the state store."""
+"""Servers the caller may see, from the state store (Nova's index/show with its policy)."""
 from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import server_view
+from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
+    instance_action_events, instance_actions, instances,
+)
 
 ARG_SPEC = {
     "name": {"type": "str"},
     "uuids": {"type": "list", "elements": "str"},
     "all_projects": {"type": "bool", "default": False},
+    "actions": {"type": "bool", "default": False},
+    "refusals": {"type": "bool", "default": False},
     "context": {"type": "dict"},
     "db_url": {"type": "str", "no_log": True},
 }
+
+
+def _actions(conn: t.Any, uuids: list[str]) -> dict[str, list[dict[str, t.Any]]]:
+    """Nova's instance actions with their events, oldest first, per instance."""
+    out: dict[str, list[dict[str, t.Any]]] = {u: [] for u in uuids}
+    if not uuids:
+        return out
+    rows = list(conn.execute(sa.select(instance_actions).where(instance_actions.c.instance_uuid.in_(uuids))
+                             .order_by(instance_actions.c.id)))
+    events: dict[int, list[dict[str, t.Any]]] = {}
+    if rows:
+        for ev in conn.execute(sa.select(instance_action_events).where(
+                instance_action_events.c.action_id.in_([r.id for r in rows])).order_by(instance_action_events.c.id)):
+            events.setdefault(ev.action_id, []).append({
+                "event": ev.event, "host": ev.host, "result": ev.result, "details": ev.details,
+                "start_time": ev.start_time.isoformat() if ev.start_time else None,
+                "finish_time": ev.finish_time.isoformat() if ev.finish_time else None})
+    for r in rows:
+        out[r.instance_uuid].append({"action": r.action, "request_id": r.request_id, "message": r.message,
+                                     "start_time": r.start_time.isoformat() if r.start_time else None,
+                                     "events": events.get(r.id, [])})
+    return out
 
 
 class ActionModule(ActionBase):
@@ -33,25 +63,46 @@ class ActionModule(ActionBase):
         if validation.error_messages:
             result.update(error_result(StratusError("InvalidRequest", "; ".join(validation.error_messages))))
             return result
-        ctx = args.get("context") or task_vars.get("stratus_context") or {}
-        is_admin = "admin" in (ctx.get("roles") or [])
-        if args["all_projects"] and not is_admin:
-            result.update(error_result(StratusError(
-                "PolicyNotAuthorized", "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants "
-                "to be performed.", "all_projects")))
-            return result
-        query = sa.select(instances).where(instances.c.deleted == "")
-        if not (args["all_projects"] and is_admin):
-            query = query.where(instances.c.project_id == str(ctx.get("project_id", "")))
-        if args.get("name"):
-            query = query.where(instances.c.name == args["name"])
-        if args.get("uuids") is not None:
-            query = query.where(instances.c.uuid.in_(args["uuids"]))
         try:
+            ctx = args.get("context") or self._templar.template(task_vars.get("stratus_context") or {})
+            if not ctx.get("project_id") or not ctx.get("user_id"):
+                raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
+                                   "required (the context option or the stratus_context variable)", "context")
+            enforcer = Enforcer(self._templar.template(task_vars.get("stratus_policy") or {}) or None)
+            creds = enforcer.credentials(ctx)
+            own = {"project_id": str(ctx["project_id"]), "user_id": str(ctx["user_id"])}
+            enforcer.authorize("os_compute_api:servers:index", own, creds)
+            if args["all_projects"]:
+                enforcer.authorize("os_compute_api:servers:detail:get_all_tenants", own, creds, "all_projects")
+            query = sa.select(instances).where(instances.c.deleted == "")
+            if not args["all_projects"]:
+                query = query.where(instances.c.project_id == own["project_id"])
+            if args.get("name"):
+                query = query.where(instances.c.name == args["name"])
+            if args.get("uuids") is not None:
+                query = query.where(instances.c.uuid.in_(args["uuids"]))
             with store.transaction(args.get("db_url") or task_vars.get("stratus_db_url")) as conn:
-                rows = list(conn.execute(query.order_by(instances.c.name)))
+                rows = list(conn.execute(query.order_by(instances.c.project_id, instances.c.name)))
+                servers = [server_view(r) for r in rows]
+                if args["actions"]:
+                    per = _actions(conn, [r.uuid for r in rows])
+                    for server in servers:
+                        server["actions"] = per[server["id"]]
+                refusals = []
+                if args["refusals"]:
+                    rq = sa.select(instance_actions).where(instance_actions.c.instance_uuid == "")
+                    if not args["all_projects"]:
+                        rq = rq.where(instance_actions.c.project_id == own["project_id"])
+                    if args.get("name"):
+                        rq = rq.where(instance_actions.c.instance_name == args["name"])
+                    refusals = [{"name": r.instance_name, "request_id": r.request_id, "code": r.error_code,
+                                 "message": r.message, "project_id": r.project_id, "user_id": r.user_id,
+                                 "time": r.start_time.isoformat() if r.start_time else None}
+                                for r in conn.execute(rq.order_by(instance_actions.c.id))]
         except StratusError as exc:
             result.update(error_result(exc))
             return result
-        result.update(changed=False, servers=[server_view(r) for r in rows])
+        result.update(changed=False, servers=servers)
+        if args["refusals"]:
+            result["refusals"] = refusals
         return result

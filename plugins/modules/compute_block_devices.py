@@ -39,7 +39,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - Stratus contributors
+  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""
@@ -64,7 +64,11 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.steps impo
 
 
 def main() -> None:
-    run_module(run_block_devices, step_argument_spec({'base_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/base'}, 'instance_pool_path': {'type': 'path', 'default': '/var/lib/libvirt/stratus/instances'}, 'uploads': {'type': 'dict', 'default': {}}}))
+    run_module(run_block_devices, step_argument_spec({
+        "base_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/base"},
+        "instance_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/instances"},
+        "uploads": {"type": "dict", "default": {}},
+    }))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - Stratus contributors
+  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""
@@ -61,7 +61,10 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.steps impo
 
 
 def main() -> None:
-    run_module(run_domain, step_argument_spec({'domain_type': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'kvm', 'qemu']}, 'timeout': {'type': 'float', 'default': 60.0}}))
+    run_module(run_domain, step_argument_spec({
+        "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
+        "timeout": {"type": "float", "default": 60.0},
+    }))
 
 
 if __name__ == "__main__":

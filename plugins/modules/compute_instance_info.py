@@ -28,7 +28,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - Stratus contributors
+  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""

@@ -20,33 +20,65 @@ description:
     A request that matches what exists changes nothing; one that differs in a field that cannot
     change in place fails with C(Conflict) naming the fields; I(metadata), I(tags) and
     I(description) are updated in place.
-  - Every failure returns C(error) with C(code) (Nova's exception name), C(message) and C(field).
+  - The request is checked in Nova's order, with Nova's rules and error names (see C(docs/requests.md)),
+    JSON Schema (C(schemas/server.json)), policy (Nova's defaults plus C(stratus_policy) overrides),
+    availability zone, block device mappings, networks, flavor and image, metadata and file quotas,
+    instance quota (counted in the state store, rechecked after the claim), then the scheduler.
+  - Every failure returns C(error) with C(code) (Nova's exception name), C(message) and C(field)
+    (the JSON path of the offending value). A refused request leaves only an action-log entry
+    (see M(stratus.compute.server_info) C(refusals)).
 options:
   name:
     description: The server name (Nova's C(name)). Printable, no leading or trailing whitespace, at most 255 characters.
     type: str
     required: true
   state:
-    description: C(present) creates. Delete (C(absent)) comes with the compute steps' reverse walk.
+    description:
+      - C(present) creates what is missing. C(absent) (the delete walk) is refused by this version.
     type: str
     default: present
-    choices: [present]
+    choices: [present, absent]
+  recreate:
+    description:
+      - Reserved for replacing a server whose immutable fields differ; this version answers C(Conflict).
+    type: bool
+    default: false
+  host:
+    description: Request a compute host (Nova 2.74 C(host)); admin only by policy; the filters still run.
+    type: str
+  hypervisor_hostname:
+    description: Request a hypervisor by name (Nova 2.74); admin only by policy.
+    type: str
+  hostname:
+    description: The guest hostname (Nova 2.90); defaults to the sanitized name. Not with I(max_count) > 1.
+    type: str
+  trusted_image_certificates:
+    description: Trusted certificate ids (Nova 2.63); checked by policy, recorded.
+    type: list
+    elements: str
   flavor:
-    description: Flavor name or id from C(stratus_flavors).
+    description: Flavor name or id from C(stratus_flavors). Required unless I(state=absent).
     type: raw
   image:
-    description: Image name or id from C(stratus_images).
+    description:
+      - Image name or id from C(stratus_images). May be omitted when booting from volume
+        (a I(block_device_mapping_v2) entry with C(boot_index=0)).
     type: raw
   networks:
     description:
       - A list of C({uuid | name, fixed_ip, port}), or C(auto) (the only network of the catalog) or C(none).
     type: raw
   block_device_mapping_v2:
-    description: Nova's block device mapping v2 entries.
+    description:
+      - Nova's block device mapping v2 entries (C(boot_index), C(uuid), C(source_type), C(destination_type),
+        C(device_name), C(device_type), C(disk_bus), C(volume_size), C(guest_format), C(delete_on_termination),
+        C(volume_type), C(tag)), checked by Nova's rules. With I(image), include the image entry
+        (C(source_type=image), C(destination_type=local), C(boot_index=0)) as Nova's clients do.
     type: list
     elements: dict
   min_count:
-    description: The least number of servers to create; quota may reduce the number between I(min_count) and I(max_count).
+    description:
+      - The least number of servers to create; quota may reduce the number between I(min_count) and I(max_count).
     type: int
     default: 1
   max_count:
@@ -93,6 +125,7 @@ options:
   context:
     description:
       - The request context C({user_id, project_id, roles}). Defaults to the C(stratus_context) variable.
+      - Roles imply each other as Keystone's defaults do (admin > manager > member > reader).
     type: dict
   db_url:
     description:
@@ -109,9 +142,11 @@ attributes:
     support: none
 notes:
   - Catalog variables C(stratus_flavors), C(stratus_images), C(stratus_networks), C(stratus_keypairs),
-    C(stratus_quotas) and the C(hypervisors) group describe what may be built and where.
+    C(stratus_quotas), C(stratus_policy), C(stratus_server_groups) and the C(hypervisors) group describe
+    what may be built and where; each is checked against its JSON Schema in C(schemas/), and a bad one
+    fails with C(InvalidCatalog) naming the file, the line and the path.
 author:
-  - Stratus contributors
+  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""

@@ -19,7 +19,15 @@ options:
     type: list
     elements: str
   all_projects:
-    description: Servers of every project (admin only).
+    description: Servers of every project (policy C(os_compute_api:servers:detail:get_all_tenants), admin by default).
+    type: bool
+    default: false
+  actions:
+    description: Add each server's action log (Nova's instance actions with their events).
+    type: bool
+    default: false
+  refusals:
+    description: Also return the refused requests of the project (name, request id, error code and message).
     type: bool
     default: false
   context:
@@ -36,7 +44,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - Stratus contributors
+  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""
@@ -49,6 +57,11 @@ RETURN = r"""
 servers:
   description: Servers with id, name, host, vm_state, task_state, power_state, status, fault, addresses, flavor, metadata.
   returned: success
+  type: list
+  elements: dict
+refusals:
+  description: Refused requests (when I(refusals=true)), oldest first.
+  returned: when refusals is true
   type: list
   elements: dict
 """

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The catalog (flavors, images, networks, key pairs) and hypervisors, read from inventory vars."""
+"""The catalog (flavors, images, networks, key pairs, server groups) and hypervisors, from inventory vars."""
 from __future__ import annotations
 
 import hashlib
@@ -9,54 +9,112 @@ import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState
+from ansible_collections.stratus.compute.plugins.plugin_utils import schema
 
 
-def _by_name_or_id(items: list[dict[str, t.Any]], ref: t.Any) -> t.Optional[dict[str, t.Any]]:
+def _by_name_or_id(items: list[dict[str, t.Any]], ref: t.Any, kind: str,
+                   field: str) -> t.Optional[dict[str, t.Any]]:
+    """An id matches first; a name must be unique (Nova's NoUniqueMatch otherwise)."""
     ref = str(ref)
     for item in items:
         if str(item.get("id")) == ref:
             return item
-    for item in items:
-        if str(item.get("name")) == ref:
-            return item
-    return None
+    named = [item for item in items if str(item.get("name")) == ref]
+    if len(named) > 1:
+        raise StratusError("NoUniqueMatch", "Multiple %s matches found for '%s', use an ID to be more specific."
+                           % (kind, ref), field)
+    return named[0] if named else None
+
+
+def _unique_ids(name: str, items: t.Iterable[t.Mapping[str, t.Any]]) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        ident = str(item.get("id"))
+        if ident in seen:
+            raise StratusError("InvalidCatalog", "%s[%d].id: %s is used twice" % (name, i, ident),
+                               "%s[%d].id" % (name, i))
+        seen.add(ident)
+
+
+def _check_network(i: int, net: t.Mapping[str, t.Any]) -> None:
+    where = "stratus_networks[%d]" % i
+    cidr = ipaddress.ip_network(net["cidr"], strict=False)
+    if cidr.version != 4 or cidr.num_addresses < 8:
+        raise StratusError("InvalidCatalog", "%s.cidr: %s must be an IPv4 network of at least 8 addresses"
+                           % (where, net["cidr"]), where + ".cidr")
+    addrs = [("gateway", net["gateway"])] if net.get("gateway") else []
+    for k, pool in enumerate(net.get("allocation_pools") or []):
+        addrs += [("allocation_pools[%d].start" % k, pool["start"]), ("allocation_pools[%d].end" % k, pool["end"])]
+        if ipaddress.ip_address(pool["start"]) > ipaddress.ip_address(pool["end"]):
+            raise StratusError("InvalidCatalog", "%s.allocation_pools[%d]: start %s is after end %s"
+                               % (where, k, pool["start"], pool["end"]), "%s.allocation_pools[%d]" % (where, k))
+    for path, addr in addrs:
+        if ipaddress.ip_address(addr) not in cidr:
+            raise StratusError("InvalidCatalog", "%s.%s: %s is not in %s" % (where, path, addr, cidr),
+                               "%s.%s" % (where, path))
 
 
 class Catalog:
-    def __init__(self, task_vars: dict[str, t.Any]) -> None:
+    """What may be built: each kind checked against its schema when read."""
+
+    def __init__(self, task_vars: t.Mapping[str, t.Any], raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> None:
+        raw_vars = raw_vars or {}
+        for name in schema.CATALOG_SCHEMAS:
+            if task_vars.get(name) is not None:
+                schema.validate_catalog(name, task_vars[name], raw_vars.get(name))
         self.flavors: list[dict[str, t.Any]] = list(task_vars.get("stratus_flavors") or [])
         self.images: list[dict[str, t.Any]] = list(task_vars.get("stratus_images") or [])
         self.networks: list[dict[str, t.Any]] = list(task_vars.get("stratus_networks") or [])
         self.keypairs: dict[str, t.Any] = dict(task_vars.get("stratus_keypairs") or {})
+        self.server_groups: list[dict[str, t.Any]] = list(task_vars.get("stratus_server_groups") or [])
+        self.volume_types: list[t.Any] = list(task_vars.get("stratus_volume_types") or [])
+        for name, items in (("stratus_flavors", self.flavors), ("stratus_images", self.images),
+                            ("stratus_networks", self.networks), ("stratus_server_groups", self.server_groups)):
+            _unique_ids(name, items)
+        for i, net in enumerate(self.networks):
+            _check_network(i, net)
 
-    def flavor(self, ref: t.Any) -> dict[str, t.Any]:
-        flavor = _by_name_or_id(self.flavors, ref)
-        if flavor is None or flavor.get("disabled"):
+    def flavor(self, ref: t.Any, project_id: str, is_admin: bool) -> dict[str, t.Any]:
+        """The API's lookup: unknown or private without access -> FlavorNotFound (disabled is found here
+        and refused later, by the compute API, as Nova does)."""
+        flavor = _by_name_or_id(self.flavors, ref, "flavor", "flavor")
+        if flavor is None or not (flavor.get("is_public", True) or is_admin
+                                  or project_id in (flavor.get("projects") or [])):
             raise StratusError("FlavorNotFound", "Flavor %s could not be found." % ref, "flavor")
         return {
             "id": str(flavor["id"]), "name": str(flavor.get("name", flavor["id"])),
             "vcpus": int(flavor["vcpus"]), "ram": int(flavor["ram"]), "disk": int(flavor.get("disk", 0)),
             "ephemeral": int(flavor.get("ephemeral", 0)), "swap": int(flavor.get("swap", 0) or 0),
-            "extra_specs": dict(flavor.get("extra_specs") or {}),
+            "extra_specs": dict(flavor.get("extra_specs") or {}), "disabled": bool(flavor.get("disabled", False)),
+        }
+
+    def find_image(self, ref: t.Any) -> t.Optional[dict[str, t.Any]]:
+        image = _by_name_or_id(self.images, ref, "image", "image")
+        if image is None:
+            return None
+        known = {"id", "name", "file", "disk_format", "container_format", "size", "min_disk", "min_ram", "status",
+                 "visibility", "owner", "properties"}
+        # Glance v2 puts custom properties at the top level; both places count
+        properties = {k: v for k, v in image.items() if k not in known}
+        properties.update(image.get("properties") or {})
+        return {
+            "id": str(image["id"]), "name": image.get("name") or str(image["id"]),
+            "file": image.get("file"), "disk_format": image.get("disk_format", "qcow2"),
+            "size": int(image.get("size") or 0), "min_disk": int(image.get("min_disk") or 0),
+            "min_ram": int(image.get("min_ram") or 0), "status": image.get("status", "active"),
+            "properties": properties,
         }
 
     def image(self, ref: t.Any) -> dict[str, t.Any]:
-        image = _by_name_or_id(self.images, ref)
+        image = self.find_image(ref)
         if image is None:
-            raise StratusError("ImageNotFound", "Image %s could not be found." % ref, "image")
-        if image.get("status", "active") != "active":
-            raise StratusError("InvalidRequest", "Image %s is not active." % image["id"], "image")
-        return {
-            "id": str(image["id"]), "name": str(image.get("name", image["id"])),
-            "file": image.get("file"), "disk_format": image.get("disk_format", "qcow2"),
-            "min_disk": int(image.get("min_disk", 0)), "min_ram": int(image.get("min_ram", 0)),
-            "properties": dict(image.get("properties") or {}),
-        }
+            raise StratusError("ImageNotFound", "Can not find requested image", "image")
+        return image
 
-    def network(self, ref: t.Any) -> dict[str, t.Any]:
-        net = _by_name_or_id(self.networks, ref)
+    def network(self, ref: t.Any, field: str = "networks") -> dict[str, t.Any]:
+        net = _by_name_or_id(self.networks, ref, "network", field)
         if net is None:
-            raise StratusError("NetworkNotFound", "Network %s could not be found." % ref, "networks")
+            raise StratusError("NetworkNotFound", "Network %s could not be found." % ref, field)
         cidr = ipaddress.ip_network(net["cidr"], strict=False)
         gateway = str(net.get("gateway") or next(cidr.hosts()))
         digest = hashlib.sha256(str(net["id"]).encode()).hexdigest()
@@ -68,13 +126,46 @@ class Catalog:
             "bridge": net.get("bridge") or "stx" + digest[:8],
             "libvirt_name": "stratus-" + str(net.get("name", net["id"])),
             "hypervisors": net.get("hypervisors", "all"),
+            "project_id": net.get("project_id"), "shared": bool(net.get("shared", True)),
+            "external": bool(net.get("external", False)),
         }
+
+    def visible_networks(self, project_id: str, is_admin: bool) -> list[dict[str, t.Any]]:
+        return [n for n in self.networks if n.get("shared", True) or is_admin or n.get("project_id") == project_id]
 
     def keypair(self, user_id: str, name: str) -> dict[str, t.Any]:
         for pair in self.keypairs.get(user_id) or []:
             if pair.get("name") == name:
                 return {"name": name, "type": pair.get("type", "ssh"), "public_key": pair["public_key"]}
         raise StratusError("KeypairNotFound", "Invalid key_name provided.", "key_name")
+
+    def server_group(self, group_id: str, project_id: str, is_admin: bool) -> dict[str, t.Any]:
+        for group in self.server_groups:
+            if str(group["id"]) == group_id and (is_admin or group.get("project_id") == project_id):
+                rules = dict(group.get("rules") or {})
+                if "max_server_per_host" in rules:
+                    rules["max_server_per_host"] = int(rules["max_server_per_host"])
+                return {"id": str(group["id"]), "name": group["name"], "policy": group["policy"], "rules": rules,
+                        "project_id": group.get("project_id")}
+        raise StratusError("InstanceGroupNotFound", "Instance group %s could not be found." % group_id,
+                           "scheduler_hints.group")
+
+    def volume_type(self, ref: str) -> t.Optional[str]:
+        for vtype in self.volume_types:
+            if isinstance(vtype, dict) and ref in (str(vtype.get("id")), str(vtype.get("name"))):
+                return str(vtype.get("name") or vtype.get("id"))
+            if not isinstance(vtype, dict) and str(vtype) == ref:
+                return str(vtype)
+        return None
+
+
+HYPERVISOR_VARS = frozenset((
+    "stratus_vcpus", "stratus_memory_mb", "stratus_local_gb", "stratus_availability_zone",
+    "stratus_cpu_allocation_ratio", "stratus_ram_allocation_ratio", "stratus_disk_allocation_ratio",
+    "stratus_reserved_host_memory_mb", "stratus_reserved_host_disk_mb", "stratus_reserved_host_cpus",
+    "stratus_disabled", "stratus_libvirt_uri", "stratus_domain_type", "stratus_aggregates", "stratus_traits",
+    "stratus_hypervisor_version",
+))
 
 
 def network_served_by(net: dict[str, t.Any], host: str) -> bool:
@@ -88,6 +179,8 @@ def host_states(hostnames: list[str], hostvars: t.Mapping[str, t.Any], catalog: 
     states = []
     for name in hostnames:
         hv = hostvars.get(name) or {}
+        own = {k: v for k, v in hv.items() if k in HYPERVISOR_VARS}
+        schema.validate_catalog("hostvars[%s]" % name, own, schema_file="hypervisor.json")
         used = usage.get(name, {})
         states.append(HostState(
             host=name,

@@ -12,8 +12,13 @@ import ipaddress
 import random
 import typing as t
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import ip_allocations
@@ -47,21 +52,27 @@ def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hos
         sa.select(ip_allocations.c.address).where(ip_allocations.c.network_id == net["id"]))}
     if fixed_ip:
         addr = ipaddress.ip_address(fixed_ip)
-        if addr not in ipaddress.ip_network(net["cidr"], strict=False) or addr == ipaddress.ip_address(net["gateway"]):
-            raise StratusError("InvalidRequest", "Fixed IP %s is not a usable address of network %s"
+        cidr = ipaddress.ip_network(net["cidr"], strict=False)
+        reserved = {ipaddress.ip_address(net["gateway"]), cidr.network_address, cidr.broadcast_address,
+                    cidr.broadcast_address - 1}
+        if addr not in cidr or addr in reserved:
+            raise StratusError("FixedIpInvalid", "Fixed IP address %s is invalid: not a usable address of network %s."
                                % (fixed_ip, net["id"]), "networks")
         if str(addr) in used:
-            raise StratusError("Conflict", "Fixed IP address %s is already in use on network %s"
-                               % (fixed_ip, net["id"]), "networks")
+            owner = conn.execute(sa.select(ip_allocations.c.instance_uuid).where(
+                ip_allocations.c.network_id == net["id"], ip_allocations.c.address == str(addr))).scalar()
+            raise StratusError("FixedIpAlreadyInUse", "Fixed IP address %s is already in use on instance %s."
+                               % (fixed_ip, owner), "networks")
         address = str(addr)
     else:
         address = next((str(a) for a in _candidates(net) if str(a) not in used), "")
         if not address:
-            raise StratusError("NoValidHost", "No more IP addresses available on network %s" % net["id"], "networks")
+            raise StratusError("NoMoreFixedIps", "No fixed IP addresses available for network: %s" % net["id"],
+                               "networks")
     macs = {row.mac for row in conn.execute(sa.select(ip_allocations.c.mac))}
     mac = ""
     while not mac or mac in macs:
-        tail = [rng.randrange(256) for _ in range(3)]
+        tail = [rng.randrange(256) for _octet in range(3)]
         mac = ":".join("%02x" % b for b in MAC_PREFIX + tuple(tail))
     conn.execute(ip_allocations.insert().values(
         network_id=net["id"], address=address, mac=mac, instance_uuid=instance_uuid,

@@ -6,8 +6,13 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import release_ips
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (

@@ -58,7 +58,7 @@ def domain_xml(name: str, virt_type: str, network: str | None) -> str:
 
 def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(PYTHON), str(LAB), *args, "--state-dir", str(STATE)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     if check:
         assert proc.returncode == 0, f"lab.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -75,7 +75,7 @@ def ssh(k: int, command: str, known_hosts: Path | None = None,
         ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
          "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
          "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{addr(k)}", command],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=60, check=False)
     if check:
         assert proc.returncode == 0, f"ssh hv{k} {command!r} failed:\n{proc.stderr}"
     return proc
@@ -103,7 +103,7 @@ def in_netns(pid: int, name: str) -> bool:
 
 
 def netns_pids(name: str) -> set[int]:
-    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout
     return {int(p) for p in out.split()}
 
 
@@ -116,12 +116,12 @@ def comm(pid: int) -> str:
 
 
 def lab_netns() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(f"{PREFIX}-")]
 
 
 def lab_links() -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
     return [n for n in names if n.startswith(f"{PREFIX}-")]
 
@@ -187,7 +187,7 @@ def test_inventory_and_ansible_ping(lab_up):
     assert len(hostvars["hv1"]["ansible_ssh_common_args"].split("ControlPath=")[1]) < 100
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     proc = subprocess.run([str(ANSIBLE), "-i", str(inventory), "hypervisors", "-m", "ping"],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("SUCCESS") == 2
 
@@ -202,7 +202,7 @@ def test_libvirt_is_separate_per_hypervisor(lab_up, tmp_path):
     # the bridge and its dnsmasq exist in hv1's namespace only
     assert "stxtbr0" in ssh(1, "ip -o link show").stdout
     assert "stxtbr0" not in ssh(2, "ip -o link show").stdout
-    host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     assert "stxtbr0" not in host_links
     dnsmasq = [p for p in netns_pids(f"{PREFIX}-hv1")
                if comm(p) == "dnsmasq"]

@@ -20,10 +20,10 @@ LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
 
 
 def run(cmd: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (%s):\n%s\n%s" % (cmd[:3], proc.returncode, proc.stdout[-4000:],
-                                                           proc.stderr[-2000:]))
+                                                          proc.stderr[-2000:]))
     return proc
 
 
@@ -80,7 +80,7 @@ def test_build_boots_guests_with_their_data_and_address(lab):
     assert [r[1] for r in rows] == ["e2e-1", "e2e-2"]
     assert {r[3] for r in rows} == {"active"}
     assert {r[2] for r in rows} == {"hv1", "hv2"}  # RAM weigher spreads them
-    for uuid, name, host, _, ip in rows:
+    for uuid, name, host, _status, ip in rows:
         assert console_line(uuid, host) == "STRATUS-GUEST ready name=%s uuid=%s ip=%s" % (name, uuid, ip)
     events = store_rows("select e.event, e.result from instance_actions_events e join instance_actions a "
                         "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % rows[0][0])

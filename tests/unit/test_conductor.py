@@ -1,4 +1,4 @@
-"""The controller's create decision against a real SQLite file."""
+"""The controller's create decision against a real store: a SQLite file and a PostgreSQL server."""
 from __future__ import annotations
 
 import os
@@ -29,18 +29,20 @@ def request(**kw):
 
 
 @pytest.fixture()
-def db(tmp_path):
-    return "sqlite:///%s" % (tmp_path / "state" / "stratus.db")
+def db(db_url):
+    """Every test here runs once per backend (db_url in tests/conftest.py)."""
+    return db_url
 
 
-def create(db, req, ctx=CTX, check=False):
-    return conductor.create(req, ctx, CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
+def create(db, req, ctx=None, check=False):
+    return conductor.create(req, ctx or CTX, CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
 
 
 def test_create_is_idempotent_and_file_is_private(db):
     first = create(db, request(max_count=2))
     assert first.changed and [s["name"] for s in first.servers] == ["web-1", "web-2"]
-    assert stat.S_IMODE(os.stat(db[len("sqlite:///"):]).st_mode) == 0o600
+    if db.startswith("sqlite:///"):
+        assert stat.S_IMODE(os.stat(db[len("sqlite:///"):]).st_mode) == 0o600
     again = create(db, request(max_count=2))
     assert not again.changed
     assert [s["id"] for s in again.servers] == [s["id"] for s in first.servers]
@@ -69,7 +71,7 @@ def test_pool_exhaustion_is_clear_and_leaves_nothing(db):
     create(db, request(min_count=catalog_pool - 1, max_count=catalog_pool - 1))
     with pytest.raises(StratusError) as err:
         create(db, request(name="x", min_count=2, max_count=2), ctx=dict(CTX, project_id="p2"))
-    assert "No more IP addresses" in err.value.message
+    assert err.value.code == "NoMoreFixedIps" and "No fixed IP addresses available" in err.value.message
     assert create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True).servers[0]["host"]
 
 

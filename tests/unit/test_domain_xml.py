@@ -31,9 +31,9 @@ def test_user_values_are_escaped_and_round_trip() -> None:
 
 
 def test_spec_hash_ignores_metadata_but_sees_devices() -> None:
-    _, d1 = domain.domain_xml(INSTANCE, DISKS, "qemu")
-    _, d2 = domain.domain_xml(dict(INSTANCE, created_at="later"), DISKS, "qemu")
-    _, d3 = domain.domain_xml(INSTANCE, DISKS[:1], "qemu")
+    d1 = domain.domain_xml(INSTANCE, DISKS, "qemu")[1]
+    d2 = domain.domain_xml(dict(INSTANCE, created_at="later"), DISKS, "qemu")[1]
+    d3 = domain.domain_xml(INSTANCE, DISKS[:1], "qemu")[1]
     assert d1 == d2 and d1 != d3
 
 

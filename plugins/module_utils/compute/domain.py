@@ -128,7 +128,7 @@ def kvm_works(qemu: str = "qemu-system-x86_64", seconds: float = 1.5) -> bool:
         return False
     time.sleep(seconds)
     try:
-        out, _ = proc.communicate("info status\nquit\n", timeout=10)
+        out = proc.communicate("info status\nquit\n", timeout=10)[0]
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()

@@ -113,6 +113,6 @@ class FilterScheduler:
             chosen.add(host.host)
             forced = bool(spec.force_hosts or spec.force_nodes)
             num_alts = 0 if forced else max(0, self.config.max_attempts - 1)
-            alternates = [h.host for _, h in ranked if h.host != host.host][:num_alts]
+            alternates = [h.host for _weight, h in ranked if h.host != host.host][:num_alts]
             selections.append(Selection(host.host, round(weight, 6), alternates))
         return selections

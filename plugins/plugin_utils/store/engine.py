@@ -15,13 +15,21 @@ import os
 import threading
 import typing as t
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import placement_lock
 
 DEFAULT_STATE_DIR = os.path.join("~", ".local", "state", "stratus")
+# Alembic's scripts live at the collection root: they are data, not plugins.
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__))))), "migrations")
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -86,7 +94,7 @@ def _migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
+    cfg.set_main_option("script_location", MIGRATIONS)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Parallel first runs (AWX jobs) must not race to create the schema.
@@ -96,6 +104,9 @@ def _migrate(engine: Engine) -> None:
 
 
 def get_engine(url: t.Optional[str] = None) -> Engine:
+    if sa is None:
+        raise StratusError("InternalError", "the state store needs the Python packages SQLAlchemy and alembic "
+                           "(and psycopg for PostgreSQL) on the controller; see setup/requirements.txt")
     resolved = resolve_url(url)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(resolved)

@@ -8,110 +8,121 @@ name can be reused after delete, as in Nova.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
 
-metadata = sa.MetaData()
+if sa is not None:
+    metadata = sa.MetaData()
 
-instances = sa.Table(
-    "instances", metadata,
-    sa.Column("uuid", sa.String(36), primary_key=True),
-    sa.Column("project_id", sa.String(255), nullable=False),
-    sa.Column("user_id", sa.String(255), nullable=False),
-    sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("hostname", sa.String(255), nullable=False),
-    sa.Column("host", sa.String(255)),
-    sa.Column("availability_zone", sa.String(255)),
-    sa.Column("flavor", sa.JSON, nullable=False),
-    sa.Column("image_id", sa.String(255)),
-    sa.Column("request", sa.JSON, nullable=False),
-    sa.Column("plan", sa.JSON),
-    sa.Column("vm_state", sa.String(32), nullable=False),
-    sa.Column("task_state", sa.String(32)),
-    sa.Column("power_state", sa.String(32), nullable=False, server_default="nostate"),
-    sa.Column("fault", sa.JSON),
-    sa.Column("metadata", sa.JSON, nullable=False),
-    sa.Column("tags", sa.JSON, nullable=False),
-    sa.Column("description", sa.String(255)),
-    sa.Column("launch_index", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
-    sa.Column("launched_at", sa.DateTime(timezone=True)),
-    sa.Column("deleted_at", sa.DateTime(timezone=True)),
-    sa.Column("deleted", sa.String(36), nullable=False, server_default=""),
-    sa.UniqueConstraint("project_id", "name", "deleted", name="uniq_instances0project_name_deleted"),
-)
+    instances = sa.Table(
+        "instances", metadata,
+        sa.Column("uuid", sa.String(36), primary_key=True),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("hostname", sa.String(255), nullable=False),
+        sa.Column("host", sa.String(255)),
+        sa.Column("availability_zone", sa.String(255)),
+        sa.Column("flavor", sa.JSON, nullable=False),
+        sa.Column("image_id", sa.String(255)),
+        sa.Column("request", sa.JSON, nullable=False),
+        sa.Column("plan", sa.JSON),
+        sa.Column("vm_state", sa.String(32), nullable=False),
+        sa.Column("task_state", sa.String(32)),
+        sa.Column("power_state", sa.String(32), nullable=False, server_default="nostate"),
+        sa.Column("fault", sa.JSON),
+        sa.Column("metadata", sa.JSON, nullable=False),
+        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("description", sa.String(255)),
+        sa.Column("launch_index", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+        sa.Column("launched_at", sa.DateTime(timezone=True)),
+        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        sa.Column("deleted", sa.String(36), nullable=False, server_default=""),
+        sa.Column("server_group_id", sa.String(36), index=True),
+        sa.UniqueConstraint("project_id", "name", "deleted", name="uniq_instances0project_name_deleted"),
+    )
 
-instance_actions = sa.Table(
-    "instance_actions", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
-    sa.Column("action", sa.String(255), nullable=False),
-    sa.Column("request_id", sa.String(255), nullable=False),
-    sa.Column("project_id", sa.String(255)),
-    sa.Column("user_id", sa.String(255)),
-    sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finish_time", sa.DateTime(timezone=True)),
-    sa.Column("message", sa.Text),
-)
+    instance_actions = sa.Table(
+        "instance_actions", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
+        sa.Column("action", sa.String(255), nullable=False),
+        sa.Column("request_id", sa.String(255), nullable=False),
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("user_id", sa.String(255)),
+        sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finish_time", sa.DateTime(timezone=True)),
+        sa.Column("message", sa.Text),
+        # refused requests have no instance (instance_uuid ''): name and error say what and why
+        sa.Column("instance_name", sa.String(255)),
+        sa.Column("error_code", sa.String(64)),
+    )
 
-instance_action_events = sa.Table(
-    "instance_actions_events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("action_id", sa.Integer, sa.ForeignKey("instance_actions.id", ondelete="CASCADE"),
-              nullable=False, index=True),
-    sa.Column("event", sa.String(255), nullable=False),
-    sa.Column("host", sa.String(255)),
-    sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finish_time", sa.DateTime(timezone=True)),
-    sa.Column("result", sa.String(255)),
-    sa.Column("details", sa.Text),
-)
+    instance_action_events = sa.Table(
+        "instance_actions_events", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("action_id", sa.Integer, sa.ForeignKey("instance_actions.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("event", sa.String(255), nullable=False),
+        sa.Column("host", sa.String(255)),
+        sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finish_time", sa.DateTime(timezone=True)),
+        sa.Column("result", sa.String(255)),
+        sa.Column("details", sa.Text),
+    )
 
-# One row per instance placed on a host: what the scheduler consumed there.
-claims = sa.Table(
-    "resource_claims", metadata,
-    sa.Column("instance_uuid", sa.String(36), primary_key=True),
-    sa.Column("host", sa.String(255), nullable=False, index=True),
-    sa.Column("project_id", sa.String(255), nullable=False),
-    sa.Column("vcpus", sa.Integer, nullable=False),
-    sa.Column("memory_mb", sa.Integer, nullable=False),
-    sa.Column("disk_gb", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
+    # One row per instance placed on a host: what the scheduler consumed there.
+    claims = sa.Table(
+        "resource_claims", metadata,
+        sa.Column("instance_uuid", sa.String(36), primary_key=True),
+        sa.Column("host", sa.String(255), nullable=False, index=True),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("vcpus", sa.Integer, nullable=False),
+        sa.Column("memory_mb", sa.Integer, nullable=False),
+        sa.Column("disk_gb", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
-ip_allocations = sa.Table(
-    "ip_allocations", metadata,
-    sa.Column("network_id", sa.String(255), primary_key=True),
-    sa.Column("address", sa.String(64), primary_key=True),
-    sa.Column("mac", sa.String(17), nullable=False, unique=True),
-    sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
-    sa.Column("hostname", sa.String(255)),
-    sa.Column("vif_index", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
+    ip_allocations = sa.Table(
+        "ip_allocations", metadata,
+        sa.Column("network_id", sa.String(255), primary_key=True),
+        sa.Column("address", sa.String(64), primary_key=True),
+        sa.Column("mac", sa.String(17), nullable=False, unique=True),
+        sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
+        sa.Column("hostname", sa.String(255)),
+        sa.Column("vif_index", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
-volumes = sa.Table(
-    "volumes", metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("project_id", sa.String(255), nullable=False),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("instance_uuid", sa.String(36), index=True),
-    sa.Column("size_gb", sa.Integer, nullable=False),
-    sa.Column("device_name", sa.String(255)),
-    sa.Column("source_type", sa.String(32)),
-    sa.Column("delete_on_termination", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("deleted", sa.String(36), nullable=False, server_default=""),
-)
+    volumes = sa.Table(
+        "volumes", metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("instance_uuid", sa.String(36), index=True),
+        sa.Column("size_gb", sa.Integer, nullable=False),
+        sa.Column("device_name", sa.String(255)),
+        sa.Column("source_type", sa.String(32)),
+        sa.Column("delete_on_termination", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted", sa.String(36), nullable=False, server_default=""),
+    )
 
-# A one-row table whose row every placement transaction locks: the claim, the
-# quota count and the IP allocation of a request happen under it, so two runs
-# cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
-placement_lock = sa.Table(
-    "placement_lock", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
-)
+    # A one-row table whose row every placement transaction locks: the claim, the
+    # quota count and the IP allocation of a request happen under it, so two runs
+    # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
+    placement_lock = sa.Table(
+        "placement_lock", metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
+    )
+else:
+    metadata = instances = instance_actions = instance_action_events = None
+    claims = ip_allocations = volumes = placement_lock = None

@@ -54,7 +54,7 @@ def normalize(values: list[float]) -> list[float]:
         return []
     lo, hi = min(values), max(values)
     if hi == lo:
-        return [0.0 for _ in values]
+        return [0.0] * len(values)
     return [(v - lo) / (hi - lo) for v in values]
 
 

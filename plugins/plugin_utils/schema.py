@@ -1,0 +1,242 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""JSON Schema checks for requests and catalog data, with Nova's error wording.
+
+The schemas live in the collection's ``schemas/`` folder, one file per kind.
+A request that fails its schema gets Nova's ValidationError text ("Invalid input
+for field/attribute <field>. Value: <value>. <why>") under our code
+``InvalidRequest``, and ``field`` is the JSON path of the offending value. A
+catalog that fails names the variable, the path inside it and, when Ansible
+kept it, the file and line the value came from.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import ipaddress
+import json
+import pathlib
+import re
+import typing as t
+import uuid as uuidlib
+
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+
+try:
+    import jsonschema
+    import referencing
+    import referencing.jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:  # reported when a check is attempted
+    HAS_JSONSCHEMA = False
+
+SCHEMA_DIR = pathlib.Path(__file__).resolve().parents[2] / "schemas"
+BASE_URI = "https://stratus-compute.dev/schemas/"
+
+# Catalog variable -> its schema file.
+CATALOG_SCHEMAS = {
+    "stratus_flavors": "flavor.json",
+    "stratus_images": "image.json",
+    "stratus_networks": "network.json",
+    "stratus_keypairs": "keypair.json",
+    "stratus_quotas": "quota.json",
+    "stratus_policy": "policy.json",
+    "stratus_server_groups": "server_group.json",
+}
+
+SECRET_FIELDS = frozenset(("admin_pass", "db_url"))
+
+INVALID_NAME = ("An invalid 'name' value was provided. The name must be: printable characters. "
+                "Can not start or end with whitespace.")
+
+
+def _is_name(value: object) -> bool:
+    return not isinstance(value, str) or (value == value.strip() and value.isprintable())
+
+
+def _is_printable(value: object) -> bool:
+    return not isinstance(value, str) or value.isprintable()
+
+
+def _is_base64(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ip(version: int) -> t.Callable[[object], bool]:
+    def check(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        try:
+            return ipaddress.ip_address(value).version == version
+        except ValueError:
+            return False
+    return check
+
+
+def _is_cidr(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return "/" in value
+
+
+def _format_checker() -> "jsonschema.FormatChecker":
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("name")(_is_name)
+    checker.checks("printable")(_is_printable)
+    checker.checks("base64")(_is_base64)
+    checker.checks("uuid")(_is_uuid)
+    checker.checks("ipv4")(_is_ip(4))
+    checker.checks("ipv6")(_is_ip(6))
+    checker.checks("cidr")(_is_cidr)
+    return checker
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(schema_file: str) -> "jsonschema.protocols.Validator":
+    if not HAS_JSONSCHEMA:
+        raise StratusError("InternalError", "the Python package jsonschema is required on the controller")
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.json")):
+        contents = json.loads(path.read_text())
+        # without $schema a referenced file is checked by our extended validator, not a stock one
+        contents.pop("$schema", None)
+        resources.append((BASE_URI + path.name, referencing.jsonschema.DRAFT202012.create_resource(contents)))
+    registry = referencing.Registry().with_resources(resources)
+    schema = json.loads((SCHEMA_DIR / schema_file).read_text())
+    base = jsonschema.validators.validator_for(schema)
+    # Like Nova's _SchemaValidator: digit strings ("0", "2") meet minimum/maximum as numbers
+    cls = jsonschema.validators.extend(base, {"minimum": _numeric(base.VALIDATORS["minimum"]),
+                                              "maximum": _numeric(base.VALIDATORS["maximum"])})
+    return cls(schema, registry=registry, format_checker=_format_checker())
+
+
+def _numeric(check: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    def validate(validator: t.Any, bound: t.Any, instance: t.Any, schema: t.Any) -> t.Any:
+        if isinstance(instance, str):
+            try:
+                instance = int(instance)
+            except ValueError:
+                try:
+                    instance = float(instance)
+                except ValueError:
+                    return None
+        return check(validator, bound, instance, schema)
+    return validate
+
+
+def json_path(parts: t.Iterable[t.Union[str, int]], root: str = "") -> str:
+    """`a`, 0, `b` -> `a[0].b` (prefixed by root when given)."""
+    out = root
+    for part in parts:
+        if isinstance(part, int):
+            out += "[%d]" % part
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _best_error(validator: t.Any, instance: t.Any) -> t.Optional["jsonschema.ValidationError"]:
+    return jsonschema.exceptions.best_match(validator.iter_errors(instance))
+
+
+def _nova_message(error: "jsonschema.ValidationError") -> str:
+    """Nova's _SchemaValidator wording: the last path element names the field."""
+    path = list(error.absolute_path)
+    if error.validator == "format" and error.validator_value == "name":
+        return INVALID_NAME
+    if not path:
+        return error.message
+    if path[-1] in SECRET_FIELDS:  # never echo a password back into logs
+        return "Invalid input for field/attribute %s. Value: ********. %s" % (
+            path[-1], error.message.replace(repr(error.instance), "********"))
+    return "Invalid input for field/attribute %s. Value: %s. %s" % (path[-1], error.instance, error.message)
+
+
+def _field_path(error: "jsonschema.ValidationError") -> list[t.Any]:
+    """The JSON path of the offending value (for a missing or unexpected key: the key's own path)."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties") or {}]
+        extra = sorted(str(k) for k in error.instance if k not in (error.schema.get("properties") or {})
+                       and not any(p.search(str(k)) for p in patterns))
+        if extra:
+            return path + [extra[0]]
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        if missing:
+            return path + [missing[0]]
+    return path
+
+
+def validate_request(request: t.Mapping[str, t.Any], schema_file: str = "server.json") -> None:
+    """Raise InvalidRequest (Nova's ValidationError) at the first schema failure."""
+    error = _best_error(_validator(schema_file), request)
+    if error is not None:
+        raise StratusError("InvalidRequest", _nova_message(error), json_path(_field_path(error)) or None)
+
+
+def _origin(value: t.Any) -> t.Optional[str]:
+    """file:line of a value loaded from YAML, when this ansible-core tags origins (2.19+)."""
+    try:
+        from ansible._internal._datatag._tags import Origin  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    tag = Origin.get_tag(value)
+    if tag is None or not tag.path:
+        return None
+    return "%s:%s" % (tag.path, tag.line_num) if tag.line_num else str(tag.path)
+
+
+def _value_at(document: t.Any, path: list[t.Any]) -> list[t.Any]:
+    """The chain of values from the document root down to path (as far as it exists)."""
+    chain = [document]
+    for part in path:
+        try:
+            document = document[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        chain.append(document)
+    return chain
+
+
+def validate_catalog(name: str, value: t.Any, raw: t.Any = None, schema_file: t.Optional[str] = None) -> None:
+    """Check one catalog variable; the error names the file, the path and what is wrong.
+
+    ``raw`` is the untemplated variable, which still carries where it was loaded from.
+    """
+    schema_file = schema_file or CATALOG_SCHEMAS[name]
+    error = _best_error(_validator(schema_file), value)
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    field = json_path(_field_path(error), name)
+    where = None
+    for candidate in reversed(_value_at(raw if raw is not None else value, path)):
+        where = _origin(candidate)
+        if where:
+            break
+    message = "%s%s: %s" % ("%s: " % where if where else "", field, error.message)
+    if error.validator == "format" and error.validator_value == "name":
+        message = "%s%s: %s" % ("%s: " % where if where else "", field, INVALID_NAME)
+    raise StratusError("InvalidCatalog", message, field)
