@@ -37,8 +37,11 @@ class ActionModule(ActionBase):
                 raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
                                    "required (the context option or the stratus_context variable)", "context")
             if args.get("state", "present") == "absent":
-                raise StratusError("InvalidRequest", "state=absent is handled by the delete walk, which this "
-                                   "version does not ship yet", "state")
+                outcome = conductor.delete(args, ctx, {"stratus_policy": self._templar.template(
+                    task_vars.get("stratus_policy") or {}) or None}, db_url, bool(self._task.check_mode), request_id)
+                result.update(changed=outcome.changed, servers=outcome.servers, hosts=outcome.hosts,
+                              server_uuids=[s["id"] for s in outcome.servers], request_id=request_id)
+                return result
             if args.get("config_drive") is None:
                 args["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
             hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
@@ -49,7 +52,8 @@ class ActionModule(ActionBase):
         except StratusError as exc:
             if ctx.get("project_id") and not self._task.check_mode and exc.code != "InvalidCatalog":
                 conductor.record_refusal(db_url, (str(ctx["project_id"]), str(ctx.get("user_id", ""))),
-                                         args.get("name"), request_id, exc)
+                                         args.get("name"), request_id, exc,
+                                         "delete" if args.get("state") == "absent" else "create")
             result.update(error_result(exc, request_id=request_id))
             return result
         except Exception as exc:  # a bug, not bad input: say so without a traceback on screen

@@ -34,7 +34,11 @@ options:
     required: true
   state:
     description:
-      - C(present) creates what is missing. C(absent) (the delete walk) is refused by this version.
+      - C(present) creates what is missing.
+      - C(absent) starts Nova's delete (policy C(os_compute_api:servers:delete)), for any vm_state including
+        ERROR; the servers get task_state C(deleting) and the hypervisor play of C(stratus.compute.provision)
+        walks back (destroy and undefine, disks, DHCP entries), after which the store releases IPs and claims.
+        A server that never reached a host is deleted at once; deleting what is gone reports no change.
     type: str
     default: present
     choices: [present, absent]

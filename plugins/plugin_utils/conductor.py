@@ -389,14 +389,14 @@ def _how_many(conn: Connection, d: Decision, context: RequestContext, existing: 
 
 
 def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: t.Optional[str],
-                   request_id: str, exc: StratusError) -> None:
+                   request_id: str, exc: StratusError, action: str = "create") -> None:
     """A refused request leaves exactly one trace: an action-log entry that says why."""
     project_id, user_id = context_ids
     try:
         with store.transaction(db_url) as conn:
             now = lifecycle.now()
             conn.execute(instance_actions.insert().values(
-                instance_uuid="", action="create", request_id=request_id, project_id=project_id, user_id=user_id,
+                instance_uuid="", action=action, request_id=request_id, project_id=project_id, user_id=user_id,
                 start_time=now, finish_time=now, message=exc.message[:4000], instance_name=name,
                 error_code=exc.code))
     except StratusError:
@@ -412,6 +412,9 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in _live(conn, context.project_id, d.names)}
         for row in existing.values():
+            if row.task_state == "deleting":
+                raise StratusError("InstanceInvalidState", "Server %s is being deleted; finish the delete "
+                                   "(run it again) before creating it anew" % row.name, "name")
             stored = row.request or {}
             differs = sorted(k for k, v in d.fingerprint.items() if stored.get(k) != v)
             if differs:
@@ -608,3 +611,34 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
     lifecycle.start_action(conn, uuid, "create", request_id, context.project_id, context.user_id)
     lifecycle.record_event(conn, uuid, "conductor_schedule_and_build_instances", sel.host, "Success",
                            "scheduled on %s (alternates: %s)" % (sel.host, ", ".join(sel.alternates) or "none"))
+
+
+# --- delete (Nova's compute API _delete, then the hypervisor walk backwards) -----------------------------
+
+def delete(req: t.Mapping[str, t.Any], ctx: t.Mapping[str, t.Any], task_vars: t.Mapping[str, t.Any],
+           db_url: t.Optional[str], check_mode: bool, request_id: str) -> CreateResult:
+    """Start deleting the servers of a request; a server that never reached a host goes at once.
+
+    Any vm_state may be deleted (ERROR included), as in Nova; a server already being deleted
+    is handed to the walk again, so an interrupted delete resumes. What is gone reports no change.
+    """
+    context = RequestContext(ctx, Enforcer(task_vars.get("stratus_policy")))
+    _min_count, max_count = _counts(req)
+    name = str(req["name"])
+    names = [name] if max_count == 1 else ["%s-%d" % (name, i + 1) for i in range(max_count)]
+    with store.transaction(db_url, locked=not check_mode) as conn:
+        rows = _live(conn, context.project_id, names)
+        for row in rows:
+            context.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
+        if check_mode or not rows:
+            return CreateResult(bool(rows), [dict(server_view(r), task_state="deleting") for r in rows], [])
+        hosts = set()
+        for row in rows:
+            if row.task_state != "deleting":
+                lifecycle.start_delete(conn, row.uuid, request_id, context.project_id, context.user_id)
+            if row.host:
+                hosts.add(row.host)
+            else:  # never placed: nothing on any host (Nova's local delete)
+                lifecycle.mark_deleted(conn, row.uuid)
+        rows = list(conn.execute(sa.select(instances).where(instances.c.uuid.in_([r.uuid for r in rows]))))
+    return CreateResult(True, [server_view(r) for r in rows], sorted(hosts))

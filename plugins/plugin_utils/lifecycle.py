@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import release_ips
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    claims, instance_action_events, instance_actions, instances,
+    claims, instance_action_events, instance_actions, instances, volumes,
 )
 
 # Nova's task_state walk of a build, one step per hypervisor module.
@@ -29,6 +29,12 @@ STEP_EVENTS = {
     "network": "compute_allocate_network",
     "block_devices": "compute_prep_block_device",
     "domain": "compute_spawn",
+}
+# The delete walk runs the steps backwards: domain, block devices, network.
+DELETE_EVENTS = {
+    "domain": "compute_shutdown_instance",
+    "block_devices": "compute_cleanup_volumes",
+    "network": "compute_deallocate_network",
 }
 
 
@@ -86,9 +92,47 @@ def mark_error(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> None:
 
 
 def instances_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None,
-                      vm_states: tuple[str, ...] = ("building", "active")) -> list[t.Any]:
-    query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "",
-                                       instances.c.vm_state.in_(vm_states))
+                      deleting: bool = False) -> list[t.Any]:
+    """The instances a step works on: being built or active, or (the delete walk) being deleted."""
+    query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "")
+    if deleting:
+        query = query.where(instances.c.task_state == "deleting")
+    else:
+        query = query.where(instances.c.vm_state.in_(("building", "active")),
+                            sa.or_(instances.c.task_state.is_(None), instances.c.task_state != "deleting"))
     if uuids is not None:
         query = query.where(instances.c.uuid.in_(uuids))
     return list(conn.execute(query.order_by(instances.c.name)))
+
+
+def start_delete(conn: Connection, uuid: str, request_id: str, project_id: str, user_id: str) -> None:
+    """Nova's _delete: task_state deleting (vm_state kept), an action `delete`."""
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(
+        task_state="deleting", fault=None, updated_at=now()))
+    start_action(conn, uuid, "delete", request_id, project_id, user_id)
+
+
+def mark_deleted(conn: Connection, uuid: str) -> None:
+    """The end of a delete: the row is soft-deleted, claims, IPs and volumes go back."""
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(
+        vm_state="deleted", task_state=None, power_state="nostate", deleted=uuid, deleted_at=now(),
+        updated_at=now()))
+    conn.execute(claims.delete().where(claims.c.instance_uuid == uuid))
+    release_ips(conn, uuid)
+    conn.execute(volumes.update().where(volumes.c.instance_uuid == uuid, volumes.c.deleted == "",
+                                        volumes.c.delete_on_termination == sa.true())
+                 .values(status="deleted", deleted=volumes.c.id))
+    conn.execute(volumes.update().where(volumes.c.instance_uuid == uuid, volumes.c.deleted == "")
+                 .values(status="available", instance_uuid=None))
+    action_id = latest_action_id(conn, uuid)
+    if action_id is not None:
+        conn.execute(instance_actions.update().where(instance_actions.c.id == action_id).values(finish_time=now()))
+
+
+def mark_delete_failed(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> None:
+    """A delete step failed: vm_state error, task_state reset; what is on the host stays claimed.
+
+    Deleting again is always allowed (Nova accepts delete in any state) and resumes the walk.
+    """
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(
+        vm_state="error", task_state=None, fault=fault, updated_at=now()))

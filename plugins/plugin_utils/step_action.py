@@ -18,7 +18,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 
 class StepAction(ActionBase):
@@ -45,9 +44,8 @@ class StepAction(ActionBase):
         run_uuids = self._task.args.get("run_uuids")
         state = self._task.args.get("state", "present")
         try:
-            vm_states = ("building", "active") if state == "present" else ("deleting",)
             with store.transaction(db_url) as conn:
-                rows = lifecycle.instances_on_host(conn, host, run_uuids, vm_states)
+                rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent")
                 building = [r.uuid for r in rows if r.vm_state == "building"]
                 if state == "present":
                     lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])
@@ -83,7 +81,8 @@ class StepAction(ActionBase):
         elif module_result.get("failed"):
             err = module_result.get("error") or {"code": "BuildAbortException", "message": module_result.get("msg")}
             host_error = dict(err, host=host)
-        event = lifecycle.STEP_EVENTS[self.STEP]
+        deleting = self._task.args.get("state", "present") == "absent"
+        event = (lifecycle.DELETE_EVENTS if deleting else lifecycle.STEP_EVENTS)[self.STEP]
         with store.transaction(db_url) as conn:
             for row in rows:
                 outcome = per_instance.get(row.uuid)
@@ -91,12 +90,11 @@ class StepAction(ActionBase):
                     fault = host_error or dict((outcome or {}).get("error") or
                                                {"code": "BuildAbortException", "message": "no result"}, host=host)
                     lifecycle.record_event(conn, row.uuid, event, host, "Error", fault.get("message"), start)
-                    if row.vm_state == "building":
+                    if deleting:
+                        lifecycle.mark_delete_failed(conn, row.uuid, fault)
+                    elif row.vm_state == "building":
                         lifecycle.mark_error(conn, row.uuid, fault)
-                    elif row.vm_state == "deleting":
-                        conn.execute(instances.update().where(instances.c.uuid == row.uuid)
-                                     .values(fault=fault, updated_at=lifecycle.now()))
                     continue
-                if row.vm_state == "building":
+                if row.vm_state == "building" or deleting:
                     lifecycle.record_event(conn, row.uuid, event, host, "Success", None, start)
                 self.after_module(conn, host, row.uuid, outcome)

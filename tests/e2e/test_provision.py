@@ -105,3 +105,38 @@ def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path
     assert json.loads(fault)["code"] == "ImageNotFound"
     assert store_rows("select count(*) from resource_claims where instance_uuid = '%s'" % uuid) == [(0,)]
     assert store_rows("select count(*) from ip_allocations where instance_uuid = '%s'" % uuid) == [(0,)]
+
+
+def on_host(k: int, command: str) -> str:
+    proc = subprocess.run(
+        ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
+         "-o", "UserKnownHostsFile=%s" % (STATE / "ssh" / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "root@10.233.%d.2" % k, command],
+        capture_output=True, text=True, timeout=60, check=True)
+    return proc.stdout
+
+
+def test_delete_walks_back_and_leaves_nothing(lab):
+    built = store_rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a "
+                       "on a.instance_uuid = i.uuid where i.name like 'e2e-%' and i.deleted = ''")
+    assert len(built) == 2
+    gone = playbook(lab, "provision", {"stratus_servers": [
+        {"name": "e2e", "state": "absent", "max_count": 2},
+        {"name": "broken", "state": "absent"}]})  # an ERROR server deletes too
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert store_rows("select count(*) from instances where deleted = ''") == [(0,)]
+    assert store_rows("select count(*) from resource_claims") == [(0,)]
+    assert store_rows("select count(*) from ip_allocations") == [(0,)]
+    for uuid, host, mac in built:
+        k = int(host[-1])
+        assert uuid not in on_host(k, "virsh -q -c qemu:///system list --all --uuid")
+        assert uuid not in on_host(k, "virsh -q -c qemu:///system vol-list stratus-instances")
+        assert mac not in on_host(k, "virsh -q -c qemu:///system net-dumpxml stratus-demo")
+        events = store_rows("select e.event, e.result from instance_actions_events e join instance_actions a "
+                            "on a.id = e.action_id where a.instance_uuid = '%s' and a.action = 'delete' "
+                            "order by e.id" % uuid)
+        assert events == [("compute_shutdown_instance", "Success"), ("compute_cleanup_volumes", "Success"),
+                          ("compute_deallocate_network", "Success")]
+    again = playbook(lab, "provision", {"stratus_servers": [{"name": "e2e", "state": "absent", "max_count": 2}]})
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-2000:]

@@ -105,3 +105,22 @@ def test_racing_runs_never_overshoot_quota(db):
     for th in threads:
         th.join()
     assert len(results) == 3 and errors == ["QuotaExceeded"] * 3
+
+
+def test_delete_marks_deleting_and_is_policy_checked(db_url):
+    made = create(db_url, request(max_count=2))
+    reader = dict(CTX, roles=["reader"])
+    with pytest.raises(StratusError) as err:
+        conductor.delete({"name": "web", "max_count": 2}, reader, {}, db_url, False, "req-del")
+    assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
+    other = dict(CTX, project_id="p2")
+    assert not conductor.delete({"name": "web", "max_count": 2}, other, {}, db_url, False, "req-del").changed
+    dry = conductor.delete({"name": "web", "max_count": 2}, CTX, {}, db_url, True, "req-del")
+    assert dry.changed and not dry.hosts
+    out = conductor.delete({"name": "web", "max_count": 2}, CTX, {}, db_url, False, "req-del")
+    assert out.changed and sorted(out.hosts) == sorted({s["host"] for s in made.servers})
+    assert {s["task_state"] for s in out.servers} == {"deleting"}
+    # the rows stay live until the hypervisors have walked back: no create over them meanwhile
+    with pytest.raises(StratusError) as err:
+        create(db_url, request(max_count=2))
+    assert err.value.code == "InstanceInvalidState"
