@@ -36,19 +36,17 @@ class ActionModule(ActionBase):
             if not ctx:
                 raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
                                    "required (the context option or the stratus_context variable)", "context")
-            if args.get("state", "present") == "absent":
-                outcome = conductor.delete(args, ctx, {"stratus_policy": self._templar.template(
-                    task_vars.get("stratus_policy") or {}) or None}, db_url, bool(self._task.check_mode), request_id)
-                result.update(changed=outcome.changed, servers=outcome.servers, hosts=outcome.hosts,
-                              server_uuids=[s["id"] for s in outcome.servers], request_id=request_id)
-                return result
-            if args.get("config_drive") is None:
-                args["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
-            hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
             catalog_vars = {k: self._templar.template(task_vars[k]) for k in CATALOG_VARS if k in task_vars}
-            raw_vars = {k: task_vars[k] for k in CATALOG_VARS if k in task_vars}
-            outcome = conductor.create(args, ctx, catalog_vars, hypervisors, task_vars.get("hostvars") or {},
-                                       db_url, bool(self._task.check_mode), request_id, raw_vars)
+            check_mode = bool(self._task.check_mode)
+            if args.get("state", "present") == "absent":
+                outcome = conductor.delete(args, ctx, catalog_vars, db_url, check_mode, request_id)
+            else:
+                if args.get("config_drive") is None:
+                    args["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
+                hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
+                raw_vars = {k: task_vars[k] for k in CATALOG_VARS if k in task_vars}
+                outcome = conductor.create(args, ctx, catalog_vars, hypervisors, task_vars.get("hostvars") or {},
+                                           db_url, check_mode, request_id, raw_vars)
         except StratusError as exc:
             if ctx.get("project_id") and not self._task.check_mode and exc.code != "InvalidCatalog":
                 conductor.record_refusal(db_url, (str(ctx["project_id"]), str(ctx.get("user_id", ""))),

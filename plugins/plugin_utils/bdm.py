@@ -19,6 +19,7 @@ import re
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils import schema
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -30,19 +31,12 @@ API_FIELDS = frozenset((
     "no_device", "connection_info", "tag", "volume_type", "uuid", "virtual_name",
 ))
 DISK_BUSES = frozenset(("fdc", "ide", "sata", "scsi", "usb", "virtio", "xen", "lxc", "uml"))
-TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
 DEFAULT_ROOT_DEVICE = "vda"
 _DEVICE_RE = re.compile(r"^/dev/x?[a-z]?d?([a-z]+)[0-9]*$")
 
 
 def invalid(details: str, field: t.Optional[str], code: str = "InvalidBDMFormat") -> StratusError:
     return StratusError(code, "Block Device Mapping is Invalid: %s" % details, field)
-
-
-def _bool(value: t.Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE_STRINGS
 
 
 def _int_or_none(value: t.Any) -> t.Optional[int]:
@@ -101,7 +95,7 @@ def from_api(raw: t.Mapping[str, t.Any], image_specified: bool, index: int) -> d
     """One schema-valid v2 entry -> a normalised mapping, or InvalidBDMFormat (Nova's from_api)."""
     where = "block_device_mapping_v2[%d]" % index
     bdm = dict(raw)
-    if not _bool(bdm.get("no_device") or False):
+    if not schema.as_bool(bdm.get("no_device") or False):
         source, device_uuid = bdm.get("source_type"), bdm.get("uuid")
         dest, volume_type = bdm.get("destination_type"), bdm.get("volume_type")
         if source == "blank" and device_uuid:
@@ -133,8 +127,8 @@ def _validate_fields(bdm: dict[str, t.Any], where: str) -> dict[str, t.Any]:
     if unknown:
         raise invalid("Following fields are invalid: %s" % ", ".join(unknown), "%s.%s" % (where, unknown[0]))
     out = {k: bdm.get(k) for k in API_FIELDS if k != "uuid"}
-    out["delete_on_termination"] = _bool(bdm.get("delete_on_termination", False))
-    if _bool(bdm.get("no_device") or False):
+    out["delete_on_termination"] = schema.as_bool(bdm.get("delete_on_termination", False))
+    if schema.as_bool(bdm.get("no_device") or False):
         out["no_device"] = True
         return out
     if not bdm.get("source_type"):

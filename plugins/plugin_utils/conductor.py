@@ -33,7 +33,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils import bdm as bdmlib
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota
+from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota, schema
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import allocate_ip
 from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
@@ -42,13 +42,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
     claims, instance_actions, instances, volumes,
 )
 
-# Fields that cannot change on an existing server without recreating it (compared resolved:
-# a flavor named by name or by id is the same flavor).
-IMMUTABLE_FIELDS = ("flavor", "image", "networks", "block_device_mapping_v2", "key_name", "user_data",
-                    "personality", "config_drive", "availability_zone", "scheduler_hints", "hostname")
-GiB = 1024 ** 3
-MiB = 1024 ** 2
-TRUE_STRINGS = frozenset(("true", "1", "on", "yes"))
+GiB, MiB = bdmlib.GiB, bdmlib.MiB
 POLICY = "os_compute_api:servers:%s"
 
 
@@ -57,12 +51,6 @@ def sanitize_hostname(name: str) -> str:
     host = re.sub(r"[ _.]", "-", name.lower())
     host = re.sub(r"[^\w-]+", "", host, flags=re.ASCII)
     return host[:63].strip("-.")
-
-
-def _bool(value: t.Any) -> t.Optional[bool]:
-    if value is None or isinstance(value, bool):
-        return value
-    return str(value).lower() in TRUE_STRINGS
 
 
 class Decision(t.NamedTuple):
@@ -113,17 +101,23 @@ class RequestContext:
 
 
 class StoreSources:
-    """What BDM validation looks up: catalog images and volume types, store volumes."""
+    """What BDM validation looks up: catalog images and volume types, store volumes.
 
-    def __init__(self, catalog: Catalog, conn: t.Optional[Connection], context: RequestContext) -> None:
-        self.catalog, self.conn, self.context = catalog, conn, context
+    Inside the create transaction it reads on that connection; before it (the boot volume
+    of a volume-backed server) it opens a short one of its own.
+    """
+
+    def __init__(self, catalog: Catalog, context: RequestContext, conn: t.Optional[Connection] = None,
+                 db_url: t.Optional[str] = None) -> None:
+        self.catalog, self.context, self.conn, self.db_url = catalog, context, conn, db_url
 
     def image(self, image_id: str) -> t.Optional[dict[str, t.Any]]:
         return self.catalog.find_image(image_id)
 
     def volume(self, volume_id: str) -> t.Optional[dict[str, t.Any]]:
         if self.conn is None:
-            return None
+            with store.transaction(self.db_url) as conn:
+                return StoreSources(self.catalog, self.context, conn).volume(volume_id)
         row = self.conn.execute(sa.select(volumes).where(volumes.c.id == volume_id, volumes.c.deleted == "")).first()
         if row is None or (row.project_id != self.context.project_id and not self.context.is_admin):
             return None
@@ -211,7 +205,7 @@ def _resolve_networks(catalog: Catalog, context: RequestContext, requested: t.Un
 
 
 def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
-           hypervisors: list[str], hostvars: t.Mapping[str, t.Any]) -> Decision:
+           hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str]) -> Decision:
     """Every check that needs no lock, in Nova's order; returns what the transaction needs."""
     name = str(req["name"])
     min_count, max_count = _counts(req)
@@ -264,14 +258,12 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
         raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % requested_host, "host")
 
     # --- _create_instance: image, base options, BDM transform, quota of metadata and files -------------
-    sources = StoreSources(catalog, None, context)
     if image_ref:
         image: t.Optional[dict[str, t.Any]] = catalog.image(image_ref)
-        image_id: t.Optional[str] = image["id"] if image else None
-    else:
-        image, image_id = None, None
-        boot_meta = bdmlib.boot_image_metadata(bdms, _LazyVolumes(sources, req))
-        image = boot_meta
+        image_id: t.Optional[str] = image["id"]
+    else:  # volume-backed: the image (if any) comes from the root mapping
+        image_id = None
+        image = bdmlib.boot_image_metadata(bdms, StoreSources(catalog, context, db_url=db_url))
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
     networks, fixed = _resolve_networks(catalog, context, requested_nets)
@@ -288,36 +280,21 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
     if hint_group:
         group = catalog.server_group(str(hint_group), context.project_id, context.is_admin)
         quota.check_server_groups(limits, sum(1 for g in catalog.server_groups
-                                              if g.get("project_id") == context.project_id), context.project_id)
+                                              if g.get("project_id") == context.project_id))
     names = [name] if max_count == 1 else ["%s-%d" % (name, i + 1) for i in range(max_count)]
+    # What cannot change on an existing server in place, resolved (a flavor named by name or by
+    # id is the same flavor); metadata, tags and description are updated instead.
     fingerprint = {
         "flavor": flavor["id"], "image": image_id, "networks": [[n["id"], ip] for n, ip in zip(networks, fixed)],
         "block_device_mapping_v2": [{k: v for k, v in sorted(b.items()) if v is not None} for b in raw_bdms],
         "key_name": req.get("key_name"), "user_data": req.get("user_data"),
-        "personality": req.get("personality") or None, "config_drive": bool(_bool(req.get("config_drive"))),
+        "personality": req.get("personality") or None, "config_drive": schema.as_bool(req.get("config_drive")),
         "availability_zone": zone_req, "scheduler_hints": req.get("scheduler_hints") or None,
         "hostname": req.get("hostname"),
     }
     return Decision(names, min_count, max_count, flavor, image, root is not None and bdmlib.is_volume(root), bdms,
                     networks, fixed, keypair, zone, forced_host or forced_node, requested_host, group, limits,
                     fingerprint)
-
-
-class _LazyVolumes:
-    """Volumes are in the store; before the transaction a boot volume is looked up on its own connection."""
-
-    def __init__(self, sources: StoreSources, req: t.Mapping[str, t.Any]) -> None:
-        self.sources, self.db_url = sources, req.get("db_url")
-
-    def image(self, image_id: str) -> t.Optional[dict[str, t.Any]]:
-        return self.sources.image(image_id)
-
-    def volume(self, volume_id: str) -> t.Optional[dict[str, t.Any]]:
-        with store.transaction(self.db_url) as conn:
-            return StoreSources(self.sources.catalog, conn, self.sources.context).volume(volume_id)
-
-    def volume_type(self, name_or_id: str) -> t.Optional[str]:
-        return self.sources.volume_type(name_or_id)
 
 
 def _validate_flavor_image(context: RequestContext, flavor: t.Mapping[str, t.Any],
@@ -408,7 +385,7 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
            check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
     catalog = Catalog(task_vars, raw_vars)
     context = RequestContext(ctx, Enforcer(task_vars.get("stratus_policy")))
-    d = decide(dict(req, db_url=db_url), context, catalog, task_vars, hypervisors, hostvars)
+    d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in _live(conn, context.project_id, d.names)}
         for row in existing.values():
@@ -427,7 +404,7 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
             allowed = _how_many(conn, d, context, len(existing), len(missing))
             missing = missing[:allowed]
         if missing:
-            sources = StoreSources(catalog, conn, context)
+            sources = StoreSources(catalog, context, conn)
             image_id = d.image["id"] if d.image and not d.boot_volume else None
             bdms = bdmlib.validate(d.bdms, d.flavor, image_id, sources,
                                    int(task_vars.get("stratus_max_local_block_devices", 3)))
@@ -604,7 +581,8 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
         "image": {k: d.image.get(k) for k in ("id", "name", "file", "disk_format")} if d.image else None,
         "nics": nics, "networks": d.networks, "alternates": sel.alternates,
         "block_devices": devices,
-        "config_drive": _config_drive(inst, nics, req, d.keypair, devices) if _bool(req.get("config_drive")) else None,
+        "config_drive": (_config_drive(inst, nics, req, d.keypair, devices)
+                         if schema.as_bool(req.get("config_drive")) else None),
         "server_group": d.group, "created_at": now.isoformat(),
     }
     conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan))

@@ -85,7 +85,7 @@ def check_key_pairs(limits: Limits, count: int, user_id: str) -> None:
         raise over("Quota exceeded, too many key pairs.", "stratus_keypairs.%s" % user_id)
 
 
-def check_server_groups(limits: Limits, count: int, project_id: str) -> None:
+def check_server_groups(limits: Limits, count: int) -> None:
     if 0 <= limits["server_groups"] < count:
         raise over("Quota exceeded, too many server groups.", "stratus_server_groups")
 

@@ -45,10 +45,19 @@ CATALOG_SCHEMAS = {
     "stratus_server_groups": "server_group.json",
 }
 
+# strutils.bool_from_string's true values (a superset of what the schema's boolean admits)
+TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
 SECRET_FIELDS = frozenset(("admin_pass", "db_url"))
 
 INVALID_NAME = ("An invalid 'name' value was provided. The name must be: printable characters. "
                 "Can not start or end with whitespace.")
+
+
+def as_bool(value: t.Any) -> bool:
+    """A value of Nova's parameter_types.boolean (true/false or one of its strings) as a bool."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUE_STRINGS
 
 
 def _is_name(value: object) -> bool:
