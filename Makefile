@@ -8,7 +8,7 @@ INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STRATUS_STATE_DIR ?= $(CURDIR)/$(LAB_STATE)/store
 
-.PHONY: setup image lab-up lab-down lab-status demo test test-unit test-e2e lint sanity clean
+.PHONY: setup image lab-up lab-down lab-status demo test test-unit test-e2e lint sanity clean bench-scheduler
 
 setup:
 	@bash setup/bootstrap.sh
@@ -43,6 +43,10 @@ lint: setup
 
 sanity: setup
 	@bash tests/sanity.sh
+
+# Scheduler placements per second at 100, 1,000 and 10,000 hosts (median of 3); writes bench-scheduler.json.
+bench-scheduler: setup
+	@$(PY) bench/scheduler_bench.py
 
 clean: lab-down
 	rm -rf build tests/output

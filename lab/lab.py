@@ -1153,6 +1153,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def cmd_daemon(args: argparse.Namespace) -> int:
+    """Stop or start one daemon of one hypervisor: the fault drills (a host whose libvirtd or sshd is down)."""
+    state = Path(args.state_dir).expanduser().absolute()
+    lab = load_lab(state)
+    if lab is None:
+        raise LabError(f"lab is not up in {state}")
+    if args.hv not in lab.hypervisors:
+        raise LabError(f"no hypervisor hv{args.hv} in this lab")
+    hv = lab.hv(args.hv)
+    with StateLock(state):
+        if args.action == "stop":
+            done = stop_daemon(hv, args.daemon)
+        elif daemon_pid(hv, args.daemon) is None:
+            start_daemon(hv, args.daemon)
+            if args.daemon == "libvirtd":
+                wait_libvirt(hv)
+            done = True
+        else:
+            done = False
+    print(f"{hv.name}: {args.daemon} {args.action + ('ped' if args.action == 'stop' else 'ed') if done else 'unchanged'}")
+    return 0
+
+
 def cmd_setup_mntns(args: argparse.Namespace) -> int:
     setup_mntns(Path(args.hv_dir), args.iptables)
     return 0
@@ -1163,7 +1186,7 @@ def cmd_setup_mntns(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lab.py", description="Stratus hypervisor lab")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{up,down,status}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{up,down,status,daemon}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
@@ -1192,6 +1215,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
+
+    daemon = sub.add_parser("daemon", help="stop or start a hypervisor's libvirtd, virtlogd or sshd (fault drills)")
+    common(daemon)
+    daemon.add_argument("action", choices=["stop", "start"])
+    daemon.add_argument("daemon", choices=["libvirtd", "virtlogd", "sshd"])
+    daemon.add_argument("--hv", type=int, required=True, help="the hypervisor number K of hvK")
+    daemon.set_defaults(func=cmd_daemon)
 
     setup = sub.add_parser("_setup-mntns")  # internal: runs inside the new namespace
     setup.add_argument("--hv-dir", required=True)

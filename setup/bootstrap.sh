@@ -37,6 +37,14 @@ else
   echo "setup: .venv up to date"
 fi
 
+# The stratus command (cli/), editable: .venv/bin/stratus runs this checkout's code. Its pinned
+# dependencies are the ones above, so no build isolation and no download.
+if [ ! -x .venv/bin/stratus ] || ! cmp -s cli/pyproject.toml .venv/.stratus-cli; then
+  echo "setup: installing the stratus command into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e ./cli
+  cp cli/pyproject.toml .venv/.stratus-cli
+fi
+
 # The repo root is the collection; Ansible finds it through this link (ansible.cfg's collections_path).
 mkdir -p .ansible/collections/ansible_collections/stratus
 ln -sfn "$root" .ansible/collections/ansible_collections/stratus/compute

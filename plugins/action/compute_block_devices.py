@@ -31,7 +31,9 @@ class ActionModule(StepAction):
 
     STEP = "block_devices"
     MODULE = "stratus.compute.compute_block_devices"
-    TRANSFERS_FILES = True
+    # Not True: that makes Ansible open a remote temp dir before run(), even on a host with
+    # nothing to do; _upload_images makes one only when an image must be copied.
+    TRANSFERS_FILES = False
 
     def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         args = super().module_args(plans, task_vars)

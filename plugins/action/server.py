@@ -52,7 +52,8 @@ class ActionModule(ActionBase):
                 conductor.record_refusal(db_url, (str(ctx["project_id"]), str(ctx.get("user_id", ""))),
                                          args.get("name"), request_id, exc,
                                          "delete" if args.get("state") == "absent" else "create")
-            result.update(error_result(exc, request_id=request_id))
+            extra = {"explain": exc.explain} if getattr(exc, "explain", None) is not None else {}
+            result.update(error_result(exc, request_id=request_id, **extra))
             return result
         except Exception as exc:  # a bug, not bad input: say so without a traceback on screen
             result.update(error_result(StratusError("InternalError", "%s: %s" % (type(exc).__name__, exc)),
@@ -60,4 +61,6 @@ class ActionModule(ActionBase):
             return result
         result.update(changed=outcome.changed, servers=outcome.servers, hosts=outcome.hosts,
                       server_uuids=[s["id"] for s in outcome.servers if s.get("id")], request_id=request_id)
+        if outcome.explain is not None:
+            result["explain"] = outcome.explain
         return result

@@ -38,7 +38,7 @@ HTTP_STATUS: dict[str, int] = {
     "FixedIpAlreadyInUse": 409, "InstanceIsLocked": 409, "InstanceInvalidState": 409,
     "InstanceNotFound": 404,
     # build
-    "NoValidHost": 400, "BuildAbortException": 500, "MaxRetriesExceeded": 500, "RescheduledException": 500,
+    "NoValidHost": 400, "BuildAbortException": 500, "MaxRetriesExceeded": 500, "HypervisorUnavailable": 500, "RescheduledException": 500,
     "InternalError": 500,
 }
 ERROR_CODES = frozenset(HTTP_STATUS)

@@ -22,7 +22,11 @@ options:
     type: path
     default: /var/lib/libvirt/stratus/base
   instance_pool_path:
-    description: Directory of the C(stratus-instances) storage pool, which holds per-instance volumes.
+    description:
+      - Directory of the C(stratus-instances) storage pool, which holds per-instance disks (root overlay,
+        ephemeral, swap, config drive).
+      - Volumes (C(destination_type=volume)), which outlive their server unless C(delete_on_termination),
+        live in the C(stratus-volumes) pool, the directory C(volumes) beside this one.
     type: path
     default: /var/lib/libvirt/stratus/instances
   uploads:

@@ -44,7 +44,18 @@ options:
     choices: [present, absent]
   recreate:
     description:
-      - Reserved for replacing a server whose immutable fields differ; this version answers C(Conflict).
+      - Replace a server whose fields that cannot change in place (flavor, image, networks, block devices,
+        key, user data, files, config drive, zone, hints, hostname) differ from the request.
+      - Without it such a difference fails with C(Conflict) naming the fields. With it the old server is
+        deleted at once (policy C(os_compute_api:servers:delete)) and a new one, with a new uuid, is built;
+        the old server's host is cleaned (domain, disks, DHCP entry) before anything is built there, and its
+        resources count as used on that host until then. A request that matches changes nothing.
+    type: bool
+    default: false
+  explain:
+    description:
+      - Return the scheduler's reasoning in RV(explain), also with a C(NoValidHost) error. For every candidate
+        host it names the filter that rejected it, or gives its weight per weigher. Best used with check mode.
     type: bool
     default: false
   host:
@@ -181,6 +192,12 @@ server_uuids:
   returned: success
   type: list
   elements: str
+explain:
+  description:
+    - With I(explain=true), per candidate host of the first instance, C(rejected_by) (the filter that
+      rejected it) or the weights per weigher; also returned with a C(NoValidHost) error.
+  returned: when asked
+  type: dict
 error:
   description: On failure, C(code) (Nova's exception name), C(message) and C(field).
   returned: failure

@@ -8,7 +8,9 @@ import ipaddress
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import (
+    DEFAULT_AVAILABILITY_ZONE, HostState, aggregate_from_dict, version_to_int,
+)
 from ansible_collections.stratus.compute.plugins.plugin_utils import schema
 
 
@@ -68,6 +70,9 @@ class Catalog:
         self.keypairs: dict[str, t.Any] = dict(task_vars.get("stratus_keypairs") or {})
         self.server_groups: list[dict[str, t.Any]] = list(task_vars.get("stratus_server_groups") or [])
         self.volume_types: list[t.Any] = list(task_vars.get("stratus_volume_types") or [])
+        # Host aggregates (Nova's os-aggregates): name, hosts, metadata, availability_zone.
+        self.host_aggregates: list[dict[str, t.Any]] = host_aggregates(
+            task_vars.get(AGGREGATES_VAR), raw_vars.get(AGGREGATES_VAR))
         for name, items in (("stratus_flavors", self.flavors), ("stratus_images", self.images),
                             ("stratus_networks", self.networks), ("stratus_server_groups", self.server_groups)):
             _unique_ids(name, items)
@@ -164,8 +169,32 @@ HYPERVISOR_VARS = frozenset((
     "stratus_cpu_allocation_ratio", "stratus_ram_allocation_ratio", "stratus_disk_allocation_ratio",
     "stratus_reserved_host_memory_mb", "stratus_reserved_host_disk_mb", "stratus_reserved_host_cpus",
     "stratus_disabled", "stratus_libvirt_uri", "stratus_domain_type", "stratus_aggregates", "stratus_traits",
-    "stratus_hypervisor_version",
+    "stratus_hypervisor_version", "stratus_hypervisor_type", "stratus_cpu_info", "stratus_supported_instances",
+    "stratus_service_up", "stratus_host_ip", "stratus_stats",
 ))
+
+# The catalog variable that defines host aggregates (schemas/aggregate.json).
+AGGREGATES_VAR = "stratus_host_aggregates"
+
+
+def host_aggregates(value: t.Any, raw: t.Any = None) -> list[dict[str, t.Any]]:
+    """``stratus_host_aggregates`` checked: [{name, hosts, metadata, availability_zone}], names unique."""
+    if value is None:
+        return []
+    schema.validate_catalog(AGGREGATES_VAR, value, raw, schema_file="aggregate.json")
+    out = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        where = "%s[%d]" % (AGGREGATES_VAR, i)
+        try:
+            agg = aggregate_from_dict(item, where)
+        except StratusError as exc:
+            raise StratusError("InvalidCatalog", exc.message, exc.field)
+        if agg["name"] in seen:
+            raise StratusError("InvalidCatalog", "%s.name: %s is used twice" % (where, agg["name"]), where + ".name")
+        seen.add(agg["name"])
+        out.append(agg)
+    return out
 
 
 def network_served_by(net: dict[str, t.Any], host: str) -> bool:
@@ -173,32 +202,83 @@ def network_served_by(net: dict[str, t.Any], host: str) -> bool:
     return served == "all" or host in (served or [])
 
 
+def _default_supported_instances(hv: t.Mapping[str, t.Any]) -> list[list[str]]:
+    """What a libvirt host offers when the inventory does not say: its architecture with kvm or qemu, hvm."""
+    cpu_info = hv.get("stratus_cpu_info")
+    arch = cpu_info.get("arch") if isinstance(cpu_info, dict) else None
+    arch = str(arch or "x86_64")
+    domain_type = str(hv.get("stratus_domain_type", "auto"))
+    types = ["kvm", "qemu"] if domain_type == "auto" else [domain_type]
+    return [[arch, hv_type, "hvm"] for hv_type in types]
+
+
+def _zone(name: str, hv: t.Mapping[str, t.Any], aggregates: list[dict[str, t.Any]]) -> str:
+    """The host's zone: its aggregates' (one at most, as Nova insists), else its own, else 'nova'."""
+    zones = sorted({a["metadata"]["availability_zone"] for a in aggregates if "availability_zone" in a["metadata"]})
+    own = hv.get("stratus_availability_zone")
+    field = "hostvars[%s].stratus_aggregates" % name
+    if len(zones) > 1:
+        raise StratusError("InvalidCatalog", "%s: the host is in aggregates of different availability zones (%s)"
+                           % (field, ", ".join(zones)), field)
+    if zones and own is not None and str(own) != zones[0]:
+        raise StratusError("InvalidCatalog", "hostvars[%s].stratus_availability_zone: %s differs from the zone %s of "
+                           "the host's aggregates" % (name, own, zones[0]),
+                           "hostvars[%s].stratus_availability_zone" % name)
+    return zones[0] if zones else str(own if own is not None else DEFAULT_AVAILABILITY_ZONE)
+
+
 def host_states(hostnames: list[str], hostvars: t.Mapping[str, t.Any], catalog: Catalog,
-                usage: dict[str, dict[str, int]]) -> list[HostState]:
-    """HostStates from inventory (capacity) plus claims in the store (usage)."""
+                usage: dict[str, dict[str, t.Any]]) -> list[HostState]:
+    """HostStates from inventory (capacity, capabilities, aggregates) plus the store (usage).
+
+    ``usage[host]`` has ``vcpus``, ``memory_mb``, ``disk_gb`` and ``instances`` (a count), and may
+    have ``instance_uuids``, ``num_io_ops`` and ``failed_builds`` (plugin_utils/host_usage.py).
+    """
+    aggregates = list(getattr(catalog, "host_aggregates", None) or [])
+    by_name = {a["name"]: a for a in aggregates}
+    networks = list(getattr(catalog, "networks", None) or [])
     states = []
     for name in hostnames:
         hv = hostvars.get(name) or {}
         own = {k: v for k, v in hv.items() if k in HYPERVISOR_VARS}
         schema.validate_catalog("hostvars[%s]" % name, own, schema_file="hypervisor.json")
         used = usage.get(name, {})
+        member_of = [a for a in aggregates if name in a["hosts"]]
+        for agg_name in hv.get("stratus_aggregates") or []:
+            agg = by_name.get(str(agg_name)) or {"name": str(agg_name), "hosts": [], "metadata": {}}
+            if all(agg is not m for m in member_of):
+                member_of.append(agg)
+        uuids = [str(u) for u in used.get("instance_uuids") or []]
         states.append(HostState(
             host=name,
             vcpus=int(hv.get("stratus_vcpus", 0)),
             memory_mb=int(hv.get("stratus_memory_mb", 0)),
             local_gb=int(hv.get("stratus_local_gb", 0)),
-            vcpus_used=used.get("vcpus", 0),
-            memory_mb_used=used.get("memory_mb", 0),
-            local_gb_used=used.get("disk_gb", 0),
-            num_instances=used.get("instances", 0),
-            availability_zone=str(hv.get("stratus_availability_zone", "nova")),
+            vcpus_used=int(used.get("vcpus", 0)),
+            memory_mb_used=int(used.get("memory_mb", 0)),
+            local_gb_used=int(used.get("disk_gb", 0)),
+            num_instances=int(used.get("instances", len(uuids))),
+            num_io_ops=int(used.get("num_io_ops", 0)),
+            failed_builds=int(used.get("failed_builds", 0)),
+            instances=uuids,
+            availability_zone=_zone(name, hv, member_of),
+            aggregates=member_of,
             cpu_allocation_ratio=float(hv.get("stratus_cpu_allocation_ratio", 16.0)),
             ram_allocation_ratio=float(hv.get("stratus_ram_allocation_ratio", 1.5)),
             disk_allocation_ratio=float(hv.get("stratus_disk_allocation_ratio", 1.0)),
             reserved_host_memory_mb=int(hv.get("stratus_reserved_host_memory_mb", 0)),
             reserved_host_disk_mb=int(hv.get("stratus_reserved_host_disk_mb", 0)),
             reserved_host_cpus=int(hv.get("stratus_reserved_host_cpus", 0)),
-            service={"disabled": bool(hv.get("stratus_disabled", False)), "up": True},
-            networks=[n["id"] for n in catalog.networks if network_served_by(n, name)],
+            hypervisor_type=str(hv.get("stratus_hypervisor_type", "QEMU")),
+            hypervisor_version=version_to_int(hv.get("stratus_hypervisor_version", 0),
+                                              "hostvars[%s].stratus_hypervisor_version" % name),
+            cpu_info=hv.get("stratus_cpu_info") or {},
+            supported_instances=[list(map(str, s)) for s in hv.get("stratus_supported_instances") or []]
+            or _default_supported_instances(hv),
+            service={"disabled": bool(hv.get("stratus_disabled", False)),
+                     "up": bool(hv.get("stratus_service_up", True))},
+            networks=[n["id"] for n in networks if network_served_by(n, name)],
+            stats=dict(hv.get("stratus_stats") or {}),
+            host_ip=None if hv.get("stratus_host_ip") is None else str(hv["stratus_host_ip"]),
         ))
     return states

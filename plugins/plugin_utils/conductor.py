@@ -34,12 +34,13 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota, schema
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import allocate_ip
 from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    claims, instance_actions, instances, volumes,
+    claims, instance_actions, instances, leftovers, volumes,
 )
 
 GiB, MiB = bdmlib.GiB, bdmlib.MiB
@@ -78,6 +79,7 @@ class CreateResult(t.NamedTuple):
     changed: bool
     servers: list[dict[str, t.Any]]
     hosts: list[str]
+    explain: t.Optional[dict[str, t.Any]] = None
 
 
 class RequestContext:
@@ -249,8 +251,9 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
                            "multiple instances", "hostname")
     states = {h: (hostvars.get(h) or {}) for h in hypervisors}
     if zone and not forced_host and not forced_node:
-        zones = {str(v.get("stratus_availability_zone", "nova")) for v in states.values()
-                 if not v.get("stratus_disabled")}
+        # a host's zone is its own variable or that of an aggregate it is in (Nova's AZ aggregates)
+        zones = {s.availability_zone or "nova" for s in host_states(hypervisors, hostvars, catalog, {})
+                 if not s.service.get("disabled")}
         if zone not in zones:
             raise StratusError("InvalidRequest", "The requested availability zone is not available",
                                "availability_zone")
@@ -333,15 +336,20 @@ def _validate_flavor_image(context: RequestContext, flavor: t.Mapping[str, t.Any
 
 # --- the transaction ------------------------------------------------------------------------------------
 
-def _usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
+def usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
+    """What is used on each host: claims of live instances plus leftovers not yet cleaned."""
     usage: dict[str, dict[str, int]] = {}
-    for row in conn.execute(sa.select(claims)):
-        u = usage.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
-        u["vcpus"] += row.vcpus
-        u["memory_mb"] += row.memory_mb
-        u["disk_gb"] += row.disk_gb
-        u["instances"] += 1
+    for table in (claims, leftovers):
+        for row in conn.execute(sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)):
+            u = usage.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
+            u["vcpus"] += row.vcpus
+            u["memory_mb"] += row.memory_mb
+            u["disk_gb"] += row.disk_gb
+            u["instances"] += 1
     return usage
+
+
+_usage_by_host = usage_by_host  # the name other plugins imported first
 
 
 def _live(conn: Connection, project_id: str, names: list[str]) -> list[t.Any]:
@@ -388,17 +396,29 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
     d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in _live(conn, context.project_id, d.names)}
+        replaced: list[tuple[t.Any, list[str]]] = []
         for row in existing.values():
             if row.task_state == "deleting":
                 raise StratusError("InstanceInvalidState", "Server %s is being deleted; finish the delete "
                                    "(run it again) before creating it anew" % row.name, "name")
             stored = row.request or {}
             differs = sorted(k for k, v in d.fingerprint.items() if stored.get(k) != v)
-            if differs:
+            if differs and not schema.as_bool(req.get("recreate")):
                 raise StratusError("Conflict", "Server %s exists and differs in fields that cannot change in "
-                                   "place: %s" % (row.name, ", ".join(differs)), differs[0])
+                                   "place: %s (recreate: true replaces it)" % (row.name, ", ".join(differs)),
+                                   differs[0])
+            if differs:
+                context.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
+                replaced.append((row, differs))
+        # Check mode plays the replacement inside a savepoint it rolls back: quota and
+        # scheduling then see the store as the real run would.
+        savepoint = conn.begin_nested() if replaced and check_mode else None
+        for row, differs in replaced:
+            _replace(conn, row, differs, context, request_id)
+            del existing[row.name]
         missing = [n for n in d.names if n not in existing]
         changed = False
+        explain: t.Optional[dict[str, t.Any]] = None
         planned: list[dict[str, t.Any]] = []
         if missing:
             allowed = _how_many(conn, d, context, len(existing), len(missing))
@@ -419,33 +439,54 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
                     raise StratusError("NoValidHost", "No valid host was found. The requested volumes are on "
                                        "different hosts: %s" % ", ".join(volume_hosts), "block_device_mapping_v2")
             root_gb = 0 if d.boot_volume else d.flavor["disk"]
-            spec = RequestSpec(flavor={"vcpus": d.flavor["vcpus"], "memory_mb": d.flavor["ram"],
-                                       "root_gb": root_gb, "ephemeral_gb": d.flavor["ephemeral"],
-                                       "swap": d.flavor["swap"]},
+            group = None
+            if d.group:
+                members = host_usage.group_members(conn, d.group["id"])
+                group = dict(d.group, members=[u for u, _h in members],
+                             hosts=sorted({h for _u, h in members if h}))
+            spec = RequestSpec(flavor={"name": d.flavor["name"], "vcpus": d.flavor["vcpus"],
+                                       "memory_mb": d.flavor["ram"], "root_gb": root_gb,
+                                       "ephemeral_gb": d.flavor["ephemeral"], "swap": d.flavor["swap"],
+                                       "extra_specs": dict(d.flavor.get("extra_specs") or {})},
                                num_instances=len(missing), image=d.image or {}, availability_zone=d.zone,
+                               scheduler_hints=dict(req.get("scheduler_hints") or {}), instance_group=group,
                                force_hosts=force, project_id=context.project_id,
                                requested_networks=[n["id"] for n in d.networks])
             candidates = volume_hosts or ([d.requested_host] if d.requested_host else hypervisors)
-            states = host_states(candidates, hostvars, catalog, _usage_by_host(conn))
+            states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
             uuids = [str(uuidlib.uuid4()) for _name in missing]
             scheduler = FilterScheduler(SchedulerConfig.from_dict(task_vars.get("stratus_scheduler")))
-            selections = scheduler.select_destinations(states, spec, uuids)
+            explain = {} if schema.as_bool(req.get("explain")) else None
+            try:
+                selections = scheduler.select_destinations(states, spec, uuids, explain=explain)
+            except StratusError as exc:
+                if explain is not None and getattr(exc, "explain", None) is None:
+                    exc.explain = explain  # type: ignore[attr-defined]  # "why NoValidHost?" goes with the error
+                raise
             if check_mode:
+                if savepoint is not None:
+                    savepoint.rollback()
                 planned = [{"name": n, "host": s.host, "alternates": s.alternates, "vm_state": "building",
                             "task_state": "scheduling", "flavor": d.flavor["name"],
                             "block_devices": [{"device_name": b["device_name"], "source_type": b["source_type"],
                                                "destination_type": b["destination_type"],
                                                "size": b.get("volume_size")} for b in bdms]}
                            for n, s in zip(missing, selections)]
-                return CreateResult(True, planned + [server_view(r) for r in existing.values()], [])
+                replacing = [dict(server_view(r), task_state="deleting", replaced_because=f) for r, f in replaced]
+                return CreateResult(True, planned + [server_view(r) for r in existing.values()] + replacing, [],
+                                    explain)
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
                 _insert_instance(conn, req, context, d, bdms, name, uuid, sel, first_index + offset, spec, rng,
-                                 request_id)
+                                 request_id, 1 if force else scheduler.config.max_attempts)
             # Nova's recheck after the claim (delta 0: are we over now?)
             quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor, 0, 0,
                                       orig_num_req=len(missing))
+            changed = True
+        if savepoint is not None:
+            savepoint.rollback()
+        elif replaced:
             changed = True
         rows = _live(conn, context.project_id, d.names)
         for row in rows:
@@ -460,7 +501,22 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
         if changed and not check_mode:
             rows = _live(conn, context.project_id, d.names)
     hosts = sorted({r.host for r in rows if r.host and r.vm_state in ("building", "active")})
-    return CreateResult(changed, [server_view(r) for r in rows], hosts)
+    return CreateResult(changed, [server_view(r) for r in rows], hosts, explain)
+
+
+def _replace(conn: Connection, row: t.Any, differs: list[str], context: RequestContext, request_id: str) -> None:
+    """recreate: the old server is deleted now and its host cleaned before the new one is built there.
+
+    Its resources stay counted on its host as a leftover until the compute_cleanup step has run;
+    its addresses are handed on (the clean-up runs before any build on that host, and libvirt
+    refuses a DHCP host entry for an address another entry still holds).
+    """
+    lifecycle.start_action(conn, row.uuid, "delete", request_id, context.project_id, context.user_id,
+                           "replaced (recreate): %s differ" % ", ".join(differs))
+    if row.host:
+        lifecycle.record_leftover(conn, row.host, row, "replaced by recreate (%s differ)" % ", ".join(differs),
+                                  keep_addresses=False)
+    lifecycle.mark_deleted(conn, row.uuid)
 
 
 # --- the build plan -------------------------------------------------------------------------------------
@@ -540,7 +596,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
 
 def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: RequestContext, d: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
-                     rng: random.Random, request_id: str) -> None:
+                     rng: random.Random, request_id: str, max_attempts: int) -> None:
     now = lifecycle.now()
     hostname = req.get("hostname") or sanitize_hostname(name) or "server-%s" % uuid
     inst = {"uuid": uuid, "name": name, "hostname": hostname, "project_id": context.project_id,
@@ -579,7 +635,7 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
     plan = {
         **inst, "domain_name": "instance-%s" % uuid, "flavor": d.flavor,
         "image": {k: d.image.get(k) for k in ("id", "name", "file", "disk_format")} if d.image else None,
-        "nics": nics, "networks": d.networks, "alternates": sel.alternates,
+        "nics": nics, "networks": d.networks, "alternates": sel.alternates, "max_attempts": max_attempts,
         "block_devices": devices,
         "config_drive": (_config_drive(inst, nics, req, d.keypair, devices)
                          if schema.as_bool(req.get("config_drive")) else None),

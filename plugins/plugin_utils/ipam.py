@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import ip_allocations
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import ip_allocations, leftovers
 
 # OpenStack's well-known prefix, locally administered: users recognise it.
 MAC_PREFIX = (0xFA, 0x16, 0x3E)
@@ -48,8 +48,11 @@ def _candidates(net: dict[str, t.Any]) -> t.Iterator[ipaddress.IPv4Address]:
 
 def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hostname: str,
                 fixed_ip: t.Optional[str], vif_index: int, rng: random.Random) -> dict[str, str]:
+    held = [a for row in conn.execute(sa.select(leftovers.c.addresses)) for a in (row.addresses or [])]
+    # an address a host still holds for a leftover (its DHCP entry may still be there) is not free
     used = {row.address for row in conn.execute(
         sa.select(ip_allocations.c.address).where(ip_allocations.c.network_id == net["id"]))}
+    used |= {a["address"] for a in held if a.get("network_id") == net["id"]}
     if fixed_ip:
         addr = ipaddress.ip_address(fixed_ip)
         cidr = ipaddress.ip_network(net["cidr"], strict=False)
@@ -60,7 +63,8 @@ def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hos
                                % (fixed_ip, net["id"]), "networks")
         if str(addr) in used:
             owner = conn.execute(sa.select(ip_allocations.c.instance_uuid).where(
-                ip_allocations.c.network_id == net["id"], ip_allocations.c.address == str(addr))).scalar()
+                ip_allocations.c.network_id == net["id"], ip_allocations.c.address == str(addr))).scalar() \
+                or "(a deleted server whose host is not cleaned yet)"
             raise StratusError("FixedIpAlreadyInUse", "Fixed IP address %s is already in use on instance %s."
                                % (fixed_ip, owner), "networks")
         address = str(addr)
@@ -69,7 +73,7 @@ def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hos
         if not address:
             raise StratusError("NoMoreFixedIps", "No fixed IP addresses available for network: %s" % net["id"],
                                "networks")
-    macs = {row.mac for row in conn.execute(sa.select(ip_allocations.c.mac))}
+    macs = {row.mac for row in conn.execute(sa.select(ip_allocations.c.mac))} | {a["mac"] for a in held}
     mac = ""
     while not mac or mac in macs:
         tail = [rng.randrange(256) for _octet in range(3)]

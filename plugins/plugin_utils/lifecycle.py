@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import release_ips
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    claims, instance_action_events, instance_actions, instances, volumes,
+    claims, instance_action_events, instance_actions, instances, ip_allocations, leftovers, volumes,
 )
 
 # Nova's task_state walk of a build, one step per hypervisor module.
@@ -91,15 +91,30 @@ def mark_error(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> None:
     release_ips(conn, uuid)
 
 
+# The task_states a building instance may be in when a step takes it: the step before it is
+# done (or this step itself was interrupted and runs again). A rescheduled instance is back
+# at `scheduling` on its next host, so later steps wait until its network step has run there.
+STEP_TAKES = {
+    "network": ("scheduling", "networking"),
+    "block_devices": ("networking", "block_device_mapping"),
+    "domain": ("block_device_mapping", "spawning"),
+}
+
+
 def instances_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None,
-                      deleting: bool = False) -> list[t.Any]:
-    """The instances a step works on: being built or active, or (the delete walk) being deleted."""
+                      deleting: bool = False, step: t.Optional[str] = None) -> list[t.Any]:
+    """The instances a step works on: active ones and those whose build has reached this step,
+    or (the delete walk) those being deleted."""
     query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "")
     if deleting:
         query = query.where(instances.c.task_state == "deleting")
-    else:
+    elif step is None:
         query = query.where(instances.c.vm_state.in_(("building", "active")),
                             sa.or_(instances.c.task_state.is_(None), instances.c.task_state != "deleting"))
+    else:
+        query = query.where(sa.or_(
+            sa.and_(instances.c.vm_state == "active", instances.c.task_state.is_(None)),
+            sa.and_(instances.c.vm_state == "building", instances.c.task_state.in_(STEP_TAKES[step]))))
     if uuids is not None:
         query = query.where(instances.c.uuid.in_(uuids))
     return list(conn.execute(query.order_by(instances.c.name)))
@@ -136,3 +151,54 @@ def mark_delete_failed(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> 
     """
     conn.execute(instances.update().where(instances.c.uuid == uuid).values(
         vm_state="error", task_state=None, fault=fault, updated_at=now()))
+
+
+# --- leftovers: what a host still holds of an instance that left it ---------------------------------------
+
+def record_leftover(conn: Connection, host: str, row: t.Any, reason: str, keep_addresses: bool = True,
+                    plan: t.Optional[dict[str, t.Any]] = None) -> None:
+    """Remember what `row` left on `host`; its resources and addresses stay taken until cleaned.
+
+    The claim on that host (or, when the instance has moved on, its flavor) and its IPs are
+    copied, so the instance itself can be deleted or placed elsewhere in the meantime.
+    """
+    exists = conn.execute(sa.select(leftovers.c.id).where(
+        leftovers.c.host == host, leftovers.c.instance_uuid == row.uuid)).first()
+    if exists:
+        return
+    claim = conn.execute(sa.select(claims).where(claims.c.instance_uuid == row.uuid,
+                                                 claims.c.host == host)).first()
+    if claim is not None:
+        vcpus, memory_mb, disk_gb = claim.vcpus, claim.memory_mb, claim.disk_gb
+    else:
+        flavor = row.flavor or {}
+        vcpus, memory_mb = int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0))
+        disk_gb = int(flavor.get("disk", 0)) + int(flavor.get("ephemeral", 0)) + (int(flavor.get("swap", 0)) + 1023) // 1024
+    addresses = [{"network_id": a.network_id, "address": a.address, "mac": a.mac} for a in conn.execute(
+        sa.select(ip_allocations).where(ip_allocations.c.instance_uuid == row.uuid))] if keep_addresses else []
+    conn.execute(leftovers.insert().values(
+        host=host, instance_uuid=row.uuid, project_id=row.project_id,
+        plan=dict(plan if plan is not None else (row.plan or {}), vm_state="deleted"),
+        vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb, addresses=addresses, reason=reason,
+        recorded_at=now(), attempts=0))
+
+
+def leftovers_on_host(conn: Connection, host: str) -> list[t.Any]:
+    return list(conn.execute(sa.select(leftovers).where(leftovers.c.host == host).order_by(leftovers.c.id)))
+
+
+def clear_leftover(conn: Connection, leftover_id: int) -> None:
+    conn.execute(leftovers.delete().where(leftovers.c.id == leftover_id))
+
+
+def leftover_failed(conn: Connection, leftover_id: int, error: str) -> None:
+    conn.execute(leftovers.update().where(leftovers.c.id == leftover_id).values(
+        attempts=leftovers.c.attempts + 1, last_error=error[:4000]))
+
+
+def delete_on_unreachable_host(conn: Connection, row: t.Any, host: str, why: str) -> None:
+    """Nova's local delete for a host that is down: the server goes now, the host is cleaned later."""
+    record_leftover(conn, host, row, "deleted while %s was unreachable: %s" % (host, why))
+    record_event(conn, row.uuid, "compute_terminate_instance", host, "Success",
+                 "host unreachable; leftovers recorded for clean-up when it is back")
+    mark_deleted(conn, row.uuid)

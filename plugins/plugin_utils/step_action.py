@@ -5,22 +5,79 @@
 Each step's action plugin runs on the controller for one hypervisor: it reads
 the plans of the instances placed there, moves them to the step's task_state,
 runs the module on the host once for all of them, and records one action-log
-event per instance. An instance that fails a step ends in ERROR with a fault
-(claims and IPs released); its siblings on the same host go on.
+event per instance. An instance that fails a step is cleaned off the host (the
+steps run backwards for it) and rescheduled onto its next alternate, or ends in
+ERROR with a fault (claims and IPs released); its siblings on the same host go on.
+What cannot be cleaned (the host is unreachable) is recorded as a leftover.
 """
 from __future__ import annotations
 
 import typing as t
 
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 
-class StepAction(ActionBase):
+# Hypervisor failures that mean "the host is down": a delete then goes on without it.
+HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
+DEFAULT_BASE_POOL_PATH = "/var/lib/libvirt/stratus/base"
+
+
+class HostCleaner(ActionBase):
+    """Runs the steps backwards on this action's host for given plans (failed builds, leftovers)."""
+
+    def clean(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Optional[str]]:
+        """Domain, then disks, then DHCP entries; returns each instance's error, or None when clean."""
+        errors: dict[str, t.Optional[str]] = {p["uuid"]: None for p in plans}
+        uri = self._task.args.get("uri") or task_vars.get("stratus_libvirt_uri", "qemu:///system")
+        pools = {"base_pool_path": self._task.args.get("base_pool_path")
+                 or task_vars.get("stratus_base_pool_path", DEFAULT_BASE_POOL_PATH)}
+        if self._task.args.get("instance_pool_path") or task_vars.get("stratus_instance_pool_path"):
+            pools["instance_pool_path"] = (self._task.args.get("instance_pool_path")
+                                           or task_vars["stratus_instance_pool_path"])
+        for module, extra in (("stratus.compute.compute_domain", {}),
+                              ("stratus.compute.compute_block_devices", pools),
+                              ("stratus.compute.compute_network", {})):
+            todo = [p for p in plans if errors[p["uuid"]] is None]
+            if not todo:
+                break
+            try:
+                res = self._execute_module(module, module_args=dict(extra, uri=uri, state="absent", instances=todo),
+                                           task_vars=task_vars)
+            except AnsibleConnectionFailure as exc:
+                res = {"unreachable": True, "msg": str(exc)}
+            if res.get("unreachable") or res.get("failed"):
+                why = (res.get("error") or {}).get("message") or res.get("msg") or "failed"
+                for p in todo:
+                    errors[p["uuid"]] = "%s: %s" % (module.rsplit(".", 1)[-1], why)
+                continue
+            for p in todo:
+                one = (res.get("instances") or {}).get(p["uuid"]) or {}
+                if not one.get("ok"):
+                    errors[p["uuid"]] = "%s: %s" % (module.rsplit(".", 1)[-1],
+                                                    (one.get("error") or {}).get("message", "no result"))
+        return errors
+
+
+def cleanup_plan(plan: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A failed build's plan for the backwards walk: volumes it was creating go too (they are remade
+    on the next host); volumes that existed before the build are never touched."""
+    devices = [dict(d, delete_on_termination=True) if d.get("kind") == "new_volume" else d
+               for d in plan.get("block_devices", [])]
+    return dict(plan, block_devices=devices, vm_state="error")
+
+
+class StepAction(HostCleaner):
     STEP = ""
     MODULE = ""
     TRANSFERS_FILES = False
@@ -45,7 +102,8 @@ class StepAction(ActionBase):
         state = self._task.args.get("state", "present")
         try:
             with store.transaction(db_url) as conn:
-                rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent")
+                rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent",
+                                                   step=None if state == "absent" else self.STEP)
                 building = [r.uuid for r in rows if r.vm_state == "building"]
                 if state == "present":
                     lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])
@@ -62,7 +120,10 @@ class StepAction(ActionBase):
             except StratusError as exc:
                 # Refused before reaching the host (a missing image file): every instance gets the fault.
                 module_result = error_result(exc)
-            self._record(db_url, host, rows, module_result, start)
+            failed = self._record(db_url, host, rows, module_result, start)
+            if failed:
+                self._after_failed_builds(db_url, host, failed, module_result, task_vars)
+                module_result = dict(module_result, rescheduled_or_failed=sorted(f[0].uuid for f in failed))
         except StratusError as exc:
             result.update(error_result(exc))
             return result
@@ -72,17 +133,19 @@ class StepAction(ActionBase):
         return result
 
     def _record(self, db_url: t.Optional[str], host: str, rows: list[t.Any],
-                module_result: dict[str, t.Any], start: t.Any) -> None:
+                module_result: dict[str, t.Any], start: t.Any) -> list[tuple[t.Any, dict[str, t.Any]]]:
+        """Events and state for each instance; returns the builds that failed, with their fault."""
         per_instance = module_result.get("instances") or {}
         host_error = None
         if module_result.get("unreachable"):
-            host_error = {"code": "BuildAbortException", "message": "host %s unreachable: %s"
+            host_error = {"code": "HypervisorUnavailable", "message": "host %s unreachable: %s"
                           % (host, module_result.get("msg", "")), "host": host}
         elif module_result.get("failed"):
             err = module_result.get("error") or {"code": "BuildAbortException", "message": module_result.get("msg")}
             host_error = dict(err, host=host)
         deleting = self._task.args.get("state", "present") == "absent"
         event = (lifecycle.DELETE_EVENTS if deleting else lifecycle.STEP_EVENTS)[self.STEP]
+        failed: list[tuple[t.Any, dict[str, t.Any]]] = []
         with store.transaction(db_url) as conn:
             for row in rows:
                 outcome = per_instance.get(row.uuid)
@@ -90,11 +153,33 @@ class StepAction(ActionBase):
                     fault = host_error or dict((outcome or {}).get("error") or
                                                {"code": "BuildAbortException", "message": "no result"}, host=host)
                     lifecycle.record_event(conn, row.uuid, event, host, "Error", fault.get("message"), start)
-                    if deleting:
+                    if deleting and fault.get("code") in HOST_DOWN_CODES:
+                        lifecycle.delete_on_unreachable_host(conn, row, host, fault.get("message", ""))
+                    elif deleting:
                         lifecycle.mark_delete_failed(conn, row.uuid, fault)
                     elif row.vm_state == "building":
-                        lifecycle.mark_error(conn, row.uuid, fault)
+                        failed.append((row, fault))
                     continue
                 if row.vm_state == "building" or deleting:
                     lifecycle.record_event(conn, row.uuid, event, host, "Success", None, start)
                 self.after_module(conn, host, row.uuid, outcome)
+        return failed
+
+    def _after_failed_builds(self, db_url: t.Optional[str], host: str, failed: list[tuple[t.Any, dict[str, t.Any]]],
+                             module_result: dict[str, t.Any], task_vars: dict[str, t.Any]) -> None:
+        """Nova's reschedule: clean the host of each failed build, then its next alternate, or ERROR."""
+        if module_result.get("unreachable"):
+            cleaned: dict[str, t.Optional[str]] = {row.uuid: "host unreachable" for row, _fault in failed}
+        else:
+            cleaned = self.clean([cleanup_plan(dict(row.plan)) for row, _fault in failed], task_vars)
+        hostvars = task_vars.get("hostvars") or {}
+        with store.transaction(db_url, locked=True) as conn:
+            for row, fault in failed:
+                fresh = conn.execute(sa.select(instances).where(instances.c.uuid == row.uuid)).first()
+                if cleaned.get(row.uuid):
+                    lifecycle.record_leftover(conn, host, fresh, "failed build not cleaned: %s" % cleaned[row.uuid],
+                                              plan=cleanup_plan(dict(fresh.plan)))
+                else:
+                    lifecycle.record_event(conn, row.uuid, "compute_cleanup_build", host, "Success",
+                                           "removed what the failed build made on %s" % host)
+                reschedule.build_failed(conn, fresh, host, fault, hostvars)

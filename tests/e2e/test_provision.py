@@ -57,7 +57,12 @@ def store_rows(query: str) -> list[tuple]:
 
 
 def console_line(uuid: str, host: str, timeout: float = 150) -> str:
-    log = STATE / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
+    return console_line_in(STATE, uuid, host, timeout)
+
+
+def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
+    """The guest's ready line from its serial console log in the lab state dir `state`."""
+    log = state / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists():

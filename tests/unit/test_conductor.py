@@ -124,3 +124,70 @@ def test_delete_marks_deleting_and_is_policy_checked(db_url):
     with pytest.raises(StratusError) as err:
         create(db_url, request(max_count=2))
     assert err.value.code == "InstanceInvalidState"
+
+
+def _store_rows(db, table):
+    import sqlalchemy as sa
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+    with store.transaction(db) as conn:
+        return list(conn.execute(sa.select(table)))
+
+
+def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import claims, instances, leftovers
+    old = create(db, request(networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])).servers[0]
+    bigger = {"id": "2", "name": "m1.small", "vcpus": 2, "ram": 1024, "disk": 2}
+    catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [bigger])
+    req = request(flavor="m1.small", recreate=True, networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])
+
+    dry = conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, True, "req-dry")
+    assert dry.changed and {s.get("task_state") for s in dry.servers} == {"scheduling", "deleting"}
+    assert [r.uuid for r in _store_rows(db, instances) if r.deleted == ""] == [old["id"]]  # nothing written
+    assert not _store_rows(db, leftovers)
+
+    out = conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-re")
+    new = out.servers[0]
+    assert out.changed and new["id"] != old["id"] and new["flavor"]["name"] == "m1.small"
+    assert new["addresses"]["demo"][0]["addr"] == "10.9.0.3"  # the fixed IP is handed on
+    live = [r for r in _store_rows(db, instances) if r.deleted == ""]
+    assert [r.uuid for r in live] == [new["id"]]
+    # the old server's resources stay counted on its host until the clean-up step has run there
+    (left,) = _store_rows(db, leftovers)
+    assert left.instance_uuid == old["id"] and left.host == old["host"] and left.vcpus == 1
+    assert {c.instance_uuid for c in _store_rows(db, claims)} == {new["id"]}
+    import sqlalchemy as sa  # noqa: F401
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+    with store.transaction(db) as conn:
+        usage = conductor.usage_by_host(conn)
+    assert usage[old["host"]]["vcpus"] >= 1 and usage[new["host"]]["vcpus"] >= 2
+    # the same request again changes nothing; without recreate a difference is a Conflict
+    assert not conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
+    with pytest.raises(StratusError) as err:
+        create(db, request())
+    assert err.value.code == "Conflict" and "recreate: true" in err.value.message
+
+
+def test_recreate_needs_delete_permission(db):
+    create(db, request())
+    policy = {"os_compute_api:servers:delete": "role:admin"}
+    catalog = dict(CATALOG, stratus_policy=policy)
+    with pytest.raises(StratusError) as err:
+        conductor.create(request(config_drive=False, recreate=True), CTX, catalog, ["hv1", "hv2"], HOSTVARS,
+                         db, False, "req-re")
+    assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    assert len([r for r in _store_rows(db, instances) if r.deleted == ""]) == 1
+
+
+def test_explain_says_why_no_host_fits(db):
+    huge = {"id": "9", "name": "m1.huge", "vcpus": 1, "ram": 20480, "disk": 1}  # > 8192 * 1.5
+    catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [huge])
+    with pytest.raises(StratusError) as err:
+        conductor.create(request(flavor="m1.huge", explain=True), CTX, catalog, ["hv1", "hv2"], HOSTVARS, db,
+                         True, "req-x")
+    assert err.value.code == "NoValidHost"
+    why = err.value.explain
+    assert sorted(why) == ["hv1", "hv2"] and all(why[h]["rejected_by"] for h in why)
+    fine = conductor.create(request(explain=True), CTX, CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
+    assert sorted(fine.explain) == ["hv1", "hv2"]
+    assert all(v["rejected_by"] is None and "weights" in v for v in fine.explain.values())

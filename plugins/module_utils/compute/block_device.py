@@ -20,6 +20,9 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 
 BASE_POOL = "stratus-base"
 INSTANCE_POOL = "stratus-instances"
+# Volumes outlive their server (unless delete_on_termination): a pool of their own, beside the
+# instance pool, so deleting a server's disks never has to tell volumes from disks by name.
+VOLUME_POOL = "stratus-volumes"
 
 
 def pool_xml(name: str, path: str) -> str:
@@ -101,6 +104,32 @@ def ensure_overlay(pool: t.Any, base_pool: t.Any, dev: dict[str, t.Any]) -> tupl
     xml = volume_xml(dev["name"], size, "qcow2", base.path(), dev.get("base_format") or "qcow2")
     vol = pool.createXML(xml, 0)
     return vol.path(), True
+
+
+def ensure_image_volume(pool: t.Any, base_pool: t.Any, dev: dict[str, t.Any]) -> tuple[str, bool]:
+    """A volume made from an image (boot from volume): a full copy of the cached base, not an
+    overlay, so it stays usable when the base is replaced; grown to the requested size."""
+    vol = _lookup_vol(pool, dev["name"])
+    if vol is not None:
+        return vol.path(), False
+    base = _lookup_vol(base_pool, dev["image_id"])
+    if base is None:
+        raise StratusError("BuildAbortException",
+                           "image %s is not in the base pool of this host" % dev["image_id"], "image")
+    size = max(int(dev.get("size_bytes") or 0), base.info()[1])
+    vol = pool.createXMLFrom(volume_xml(dev["name"], size, "qcow2"), base, 0)
+    if vol.info()[1] < size:
+        vol.resize(size, 0)
+    return vol.path(), True
+
+
+def existing_volume(pool: t.Any, dev: dict[str, t.Any]) -> str:
+    """A volume that exists before the server (kept by an earlier one): attached as it is."""
+    vol = _lookup_vol(pool, dev["name"])
+    if vol is None:
+        raise StratusError("VolumeNotFound", "Volume %s could not be found on this host." % dev.get("volume_id"),
+                           "block_device_mapping_v2")
+    return vol.path()
 
 
 def ensure_blank(pool: t.Any, dev: dict[str, t.Any]) -> tuple[str, bool]:

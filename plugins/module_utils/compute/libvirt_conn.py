@@ -29,7 +29,7 @@ def connect(uri: str) -> t.Any:
     try:
         return libvirt.open(uri)
     except libvirt.libvirtError as exc:
-        raise StratusError("BuildAbortException", "cannot connect to libvirt at %s: %s"
+        raise StratusError("HypervisorUnavailable", "cannot connect to libvirt at %s: %s"
                            % (uri, exc.get_error_message()), "stratus_libvirt_uri")
 
 

@@ -55,9 +55,21 @@ def _install_uploads(uploads: dict[str, str], base_path: str) -> bool:
             raise StratusError("InvalidRequest", "bad image id %r" % image_id, "image")
         dest = os.path.join(base_path, image_id)
         tmp = dest + ".part"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-        os.unlink(src)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        except OSError as exc:  # a full or read-only pool: the host's fault, so the build may go elsewhere
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise StratusError("BuildAbortException", "cannot store image %s in the base pool %s: %s"
+                               % (image_id, base_path, exc.strerror or exc), "image")
+        finally:
+            try:
+                os.unlink(src)
+            except OSError:
+                pass
     return bool(uploads)
 
 
@@ -68,13 +80,19 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
     changed = _install_uploads(params.get("uploads") or {}, params["base_pool_path"])
     base_pool, c1 = block_device.ensure_pool(conn, block_device.BASE_POOL, params["base_pool_path"])
     pool, c2 = block_device.ensure_pool(conn, block_device.INSTANCE_POOL, params["instance_pool_path"])
-    changed = changed or c1 or c2
+    volume_pool, c3 = block_device.ensure_pool(
+        conn, block_device.VOLUME_POOL, os.path.join(os.path.dirname(params["instance_pool_path"].rstrip("/")),
+                                                     "volumes"))
+    changed = changed or c1 or c2 or c3
+
+    def pool_of(dev: dict[str, t.Any]) -> t.Any:
+        return volume_pool if dev.get("kind") in ("volume", "new_volume") else pool
 
     def absent(inst: dict[str, t.Any]) -> dict[str, t.Any]:
         did = False
         for dev in inst.get("block_devices", []):
             if dev.get("delete_on_termination", True):
-                did = block_device.delete_volume(pool, dev["name"]) or did
+                did = block_device.delete_volume(pool_of(dev), dev["name"]) or did
         for name in block_device.volumes_with_prefix(pool, "%s-disk.config" % inst["uuid"]):
             did = block_device.delete_volume(pool, name) or did
         return {"changed": did}
@@ -89,11 +107,17 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
                     path, new = block_device.ensure_overlay(pool, base_pool, dev)
                 elif dev["kind"] == "blank":
                     path, new = block_device.ensure_blank(pool, dev)
+                elif dev["kind"] == "new_volume" and dev.get("image_id"):
+                    path, new = block_device.ensure_image_volume(volume_pool, base_pool, dev)
+                elif dev["kind"] == "new_volume":
+                    path, new = block_device.ensure_blank(volume_pool, dev)
+                elif dev["kind"] == "volume":
+                    path, new = block_device.existing_volume(volume_pool, dev), False
                 else:
                     raise StratusError("InvalidBDM", "unsupported block device kind %r" % dev["kind"],
                                        "block_device_mapping_v2")
                 if new:
-                    made.append(dev["name"])
+                    made.append((pool_of(dev), dev["name"]))
                 did = did or new
                 disks.append(dict(dev, path=path))
             cd = inst.get("config_drive")
@@ -104,7 +128,7 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
                 name = "%s-disk.config-%s.iso" % (inst["uuid"], digest)
                 path, new = block_device.ensure_file_volume(conn, pool, name, data)
                 if new:
-                    made.append(name)
+                    made.append((pool, name))
                 # A changed config drive replaces the old one: drop older versions.
                 for old in block_device.volumes_with_prefix(pool, "%s-disk.config" % inst["uuid"]):
                     if old != name:
@@ -114,9 +138,9 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
                               "device_type": "cdrom", "format": "raw"})
         except Exception:
             # Clean up what this step made for this instance on this host.
-            for name in made:
+            for made_in, name in made:
                 try:
-                    block_device.delete_volume(pool, name)
+                    block_device.delete_volume(made_in, name)
                 except Exception:  # best effort; the reported error is the original one
                     pass
             raise

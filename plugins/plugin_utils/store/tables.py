@@ -115,6 +115,27 @@ if sa is not None:
         sa.Column("deleted", sa.String(36), nullable=False, server_default=""),
     )
 
+    # What a host still holds of an instance that left it (deleted while the host was down,
+    # replaced by recreate, or a failed build whose clean-up failed): its resources and
+    # addresses count as used until a later run cleans the host (the compute_cleanup step).
+    leftovers = sa.Table(
+        "leftovers", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("host", sa.String(255), nullable=False, index=True),
+        sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("plan", sa.JSON, nullable=False),
+        sa.Column("vcpus", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("memory_mb", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("disk_gb", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("addresses", sa.JSON, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.UniqueConstraint("host", "instance_uuid", name="uniq_leftovers0host_instance"),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -125,4 +146,4 @@ if sa is not None:
     )
 else:
     metadata = instances = instance_actions = instance_action_events = None
-    claims = ip_allocations = volumes = placement_lock = None
+    claims = ip_allocations = volumes = placement_lock = leftovers = None

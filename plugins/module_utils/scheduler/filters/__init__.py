@@ -1,86 +1,79 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Host filters: each a small class with one job, as in Nova."""
+"""Host filters, one module per family as in Nova (nova/scheduler/filters/)."""
 from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.affinity import (
+    DifferentHostFilter, SameHostFilter, ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter,
+    SimpleCIDRAffinityFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.aggregate import (
+    AggregateImagePropertiesIsolation, AggregateInstanceExtraSpecsFilter, AggregateMultiTenancyIsolation,
+    AggregateTypeAffinityFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.availability_zone import (
+    AvailabilityZoneFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.base import BaseHostFilter, Check
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.capabilities import (
+    ComputeCapabilitiesFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.compute import (
+    AllHostsFilter, ComputeFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.image_props import (
+    ImagePropertiesFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.io_ops import (
+    AggregateIoOpsFilter, IoOpsFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.isolated_hosts import (
+    IsolatedHostsFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.network import NetworkFilter
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.num_instances import (
+    AggregateNumInstancesFilter, NumInstancesFilter,
+)
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.resources import (
+    AggregateCoreFilter, AggregateDiskFilter, AggregateRamFilter, CoreFilter, DiskFilter, MaxCoresFilter,
+    PlacementFilter, RamFilter, VCPUFilter,
+)
+
+__all__ = [
+    "ALL_FILTERS", "DEFAULT_FILTERS", "BaseHostFilter", "Check", "load_filters",
+    "AggregateCoreFilter", "AggregateDiskFilter", "AggregateImagePropertiesIsolation",
+    "AggregateInstanceExtraSpecsFilter", "AggregateIoOpsFilter", "AggregateMultiTenancyIsolation",
+    "AggregateNumInstancesFilter", "AggregateRamFilter", "AggregateTypeAffinityFilter", "AllHostsFilter",
+    "AvailabilityZoneFilter", "ComputeCapabilitiesFilter", "ComputeFilter", "CoreFilter", "DifferentHostFilter",
+    "DiskFilter", "ImagePropertiesFilter", "IoOpsFilter", "IsolatedHostsFilter", "MaxCoresFilter",
+    "NetworkFilter", "NumInstancesFilter", "PlacementFilter", "RamFilter", "SameHostFilter",
+    "ServerGroupAffinityFilter", "ServerGroupAntiAffinityFilter", "SimpleCIDRAffinityFilter", "VCPUFilter",
+]
+
+ALL_FILTERS: dict[str, type[BaseHostFilter]] = {cls.name: cls for cls in (
+    ComputeFilter, AllHostsFilter,
+    VCPUFilter, CoreFilter, RamFilter, DiskFilter, PlacementFilter,
+    AggregateCoreFilter, AggregateRamFilter, AggregateDiskFilter, MaxCoresFilter,
+    AvailabilityZoneFilter, ComputeCapabilitiesFilter, ImagePropertiesFilter,
+    AggregateInstanceExtraSpecsFilter, AggregateMultiTenancyIsolation, AggregateImagePropertiesIsolation,
+    AggregateTypeAffinityFilter,
+    ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter, SameHostFilter, DifferentHostFilter,
+    SimpleCIDRAffinityFilter,
+    IsolatedHostsFilter, NumInstancesFilter, AggregateNumInstancesFilter, IoOpsFilter, AggregateIoOpsFilter,
+    NetworkFilter,
+)}
+
+# Nova's defaults (Compute, ComputeCapabilities, ImageProperties, the two server group filters)
+# plus what Nova does in placement and its pre-filters: the zone, the three resource classes
+# and the networks a host serves.
+DEFAULT_FILTERS = (
+    "ComputeFilter", "AvailabilityZoneFilter", "VCPUFilter", "RamFilter", "DiskFilter", "NetworkFilter",
+    "ComputeCapabilitiesFilter", "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+)
 
 
-class BaseHostFilter:
-    """A filter passes or rejects one host for one request."""
-
-    name = "BaseHostFilter"
-    # Nova runs some filters once per request rather than per instance.
-    run_filter_once_per_request = False
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        raise NotImplementedError
-
-
-class ComputeFilter(BaseHostFilter):
-    """The compute service on the host is up and not disabled."""
-
-    name = "ComputeFilter"
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return bool(host.service.get("up", True)) and not host.service.get("disabled", False)
-
-
-class AvailabilityZoneFilter(BaseHostFilter):
-    """The host is in the requested availability zone."""
-
-    name = "AvailabilityZoneFilter"
-    run_filter_once_per_request = True
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return not spec.availability_zone or host.availability_zone == spec.availability_zone
-
-
-def _fits(used: float, requested: float, total: float, reserved: float, ratio: float) -> bool:
-    # Placement's rule: used + requested <= (total - reserved) * allocation_ratio.
-    return used + requested <= (total - reserved) * ratio
-
-
-class VCPUFilter(BaseHostFilter):
-    name = "VCPUFilter"
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return _fits(host.vcpus_used, spec.vcpus, host.vcpus, host.reserved_host_cpus, host.cpu_allocation_ratio)
-
-
-class RamFilter(BaseHostFilter):
-    name = "RamFilter"
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return _fits(host.memory_mb_used, spec.memory_mb, host.memory_mb,
-                     host.reserved_host_memory_mb, host.ram_allocation_ratio)
-
-
-class DiskFilter(BaseHostFilter):
-    name = "DiskFilter"
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return _fits(host.local_gb_used * 1024, spec.disk_gb * 1024, host.local_gb * 1024,
-                     host.reserved_host_disk_mb, host.disk_allocation_ratio)
-
-
-class NetworkFilter(BaseHostFilter):
-    """The host serves every network the request asks for."""
-
-    name = "NetworkFilter"
-    run_filter_once_per_request = True
-
-    def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
-        return all(net in host.networks for net in spec.requested_networks)
-
-
-ALL_FILTERS: dict[str, type[BaseHostFilter]] = {
-    cls.name: cls for cls in (ComputeFilter, AvailabilityZoneFilter, VCPUFilter, RamFilter, DiskFilter, NetworkFilter)
-}
-DEFAULT_FILTERS = ("ComputeFilter", "AvailabilityZoneFilter", "VCPUFilter", "RamFilter", "DiskFilter", "NetworkFilter")
-
-
-def load_filters(names: t.Iterable[str]) -> list[BaseHostFilter]:
-    return [ALL_FILTERS[name]() for name in names]
+def load_filters(names: t.Iterable[str], config: t.Any = None) -> list[BaseHostFilter]:
+    return [ALL_FILTERS[name](config) for name in names]

@@ -1,0 +1,4 @@
+"""python -m stratus_cli"""
+from stratus_cli.app import main
+
+main()

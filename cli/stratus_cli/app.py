@@ -1,0 +1,602 @@
+"""The stratus command: typer over ansible-runner over the stratus.compute playbooks."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import click
+import typer
+import typer.core
+import yaml
+
+from stratus_cli import __version__, output, runner
+from stratus_cli.errors import EXIT_USAGE, CliError, report
+from stratus_cli.output import Format
+from stratus_cli.settings import Settings
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SERVER = "stratus.compute.server"
+
+
+class StratusGroup(typer.core.TyperGroup):
+    """The one edge where every failure becomes `error: CODE: message (field: F)` and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except CliError as exc:
+            report(exc)
+            raise typer.Exit(exc.exit_code)
+        except KeyboardInterrupt:
+            print("stratus: interrupted", file=sys.stderr)
+            raise typer.Exit(130)
+        except Exception as exc:  # a bug: one line, never a traceback
+            report(CliError("InternalError", "%s: %s" % (type(exc).__name__, exc)))
+            raise typer.Exit(1)
+
+
+EPILOG = """Examples:
+
+  stratus lab up --hypervisors 2
+
+  stratus server create --name web --flavor m1.tiny --image stratus-guest --network demo --count 2
+
+  stratus server create -f servers.yml --output json | jq -r '.servers[].id'
+
+  stratus server list -o json | jq -r '.servers[] | [.name, .status] | @tsv'
+
+  stratus server explain --name big --flavor m1.small --image stratus-guest --count 50
+
+  stratus server delete web-1 web-2
+
+  stratus --user root --project ops --role admin hypervisor list
+
+Exit codes: 0 ok, 1 a request or the run failed (the error code is printed), 2 usage error.
+Environment: STRATUS_DB_URL or STRATUS_STATE_DIR (the state store), STRATUS_INVENTORY, STRATUS_LAB_DIR,
+STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT, STRATUS_COLLECTION_DIR."""
+
+app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
+                  epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+server_app = typer.Typer(help="Create, list, show, explain and delete servers.", no_args_is_help=True)
+hypervisor_app = typer.Typer(help="Hypervisor capacity and usage (admin).", no_args_is_help=True)
+quota_app = typer.Typer(help="The project's quota.", no_args_is_help=True)
+lab_app = typer.Typer(help="The local lab of namespaced libvirt hypervisors (a checkout, as root).",
+                      no_args_is_help=True)
+awx_app = typer.Typer(help="AWX/Tower helpers.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+app.add_typer(hypervisor_app, name="hypervisor")
+app.add_typer(quota_app, name="quota")
+app.add_typer(lab_app, name="lab")
+app.add_typer(awx_app, name="awx")
+
+OutputOpt = t.Annotated[Format, typer.Option("--output", "-o", envvar="STRATUS_OUTPUT", case_sensitive=False,
+                                             help="table (for people), json or yaml (for scripts).")]
+CheckOpt = t.Annotated[bool, typer.Option("--check", help="Decide and report only: nothing is written or built.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print("stratus %s" % __version__)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    inventory: t.Annotated[t.Optional[list[str]], typer.Option(
+        "--inventory", "-i", envvar="STRATUS_INVENTORY", show_default=False,
+        help="Inventory source (repeatable); default: the lab's inventory.yml plus the collection's "
+             "inventory/demo.yml (the demo catalog).")] = None,
+    lab_dir: t.Annotated[t.Optional[str], typer.Option(
+        "--lab-dir", envvar="STRATUS_LAB_DIR", help="The lab's state directory; default <collection>/.lab.")] = None,
+    db_url: t.Annotated[t.Optional[str], typer.Option(
+        "--db-url", envvar="STRATUS_DB_URL", show_envvar=True,
+        help="State store URL (postgresql://... or sqlite:///...).")] = None,
+    state_dir: t.Annotated[t.Optional[str], typer.Option(
+        "--state-dir", envvar="STRATUS_STATE_DIR",
+        help="Directory of the SQLite state store; default <lab dir>/store, as `make demo` uses.")] = None,
+    playbook_dir: t.Annotated[t.Optional[str], typer.Option(
+        "--playbook-dir", envvar="STRATUS_PLAYBOOK_DIR",
+        help="Run the playbooks of this directory instead of the collection's.")] = None,
+    user: t.Annotated[t.Optional[str], typer.Option(
+        "--user", envvar="STRATUS_USER_ID", help="Who asks: user id (default: the inventory's stratus_context).")
+    ] = None,
+    project: t.Annotated[t.Optional[str], typer.Option(
+        "--project", envvar="STRATUS_PROJECT_ID", help="Who asks: project id.")] = None,
+    role: t.Annotated[t.Optional[list[str]], typer.Option(
+        "--role", envvar="STRATUS_ROLES", help="Who asks: a role (repeatable; default member).")] = None,
+    quiet: t.Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
+    version: t.Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                            help="Print the version and exit.")] = False,
+) -> None:
+    """Stratus: Nova's server-boot pipeline on plain libvirt hosts, driven through ansible-runner.
+
+    Progress (per play, task and host) goes to stderr; the result goes to stdout as a table, JSON or YAML.
+    """
+    roles = [r.strip() for item in (role or []) for r in item.split(",") if r.strip()]
+    ctx.obj = Settings(inventories=list(inventory or []), lab_dir=lab_dir, db_url=db_url, state_dir=state_dir,
+                       playbook_dir=playbook_dir, user_id=user, project_id=project, roles=roles, quiet=quiet)
+    ctx.obj.context()  # --user without --project (or the reverse) is a usage error, said before anything runs
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    return obj if obj is not None else Settings()
+
+
+def _usage(message: str, field: t.Optional[str] = None) -> CliError:
+    return CliError("InvalidInput", message, field, exit_code=EXIT_USAGE)
+
+
+# --- requests ------------------------------------------------------------------------------------------
+
+def _pairs(values: t.Optional[list[str]], option: str) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise _usage("%s takes KEY=VALUE, got %r" % (option, value), option)
+        out[key] = val
+    return out
+
+
+def _load_requests(path: Path) -> list[dict[str, t.Any]]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise _usage("cannot read %s: %s" % (path, exc.strerror or exc), "--file")
+    except yaml.YAMLError as exc:
+        raise _usage("%s is not YAML: %s" % (path, str(exc).splitlines()[0]), "--file")
+    if isinstance(data, dict) and "stratus_servers" in data:
+        data = data["stratus_servers"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
+        raise _usage("%s must hold a server request (a mapping with name, flavor, ...) or a list of them" % path,
+                     "--file")
+    for i, req in enumerate(data):
+        if not req.get("name"):
+            raise _usage("%s: request %d has no name" % (path, i), "--file")
+    return data
+
+
+def _flag_request(name: t.Optional[str], flavor: t.Optional[str], image: t.Optional[str],
+                  network: t.Optional[list[str]], count: t.Optional[int], min_count: t.Optional[int],
+                  max_count: t.Optional[int], availability_zone: t.Optional[str], key_name: t.Optional[str],
+                  metadata: t.Optional[list[str]], tag: t.Optional[list[str]], description: t.Optional[str],
+                  user_data: t.Optional[Path], hint: t.Optional[list[str]], config_drive: t.Optional[bool],
+                  host: t.Optional[str]) -> dict[str, t.Any]:
+    if not name:
+        raise _usage("give --name (and --flavor, --image, ...) or --file", "--name")
+    if not flavor:
+        raise _usage("--flavor is required with --name", "--flavor")
+    req: dict[str, t.Any] = {"name": name, "flavor": flavor}
+    if image:
+        req["image"] = image
+    if network:
+        if len(network) == 1 and network[0] in ("auto", "none"):
+            req["networks"] = network[0]
+        else:
+            req["networks"] = [{"uuid": n} if UUID_RE.match(n) else {"name": n} for n in network]
+    if count is not None and (min_count is not None or max_count is not None):
+        raise _usage("--count is --min-count and --max-count at once; give one or the others", "--count")
+    if count is not None:
+        req["min_count"] = req["max_count"] = count
+    if min_count is not None:
+        req["min_count"] = min_count
+    if max_count is not None:
+        req["max_count"] = max_count
+    for key, value in (("availability_zone", availability_zone), ("key_name", key_name),
+                       ("description", description), ("host", host)):
+        if value is not None:
+            req[key] = value
+    if metadata:
+        req["metadata"] = _pairs(metadata, "--metadata")
+    if tag:
+        req["tags"] = list(tag)
+    if hint:
+        req["scheduler_hints"] = _pairs(hint, "--hint")
+    if config_drive is not None:
+        req["config_drive"] = config_drive
+    if user_data is not None:
+        try:
+            req["user_data"] = base64.b64encode(user_data.read_bytes()).decode()
+        except OSError as exc:
+            raise _usage("cannot read %s: %s" % (user_data, exc.strerror or exc), "--user-data")
+    return req
+
+
+def _requests(file: t.Optional[Path], **flags: t.Any) -> list[dict[str, t.Any]]:
+    given = [k for k, v in flags.items() if v not in (None, [], False)]
+    if file is not None:
+        if given:
+            raise _usage("--file and --%s do not go together" % given[0].replace("_", "-"), "--file")
+        return _load_requests(file)
+    return [_flag_request(**flags)]
+
+
+# --- results -------------------------------------------------------------------------------------------
+
+def _fault_error(server: t.Mapping[str, t.Any]) -> CliError:
+    fault = server.get("fault") or {}
+    if not isinstance(fault, dict):
+        fault = {"message": str(fault)}
+    return CliError(str(fault.get("code") or "BuildAbortException"),
+                    "%s: %s" % (server.get("name"), fault.get("message") or "the build failed"))
+
+
+def _raise_errors(errors: list[CliError]) -> None:
+    if errors:
+        first = errors[0]
+        first.more = errors[1:]
+        raise first
+
+
+def _request_results(result: runner.RunResult) -> tuple[list[dict[str, t.Any]], list[CliError]]:
+    done, errors = [], []
+    for res in result.results(SERVER):
+        name = (res.get("item") or {}).get("name") if isinstance(res.get("item"), dict) else None
+        if res["_failed"]:
+            error = res.get("error")
+            if not isinstance(error, dict):
+                error = {"code": "RunnerError", "message": res.get("msg")}
+            errors.append(CliError.from_result(error, name))
+        else:
+            done.append(dict(res, _name=name))
+    return done, errors
+
+
+def _count(value: t.Any) -> int:
+    try:
+        return max(int(value or 1), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _report(result: runner.RunResult) -> t.Optional[list[dict[str, t.Any]]]:
+    """The servers play 3 read back from the store, if it ran."""
+    reports = [r for r in result.results("stratus.compute.server_info") if not r["_failed"]]
+    return reports[-1].get("servers") if reports else None
+
+
+def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bool, fmt: Format,
+                 deleting: bool = False) -> None:
+    result = runner.run_playbook(_settings(ctx), "provision.yml", {"stratus_servers": requests}, check=check)
+    done, errors = _request_results(result)
+    decided = [s for r in done for s in r.get("servers") or []]
+    report_servers = None if check else _report(result)
+    if deleting:
+        still = {s["id"]: s for s in report_servers or []}
+        servers = []
+        for s in decided:
+            s = dict(still.get(s.get("id"), s))
+            if report_servers is not None and s.get("id") not in still:
+                s.update(status="DELETED", vm_state="deleted", task_state=None)
+            servers.append(s)
+        found = {r["_name"] for r in done if r.get("servers")}
+        data: dict[str, t.Any] = {"servers": servers, "not_found": [r["_name"] for r in done
+                                                                    if r["_name"] not in found]}
+    else:
+        servers = report_servers if report_servers is not None else decided
+        errors += [_fault_error(s) for s in servers if s.get("vm_state") == "error"]
+        data = {"servers": servers}
+    data.update(changed=any(r.get("changed") for r in done), check=check)
+    if not errors and not result.ok:
+        generic = result.error()
+        if generic is not None:
+            errors.append(generic)
+    if errors:
+        data["errors"] = [e.to_dict() for e in errors]
+    output.emit(data, fmt, output.servers_table)
+    _raise_errors(errors)
+
+
+def _info(ctx: typer.Context, playbook: str, extravars: dict[str, t.Any], action: str) -> dict[str, t.Any]:
+    """Run a read-only playbook; the last result of `action`, or its error."""
+    result = runner.run_playbook(_settings(ctx), playbook, extravars)
+    results = result.results(action)
+    if results and results[-1]["_failed"]:
+        res = results[-1]
+        raise CliError.from_result(res["error"] if isinstance(res.get("error"), dict)
+                                   else {"code": "RunnerError", "message": res.get("msg")})
+    if not results:
+        raise result.error() or CliError("RunnerError", "%s returned nothing" % action)
+    return results[-1]
+
+
+# --- server --------------------------------------------------------------------------------------------
+
+FileOpt = t.Annotated[t.Optional[Path], typer.Option(
+    "--file", "-f", help="YAML file: one server request or a list (the options of stratus.compute.server).")]
+NameOpt = t.Annotated[t.Optional[str], typer.Option("--name", help="Server name (with --count N: name-1..name-N).")]
+FlavorOpt = t.Annotated[t.Optional[str], typer.Option("--flavor", help="Flavor name or id.")]
+ImageOpt = t.Annotated[t.Optional[str], typer.Option("--image", help="Image name or id.")]
+NetworkOpt = t.Annotated[t.Optional[list[str]], typer.Option(
+    "--network", help="Network name or uuid (repeatable), or auto / none.")]
+CountOpt = t.Annotated[t.Optional[int], typer.Option("--count", min=1, help="Exactly N servers.")]
+MinOpt = t.Annotated[t.Optional[int], typer.Option("--min-count", min=1, help="At least N servers.")]
+MaxOpt = t.Annotated[t.Optional[int], typer.Option("--max-count", min=1, help="At most N servers.")]
+AzOpt = t.Annotated[t.Optional[str], typer.Option("--availability-zone", "--az", help="Zone, or zone:host (admin).")]
+KeyOpt = t.Annotated[t.Optional[str], typer.Option("--key-name", help="Key pair name.")]
+MetaOpt = t.Annotated[t.Optional[list[str]], typer.Option("--metadata", help="KEY=VALUE (repeatable).")]
+TagOpt = t.Annotated[t.Optional[list[str]], typer.Option("--tag", help="Server tag (repeatable).")]
+DescOpt = t.Annotated[t.Optional[str], typer.Option("--description", help="Free-form description.")]
+UserDataOpt = t.Annotated[t.Optional[Path], typer.Option("--user-data", help="File to pass as user data.")]
+HintOpt = t.Annotated[t.Optional[list[str]], typer.Option("--hint", help="Scheduler hint KEY=VALUE (repeatable).")]
+DriveOpt = t.Annotated[t.Optional[bool], typer.Option("--config-drive/--no-config-drive",
+                                                      help="Attach a config drive (default yes).")]
+HostOpt = t.Annotated[t.Optional[str], typer.Option("--host", help="Ask for this hypervisor (admin).")]
+AllProjectsOpt = t.Annotated[bool, typer.Option("--all-projects", help="Every project (admin).")]
+HostsOpt = t.Annotated[t.Optional[list[str]], typer.Option("--host", help="Only this hypervisor (repeatable).")]
+KeepStoreOpt = t.Annotated[bool, typer.Option("--keep-store", help="Keep the lab's state store (<lab dir>/store).")]
+
+
+@server_app.command("create", epilog="""Examples:
+
+  stratus server create --name web --flavor m1.tiny --image stratus-guest --network demo --count 3
+
+  stratus server create -f servers.yml -o json
+
+  stratus server create --name web --flavor m1.tiny --image stratus-guest --check""")
+def server_create(ctx: typer.Context, file: FileOpt = None, name: NameOpt = None, flavor: FlavorOpt = None,
+                  image: ImageOpt = None, network: NetworkOpt = None, count: CountOpt = None,
+                  min_count: MinOpt = None, max_count: MaxOpt = None, availability_zone: AzOpt = None,
+                  key_name: KeyOpt = None, metadata: MetaOpt = None, tag: TagOpt = None,
+                  description: DescOpt = None, user_data: UserDataOpt = None, hint: HintOpt = None,
+                  config_drive: DriveOpt = None, host: HostOpt = None, check: CheckOpt = False,
+                  fmt: OutputOpt = Format.table) -> None:
+    """Create servers: checks, policy, quota, schedule and claims, then the build on the hypervisors.
+
+    A request that matches what exists changes nothing. Exits 1 with the error code (NoValidHost,
+    QuotaExceeded, FlavorNotFound, ...) when a request is refused or a server ends in ERROR.
+    """
+    requests = _requests(file, name=name, flavor=flavor, image=image, network=network, count=count,
+                         min_count=min_count, max_count=max_count, availability_zone=availability_zone,
+                         key_name=key_name, metadata=metadata, tag=tag, description=description,
+                         user_data=user_data, hint=hint, config_drive=config_drive, host=host)
+    _run_servers(ctx, requests, check, fmt)
+
+
+@server_app.command("delete", epilog="""Examples:
+
+  stratus server delete web-1 web-2
+
+  stratus server list -o json | jq -r '.servers[].name' | xargs stratus server delete""")
+def server_delete(ctx: typer.Context, names: t.Annotated[list[str], typer.Argument(help="Server names.")],
+                  check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Delete servers by name: the build walked backwards, then IPs, claims and volumes released.
+
+    Deleting a server that does not exist changes nothing (it is listed under not_found).
+    """
+    _run_servers(ctx, [{"name": n, "state": "absent"} for n in names], check, fmt, deleting=True)
+
+
+@server_app.command("list", epilog="""Examples:
+
+  stratus server list
+
+  stratus server list -o json | jq -r '.servers[] | [.name, .status, .host] | @tsv'""")
+def server_list(ctx: typer.Context, all_projects: AllProjectsOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """List the servers of the caller's project."""
+    res = _info(ctx, "server_list.yml", {"stratus_all_projects": all_projects}, "stratus.compute.server_info")
+    output.emit({"servers": res.get("servers") or []}, fmt, output.servers_table)
+
+
+@server_app.command("show", epilog="""Examples:
+
+  stratus server show web-1
+
+  stratus server show web-1 -o json | jq .server.fault""")
+def server_show(ctx: typer.Context, name: t.Annotated[str, typer.Argument(help="Server name or uuid.")],
+                all_projects: AllProjectsOpt = False,
+                fmt: OutputOpt = Format.table) -> None:
+    """Show one server, with its fault and action log."""
+    extra: dict[str, t.Any] = {"stratus_server_actions": True, "stratus_all_projects": all_projects}
+    if UUID_RE.match(name):
+        extra["stratus_server_uuids"] = [name]
+    else:
+        extra["stratus_server_name"] = name
+    servers = _info(ctx, "server_list.yml", extra, "stratus.compute.server_info").get("servers") or []
+    if not servers:
+        raise CliError("InstanceNotFound", "Instance %s could not be found." % name, "name")
+    if len(servers) > 1:
+        raise CliError("NoUniqueMatch", "%d servers are named %s (in projects %s); use the uuid" % (
+            len(servers), name, ", ".join(sorted({s.get("project_id") for s in servers}))), "name")
+    output.emit({"server": servers[0]}, fmt, output.server_detail)
+
+
+@server_app.command("explain", epilog="""Examples:
+
+  stratus server explain --name big --flavor m1.small --image stratus-guest --count 40
+
+  stratus server explain -f request.yml -o json | jq '.hosts'""")
+def server_explain(ctx: typer.Context, file: FileOpt = None, name: NameOpt = None, flavor: FlavorOpt = None,
+                   image: ImageOpt = None, network: NetworkOpt = None, count: CountOpt = None,
+                   min_count: MinOpt = None, max_count: MaxOpt = None, availability_zone: AzOpt = None,
+                   key_name: KeyOpt = None, metadata: MetaOpt = None, tag: TagOpt = None,
+                   hint: HintOpt = None, host: HostOpt = None, fmt: OutputOpt = Format.table) -> None:
+    """Why a request would (not) be scheduled: per host, the filter that rejected it or its weights.
+
+    Runs the request in check mode with explain, so nothing is written. Exits 1 (with the error
+    code, usually NoValidHost) when the request would not be scheduled.
+    """
+    requests = _requests(file, name=name, flavor=flavor, image=image, network=network, count=count,
+                         min_count=min_count, max_count=max_count, availability_zone=availability_zone,
+                         key_name=key_name, metadata=metadata, tag=tag, description=None, user_data=None,
+                         hint=hint, config_drive=None, host=host)
+    if len(requests) != 1:
+        raise _usage("explain takes one request; %s holds %d" % (file, len(requests)), "--file")
+    request = requests[0]
+    result = runner.run_playbook(_settings(ctx), "explain.yml", {"stratus_request": request})
+    results = result.results(SERVER)
+    if not results:
+        raise result.error() or CliError("RunnerError", "the server request returned nothing")
+    res = results[-1]
+    error = res.get("error") if res["_failed"] and isinstance(res.get("error"), dict) else None
+    if res["_failed"] and error is None:
+        error = {"code": "RunnerError", "message": res.get("msg")}
+    if error is not None and "explain" not in res:
+        raise CliError.from_result(error)
+    data = {"name": request["name"], "scheduled": error is None,
+            "instances": _count(request.get("max_count") or request.get("min_count")),
+            "placements": [s["host"] for s in res.get("servers") or [] if s.get("host")],
+            "hosts": res.get("explain") or {}, "error": error}
+    output.emit(data, fmt, output.explain_table)
+    if error is not None:
+        raise CliError.from_result(error)
+
+
+# --- hypervisor, quota ---------------------------------------------------------------------------------
+
+@hypervisor_app.command("list", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor list
+
+  stratus hypervisor list -o json | jq '.hypervisors[] | {h: .hypervisor_hostname, free: (.capacity.vcpus - .vcpus_used)}'""")
+def hypervisor_list(ctx: typer.Context, host: HostsOpt = None, fmt: OutputOpt = Format.table) -> None:
+    """Capacity and usage per hypervisor, drawn as bars: used vs (total - reserved) * allocation ratio."""
+    extra = {"stratus_hypervisors": list(host)} if host else {}
+    res = _info(ctx, "hypervisor_list.yml", extra, "stratus.compute.hypervisor_info")
+    output.emit({"hypervisors": res.get("hypervisors") or []}, fmt, output.hypervisors_table)
+
+
+@quota_app.command("show", epilog="""Examples:
+
+  stratus quota show
+
+  stratus quota show -o json | jq '.quota_set.instances'""")
+def quota_show(ctx: typer.Context,
+               project_id: t.Annotated[t.Optional[str], typer.Option(
+                   "--project-id", help="Another project's quota (admin).")] = None,
+               for_user: t.Annotated[t.Optional[str], typer.Option(
+                   "--for-user", help="Per-user limits and usage of this user.")] = None,
+               fmt: OutputOpt = Format.table) -> None:
+    """Limit, in use and reserved per resource (Nova's quota-sets detail)."""
+    extra = {k: v for k, v in (("stratus_quota_project", project_id), ("stratus_quota_user", for_user)) if v}
+    res = _info(ctx, "quota_show.yml", extra, "stratus.compute.quota_info")
+    output.emit({"project_id": res.get("project_id"), "user_id": res.get("user_id"),
+                 "quota_set": res.get("quota_set") or {}}, fmt, output.quota_table)
+
+
+# --- lab -----------------------------------------------------------------------------------------------
+
+def _lab_script(settings: Settings, *parts: str) -> Path:
+    path = settings.collection.joinpath(*parts)
+    if not path.is_file():
+        raise CliError("ConfigurationError", "%s not found: the lab needs a checkout of the repository" % path,
+                       "STRATUS_COLLECTION_DIR")
+    return path
+
+
+def _lab_run(argv: list[str], what: str) -> None:
+    """Run a lab step with its output on stderr (stdout is for the result)."""
+    proc = subprocess.run(argv, stdout=sys.stderr, stderr=sys.stderr, check=False)
+    if proc.returncode != 0:
+        raise CliError("LabError", "%s failed (exit %d); its output is above" % (what, proc.returncode))
+
+
+def _lab_status(settings: Settings) -> dict[str, t.Any]:
+    proc = subprocess.run([sys.executable, str(_lab_script(settings, "lab", "lab.py")), "status", "--json",
+                           "--state-dir", str(settings.lab)], capture_output=True, text=True, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise CliError("LabError", "lab.py status: %s" % (proc.stderr.strip() or proc.stdout.strip()))
+
+
+def _lab_table(data: t.Mapping[str, t.Any]) -> str:
+    rows = [[h.get("name"), h.get("address"), "ok" if h.get("libvirt_reachable") else "UNREACHABLE",
+             "ok" if h.get("ssh_port_open") else "CLOSED"] for h in data.get("hypervisors") or []]
+    state = "up" if data.get("up") else "not up"
+    return (output.grid(["HYPERVISOR", "ADDRESS", "LIBVIRT", "SSH"], rows) + "\n" if rows else "") + \
+        "lab %s in %s" % (state, data.get("state_dir"))
+
+
+@lab_app.command("up", epilog="""Examples:
+
+  sudo .venv/bin/stratus lab up --hypervisors 3""")
+def lab_up(ctx: typer.Context,
+           hypervisors: t.Annotated[int, typer.Option("--hypervisors", "-n", min=1, max=32,
+                                                      help="How many hypervisors.")] = 2,
+           prefix: t.Annotated[t.Optional[str], typer.Option("--prefix", help="Namespace name prefix.")] = None,
+           subnet_base: t.Annotated[t.Optional[str], typer.Option(
+               "--subnet-base", help="First two octets of the hypervisors' /24s (e.g. 10.231).")] = None,
+           skip_image: t.Annotated[bool, typer.Option("--skip-image", help="Do not build the guest image.")] = False,
+           fmt: OutputOpt = Format.table) -> None:
+    """Build the guest image (cached) and start the lab, as `make lab-up` does; writes <lab dir>/inventory.yml."""
+    settings = _settings(ctx)
+    if not skip_image:
+        _lab_run([sys.executable, str(_lab_script(settings, "lab", "image", "build.py"))], "the image build")
+    argv = [sys.executable, str(_lab_script(settings, "lab", "lab.py")), "up", "--hypervisors", str(hypervisors),
+            "--state-dir", str(settings.lab)]
+    if prefix:
+        argv += ["--prefix", prefix]
+    if subnet_base:
+        argv += ["--subnet-base", subnet_base]
+    _lab_run(argv, "lab.py up")
+    output.emit(_lab_status(settings), fmt, _lab_table)
+
+
+@lab_app.command("down")
+def lab_down(ctx: typer.Context, keep_store: KeepStoreOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Stop and remove the lab, and its state store, as `make lab-down` does."""
+    settings = _settings(ctx)
+    _lab_run([sys.executable, str(_lab_script(settings, "lab", "lab.py")), "down", "--state-dir",
+              str(settings.lab)], "lab.py down")
+    if not keep_store:
+        shutil.rmtree(settings.lab / "store", ignore_errors=True)
+    output.emit({"state_dir": str(settings.lab), "up": False, "hypervisors": []}, fmt, _lab_table)
+
+
+@lab_app.command("status")
+def lab_status(ctx: typer.Context, fmt: OutputOpt = Format.table) -> None:
+    """The lab's hypervisors and whether libvirt and ssh answer."""
+    data = _lab_status(_settings(ctx))
+    output.emit(data, fmt, _lab_table)
+    if not data.get("up"):
+        raise typer.Exit(1)
+
+
+# --- awx -----------------------------------------------------------------------------------------------
+
+@awx_app.command("survey", epilog="""Examples:
+
+  stratus awx survey > create-survey.json
+
+  stratus awx survey --kind delete --file delete-survey.json""")
+def awx_survey(ctx: typer.Context,
+               kind: t.Annotated[str, typer.Option("--kind", help="create or delete.",
+                                                   click_type=click.Choice(["create", "delete"]))] = "create",
+               file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f",
+                                                                help="Write here instead of stdout.")] = None
+               ) -> None:
+    """Write the AWX survey spec of the provision_survey.yml job template, from schemas/server.json."""
+    from stratus_cli.survey import survey_spec
+
+    text = json.dumps(survey_spec(_settings(ctx).collection, kind), indent=2) + "\n"
+    if file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        file.write_text(text)
+    except OSError as exc:
+        raise CliError("InvalidInput", "cannot write %s: %s" % (file, exc.strerror or exc), "--file")
+    print("stratus: wrote %s" % file, file=sys.stderr)
+
+
+def main() -> None:
+    """The `stratus` entry point."""
+    try:
+        app(prog_name="stratus")
+    except KeyboardInterrupt:
+        print("stratus: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,155 @@
+"""--output table|json|yaml: the data is the same, the table is for people."""
+from __future__ import annotations
+
+import enum
+import json
+import typing as t
+
+import yaml
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def emit(data: t.Any, fmt: Format, table: t.Callable[[t.Any], str]) -> None:
+    if fmt == Format.json:
+        print(json.dumps(data, indent=2, default=str))
+    elif fmt == Format.yaml:
+        print(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False, default_flow_style=False),
+              end="")
+    else:
+        text = table(data)
+        if text:
+            print(text)
+
+
+def grid(header: list[str], rows: list[list[t.Any]]) -> str:
+    """Left-aligned columns, two spaces apart; None shows as '-'."""
+    cells = [[("-" if c is None or c == "" else str(c)) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def usage_bar(used: float, total: float, width: int = 20) -> str:
+    """[#######.............]  used/total: how much of a host's capacity the claims take."""
+    frac = 0.0 if total <= 0 else min(max(used / total, 0.0), 1.0)
+    filled = int(round(frac * width))
+    if used > 0 and filled == 0:
+        filled = 1
+    return "[%s%s] %s/%s" % ("#" * filled, "." * (width - filled), _num(used), _num(total))
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else "%.1f" % value
+
+
+def first_ip(server: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    for addrs in (server.get("addresses") or {}).values():
+        for addr in addrs or []:
+            if addr.get("addr"):
+                return str(addr["addr"])
+    return None
+
+
+def flavor_name(server: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    flavor = server.get("flavor")
+    return flavor.get("name") if isinstance(flavor, dict) else flavor
+
+
+def servers_table(data: t.Mapping[str, t.Any]) -> str:
+    servers = data.get("servers") or []
+    rows = [[s.get("name"), s.get("id"), s.get("host"), s.get("status") or str(s.get("vm_state") or "").upper(),
+             s.get("task_state"), first_ip(s), flavor_name(s)] for s in servers]
+    out = grid(["NAME", "ID", "HOST", "STATUS", "TASK", "IP", "FLAVOR"], rows) if servers else "no servers"
+    if data.get("not_found"):
+        out += "\nnot found (nothing to delete): %s" % ", ".join(data["not_found"])
+    if data.get("check"):
+        out += "\n(check mode: nothing was written or built)"
+    return out
+
+
+def _joined(item: t.Mapping[str, t.Any], keys: tuple[str, ...]) -> str:
+    return " ".join(str(item.get(k) or "") for k in keys).strip()
+
+
+def server_detail(data: t.Mapping[str, t.Any]) -> str:
+    s = data.get("server") or {}
+    fields = [("name", s.get("name")), ("id", s.get("id")), ("status", s.get("status")),
+              ("vm_state", s.get("vm_state")), ("task_state", s.get("task_state")),
+              ("power_state", s.get("power_state")), ("host", s.get("host")),
+              ("availability_zone", s.get("availability_zone")), ("flavor", flavor_name(s)),
+              ("image", s.get("image")), ("project_id", s.get("project_id")), ("user_id", s.get("user_id")),
+              ("addresses", "; ".join("%s=%s" % (net, ",".join(a.get("addr", "") for a in addrs))
+                                      for net, addrs in (s.get("addresses") or {}).items())),
+              ("metadata", ", ".join("%s=%s" % kv for kv in sorted((s.get("metadata") or {}).items()))),
+              ("tags", ", ".join(s.get("tags") or [])), ("description", s.get("description"))]
+    fault = s.get("fault")
+    if fault:
+        fields.append(("fault", "%s: %s" % (fault.get("code"), fault.get("message"))
+                       if isinstance(fault, dict) else fault))
+    for dev in s.get("block_devices") or []:
+        fields.append(("block_device", _joined(dev, ("device_name", "kind", "volume_id"))))
+    for action in s.get("actions") or []:
+        fields.append(("action", _joined(action, ("start_time", "action", "message"))))
+    width = max(len(k) for k, _v in fields)
+    return "\n".join("%s  %s" % (k.ljust(width), "-" if v in (None, "") else v) for k, v in fields)
+
+
+def explain_table(data: t.Mapping[str, t.Any]) -> str:
+    hosts = data.get("hosts") or {}
+    if not hosts:
+        return "the scheduler saw no hypervisors"
+
+    def order(item: tuple[str, t.Mapping[str, t.Any]]) -> tuple[int, float, str]:
+        host, verdict = item
+        return (1 if verdict.get("rejected_by") else 0, -float(verdict.get("total", verdict.get("weight")) or 0), host)
+
+    rows = []
+    for host, verdict in sorted(hosts.items(), key=order):
+        weights = verdict.get("weights") or {}
+        rows.append([host, "rejected by %s" % verdict["rejected_by"] if verdict.get("rejected_by") else "passed",
+                     " ".join("%s=%s" % (k.replace("Weigher", ""), _fmt(v))
+                              for k, v in sorted(weights.items()) if v) or None,
+                     None if verdict.get("rejected_by") else _fmt(verdict.get("total", verdict.get("weight")))])
+    out = grid(["HOST", "FILTERS", "WEIGHTS (non-zero)", "TOTAL"], rows)
+    if data.get("scheduled"):
+        out += "\n%s would be scheduled on %s" % (data.get("name"), ", ".join(data.get("placements") or []) or "-")
+    elif data.get("error"):
+        out += "\n%s would not be scheduled: %s" % (data.get("name"), data["error"].get("code"))
+        if not any(v.get("rejected_by") for v in hosts.values()) and (data.get("instances") or 1) > 1:
+            out += " (every host passes the filters for one instance, but the %d instances do not fit " \
+                   "all together)" % data["instances"]
+    return out
+
+
+def _fmt(value: t.Any) -> str:
+    if isinstance(value, float):
+        return ("%.3f" % value).rstrip("0").rstrip(".") or "0"
+    return "-" if value is None else str(value)
+
+
+def hypervisors_table(data: t.Mapping[str, t.Any]) -> str:
+    hvs = data.get("hypervisors") or []
+    if not hvs:
+        return "no hypervisors in the inventory (group hypervisors)"
+    rows = []
+    for hv in hvs:
+        cap = hv.get("capacity") or {}
+        rows.append([hv.get("hypervisor_hostname"), hv.get("availability_zone"), hv.get("status"),
+                     usage_bar(hv.get("vcpus_used", 0), cap.get("vcpus", 0)),
+                     usage_bar(hv.get("memory_mb_used", 0), cap.get("memory_mb", 0)),
+                     usage_bar(hv.get("local_gb_used", 0), cap.get("disk_gb", 0)), hv.get("running_vms")])
+    return grid(["HOST", "ZONE", "STATUS", "VCPUS", "RAM (MiB)", "DISK (GiB)", "SERVERS"], rows) + \
+        "\n(used / (total - reserved) * allocation ratio)"
+
+
+def quota_table(data: t.Mapping[str, t.Any]) -> str:
+    qs = data.get("quota_set") or {}
+    rows = [[r, "unlimited" if v.get("limit") == -1 else v.get("limit"), v.get("in_use"), v.get("reserved")]
+            for r, v in qs.items()]
+    return "project %s\n" % data.get("project_id") + grid(["RESOURCE", "LIMIT", "IN USE", "RESERVED"], rows)

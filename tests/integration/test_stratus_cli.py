@@ -1,0 +1,122 @@
+"""The real `stratus` entry point, through ansible-runner, against a SQLite store and hypervisors never contacted.
+
+Creates run in check mode with the collection's provision.yml, or non-check with a playbook
+directory whose provision.yml is play 1 only (the decision, claims and store rows, no build).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from frontend_helpers import DECIDE_PLAYBOOK, ROOT, VENV_BIN, env, inventory, write_yaml
+
+STRATUS = VENV_BIN / "stratus"
+ADMIN = ["--user", "root", "--project", "ops", "--role", "admin"]
+WEB = ["--name", "web", "--flavor", "m1.tiny", "--image", "cirros", "--network", "net1"]
+
+pytestmark = pytest.mark.skipif(not STRATUS.exists(), reason="the CLI is not installed (make setup installs it)")
+
+
+class Stratus:
+    def __init__(self, tmp: Path, playbook_dir: t.Optional[Path] = None) -> None:
+        self.env = env(STRATUS_INVENTORY=str(write_yaml(tmp / "hosts.yml", inventory())),
+                       STRATUS_STATE_DIR=str(tmp / "store"))
+        if playbook_dir is not None:
+            self.env["STRATUS_PLAYBOOK_DIR"] = str(playbook_dir)
+        self.cwd = tmp
+
+    def __call__(self, *args: str, rc: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(STRATUS), "-q", *args], capture_output=True, text=True, env=self.env,
+                              cwd=str(self.cwd), timeout=300, check=False)
+        assert proc.returncode == rc, "rc %s: %s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+        assert "Traceback" not in proc.stderr
+        return proc
+
+    def json(self, *args: str, rc: int = 0) -> t.Any:
+        return json.loads(self(*args, "--output", "json", rc=rc).stdout)
+
+
+@pytest.fixture()
+def decide_only(tmp_path: Path) -> Path:
+    """A playbook dir: provision.yml is play 1 only; the read-only playbooks are the collection's."""
+    pb = tmp_path / "playbooks"
+    pb.mkdir()
+    (pb / "provision.yml").write_text(DECIDE_PLAYBOOK)
+    for name in ("server_list.yml", "quota_show.yml", "hypervisor_list.yml", "explain.yml"):
+        (pb / name).symlink_to(ROOT / "playbooks" / name)
+    return pb
+
+
+def test_create_in_check_mode_writes_nothing(tmp_path: Path) -> None:
+    stratus = Stratus(tmp_path)
+    out = stratus.json("server", "create", *WEB, "--count", "2", "--check")
+    assert out["check"] is True and out["changed"] is True
+    assert sorted(s["name"] for s in out["servers"]) == ["web-1", "web-2"]
+    assert {s["host"] for s in out["servers"]} <= {"hv1", "hv2"}
+    assert stratus.json("server", "list") == {"servers": []}
+
+
+def test_create_list_show_quota_hypervisors_delete(tmp_path: Path, decide_only: Path) -> None:
+    stratus = Stratus(tmp_path, decide_only)
+    created = stratus.json("server", "create", *WEB, "--count", "2", "--metadata", "role=web")
+    ids = sorted(s["id"] for s in created["servers"])
+    assert len(ids) == 2 and created["changed"] and not created["check"]
+    again = stratus.json("server", "create", *WEB, "--count", "2", "--metadata", "role=web")
+    assert not again["changed"] and sorted(s["id"] for s in again["servers"]) == ids
+
+    listed = stratus.json("server", "list")["servers"]
+    assert sorted(s["id"] for s in listed) == ids
+    assert all(s["addresses"]["net1"][0]["addr"].startswith("10.77.0.") for s in listed)
+    table = stratus("server", "list").stdout
+    assert table.splitlines()[0].split() == ["NAME", "ID", "HOST", "STATUS", "TASK", "IP", "FLAVOR"]
+
+    shown = stratus.json("server", "show", "web-1")["server"]
+    assert shown["name"] == "web-1" and shown["metadata"] == {"role": "web"}
+    assert [a["action"] for a in shown["actions"]] == ["create"]
+    assert stratus.json("server", "show", shown["id"])["server"]["name"] == "web-1"
+
+    quota = stratus.json("quota", "show")
+    assert quota["project_id"] == "pa"
+    assert quota["quota_set"]["instances"] == {"limit": 50, "in_use": 2, "reserved": 0}
+    assert quota["quota_set"]["cores"]["in_use"] == 2
+
+    hvs = stratus.json(*ADMIN, "hypervisor", "list")["hypervisors"]
+    assert [h["hypervisor_hostname"] for h in hvs] == ["hv1", "hv2"]
+    assert sum(h["vcpus_used"] for h in hvs) == 2 and all(h["capacity"]["vcpus"] == 4 for h in hvs)
+    bars = stratus(*ADMIN, "hypervisor", "list").stdout
+    assert "[" in bars and "/4" in bars
+    refused = stratus("hypervisor", "list", rc=1)
+    assert "error: PolicyNotAuthorized" in refused.stderr and refused.stdout == ""
+
+    gone = stratus.json("server", "delete", "web-1", "nope")
+    assert gone["changed"] and gone["not_found"] == ["nope"]
+    assert [s["name"] for s in gone["servers"]] == ["web-1"]
+    assert stratus.json("server", "show", "web-1")["server"]["task_state"] == "deleting"
+
+
+def test_refused_request_exits_1_with_the_code(tmp_path: Path) -> None:
+    stratus = Stratus(tmp_path)
+    proc = stratus("server", "create", "--name", "x", "--flavor", "m1.nope", "--image", "cirros", "--check", rc=1)
+    assert "error: FlavorNotFound: x: Flavor m1.nope could not be found. (field: flavor)" in proc.stderr
+    missing = stratus("server", "show", "ghost", rc=1)
+    assert "error: InstanceNotFound" in missing.stderr
+    assert stratus("server", "list", "--output", "xml", rc=2).stdout == ""
+
+
+def test_explain_a_request_that_does_not_fit(tmp_path: Path) -> None:
+    if "  explain:" not in (ROOT / "plugins" / "modules" / "server.py").read_text():
+        pytest.skip("stratus.compute.server has no explain option yet")
+    stratus = Stratus(tmp_path)
+    proc = stratus("server", "explain", "--name", "big", "--flavor", "m1.big", "--image", "cirros",
+                   "--network", "net1", "--count", "5", "--output", "json", rc=1)
+    out = json.loads(proc.stdout)
+    assert out["scheduled"] is False and out["error"]["code"] == "NoValidHost"
+    assert set(out["hosts"]) == {"hv1", "hv2"}
+    assert "error: NoValidHost" in proc.stderr
+    fits = stratus.json("server", "explain", "--name", "small", "--flavor", "m1.tiny", "--image", "cirros",
+                        "--network", "net1")
+    assert fits["scheduled"] is True and fits["placements"]

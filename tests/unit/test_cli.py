@@ -1,0 +1,306 @@
+"""The stratus CLI without ansible: usage errors, exit codes, --help, output formats, with a fake runner."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+if importlib.util.find_spec("stratus_cli") is None:  # installed into .venv by setup/bootstrap.sh, else the source
+    sys.path.insert(0, str(ROOT / "cli"))
+
+from typer.testing import CliRunner  # noqa: E402
+
+from stratus_cli import app as cli  # noqa: E402
+from stratus_cli import output, runner  # noqa: E402
+from stratus_cli.survey import survey_spec  # noqa: E402
+
+SERVER = {"id": "0b1f0000-0000-4000-8000-000000000001", "name": "web-1", "project_id": "demo", "user_id": "demo",
+          "host": "hv1", "availability_zone": None, "flavor": {"id": "1", "name": "m1.tiny"}, "image": "img",
+          "vm_state": "active", "task_state": None, "power_state": "running", "fault": None, "metadata": {},
+          "tags": [], "description": None, "status": "ACTIVE",
+          "addresses": {"demo": [{"addr": "10.240.0.10", "mac": "fa:16:3e:00:00:01"}]}, "block_devices": []}
+
+
+def event(name: str, action: str, res: dict[str, t.Any], host: str = "localhost", **data: t.Any) -> dict[str, t.Any]:
+    return {"event": name, "event_data": dict({"host": host, "task_action": action, "res": res, "task": "t"}, **data)}
+
+
+class FakeRunner:
+    """Stands in for runner.run_playbook: records the calls, answers with canned events."""
+
+    def __init__(self, events: list[dict[str, t.Any]], status: str = "successful", tail: str = "") -> None:
+        self.events, self.status, self.tail = events, status, tail
+        self.calls: list[dict[str, t.Any]] = []
+
+    def __call__(self, settings: t.Any, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None,
+                 check: bool = False, limit: t.Optional[str] = None) -> runner.RunResult:
+        self.calls.append({"playbook": playbook, "extravars": extravars, "check": check, "settings": settings})
+        return runner.RunResult(self.status, 0 if self.status == "successful" else 2, self.events, self.tail)
+
+
+@pytest.fixture()
+def invoke(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., t.Any]:
+    for key in [k for k in os.environ if k.startswith("STRATUS_")]:
+        monkeypatch.delenv(key)
+
+    def run(args: list[str], fake: t.Optional[FakeRunner] = None) -> t.Any:
+        if fake is not None:
+            monkeypatch.setattr(runner, "run_playbook", fake)
+        return CliRunner().invoke(cli.app, args)
+    return run
+
+
+def ok_create(servers: list[dict[str, t.Any]]) -> FakeRunner:
+    return FakeRunner([
+        event("runner_item_on_ok", "stratus.compute.server",
+              {"changed": True, "servers": servers, "item": {"name": "web"}, "_ansible_item_label": "web"}),
+        event("runner_on_ok", "stratus.compute.server_info", {"changed": False, "servers": servers}),
+        {"event": "playbook_on_stats", "event_data": {"artifact_data": {"stratus_servers_created": servers}}},
+    ])
+
+
+def test_help_shows_examples_and_exit_codes(invoke: t.Callable[..., t.Any]) -> None:
+    result = invoke(["--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "Exit codes:" in result.output
+    for sub in (["server", "create", "--help"], ["server", "explain", "--help"], ["hypervisor", "list", "--help"]):
+        res = invoke(sub)
+        assert res.exit_code == 0 and "Examples:" in res.output, sub
+
+
+def test_usage_errors_exit_2(invoke: t.Callable[..., t.Any], tmp_path: Path) -> None:
+    fake = FakeRunner([])
+    assert invoke([], fake).exit_code == 2
+    assert invoke(["server", "frobnicate"], fake).exit_code == 2
+    res = invoke(["server", "create"], fake)
+    assert res.exit_code == 2 and "error: InvalidInput: give --name" in res.output
+    res = invoke(["server", "create", "--name", "x"], fake)
+    assert res.exit_code == 2 and "(field: --flavor)" in res.output
+    assert invoke(["server", "create", "--name", "x", "--flavor", "f", "--count", "2", "--min-count", "1"],
+                  fake).exit_code == 2
+    assert invoke(["server", "create", "--name", "x", "--flavor", "f", "--metadata", "novalue"], fake).exit_code == 2
+    assert invoke(["server", "list", "--output", "xml"], fake).exit_code == 2
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- [unclosed\n")
+    res = invoke(["server", "create", "-f", str(bad)], fake)
+    assert res.exit_code == 2 and "is not YAML" in res.output
+    good = tmp_path / "one.yml"
+    good.write_text("name: a\nflavor: m1.tiny\n")
+    assert invoke(["server", "create", "-f", str(good), "--name", "b"], fake).exit_code == 2
+    assert invoke(["--user", "alice", "server", "list"], fake).exit_code == 2
+    assert fake.calls == [], "no playbook runs on a usage error"
+
+
+def test_create_from_flags_builds_the_request_and_prints_json(invoke: t.Callable[..., t.Any]) -> None:
+    fake = ok_create([SERVER])
+    res = invoke(["--user", "u", "--project", "p", "--role", "member,reader", "server", "create", "--name", "web",
+                  "--flavor", "m1.tiny", "--image", "stratus-guest", "--network", "demo", "--network",
+                  "8d3c1a0e-6a7e-4a57-8a8f-0d5b6c2f4e01", "--count", "2", "--metadata", "a=b", "--tag", "t1",
+                  "--no-config-drive", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    call = fake.calls[0]
+    assert call["playbook"] == "provision.yml" and call["check"] is False
+    assert call["extravars"] == {"stratus_servers": [{
+        "name": "web", "flavor": "m1.tiny", "image": "stratus-guest",
+        "networks": [{"name": "demo"}, {"uuid": "8d3c1a0e-6a7e-4a57-8a8f-0d5b6c2f4e01"}],
+        "min_count": 2, "max_count": 2, "metadata": {"a": "b"}, "tags": ["t1"], "config_drive": False}]}
+    assert call["settings"].context() == {"user_id": "u", "project_id": "p", "roles": ["member", "reader"]}
+    data = json.loads(res.stdout)
+    assert data["servers"][0]["id"] == SERVER["id"] and data["changed"] is True and "errors" not in data
+
+
+def test_create_from_file_table_and_yaml(invoke: t.Callable[..., t.Any], tmp_path: Path) -> None:
+    reqs = tmp_path / "servers.yml"
+    reqs.write_text(yaml.safe_dump({"stratus_servers": [{"name": "a", "flavor": "f"}, {"name": "b", "flavor": "f"}]}))
+    fake = ok_create([SERVER])
+    res = invoke(["server", "create", "-f", str(reqs), "--check"], fake)
+    assert res.exit_code == 0 and fake.calls[0]["check"] is True
+    assert [r["name"] for r in fake.calls[0]["extravars"]["stratus_servers"]] == ["a", "b"]
+    assert res.stdout.splitlines()[0].split() == ["NAME", "ID", "HOST", "STATUS", "TASK", "IP", "FLAVOR"]
+    assert "10.240.0.10" in res.stdout
+    res = invoke(["server", "list", "-o", "yaml"], FakeRunner([
+        event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})]))
+    assert yaml.safe_load(res.stdout)["servers"][0]["name"] == "web-1"
+
+
+def test_refused_request_exits_1_with_code_message_field(invoke: t.Callable[..., t.Any]) -> None:
+    fake = FakeRunner([
+        event("runner_item_on_failed", "stratus.compute.server",
+              {"failed": True, "item": {"name": "big"}, "_ansible_item_label": "big",
+               "error": {"code": "QuotaExceeded", "message": "Quota exceeded for cores", "field": "max_count"}}),
+    ], status="failed")
+    res = invoke(["server", "create", "--name", "big", "--flavor", "f", "-o", "json"], fake)
+    assert res.exit_code == 1
+    assert "error: QuotaExceeded: big: Quota exceeded for cores (field: max_count)" in res.output
+    assert "Traceback" not in res.output
+    assert json.loads(res.stdout.split("error:")[0])["errors"][0]["code"] == "QuotaExceeded"
+
+
+def test_server_in_error_exits_1_with_its_fault(invoke: t.Callable[..., t.Any]) -> None:
+    broken = dict(SERVER, vm_state="error", status="ERROR",
+                  fault={"code": "BuildAbortException", "message": "spawn failed"})
+    res = invoke(["server", "create", "--name", "web", "--flavor", "f"], ok_create([broken]))
+    assert res.exit_code == 1 and "error: BuildAbortException: web-1: spawn failed" in res.output
+
+
+def test_runner_failure_without_stratus_error(invoke: t.Callable[..., t.Any]) -> None:
+    fake = FakeRunner([], status="failed", tail="ERROR! the playbook could not be found")
+    res = invoke(["server", "list"], fake)
+    assert res.exit_code == 1 and "error: RunnerError" in res.output and "could not be found" in res.output
+
+
+def test_unexpected_exception_is_one_line(invoke: t.Callable[..., t.Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_a: t.Any, **_k: t.Any) -> t.NoReturn:
+        raise KeyError("surprise")
+    monkeypatch.setattr(runner, "run_playbook", boom)
+    res = invoke(["server", "list"])
+    assert res.exit_code == 1 and res.output.strip() == "error: InternalError: KeyError: 'surprise'"
+
+
+def test_show_delete_and_not_found(invoke: t.Callable[..., t.Any]) -> None:
+    res = invoke(["server", "show", "web-1", "-o", "json"], FakeRunner([
+        event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})]))
+    assert res.exit_code == 0 and json.loads(res.stdout)["server"]["host"] == "hv1"
+    res = invoke(["server", "show", "ghost"], FakeRunner([
+        event("runner_on_ok", "stratus.compute.server_info", {"servers": []})]))
+    assert res.exit_code == 1 and "error: InstanceNotFound: Instance ghost could not be found." in res.output
+    fake = FakeRunner([
+        event("runner_item_on_ok", "stratus.compute.server",
+              {"changed": True, "item": {"name": "web-1", "state": "absent"},
+               "servers": [dict(SERVER, task_state="deleting")]}),
+        event("runner_item_on_ok", "stratus.compute.server",
+              {"changed": False, "item": {"name": "nope", "state": "absent"}, "servers": []}),
+        event("runner_on_ok", "stratus.compute.server_info", {"servers": []}),
+    ])
+    res = invoke(["server", "delete", "web-1", "nope", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    assert fake.calls[0]["extravars"]["stratus_servers"] == [
+        {"name": "web-1", "state": "absent"}, {"name": "nope", "state": "absent"}]
+    data = json.loads(res.stdout)
+    assert data["servers"][0]["status"] == "DELETED" and data["not_found"] == ["nope"]
+
+
+def test_explain_no_valid_host(invoke: t.Callable[..., t.Any]) -> None:
+    verdicts = {"hv1": {"rejected_by": "RamFilter"},
+                "hv2": {"rejected_by": None, "weights": {"RAMWeigher": 1.0, "CPUWeigher": 0.5}, "total": 1.5}}
+    fake = FakeRunner([event("runner_on_failed", "stratus.compute.server",
+                             {"failed": True, "explain": verdicts,
+                              "error": {"code": "NoValidHost", "message": "No valid host was found.",
+                                        "field": None}})], status="failed")
+    res = invoke(["server", "explain", "--name", "big", "--flavor", "m1.big", "-o", "json"], fake)
+    assert res.exit_code == 1 and "error: NoValidHost: No valid host was found." in res.output
+    assert fake.calls[0]["playbook"] == "explain.yml"
+    assert fake.calls[0]["extravars"] == {"stratus_request": {"name": "big", "flavor": "m1.big"}}
+    data = json.loads(res.stdout.split("error:")[0])
+    assert data["scheduled"] is False and data["hosts"] == verdicts
+    res = invoke(["server", "explain", "--name", "big", "--flavor", "m1.big"], fake)
+    lines = res.stdout.splitlines()
+    assert lines[1].startswith("hv2") and "passed" in lines[1] and "RAM=1" in lines[1]
+    assert lines[2].startswith("hv1") and "rejected by RamFilter" in lines[2]
+
+
+def test_explain_scheduled(invoke: t.Callable[..., t.Any]) -> None:
+    fake = FakeRunner([event("runner_on_ok", "stratus.compute.server",
+                             {"changed": True, "servers": [{"name": "x", "host": "hv2"}],
+                              "explain": {"hv2": {"rejected_by": None, "weights": {}, "weight": 0.0}}})])
+    res = invoke(["server", "explain", "--name", "x", "--flavor", "f", "-o", "json"], fake)
+    assert res.exit_code == 0 and json.loads(res.stdout)["placements"] == ["hv2"]
+
+
+def test_hypervisor_bars_and_quota(invoke: t.Callable[..., t.Any]) -> None:
+    hv = {"hypervisor_hostname": "hv1", "availability_zone": "az1", "status": "enabled", "vcpus": 8,
+          "vcpus_used": 8, "memory_mb": 8192, "memory_mb_used": 1024, "local_gb": 40, "local_gb_used": 0,
+          "running_vms": 4, "capacity": {"vcpus": 32, "memory_mb": 12288, "disk_gb": 40}}
+    res = invoke(["hypervisor", "list"], FakeRunner([event("runner_on_ok", "stratus.compute.hypervisor_info",
+                                                           {"hypervisors": [hv]})]))
+    assert res.exit_code == 0
+    assert "[#####...............] 8/32" in res.stdout and "1024/12288" in res.stdout
+    denied = FakeRunner([event("runner_on_failed", "stratus.compute.hypervisor_info", {
+        "failed": True, "error": {"code": "PolicyNotAuthorized", "message": "Policy doesn't allow it.",
+                                  "field": None}})], status="failed")
+    res = invoke(["hypervisor", "list"], denied)
+    assert res.exit_code == 1 and res.stdout == "" and "error: PolicyNotAuthorized" in res.output
+    qs = {"instances": {"limit": 10, "in_use": 3, "reserved": 0}, "ram": {"limit": -1, "in_use": 0, "reserved": 0}}
+    res = invoke(["quota", "show", "-o", "json"], FakeRunner([event("runner_on_ok", "stratus.compute.quota_info",
+                                                                    {"project_id": "demo", "quota_set": qs})]))
+    assert json.loads(res.stdout)["quota_set"]["instances"]["in_use"] == 3
+    res = invoke(["quota", "show"], FakeRunner([event("runner_on_ok", "stratus.compute.quota_info",
+                                                      {"project_id": "demo", "quota_set": qs})]))
+    assert "unlimited" in res.stdout
+
+
+def test_progress_lines_from_events() -> None:
+    lines: list[str] = []
+
+    class Sink:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    progress = runner.Progress(stream=t.cast(t.TextIO, Sink()))
+    progress({"event": "playbook_on_play_start", "event_data": {"play": "Decide"}})
+    progress({"event": "playbook_on_task_start", "event_data": {"task": "Request servers"}})
+    progress(event("runner_item_on_ok", "x", {"changed": True, "_ansible_item_label": {"name": "web"}}, host="h"))
+    progress(event("runner_on_failed", "x", {"error": {"code": "NoValidHost", "message": "none"}}, host="h"))
+    progress(event("runner_on_unreachable", "x", {"msg": "ssh"}, host="hv1"))
+    text = "".join(lines)
+    assert "== Decide" in text and "-- Request servers" in text and "changed [web]" in text
+    assert "failed NoValidHost: none" in text and "UNREACHABLE ssh" in text
+
+
+def test_bar_and_grid() -> None:
+    assert output.usage_bar(0, 10, width=10) == "[..........] 0/10"
+    assert output.usage_bar(1, 1000, width=10) == "[#.........] 1/1000"
+    assert output.usage_bar(15, 10, width=10) == "[##########] 15/10"
+    assert output.usage_bar(3, 7.5, width=10) == "[####......] 3/7.5"
+    assert output.grid(["A", "B"], [["x", None]]) == "A  B\nx  -"
+
+
+def test_survey_spec_from_the_schema() -> None:
+    spec = survey_spec(ROOT, "create")
+    assert spec["name"] and spec["spec"]
+    questions = {q["variable"]: q for q in spec["spec"]}
+    assert questions["stratus_survey_name"]["required"] and questions["stratus_survey_flavor"]["required"]
+    assert questions["stratus_survey_name"]["type"] == "text" and questions["stratus_survey_name"]["max"] == 255
+    assert questions["stratus_survey_min_count"]["type"] == "integer"
+    assert questions["stratus_survey_min_count"]["min"] == 1 and questions["stratus_survey_min_count"]["default"] == 1
+    assert questions["stratus_survey_config_drive"]["type"] == "multiplechoice"
+    assert questions["stratus_survey_config_drive"]["choices"] == ["true", "false"]
+    for q in spec["spec"]:
+        assert {"question_name", "variable", "type", "required"} <= set(q)
+        if q["type"] == "integer" and "default" in q:
+            assert isinstance(q["default"], int)
+    delete = survey_spec(ROOT, "delete")
+    assert [q["variable"] for q in delete["spec"]] == ["stratus_survey_name", "stratus_survey_max_count"]
+
+
+def test_awx_survey_command(invoke: t.Callable[..., t.Any], tmp_path: Path) -> None:
+    res = invoke(["awx", "survey"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["spec"][0]["variable"] == "stratus_survey_name"
+    target = tmp_path / "s.json"
+    res = invoke(["awx", "survey", "--kind", "delete", "--file", str(target)])
+    assert res.exit_code == 0 and json.loads(target.read_text())["name"] == "Stratus: delete servers"
+    assert invoke(["awx", "survey", "--kind", "resize"]).exit_code == 2
+
+
+def test_run_result_parsing() -> None:
+    result = runner.RunResult("failed", 2, [
+        event("runner_on_failed", "stratus.compute.server", {"results": [{}]}),
+        event("runner_item_on_failed", "stratus.compute.server",
+              {"_ansible_item_label": "a", "error": {"code": "NoValidHost", "message": "m", "field": None}}),
+        event("runner_on_failed", "ansible.builtin.assert", {"msg": "boom"}, ignore_errors=True),
+        event("runner_on_unreachable", "x", {"msg": "no route"}, host="hv9"),
+    ])
+    assert [r["_failed"] for r in result.results("stratus.compute.server")] == [True]
+    error = result.error()
+    assert error is not None and error.code == "NoValidHost" and error.message == "a: m"
+    assert [e.code for e in error.more] == ["RunnerError"] and "hv9 is unreachable" in error.more[0].message
