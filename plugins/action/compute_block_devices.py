@@ -6,11 +6,11 @@ import hashlib
 import os
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import StepAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
-DEFAULT_BASE_POOL_PATH = "/var/lib/libvirt/stratus/base"
 _SHA256_CACHE: dict[tuple[str, int, float], str] = {}
 
 

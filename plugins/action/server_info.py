@@ -9,25 +9,13 @@ try:
     import sqlalchemy as sa
 except ImportError:  # the store says so when it is opened (store.engine)
     sa = None
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import server_view
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.read_action import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     instance_action_events, instance_actions, instances,
 )
-
-ARG_SPEC = {
-    "name": {"type": "str"},
-    "uuids": {"type": "list", "elements": "str"},
-    "all_projects": {"type": "bool", "default": False},
-    "actions": {"type": "bool", "default": False},
-    "refusals": {"type": "bool", "default": False},
-    "context": {"type": "dict"},
-    "db_url": {"type": "str", "no_log": True},
-}
 
 
 def _actions(conn: t.Any, uuids: list[str]) -> dict[str, list[dict[str, t.Any]]]:
@@ -52,57 +40,43 @@ def _actions(conn: t.Any, uuids: list[str]) -> dict[str, list[dict[str, t.Any]]]
     return out
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(StoreReadAction):
+    ARG_SPEC = {
+        "name": {"type": "str"},
+        "uuids": {"type": "list", "elements": "str"},
+        "all_projects": {"type": "bool", "default": False},
+        "actions": {"type": "bool", "default": False},
+        "refusals": {"type": "bool", "default": False},
+    }
 
-    def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(argument_spec=ARG_SPEC)
-        if validation.error_messages:
-            result.update(error_result(StratusError("InvalidRequest", "; ".join(validation.error_messages))))
-            return result
-        try:
-            ctx = args.get("context") or self._templar.template(task_vars.get("stratus_context") or {})
-            if not ctx.get("project_id") or not ctx.get("user_id"):
-                raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
-                                   "required (the context option or the stratus_context variable)", "context")
-            enforcer = Enforcer(self._templar.template(task_vars.get("stratus_policy") or {}) or None)
-            creds = enforcer.credentials(ctx)
-            own = {"project_id": str(ctx["project_id"]), "user_id": str(ctx["user_id"])}
-            enforcer.authorize("os_compute_api:servers:index", own, creds)
-            if args["all_projects"]:
-                enforcer.authorize("os_compute_api:servers:detail:get_all_tenants", own, creds, "all_projects")
-            query = sa.select(instances).where(instances.c.deleted == "")
-            if not args["all_projects"]:
-                query = query.where(instances.c.project_id == own["project_id"])
-            if args.get("name"):
-                query = query.where(instances.c.name == args["name"])
-            if args.get("uuids") is not None:
-                query = query.where(instances.c.uuid.in_(args["uuids"]))
-            with store.transaction(args.get("db_url") or task_vars.get("stratus_db_url")) as conn:
-                rows = list(conn.execute(query.order_by(instances.c.project_id, instances.c.name)))
-                servers = [server_view(r) for r in rows]
-                if args["actions"]:
-                    per = _actions(conn, [r.uuid for r in rows])
-                    for server in servers:
-                        server["actions"] = per[server["id"]]
-                refusals = []
-                if args["refusals"]:
-                    rq = sa.select(instance_actions).where(instance_actions.c.instance_uuid == "")
-                    if not args["all_projects"]:
-                        rq = rq.where(instance_actions.c.project_id == own["project_id"])
-                    if args.get("name"):
-                        rq = rq.where(instance_actions.c.instance_name == args["name"])
-                    refusals = [{"name": r.instance_name, "request_id": r.request_id, "code": r.error_code,
-                                 "message": r.message, "project_id": r.project_id, "user_id": r.user_id,
-                                 "time": r.start_time.isoformat() if r.start_time else None}
-                                for r in conn.execute(rq.order_by(instance_actions.c.id))]
-        except StratusError as exc:
-            result.update(error_result(exc))
-            return result
-        result.update(changed=False, servers=servers)
-        if args["refusals"]:
-            result["refusals"] = refusals
-        return result
+    def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        caller = self.caller(args, task_vars)
+        caller.authorize("os_compute_api:servers:index")
+        if args["all_projects"]:
+            caller.authorize("os_compute_api:servers:detail:get_all_tenants", field="all_projects")
+        query = sa.select(instances).where(instances.c.deleted == "")
+        if not args["all_projects"]:
+            query = query.where(instances.c.project_id == caller.project_id)
+        if args.get("name"):
+            query = query.where(instances.c.name == args["name"])
+        if args.get("uuids") is not None:
+            query = query.where(instances.c.uuid.in_(args["uuids"]))
+        out: dict[str, t.Any] = {}
+        with store.transaction(self.db_url(args, task_vars)) as conn:
+            rows = list(conn.execute(query.order_by(instances.c.project_id, instances.c.name)))
+            out["servers"] = [server_view(r) for r in rows]
+            if args["actions"]:
+                per = _actions(conn, [r.uuid for r in rows])
+                for server in out["servers"]:
+                    server["actions"] = per[server["id"]]
+            if args["refusals"]:
+                rq = sa.select(instance_actions).where(instance_actions.c.instance_uuid == "")
+                if not args["all_projects"]:
+                    rq = rq.where(instance_actions.c.project_id == caller.project_id)
+                if args.get("name"):
+                    rq = rq.where(instance_actions.c.instance_name == args["name"])
+                out["refusals"] = [{"name": r.instance_name, "request_id": r.request_id, "code": r.error_code,
+                                    "message": r.message, "project_id": r.project_id, "user_id": r.user_id,
+                                    "time": r.start_time.isoformat() if r.start_time else None}
+                                   for r in conn.execute(rq.order_by(instance_actions.c.id))]
+        return out

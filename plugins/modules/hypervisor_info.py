@@ -21,13 +21,8 @@ options:
     description: Only these hypervisors (inventory host names of the C(hypervisors) group).
     type: list
     elements: str
-  context:
-    description: The request context C({user_id, project_id, roles}); defaults to C(stratus_context).
-    type: dict
-  db_url:
-    description: The state store URL; defaults as for M(stratus.compute.server).
-    type: str
 extends_documentation_fragment:
+  - stratus.compute.store_read
   - stratus.compute.attributes
 attributes:
   check_mode:

@@ -23,13 +23,8 @@ options:
       - Show the limits of this user in the project (per-user limits of C(stratus_quotas.users)), with
         instances, cores and ram counted for that user only, and the user's key pairs.
     type: str
-  context:
-    description: The request context C({user_id, project_id, roles}); defaults to C(stratus_context).
-    type: dict
-  db_url:
-    description: The state store URL; defaults as for M(stratus.compute.server).
-    type: str
 extends_documentation_fragment:
+  - stratus.compute.store_read
   - stratus.compute.attributes
 attributes:
   check_mode:

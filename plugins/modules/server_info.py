@@ -30,13 +30,8 @@ options:
     description: Also return the refused requests of the project (name, request id, error code and message).
     type: bool
     default: false
-  context:
-    description: The request context C({user_id, project_id, roles}); defaults to C(stratus_context).
-    type: dict
-  db_url:
-    description: The state store URL; defaults as for M(stratus.compute.server).
-    type: str
 extends_documentation_fragment:
+  - stratus.compute.store_read
   - stratus.compute.attributes
 attributes:
   check_mode:

@@ -40,7 +40,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import alloca
 from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    claims, instance_actions, instances, leftovers, volumes,
+    claims, instance_actions, instances, volumes,
 )
 
 GiB, MiB = bdmlib.GiB, bdmlib.MiB
@@ -335,22 +335,6 @@ def _validate_flavor_image(context: RequestContext, flavor: t.Mapping[str, t.Any
 
 
 # --- the transaction ------------------------------------------------------------------------------------
-
-def usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
-    """What is used on each host: claims of live instances plus leftovers not yet cleaned."""
-    usage: dict[str, dict[str, int]] = {}
-    for table in (claims, leftovers):
-        for row in conn.execute(sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)):
-            u = usage.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
-            u["vcpus"] += row.vcpus
-            u["memory_mb"] += row.memory_mb
-            u["disk_gb"] += row.disk_gb
-            u["instances"] += 1
-    return usage
-
-
-_usage_by_host = usage_by_host  # the name other plugins imported first
-
 
 def _live(conn: Connection, project_id: str, names: list[str]) -> list[t.Any]:
     return list(conn.execute(sa.select(instances).where(

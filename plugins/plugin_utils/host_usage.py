@@ -3,7 +3,7 @@
 """What the state store says about each host, for the scheduler, read only.
 
 ``usage(conn)`` gives per host what ``catalog.host_states`` takes: the resources claimed
-(the conductor's count: claims plus leftovers), the instances there (``instance_uuids``),
+(claims of live instances plus leftovers not yet cleaned), the instances there (``instance_uuids``),
 ``num_io_ops`` (builds under way, Nova's io_workload) and ``failed_builds`` (builds that
 failed on the host since its last successful spawn, Nova's counter that a success resets).
 """
@@ -22,22 +22,27 @@ if t.TYPE_CHECKING:
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    claims, instance_action_events, instances,
+    claims, instance_action_events, instances, leftovers,
 )
 
 BUILD_EVENTS = ("compute_allocate_network", "compute_prep_block_device", "compute_spawn")
 
 
-def _resources(conn: Connection) -> dict[str, dict[str, t.Any]]:
-    # The conductor's rule (claims of live instances plus leftovers) under whichever name it has.
-    from ansible_collections.stratus.compute.plugins.plugin_utils import conductor
-
-    count = getattr(conductor, "usage_by_host", None) or getattr(conductor, "_usage_by_host")
-    return {host: dict(u) for host, u in count(conn).items()}
+def usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
+    """What is used on each host: claims of live instances plus leftovers not yet cleaned."""
+    used: dict[str, dict[str, int]] = {}
+    for table in (claims, leftovers):
+        for row in conn.execute(sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)):
+            u = used.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
+            u["vcpus"] += row.vcpus
+            u["memory_mb"] += row.memory_mb
+            u["disk_gb"] += row.disk_gb
+            u["instances"] += 1
+    return used
 
 
 def usage(conn: Connection) -> dict[str, dict[str, t.Any]]:
-    out = _resources(conn)
+    out: dict[str, dict[str, t.Any]] = dict(usage_by_host(conn))
 
     def entry(host: str) -> dict[str, t.Any]:
         return out.setdefault(host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})

@@ -68,6 +68,11 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-server-groups:index": _READER_OR_ADMIN,
     "os_compute_api:os-server-groups:index:all_projects": _ADMIN,
     "os_compute_api:os-server-groups:show": _READER_OR_ADMIN,
+    # Hypervisors and quota sets (hypervisor_info, quota_info).
+    "os_compute_api:os-hypervisors:list": _ADMIN,
+    "os_compute_api:os-hypervisors:list-detail": _ADMIN,
+    "os_compute_api:os-quota-sets:show": _READER_OR_ADMIN,
+    "os_compute_api:os-quota-sets:detail": _READER_OR_ADMIN,
 }
 
 # Keystone's default implied roles (admin => manager => member => reader). Nova's

@@ -19,19 +19,11 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, quota
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, quota
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
-# Nova's defaults for the APIs these views stand for (nova/policies/hypervisors.py, quota_sets.py).
-# They sit under the operator's stratus_policy overrides, like the server rules do.
-REPORT_RULES: dict[str, str] = {
-    "os_compute_api:os-hypervisors:list": "rule:context_is_admin",
-    "os_compute_api:os-hypervisors:list-detail": "rule:context_is_admin",
-    "os_compute_api:os-quota-sets:show": "rule:project_reader_or_admin",
-    "os_compute_api:os-quota-sets:detail": "rule:project_reader_or_admin",
-}
 # Nova's quota-sets detail lists these (the deprecated network ones are left out, as in 2.36+).
 QUOTA_RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_files", "injected_file_content_bytes",
                    "injected_file_path_bytes", "key_pairs", "server_groups", "server_group_members")
@@ -45,7 +37,7 @@ class Caller:
         if not ctx.get("project_id") or not ctx.get("user_id"):
             raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
                                "required (the context option or the stratus_context variable)", "context")
-        self.enforcer = Enforcer(dict(REPORT_RULES, **dict(overrides or {})))
+        self.enforcer = Enforcer(overrides)
         self.creds = self.enforcer.credentials(ctx)
         self.project_id = str(ctx["project_id"])
         self.user_id = str(ctx["user_id"])
@@ -61,12 +53,6 @@ class Caller:
         return self.enforcer.check(rule, target or self.target(), self.creds)
 
 
-def usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
-    """Claims per host (the conductor's count, under whichever name it has)."""
-    count = getattr(conductor, "usage_by_host", None) or getattr(conductor, "_usage_by_host")
-    return count(conn)
-
-
 def _capacity(total: float, reserved: float, ratio: float) -> float:
     """Placement's capacity: (total - reserved) * allocation_ratio, the bound the filters use."""
     value = (total - reserved) * ratio
@@ -77,7 +63,7 @@ def hypervisor_views(conn: Connection, hostnames: list[str], hostvars: t.Mapping
                      catalog: Catalog) -> list[dict[str, t.Any]]:
     """Nova's os-hypervisors detail per host, plus the ratios and the capacity they give."""
     out = []
-    for hs in host_states(hostnames, hostvars, catalog, usage_by_host(conn)):
+    for hs in host_states(hostnames, hostvars, catalog, host_usage.usage_by_host(conn)):
         disabled = bool(hs.service.get("disabled"))
         out.append({
             "hypervisor_hostname": hs.host, "service": {"host": hs.host, "disabled_reason": None},

@@ -19,8 +19,9 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.resources import PlacementFilter
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import claims, instances, volumes
 
@@ -34,23 +35,9 @@ class _NoCatalog:
     networks: list[dict[str, t.Any]] = []
 
 
-def fits(state: HostState, vcpus: int, memory_mb: int, disk_gb: int) -> bool:
-    """Placement's rule for each resource: used + requested <= (total - reserved) * allocation ratio."""
-    checks = (
-        (state.vcpus_used, vcpus, state.vcpus, state.reserved_host_cpus, state.cpu_allocation_ratio),
-        (state.memory_mb_used, memory_mb, state.memory_mb, state.reserved_host_memory_mb, state.ram_allocation_ratio),
-        (state.local_gb_used * 1024, disk_gb * 1024, state.local_gb * 1024, state.reserved_host_disk_mb,
-         state.disk_allocation_ratio),
-    )
-    return all(used + req <= (total - reserved) * ratio for used, req, total, reserved, ratio in checks)
-
-
 def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any],
                  hostvars: t.Mapping[str, t.Any]) -> t.Optional[str]:
     """Reschedule `row` after a failure on `host`; returns the new host, or None after marking ERROR."""
-    # Local imports: conductor imports this package's lifecycle, and usage is the conductor's rule.
-    from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import usage_by_host
-
     plan = dict(row.plan or {})
     alternates = [h for h in plan.get("alternates") or [] if h != host]
     if fault.get("code") in NOT_RESCHEDULED or (not alternates and int(row.attempts or 1) <= 1):
@@ -58,7 +45,7 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
         lifecycle.mark_error(conn, row.uuid, fault)
         return None
     claim = conn.execute(sa.select(claims).where(claims.c.instance_uuid == row.uuid)).first()
-    usage = usage_by_host(conn)
+    usage = host_usage.usage_by_host(conn)
     if claim is not None:  # the instance's own claim does not count against its next host
         own = usage.get(claim.host)
         if own is not None:
@@ -66,13 +53,16 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
             own["memory_mb"] -= claim.memory_mb
             own["disk_gb"] -= claim.disk_gb
             own["instances"] -= 1
-    need = (claim.vcpus, claim.memory_mb, claim.disk_gb) if claim is not None else (0, 0, 0)
+    # Nova claims the alternate's allocation in placement: the same capacity rule the scheduler used
+    claimed = RequestSpec(flavor={"vcpus": claim.vcpus, "memory_mb": claim.memory_mb, "root_gb": claim.disk_gb}
+                          if claim is not None else {})
+    placement = PlacementFilter()
     while alternates:
         alt = alternates.pop(0)
         if alt not in hostvars:
             continue
         state = host_states([alt], hostvars, t.cast(t.Any, _NoCatalog()), usage)[0]
-        if not fits(state, *need):
+        if not placement.host_passes(state, claimed):
             lifecycle.record_event(conn, row.uuid, "conductor_build_instances", alt, "Error",
                                    "alternate %s has no room left for the claim" % alt)
             continue

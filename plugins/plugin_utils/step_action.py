@@ -22,6 +22,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
@@ -30,7 +31,6 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 
 # Hypervisor failures that mean "the host is down": a delete then goes on without it.
 HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
-DEFAULT_BASE_POOL_PATH = "/var/lib/libvirt/stratus/base"
 
 
 class HostCleaner(ActionBase):

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import conductor
+from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, host_usage
 
 CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}],
@@ -158,7 +158,7 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
     import sqlalchemy as sa  # noqa: F401
     from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
     with store.transaction(db) as conn:
-        usage = conductor.usage_by_host(conn)
+        usage = host_usage.usage_by_host(conn)
     assert usage[old["host"]]["vcpus"] >= 1 and usage[new["host"]]["vcpus"] >= 2
     # the same request again changes nothing; without recreate a difference is a Conflict
     assert not conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
