@@ -7,6 +7,7 @@
 # config drive readable, DHCP working. The serial console gets:
 #   STRATUS-GUEST disks vda=<bytes> sr0=<bytes> ...
 #   STRATUS-GUEST user_data bytes=<n> sha256=<hex or ->
+#   STRATUS-GUEST public_key name=<key name> sha256=<hex of the key text>   (one per key)
 #   STRATUS-GUEST ready name=<name> uuid=<uuid> ip=<ipv4>
 # with "-" for anything not found. PID 1 must never exit (kernel panic).
 
@@ -123,6 +124,17 @@ report_user_data() {
     fi
 }
 
+report_public_keys() {
+    # The key text as meta_data.json carries it (JSON escapes, if any, left in).
+    local name key sum
+    [ -f "$CFG/$MD_REL" ] || return 0
+    awk -v obj=public_keys -f /usr/share/stratus/json_get.awk "$CFG/$MD_REL" 2>/dev/null |
+    while IFS="$(printf '\t')" read -r name key; do
+        sum=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+        say "STRATUS-GUEST public_key name=${name:--} sha256=${sum:--}"
+    done
+}
+
 meta_value() {
     # Top-level string value of key $1 in meta_data.json, or nothing.
     [ -f "$CFG/$MD_REL" ] || return 0
@@ -140,6 +152,7 @@ uuid=$(meta_value uuid)
 
 report_disks
 report_user_data
+report_public_keys
 
 wait "$dhcp_pid"
 ip=$(cat /run/stratus-ip 2>/dev/null)

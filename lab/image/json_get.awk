@@ -1,5 +1,6 @@
 # Print the top-level string value of `key` (awk -v key=...) from a JSON
-# object. A tiny scanner instead of sed, so a "name" nested in keys/meta or
+# object; or, with -v obj=..., every "name<TAB>value" string pair of the
+# top-level object member `obj` (public_keys: {"name": "ssh-..."}). A tiny scanner instead of sed, so a "name" nested in keys/meta or
 # odd whitespace/newlines cannot confuse it. Escapes are left as they are.
 
 function skip_ws() {
@@ -29,12 +30,18 @@ END {
         c = substr(s, i, 1)
         if (c == "\"") {
             t = read_str()
-            if (depth == 1) {
+            if (depth == 1 || (inobj && depth == 2)) {
                 skip_ws()
                 if (substr(s, i, 1) == ":") {
                     i++
                     skip_ws()
-                    if (t == key && substr(s, i, 1) == "\"") {
+                    if (inobj && substr(s, i, 1) == "\"") {
+                        print t "\t" read_str()
+                        continue
+                    }
+                    if (depth == 1 && obj != "" && t == obj && substr(s, i, 1) == "{")
+                        inobj = 1
+                    if (depth == 1 && key != "" && t == key && substr(s, i, 1) == "\"") {
                         print read_str()
                         exit 0
                     }
@@ -43,7 +50,10 @@ END {
             continue
         }
         if (c == "{" || c == "[") depth++
-        else if (c == "}" || c == "]") depth--
+        else if (c == "}" || c == "]") {
+            depth--
+            if (inobj && depth == 1) exit 0
+        }
         i++
     }
 }

@@ -52,7 +52,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.steps impo
 def main() -> None:
     run_module(run_instance_info, {"uri": {"type": "str", "default": "qemu:///system"},
                                    "uuids": {"type": "list", "elements": "str", "required": True}},
-               supports_check_mode=True)
+               supports_check_mode=True, exclusive=False)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 recreate, and a delete while a host is down (leftovers cleaned when it is back)."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from test_provision import console_line_in, recap, run
+from test_provision import console_line_in, guest_report, recap, run
 
 pytestmark = pytest.mark.lab
 
@@ -116,11 +120,23 @@ def test_every_block_device_kind_boots_and_deletes_as_mapped(lab):
     out = run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
                "playbooks/provision.yml", "-e", json.dumps(dict(extra, stratus_servers=KINDS))], lab, check=False)
     assert out.returncode == 0, out.stdout[-3000:]
-    for name in ("bfv", "local"):
+    key_sum = hashlib.sha256(KEYPAIRS["demo"][0]["public_key"].encode()).hexdigest()
+    user_data = base64.b64decode(KINDS[0]["user_data"])
+    gib = 1024 ** 3
+    # root, then the blank volume (bfv) or ephemeral and swap (local): the names Nova defaults, the sizes mapped
+    disks = {"bfv": {"vda": 2 * gib, "vdb": gib}, "local": {"vda": 2 * gib, "vdb": gib, "vdc": 64 * 1024 ** 2}}
+    for name, data in (("bfv", user_data), ("local", b"")):
         s = server(name)
         (ip,), = rows("select address from ip_allocations where instance_uuid = '%s'" % s["uuid"])
-        assert console_line_in(STATE, s["uuid"], s["host"]) == \
-            "STRATUS-GUEST ready name=%s uuid=%s ip=%s" % (name, s["uuid"], ip)
+        report = guest_report(STATE, s["uuid"], s["host"])
+        assert report[-1] == "STRATUS-GUEST ready name=%s uuid=%s ip=%s" % (name, s["uuid"], ip)
+        # the key pair and the user data, as the guest read them from its config drive
+        assert "STRATUS-GUEST public_key name=ops sha256=%s" % key_sum in report, report
+        seen = dict(d.split("=") for d in next(r for r in report if r.startswith("STRATUS-GUEST disks")).split()[2:])
+        assert {d: int(b) for d, b in seen.items() if d.startswith("vd")} == disks[name], report
+        assert "sr0" in seen, report  # the config drive
+        assert "STRATUS-GUEST user_data bytes=%d sha256=%s" % (
+            len(data), hashlib.sha256(data).hexdigest() if data else "-") in report, report
     bfv, local = server("bfv"), server("local")
     vols = rows("select id, delete_on_termination, status from volumes where instance_uuid = '%s' "
                 "order by device_name" % bfv["uuid"])
@@ -258,21 +274,23 @@ def all_domains() -> dict[str, list[str]]:
     return {"hv%d" % k: on_host(k, "virsh -q -c qemu:///system list --all --uuid").split() for k in (1, 2, 3)}
 
 
-@pytest.mark.parametrize("kill_after", [3.0, 7.0, 12.0])
-def test_a_run_killed_at_any_point_converges_when_run_again(lab, kill_after):
-    import signal
-    import time
-
-    servers = [{"name": "k%d" % int(kill_after), "flavor": "m1.tiny", "image": "stratus-guest",
-                "networks": [{"name": "demo"}], "min_count": 2}]
+def killed_run(env: dict[str, str], servers: list[dict], kill_after: float) -> None:
+    """provision.yml for `servers`, killed with SIGKILL (the whole process group) after `kill_after` s."""
     cmd = [str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
            "playbooks/provision.yml", "-e", json.dumps({"stratus_servers": servers})]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=lab, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     time.sleep(kill_after)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("kill_after", [3.0, 7.0, 12.0])
+def test_a_run_killed_at_any_point_converges_when_run_again(lab, kill_after):
+    servers = [{"name": "k%d" % int(kill_after), "flavor": "m1.tiny", "image": "stratus-guest",
+                "networks": [{"name": "demo"}], "min_count": 2}]
+    killed_run(lab, servers, kill_after)
     again = playbook(lab, servers)
     assert again.returncode == 0, "killed after %ss; rerun:\n%s" % (kill_after, again.stdout[-3000:])
     live = rows("select uuid, host, vm_state, task_state from instances where deleted = ''")
@@ -285,3 +303,30 @@ def test_a_run_killed_at_any_point_converges_when_run_again(lab, kill_after):
     assert sorted(c[0] for c in claimed) == sorted(r[0] for r in live)
     assert rows("select count(distinct instance_uuid) from ip_allocations") == [(len(live),)]
     assert rows("select count(*) from leftovers") == [(0,)]
+    name = servers[0]["name"]
+    gone = playbook(lab, [{"name": "%s-%d" % (name, n), "state": "absent"} for n in (1, 2)])
+    assert gone.returncode == 0, gone.stdout[-3000:]  # room (and quota) for the tests that follow
+
+
+@pytest.mark.parametrize("kill_after", [3.5, 6.0])
+def test_a_delete_killed_midway_converges_when_run_again(lab, kill_after):
+    name = "d%d" % int(kill_after * 10)
+    made = playbook(lab, [{"name": name, "flavor": "m1.tiny", "image": "stratus-bench",
+                           "networks": [{"name": "demo"}], "min_count": 3}])
+    assert made.returncode == 0, made.stdout[-3000:]
+    mine = rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a on a.instance_uuid = i.uuid "
+                "where i.name like '%s-%%' and i.deleted = ''" % name)
+    assert len(mine) == 3
+    gone = [{"name": "%s-%d" % (name, n), "state": "absent"} for n in (1, 2, 3)]
+    killed_run(lab, gone, kill_after)
+    again = playbook(lab, gone)
+    assert again.returncode == 0, "killed after %ss; rerun:\n%s" % (kill_after, again.stdout[-3000:])
+    uuids = "', '".join(m[0] for m in mine)
+    # deleted in the store, nothing of them held anywhere, nothing half-deleted
+    assert rows("select count(*) from instances where uuid in ('%s') and deleted = ''" % uuids) == [(0,)]
+    assert rows("select count(*) from instances where deleted = '' and task_state is not null") == [(0,)]
+    for table in ("resource_claims", "ip_allocations", "leftovers"):
+        assert rows("select count(*) from %s where instance_uuid in ('%s')" % (table, uuids)) == [(0,)], table
+    for uuid, host, mac in mine:
+        assert host_has(int(host[-1]), uuid, mac) == [], (uuid, host)
+    assert all(u not in sum(all_domains().values(), []) for u in (m[0] for m in mine))

@@ -60,17 +60,24 @@ def console_line(uuid: str, host: str, timeout: float = 150) -> str:
     return console_line_in(STATE, uuid, host, timeout)
 
 
-def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
-    """The guest's ready line from its serial console log in the lab state dir `state`."""
+def guest_report(state: Path, uuid: str, host: str, timeout: float = 150) -> list[str]:
+    """Every `STRATUS-GUEST ...` line of the guest's serial console log (lab state dir `state`),
+    once its ready line (the last one it prints) is there."""
     log = state / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists():
-            for line in log.read_text(errors="replace").splitlines():
-                if "STRATUS-GUEST ready" in line:
-                    return line[line.index("STRATUS-GUEST ready"):].strip()
+            lines = [line[line.index("STRATUS-GUEST"):].strip()
+                     for line in log.read_text(errors="replace").splitlines() if "STRATUS-GUEST" in line]
+            if any(line.startswith("STRATUS-GUEST ready") for line in lines):
+                return lines
         time.sleep(2)
     raise AssertionError("no ready line in %s" % log)
+
+
+def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
+    """The guest's ready line."""
+    return next(line for line in guest_report(state, uuid, host, timeout) if line.startswith("STRATUS-GUEST ready"))
 
 
 SERVERS = [{"name": "e2e", "flavor": "m1.small", "image": "stratus-guest", "networks": [{"name": "demo"}],

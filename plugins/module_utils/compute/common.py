@@ -7,6 +7,10 @@ The argument spec here is mirrored one to one by the doc fragment
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import time
 import traceback
 import typing as t
 
@@ -44,16 +48,52 @@ def per_instance(instances: list[dict[str, t.Any]],
     return changed, results
 
 
+HOST_LOCK_PATH = "/var/lib/libvirt/stratus/compute.lock"
+HOST_LOCK_TIMEOUT = 600.0
+
+
+@contextlib.contextmanager
+def host_lock(path: str = HOST_LOCK_PATH, timeout: float = HOST_LOCK_TIMEOUT) -> t.Iterator[None]:
+    """One changing step at a time on a hypervisor (Nova serialises per instance in the compute manager).
+
+    A run killed on the controller leaves its module running on the host until it finishes; the
+    rerun's step waits for it here instead of racing it over the same domain, disks and DHCP entries.
+    """
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StratusError("HypervisorUnavailable",
+                                       "another Stratus step has held %s for %d s" % (path, timeout))
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
 def run_module(runner: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
-               argument_spec: dict[str, t.Any], supports_check_mode: bool = False) -> None:
-    """A module's whole main(): parse arguments, run, map a StratusError to the error result."""
+               argument_spec: dict[str, t.Any], supports_check_mode: bool = False,
+               exclusive: bool = True) -> None:
+    """A module's whole main(): parse arguments, run (holding the host lock unless it only reads),
+    map a StratusError to the error result."""
     from ansible.module_utils.basic import AnsibleModule
 
     from ansible_collections.stratus.compute.plugins.module_utils.errors import error_result
 
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=supports_check_mode)
     try:
-        module.exit_json(**runner(module.params))
+        if exclusive:
+            with host_lock():
+                result = runner(module.params)
+        else:
+            result = runner(module.params)
+        module.exit_json(**result)
     except StratusError as exc:
         module.exit_json(**error_result(exc))
 

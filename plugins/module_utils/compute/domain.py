@@ -250,7 +250,11 @@ def ensure_absent(conn: t.Any, uuid: str) -> bool:
         if dom is None:
             return False
         if dom.isActive():
-            dom.destroy()
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                if dom.isActive():  # not just stopped meanwhile (the guest powered off)
+                    raise
         flags = 0
         for name in UNDEFINE_FLAGS_NAMES:
             flags |= getattr(libvirt, name, 0)
