@@ -131,6 +131,25 @@ def claims(db_url: str) -> list[tuple[t.Any, ...]]:
         engine.dispose()
 
 
+def servers_inventory(tmp: Path, db_url: str) -> tuple[str, dict[str, t.Any]]:
+    """ansible-inventory --graph and the hostvars of stratus.compute.servers over the job's store."""
+    source = tmp / "servers.stratus.yml"
+    source.write_text(yaml.safe_dump({"plugin": "stratus.compute.servers", "db_url": db_url,
+                                      "context": {"user_id": "demo", "project_id": "demo", "roles": ["member"]}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".ansible" / "collections"))
+    out = []
+    for args in (["--graph"], ["--list"]):
+        proc = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), *args], capture_output=True,
+                              text=True, env=env, cwd=str(tmp), timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out.append(proc.stdout)
+    hostvars = json.loads(out[1])["_meta"]["hostvars"]
+    unwrapped = {name: {k: v["__ansible_unsafe"] if isinstance(v, dict) and "__ansible_unsafe" in v else v
+                        for k, v in hv.items()} for name, hv in hostvars.items()}
+    return out[0], unwrapped
+
+
 def test_two_jobs_in_parallel_build_without_overcommit_then_a_delete_job(lab: Path, store: str,
                                                                           tmp_path: Path) -> None:
     pdds = [awx_job(tmp_path, "job-%s" % n, store, lab, [dict(BENCH, name="awx-%s" % n)]) for n in ("a", "b")]
@@ -150,6 +169,12 @@ def test_two_jobs_in_parallel_build_without_overcommit_then_a_delete_job(lab: Pa
     assert sorted(len(d) for d in on_hosts.values()) == [1, 1], on_hosts
     uuids = {s["id"] for runner in runners for s in artifacts(runner)["stratus_servers_created"]}
     assert {d.removeprefix("instance-") for ds in on_hosts.values() for d in ds} == uuids
+
+    # the servers inventory plugin (AWX's inventory source) sees them, with ansible_host = their IP
+    graph, hosts = servers_inventory(tmp_path, store)
+    assert "@hypervisor_hv1:" in graph and "@hypervisor_hv2:" in graph and "@project_demo:" in graph, graph
+    assert sorted(hosts) == ["awx-a", "awx-b"]
+    assert all(h["ansible_host"].startswith("10.240.0.") for h in hosts.values()), hosts
 
     delete = run_jobs([awx_job(tmp_path, "job-delete", store, lab,
                                [{"name": "awx-a", "state": "absent"}, {"name": "awx-b", "state": "absent"}])])[0]
