@@ -8,15 +8,10 @@ export ANSIBLE_CONFIG="$root/ansible.cfg"
 .venv/bin/ansible-lint --profile production --offline playbooks/
 
 # antsibull-docs wants its working directory to be .../ansible_collections/stratus/compute and calls
-# `ansible` and `ansible-doc` from the PATH. As in tests/sanity.sh, the files git knows of are copied
-# into a throwaway tree of that shape (never .venv, .lab, build/).
+# `ansible` and `ansible-doc` from the PATH: it runs in a copy of the checkout of that shape.
 base=$(mktemp -d "${TMPDIR:-/tmp}/stratus-docs-lint.XXXXXX")
 trap 'rm -rf "$base"' EXIT
-tree="$base/ansible_collections/stratus/compute"
-mkdir -p "$tree"
-git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
-  | tar --null -T - -cf - | tar -xf - -C "$tree"
+tree=$(bash tests/collection_tree.sh "$base")
 echo "== antsibull-docs lint-collection-docs --plugin-docs"
 (cd "$tree" && unset ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS \
   && PATH="$root/.venv/bin:$PATH" "$root/.venv/bin/antsibull-docs" lint-collection-docs --plugin-docs .)

@@ -150,8 +150,7 @@ def servers_inventory(tmp: Path, db_url: str) -> tuple[str, dict[str, t.Any]]:
     return out[0], unwrapped
 
 
-def test_two_jobs_in_parallel_build_without_overcommit_then_a_delete_job(lab: Path, store: str,
-                                                                          tmp_path: Path) -> None:
+def test_parallel_jobs_build_without_overcommit_then_delete(lab: Path, store: str, tmp_path: Path) -> None:
     pdds = [awx_job(tmp_path, "job-%s" % n, store, lab, [dict(BENCH, name="awx-%s" % n)]) for n in ("a", "b")]
     runners = run_jobs(pdds)
     for runner in runners:

@@ -90,8 +90,10 @@ def test_entry_point_and_package(tmp_path: Path) -> None:
 def test_usage_errors_exit_2() -> None:
     missing = stratus("server", "create", "--flavor", "m1.bench", rc=2)
     assert "error: InvalidInput: give --name" in missing.stderr and "(field: --name)" in missing.stderr
-    assert stratus("server", "list", "--output", "xml", rc=2).stdout == ""
-    assert stratus("server", "nosuch", rc=2).stdout == ""
+    bad_output = stratus("server", "list", "--output", "xml", rc=2)
+    assert bad_output.stdout == "" and "(field: --output)" in bad_output.stderr
+    assert "error: InvalidInput: No such command 'nosuch'." in stratus("server", "nosuch", rc=2).stderr
+    assert "(field: --bogus)" in stratus("server", "create", "--bogus", rc=2).stderr
     assert "KEY=VALUE" in stratus("server", "create", "--name", "x", *BENCH, "--metadata", "novalue", rc=2).stderr
 
 
