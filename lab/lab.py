@@ -1031,8 +1031,11 @@ def down_hypervisor(hv: Hypervisor) -> list[str]:
         run(["ip", "netns", "del", hv.netns])
         done.append(f"netns {hv.netns}")
     if link_exists(hv.host_link):
-        # still there if something else pins the netns; deleting one end kills both
-        run(["ip", "link", "del", hv.host_link])
+        # still there if something else pins the netns; deleting one end kills both. The kernel
+        # also removes it on its own once the netns is gone, so it may vanish under us: that is fine.
+        proc = run(["ip", "link", "del", hv.host_link], check=False)
+        if proc.returncode != 0 and link_exists(hv.host_link):
+            raise LabError(f"ip link del {hv.host_link} failed: {proc.stderr.strip() or proc.returncode}")
         done.append(f"veth {hv.host_link}")
     if hv.dir.exists():
         remove_tree(hv.dir)

@@ -40,12 +40,7 @@ else
   base=$(mktemp -d "${TMPDIR:-/tmp}/stratus-sanity.XXXXXX")
   trap 'rm -rf "$base"' EXIT
 fi
-tree="$base/ansible_collections/stratus/compute"
-mkdir -p "$tree"
-# Deleted-but-tracked files are listed by git yet gone from disk: copy only what exists.
-git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
-  | tar --null -T - -cf - | tar -xf - -C "$tree"
+tree=$(bash tests/collection_tree.sh "$base")
 
 # 3. Both suites; the second runs even if the first fails, and the exit status says whether both passed.
 cd "$tree"

@@ -24,12 +24,39 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 SERVER = "stratus.compute.server"
 
 
+def _usage_exit(exc: click.UsageError) -> typer.Exit:
+    """A command-line mistake, said like every other error (with the usage line above it); exit 2."""
+    if exc.ctx is not None:
+        print(exc.ctx.get_usage(), file=sys.stderr)
+        print("Try '%s %s' for help." % (exc.ctx.command_path, exc.ctx.help_option_names[0]), file=sys.stderr)
+    field = None
+    if isinstance(exc, click.NoSuchOption):
+        field = exc.option_name
+    elif isinstance(exc, (click.BadParameter, click.MissingParameter)) and exc.param is not None:
+        field = (exc.param.opts or [exc.param.name])[0]
+    report(CliError("InvalidInput", exc.format_message(), field, exit_code=EXIT_USAGE))
+    return typer.Exit(EXIT_USAGE)
+
+
 class StratusGroup(typer.core.TyperGroup):
     """The one edge where every failure becomes `error: CODE: message (field: F)` and an exit code."""
+
+    def make_context(self, info_name: t.Optional[str], args: list[str], parent: t.Optional[click.Context] = None,
+                     **extra: t.Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # plain `stratus`: the help, as click shows it
+        except click.UsageError as exc:
+            raise _usage_exit(exc)
 
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_exit(exc)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except CliError as exc:

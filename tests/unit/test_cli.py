@@ -86,7 +86,13 @@ def test_usage_errors_exit_2(invoke: t.Callable[..., t.Any], tmp_path: Path) -> 
     assert invoke(["server", "create", "--name", "x", "--flavor", "f", "--count", "2", "--min-count", "1"],
                   fake).exit_code == 2
     assert invoke(["server", "create", "--name", "x", "--flavor", "f", "--metadata", "novalue"], fake).exit_code == 2
-    assert invoke(["server", "list", "--output", "xml"], fake).exit_code == 2
+    res = invoke(["server", "list", "--output", "xml"], fake)
+    assert res.exit_code == 2 and "(field: --output)" in res.output and "Traceback" not in res.output
+    res = invoke(["server", "create", "--bogus"], fake)
+    assert res.exit_code == 2 and "error: InvalidInput: No such option '--bogus'" in res.output
+    assert "(field: --bogus)" in res.output and "Usage: " in res.output
+    res = invoke(["server", "frobnicate"], fake)
+    assert "error: InvalidInput: No such command 'frobnicate'." in res.output
     bad = tmp_path / "bad.yml"
     bad.write_text("- [unclosed\n")
     res = invoke(["server", "create", "-f", str(bad)], fake)
