@@ -104,6 +104,8 @@ def env(**extra: str) -> dict[str, str]:
                 "STRATUS_USER_ID", "STRATUS_PROJECT_ID", "STRATUS_ROLES", "STRATUS_OUTPUT", "STRATUS_LAB_DIR",
                 "STRATUS_KEEP_RUNS"):
         out.pop(key, None)
+    # the stratus command of this checkout (make setup installs it editable from wherever it ran)
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "cli"), os.environ.get("PYTHONPATH", "")) if p)
     out.update(extra)
     return out
 

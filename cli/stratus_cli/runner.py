@@ -9,11 +9,43 @@ import tempfile
 import typing as t
 from pathlib import Path
 
+import yaml
+
 from stratus_cli.errors import CliError
 from stratus_cli.settings import Settings
 
 RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_item_on_ok", "runner_item_on_failed")
 KEEP_ENV = "STRATUS_KEEP_RUNS"
+
+
+class _Unsafe(str):
+    """A string Ansible must never render as a template (written with the !unsafe tag)."""
+
+
+class _ExtravarsDumper(yaml.SafeDumper):
+    pass
+
+
+_ExtravarsDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value)))
+
+
+def _mark_unsafe(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, dict):
+        return {k: _mark_unsafe(v) for k, v in value.items()}  # keys are variable and field names
+    if isinstance(value, (list, tuple)):
+        return [_mark_unsafe(v) for v in value]
+    return value
+
+
+def extravars_text(extravars: t.Mapping[str, t.Any]) -> str:
+    """env/extravars as YAML with every string value tagged !unsafe.
+
+    A request is data, never a template: without the tag Ansible renders extra vars, so a
+    `{{ lookup('pipe', ...) }}` in a request file would run a command on the controller.
+    """
+    return yaml.dump(_mark_unsafe(dict(extravars)), Dumper=_ExtravarsDumper, sort_keys=False, allow_unicode=True)
 
 
 class Progress:
@@ -185,7 +217,7 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
         # AWX's layout: env/extravars in the private data dir (0700), not the command line, where
         # `ps` would show an admin_pass
         (pdd / "env").mkdir()
-        (pdd / "env" / "extravars").write_text(json.dumps(extravars))
+        (pdd / "env" / "extravars").write_text(extravars_text(extravars))
         cmdline = ["--check"] if check else []
         if limit:
             cmdline += ["--limit", limit]
