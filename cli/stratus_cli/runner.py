@@ -9,8 +9,6 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-import yaml
-
 from stratus_cli.errors import CliError
 from stratus_cli.settings import Settings
 
@@ -18,20 +16,9 @@ RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_item_on_ok", "runne
 KEEP_ENV = "STRATUS_KEEP_RUNS"
 
 
-class _Unsafe(str):
-    """A string Ansible must never render as a template (written with the !unsafe tag)."""
-
-
-class _ExtravarsDumper(yaml.SafeDumper):
-    pass
-
-
-_ExtravarsDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value)))
-
-
 def _mark_unsafe(value: t.Any) -> t.Any:
     if isinstance(value, str):
-        return _Unsafe(value)
+        return {"__ansible_unsafe": value}  # Ansible's JSON form of an !unsafe string
     if isinstance(value, dict):
         return {k: _mark_unsafe(v) for k, v in value.items()}  # keys are variable and field names
     if isinstance(value, (list, tuple)):
@@ -40,12 +27,12 @@ def _mark_unsafe(value: t.Any) -> t.Any:
 
 
 def extravars_text(extravars: t.Mapping[str, t.Any]) -> str:
-    """env/extravars as YAML with every string value tagged !unsafe.
+    """env/extravars as JSON with every string value marked unsafe.
 
-    A request is data, never a template: without the tag Ansible renders extra vars, so a
+    A request is data, never a template: without the mark Ansible renders extra vars, so a
     `{{ lookup('pipe', ...) }}` in a request file would run a command on the controller.
     """
-    return yaml.dump(_mark_unsafe(dict(extravars)), Dumper=_ExtravarsDumper, sort_keys=False, allow_unicode=True)
+    return json.dumps(_mark_unsafe(dict(extravars)))
 
 
 class Progress:
