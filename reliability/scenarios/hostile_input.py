@@ -58,6 +58,7 @@ PLAYBOOK = """---
       ignore_errors: true
 
     - name: Write the answers
+      check_mode: false
       ansible.builtin.copy:
         dest: "{{ stratus_answers }}"
         mode: "0600"
