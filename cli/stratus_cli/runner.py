@@ -168,6 +168,23 @@ def _collections_dir(pdd: Path, collection: Path) -> str:
     return str(pdd / "collections")
 
 
+def _scrub_artifacts(pdd: Path, db_url: t.Optional[str]) -> None:
+    """Kept artifacts go without the store's password: ansible-runner writes the run's
+    environment (STRATUS_DB_URL among it) into artifacts/<ident>/command."""
+    if not db_url:
+        return
+    from urllib.parse import urlsplit
+
+    password = urlsplit(db_url).password
+    if not password:
+        return
+    for path in (pdd / "artifacts").rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            if password in text:
+                path.write_text(text.replace(password, "***"))
+
+
 def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None,
                  check: bool = False, limit: t.Optional[str] = None) -> RunResult:
     """ansible_runner.run with a private data dir of our own, the collection's playbooks as project."""
@@ -221,6 +238,7 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
         return RunResult(runner.status, runner.rc, events, tail)
     finally:
         if keep:
+            _scrub_artifacts(pdd, settings.db_url)
             print("stratus: run artifacts kept in %s" % pdd, file=sys.stderr)
         else:
             shutil.rmtree(pdd, ignore_errors=True)
