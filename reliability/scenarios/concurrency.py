@@ -124,8 +124,10 @@ class Backend:
         (work / "decide.yml").write_text(DECIDE)
         self.decide_dir = work / "cli-playbooks"
         self.decide_dir.mkdir(exist_ok=True)
-        (self.decide_dir / "provision.yml").write_text(DECIDE.replace(
-            "ignore_errors: true", "ignore_errors: false").split("\n    - name: Write the answers")[0] + "\n")
+        # the CLI's provision.yml: play 1 as the collection runs it (a refusal fails the run)
+        cli_play = DECIDE.replace("ignore_errors: true", "ignore_errors: false")
+        (self.decide_dir / "provision.yml").write_text(
+            cli_play.split("\n    - name: Write the answers", maxsplit=1)[0] + "\n")
         self.engine = lib.open_engine(db_url)
         self.seq = 0
         self.logs: list[Path] = []
@@ -258,7 +260,9 @@ class Backend:
     def check_store(self, when: str, expect_live: int) -> None:
         tag = "%s %s" % (self.name, when)
         with self.engine.connect() as conn:
-            q = lambda sql: list(conn.execute(sa.text(sql)))  # noqa: E731
+            def q(sql: str) -> list[t.Any]:
+                return list(conn.execute(sa.text(sql)))
+
             live = q("SELECT uuid, project_id, host, vm_state, task_state, flavor FROM instances WHERE deleted = ''")
             self.sc.check("store_matches_results", len(live) == expect_live,
                           "%s: %d live instances, the runs reported %d" % (tag, len(live), expect_live))

@@ -78,7 +78,7 @@ def inline_schema() -> dict[str, t.Any]:
     def resolve(node: t.Any, doc: str) -> t.Any:
         if isinstance(node, dict):
             if "$ref" in node:
-                target, _, pointer = node["$ref"].partition("#")
+                target, _hash, pointer = node["$ref"].partition("#")
                 target = target or doc
                 value: t.Any = docs[target]
                 for part in [p for p in pointer.split("/") if p]:
@@ -161,7 +161,7 @@ def mutate(req: dict[str, t.Any], rng: random.Random) -> tuple[str, dict[str, t.
         req[field] = None
     elif kind == "nested":
         deep: t.Any = "x"
-        for _ in range(60):
+        for _level in range(60):
             deep = {"a": deep}
         req[rng.choice(["metadata", "scheduler_hints", "networks", "block_device_mapping_v2"])] = deep
     elif kind == "huge_count":
@@ -173,9 +173,9 @@ def mutate(req: dict[str, t.Any], rng: random.Random) -> tuple[str, dict[str, t.
     elif kind == "bad_bdm":
         req["block_device_mapping_v2"] = [rng.choice([
             {"boot_index": "x"}, {"source_type": "volume"}, {"source_type": "image", "uuid": "../../etc/passwd"},
-            {"device_name": "/dev/../../sda", "source_type": "blank", "destination_type": "local",
-             "volume_size": 1}, {"volume_size": -1}, "notadict", {"source_type": "blank", "volume_size": 10 ** 10,
-                                                                 "destination_type": "volume"}])]
+            {"device_name": "/dev/../../sda", "source_type": "blank", "destination_type": "local", "volume_size": 1},
+            {"volume_size": -1}, "notadict",
+            {"source_type": "blank", "volume_size": 10 ** 10, "destination_type": "volume"}])]
     elif kind == "bad_network":
         req["networks"] = rng.choice([[{"uuid": 5}], [{"fixed_ip": "999.1.1.1", "name": "net1"}], "everything",
                                       [{}], [["net1"]], [{"port": "p", "fixed_ip": "10.77.0.5", "name": "net1"}]])
@@ -257,8 +257,8 @@ def attacks(marker: Path) -> dict[str, dict[str, t.Any]]:
         "xml_metacharacters_in_name": dict(TINY, name="x" + XML_META),
         "xml_metacharacters_in_metadata": dict(TINY, name="a-meta", metadata={"k": XML_META, "x.y": "<![CDATA[z]]>"}),
         "xml_metacharacters_in_metadata_key": dict(TINY, name="a-metakey", metadata={"<k>": "v"}),
-        "xml_metacharacters_in_user_data": dict(TINY, name="a-ud", user_data=_b64(b"<x>&amp;</x>\x00\x01" + XML_META
-                                                                                 .encode())),
+        "xml_metacharacters_in_user_data": dict(
+            TINY, name="a-ud", user_data=_b64(b"<x>&amp;</x>\x00\x01" + XML_META.encode())),
         "xml_metacharacters_in_device_name": dict(TINY, name="a-dev", block_device_mapping_v2=[
             {"boot_index": 0, "uuid": lib.IMAGE_ID, "source_type": "image", "destination_type": "local",
              "device_name": "/dev/vda'/><disk>"}]),
@@ -376,7 +376,7 @@ def main(sc: lib.Scenario) -> None:
     rng = random.Random(7)
     generated = generate(total, seed=7)
     if len(generated) < total:  # hypothesis stops early only when the space is exhausted: top up by mutating
-        generated += [mutate(rng.choice(generated), rng)[1] for _ in range(total - len(generated))]
+        generated += [mutate(rng.choice(generated), rng)[1] for _more in range(total - len(generated))]
     requests: list[tuple[str, dict[str, t.Any]]] = []
     for i, req in enumerate(generated[:total]):
         if i % 3 == 0:

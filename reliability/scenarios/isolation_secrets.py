@@ -161,8 +161,8 @@ def isolation(c: Context) -> None:
              "%s / %s" % (out["requests"][0], b_row))
     # alice's own b-db goes again, for real (the delete walk), so that A holds a-web only
     gone = c.provision([{"name": "b-db", "state": "absent", "context": ALICE}])
-    sc.check("setup_own_delete", gone.returncode == 0 and not [r for r in c.live() if r.project_id == "pa"
-                                                                and r.name == "b-db"], gone.stdout[-800:])
+    own_b = [r for r in c.live() if r.project_id == "pa" and r.name == "b-db"]
+    sc.check("setup_own_delete", gone.returncode == 0 and not own_b, gone.stdout[-800:])
 
     # server_info: list, by name, by uuid, all projects, refusals, actions
     reads = c.play(reads=[{"context": ALICE}, {"context": ALICE, "name": "b-db"},
@@ -178,8 +178,8 @@ def isolation(c: Context) -> None:
         r.get("project_id") == "pa" for r in reads[4].get("refusals") or []), str(reads[4])[:400])
 
     # the inventory plugin
-    source = lib.write_yaml(c.work / "alice.stratus.yml", {"plugin": "stratus.compute.servers", "db_url": c.db_url,
-                                                            "context": ALICE})
+    source = lib.write_yaml(c.work / "alice.stratus.yml",
+                            {"plugin": "stratus.compute.servers", "db_url": c.db_url, "context": ALICE})
     proc = lib.run([str(lib.VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"], cwd=str(c.work))
     try:
         hostvars = json.loads(proc.stdout).get("_meta", {}).get("hostvars", {})
@@ -275,8 +275,8 @@ def secrets(c: Context, pg_base_url: str) -> None:
     sc.check("runner_events_kept", "job_events" in str(list(keep_root.rglob("*"))), str(list(keep_root.rglob("*")))[:300])
     find_secrets(sc, "ansible-runner artifacts (job events, stdout)", events)
     private = [p for p in keep_root.iterdir() if p.is_dir()]
-    sc.check("runner_private_dir_0700", bool(private) and all(stat.S_IMODE(p.stat().st_mode) == 0o700
-                                                               for p in private), str(private))
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in private]
+    sc.check("runner_private_dir_0700", bool(modes) and all(m == 0o700 for m in modes), str(private))
 
     # an unreachable store: the error names the URL without its password
     bad_url = "postgresql+psycopg://stratus:%s@/nowhere?host=/nonexistent-socket-dir" % DB_PASSWORD
@@ -332,8 +332,12 @@ def lab_ssh(sc: lib.Scenario) -> None:
     inventory = labmod.inventory_text(lab)
     (state / "inventory.yml").write_text(inventory)
     sshd = labmod.sshd_config(lab, lab.hv(1))
-    keys_pinned = all("%s %s" % (lab.hv(k).addr, " ".join(Path("%s.pub" % lab.hv(k).host_key).read_text()
-                                                             .split()[:2])) in known for k in lab.hypervisors)
+
+    def pinned_line(k: int) -> str:
+        keytype, key = Path("%s.pub" % lab.hv(k).host_key).read_text().split()[:2]
+        return "%s %s %s" % (lab.hv(k).addr, keytype, key)
+
+    keys_pinned = all(pinned_line(k) in known for k in lab.hypervisors)
     strict = "StrictHostKeyChecking=yes" in inventory and "UserKnownHostsFile=%s" % lab.known_hosts in inventory
     lax = any(s in inventory.lower() for s in ("stricthostkeychecking=no", "host_key_checking: false",
                                                "userknownhostsfile=/dev/null"))
