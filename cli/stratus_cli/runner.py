@@ -16,6 +16,25 @@ RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_item_on_ok", "runne
 KEEP_ENV = "STRATUS_KEEP_RUNS"
 
 
+def _mark_unsafe(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return {"__ansible_unsafe": value}  # Ansible's JSON form of an !unsafe string
+    if isinstance(value, dict):
+        return {k: _mark_unsafe(v) for k, v in value.items()}  # keys are variable and field names
+    if isinstance(value, (list, tuple)):
+        return [_mark_unsafe(v) for v in value]
+    return value
+
+
+def extravars_text(extravars: t.Mapping[str, t.Any]) -> str:
+    """env/extravars as JSON with every string value marked unsafe.
+
+    A request is data, never a template: without the mark Ansible renders extra vars, so a
+    `{{ lookup('pipe', ...) }}` in a request file would run a command on the controller.
+    """
+    return json.dumps(_mark_unsafe(dict(extravars)))
+
+
 class Progress:
     """Per play, per task, per host lines on stderr, from runner events (never on stdout)."""
 
@@ -149,6 +168,23 @@ def _collections_dir(pdd: Path, collection: Path) -> str:
     return str(pdd / "collections")
 
 
+def _scrub_artifacts(pdd: Path, db_url: t.Optional[str]) -> None:
+    """Kept artifacts go without the store's password: ansible-runner writes the run's
+    environment (STRATUS_DB_URL among it) into artifacts/<ident>/command."""
+    if not db_url:
+        return
+    from urllib.parse import urlsplit
+
+    password = urlsplit(db_url).password
+    if not password:
+        return
+    for path in (pdd / "artifacts").rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            if password in text:
+                path.write_text(text.replace(password, "***"))
+
+
 def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None,
                  check: bool = False, limit: t.Optional[str] = None) -> RunResult:
     """ansible_runner.run with a private data dir of our own, the collection's playbooks as project."""
@@ -185,7 +221,7 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
         # AWX's layout: env/extravars in the private data dir (0700), not the command line, where
         # `ps` would show an admin_pass
         (pdd / "env").mkdir()
-        (pdd / "env" / "extravars").write_text(json.dumps(extravars))
+        (pdd / "env" / "extravars").write_text(extravars_text(extravars))
         cmdline = ["--check"] if check else []
         if limit:
             cmdline += ["--limit", limit]
@@ -202,6 +238,7 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
         return RunResult(runner.status, runner.rc, events, tail)
     finally:
         if keep:
+            _scrub_artifacts(pdd, settings.db_url)
             print("stratus: run artifacts kept in %s" % pdd, file=sys.stderr)
         else:
             shutil.rmtree(pdd, ignore_errors=True)

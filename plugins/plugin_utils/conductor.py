@@ -145,12 +145,22 @@ def parse_availability_zone(value: t.Optional[str]) -> tuple[t.Optional[str], t.
     return zone, host, node
 
 
+# The most servers one request may name. Nova's schema has no maximum and its quota cuts max_count
+# down; here the names name-1..name-N are listed before the quota is counted, so an unbounded
+# max_count (10**12 passes the schema) would exhaust the controller's memory first.
+MAX_COUNT = 1000
+
+
 def _counts(req: t.Mapping[str, t.Any]) -> tuple[int, int]:
     min_count = int(req.get("min_count") or 1)
     max_count = int(req.get("max_count") or min_count)
     if min_count > max_count:
         raise StratusError("InvalidRequest", "min_count must be <= max_count", "min_count")
-    return min_count, max_count
+    if min_count > MAX_COUNT:
+        raise StratusError("InvalidRequest", "Invalid input for field/attribute min_count. Value: %d. "
+                           "At most %d servers per request" % (min_count, MAX_COUNT), "min_count")
+    # max_count is "at most": as many as allowed between min and max are made, so the cap only narrows it
+    return min_count, min(max_count, MAX_COUNT)
 
 
 def _requested_networks(req: t.Mapping[str, t.Any]) -> t.Union[str, list[dict[str, t.Any]]]:

@@ -47,7 +47,8 @@ CATALOG_SCHEMAS = {
 
 # strutils.bool_from_string's true values (a superset of what the schema's boolean admits)
 TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
-SECRET_FIELDS = frozenset(("admin_pass", "db_url"))
+# Never echoed back in an error (logs, runner events): user data and injected files often carry credentials.
+SECRET_FIELDS = frozenset(("admin_pass", "db_url", "user_data", "contents"))
 
 INVALID_NAME = ("An invalid 'name' value was provided. The name must be: printable characters. "
                 "Can not start or end with whitespace.")
@@ -176,7 +177,7 @@ def _nova_message(error: "jsonschema.ValidationError") -> str:
         return INVALID_NAME
     if not path:
         return error.message
-    if path[-1] in SECRET_FIELDS:  # never echo a password back into logs
+    if any(part in SECRET_FIELDS for part in path):  # never echo a secret back into logs
         return "Invalid input for field/attribute %s. Value: ********. %s" % (
             path[-1], error.message.replace(repr(error.instance), "********"))
     return "Invalid input for field/attribute %s. Value: %s. %s" % (path[-1], error.instance, error.message)

@@ -120,6 +120,9 @@ class StepAction(HostCleaner):
             except StratusError as exc:
                 # Refused before reaching the host (a missing image file): every instance gets the fault.
                 module_result = error_result(exc)
+            # The module echoes its arguments (the plans, with admin_pass and user data) as
+            # `invocation`, which -vvv prints and runner events keep: the result goes without it.
+            module_result.pop("invocation", None)
             failed = self._record(db_url, host, rows, module_result, start)
             if failed:
                 self._after_failed_builds(db_url, host, failed, module_result, task_vars)

@@ -310,3 +310,19 @@ def test_run_result_parsing() -> None:
     error = result.error()
     assert error is not None and error.code == "NoValidHost" and error.message == "a: m"
     assert [e.code for e in error.more] == ["RunnerError"] and "hv9 is unreachable" in error.more[0].message
+
+
+def test_extravars_are_never_rendered_as_templates(tmp_path: Path) -> None:
+    """A request is data: a template in it must reach the collection as text, not run on the controller."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    marker = tmp_path / "ran"
+    request = {"name": "x{{ lookup('pipe', 'touch %s') }}" % marker, "metadata": {"k": "{{ 6 * 7 }}"},
+               "min_count": 2, "tags": ["{{ 1 + 1 }}"]}
+    path = tmp_path / "extravars"
+    path.write_text(runner.extravars_text({"stratus_servers": [request], "stratus_context": {"user_id": "u"}}))
+    loaded = DataLoader().load_from_file(str(path))
+    rendered = Templar(loader=DataLoader(), variables=loaded).template(loaded["stratus_servers"])
+    assert rendered == [request] and not marker.exists()
+    assert loaded["stratus_context"] == {"user_id": "u"}

@@ -191,3 +191,15 @@ def test_explain_says_why_no_host_fits(db):
     fine = conductor.create(request(explain=True), CTX, CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
     assert sorted(fine.explain) == ["hv1", "hv2"]
     assert all(v["rejected_by"] is None and "weights" in v for v in fine.explain.values())
+
+
+def test_absurd_counts_are_bounded_before_anything_is_listed(db):
+    """max_count passes the schema at any size: it is cut (quota decides within it), min_count refused."""
+    out = create(db, request(min_count=1, max_count=10 ** 12))
+    assert [s["name"] for s in out.servers] == ["web-1", "web-2", "web-3", "web-4"]  # the quota: 4
+    with pytest.raises(StratusError) as err:
+        create(db, request(name="big", min_count=10 ** 12, max_count=10 ** 12))
+    assert err.value.code == "InvalidRequest" and err.value.field == "min_count"
+    gone = conductor.delete({"name": "web", "state": "absent", "max_count": 10 ** 12}, CTX, CATALOG, db, False,
+                            "req-del")
+    assert sorted(s["name"] for s in gone.servers) == ["web-1", "web-2", "web-3", "web-4"]
