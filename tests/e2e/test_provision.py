@@ -6,7 +6,7 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ import pytest
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "reliability"))
+from lablib import console_ready_line  # noqa: E402  (shared with the reliability scenarios)
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -62,15 +64,10 @@ def console_line(uuid: str, host: str, timeout: float = 150) -> str:
 
 def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
     """The guest's ready line from its serial console log in the lab state dir `state`."""
-    log = state / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists():
-            for line in log.read_text(errors="replace").splitlines():
-                if "STRATUS-GUEST ready" in line:
-                    return line[line.index("STRATUS-GUEST ready"):].strip()
-        time.sleep(2)
-    raise AssertionError("no ready line in %s" % log)
+    line = console_ready_line(state, uuid, host, timeout)
+    if not line:
+        raise AssertionError("no ready line in the console log of %s on %s" % (uuid, host))
+    return line
 
 
 SERVERS = [{"name": "e2e", "flavor": "m1.small", "image": "stratus-guest", "networks": [{"name": "demo"}],
