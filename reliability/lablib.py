@@ -206,7 +206,7 @@ class Lab:
         proc = subprocess.Popen(self._argv(servers, extra), cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            out = proc.communicate(timeout=timeout)[0]
         except BaseException:
             kill_group(proc)
             raise
@@ -425,8 +425,8 @@ def audit(lab: Lab, allow_error: bool = False) -> dict[str, list[str]]:
         for uuid, state in view.domains.items():
             if uuid not in here and uuid not in excused:
                 owner = by_uuid.get(uuid)
-                leaks["domain"].append("%s: domain %s (%s)" % (host, uuid, "%s %s" % (owner.name, owner.vm_state)
-                                                                if owner else "no live instance"))
+                who = "%s %s" % (owner.name, owner.vm_state) if owner else "no live instance"
+                leaks["domain"].append("%s: domain %s (%s)" % (host, uuid, who))
         for uuid, r in here.items():
             if r.vm_state != "active":
                 continue

@@ -50,8 +50,9 @@ SERVERS: list[dict[str, t.Any]] = [
 ]
 DELETE = [{"name": s["name"], "state": "absent", **({"min_count": s["min_count"]} if "min_count" in s else {})}
           for s in SERVERS]
-NAMES = sorted(n for s in SERVERS for n in (["%s-%d" % (s["name"], i + 1) for i in range(s["min_count"])]
-                                             if "min_count" in s else [s["name"]]))
+NAMES = sorted(n for s in SERVERS
+               for n in (["%s-%d" % (s["name"], i + 1) for i in range(s["min_count"])] if "min_count" in s
+                         else [s["name"]]))
 EXTRA = {"stratus_flavors": lablib.FLAVORS}
 
 
