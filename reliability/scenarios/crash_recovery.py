@@ -60,8 +60,11 @@ def live_names(lab: Lab) -> dict[str, str]:
     return {r.name: r.vm_state for r in lab.rows("select name, vm_state from instances where deleted = ''")}
 
 
-def converge(lab: Lab, request: list[dict[str, t.Any]], want_present: bool) -> tuple[bool, int, dict[str, list[str]]]:
-    """Run the request again until it succeeds and the audit is clean: (converged, reruns, leaks)."""
+def converge(lab: Lab, request: list[dict[str, t.Any]], want_present: bool,
+             not_converged: list[dict[str, t.Any]]) -> tuple[bool, int, dict[str, list[str]]]:
+    """Run the request again until it succeeds and the audit is clean: (converged, reruns, leaks).
+
+    Each rerun that did not converge is appended to `not_converged` (its exit code and leaks)."""
     leaks: dict[str, list[str]] = {}
     for rerun in range(1, MAX_RERUNS + 1):
         result = lab.playbook(request, EXTRA)
@@ -72,8 +75,10 @@ def converge(lab: Lab, request: list[dict[str, t.Any]], want_present: bool) -> t
             leaks.setdefault("missing", []).append("servers %s, wanted %s" % (names, wanted))
         if result.returncode == 0 and lablib.clean(leaks):
             return True, rerun, leaks
-        log("  rerun %d: rc %d, not converged: %s" % (rerun, result.returncode,
-                                                      {k: v[:3] for k, v in leaks.items() if v}))
+        found = {k: v[:5] for k, v in leaks.items() if v}
+        not_converged.append({"rerun": rerun, "rc": result.returncode, "leaks": found,
+                              "errors": [line[:300] for line in result.stdout.splitlines() if "[ERROR]" in line][:5]})
+        log("  rerun %d: rc %d, not converged: %s" % (rerun, result.returncode, found))
     return False, MAX_RERUNS, leaks
 
 
@@ -109,13 +114,17 @@ def main() -> int:
                 number = len(trials) + 1
                 with lab_lock():
                     killed = lab.killed_playbook(request, EXTRA, kill_after, logs / ("trial-%02d-%s.log" % (number, kind)))
-                    ok, reruns, leaks = converge(lab, request, want_present=not present)
+                    failed_reruns: list[dict[str, t.Any]] = []
+                    ok, reruns, leaks = converge(lab, request, not present, failed_reruns)
+                if not killed.killed:
+                    # the run was shorter than its calibration: draw later kill points from its real length
+                    calibration[kind] = min(calibration[kind], round(killed.seconds, 1))
                 counts = leak_counts(leaks)
                 for k, n in counts.items():
                     totals[k] = totals.get(k, 0) + n
                 trials.append({"trial": number, "kind": kind, "kill_after_s": kill_after, "killed": killed.killed,
                                "play": killed.play, "task": killed.task, "reruns": reruns, "converged": ok,
-                               "leaks": {k: v for k, v in leaks.items() if v}})
+                               "leaks": {k: v for k, v in leaks.items() if v}, "failed_reruns": failed_reruns})
                 log("trial %d: %s killed at %.2fs in [%s] %s -> %s after %d rerun(s)%s"
                     % (number, kind, kill_after, killed.play[:40], killed.task,
                        "converged" if ok else "NOT converged", reruns, "" if killed.killed else " (run ended first)"))
@@ -140,13 +149,20 @@ def main() -> int:
         "converged": sum(1 for tr in trials if tr["converged"]),
         "leaks": totals,
         "max_reruns": max((tr["reruns"] for tr in trials), default=0),
+        # reruns that did not converge at once (a later one did, or the trial failed): what they left
+        "trials_needing_more_than_one_rerun": [{k: tr[k] for k in ("trial", "kind", "kill_after_s", "task",
+                                                                   "failed_reruns")}
+                                               for tr in trials if tr["failed_reruns"]],
         "calibration_s": calibration,
         "servers_per_run": len(NAMES),
         "seconds": round(time.monotonic() - started, 1),
         "failed_trials": [tr for tr in trials if not tr["converged"]],
     }
     invariants = {"enough_kills": len(kills) >= wanted_kills,
-                  "every_trial_converged": all(tr["converged"] for tr in trials)}
+                  "every_trial_converged": all(tr["converged"] for tr in trials),
+                  # "run it again": one rerun, not several, must be enough
+                  "every_trial_converged_on_its_first_rerun": all(tr["reruns"] == 1 and tr["converged"]
+                                                                  for tr in trials)}
     invariants.update({"no_%s_leak" % kind: totals.get(kind, 0) == 0 for kind in lablib.LEAK_KINDS})
     notes = ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision or delete "
              "of %d servers (bench image, one guest kernel; local, ephemeral+swap, config drive, boot from "
