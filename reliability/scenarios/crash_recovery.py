@@ -92,6 +92,7 @@ def main() -> int:
     log("%s: seed %d, %d kills wanted, logs in %s" % (SCENARIO, seed, wanted_kills, logs))
     started = time.monotonic()
     trials: list[dict[str, t.Any]] = []
+    interrupted = ""
     calibration: dict[str, float] = {}
     totals = {kind: 0 for kind in lablib.LEAK_KINDS}
     try:
@@ -132,7 +133,9 @@ def main() -> int:
     except LabError as exc:
         return lablib.cannot_run(args.out, SCENARIO, str(exc))
     except KeyboardInterrupt:
-        return lablib.cannot_run(args.out, SCENARIO, "interrupted")
+        if not trials:
+            return lablib.cannot_run(args.out, SCENARIO, "interrupted")
+        interrupted = "interrupted after %d trials; " % len(trials)  # the figures so far still count
 
     kills = [tr for tr in trials if tr["killed"]]
     figures = {
@@ -164,7 +167,7 @@ def main() -> int:
                   "every_trial_converged_on_its_first_rerun": all(tr["reruns"] == 1 and tr["converged"]
                                                                   for tr in trials)}
     invariants.update({"no_%s_leak" % kind: totals.get(kind, 0) == 0 for kind in lablib.LEAK_KINDS})
-    notes = ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision or delete "
+    notes = interrupted + ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision or delete "
              "of %d servers (bench image, one guest kernel; local, ephemeral+swap, config drive, boot from "
              "volume, kept blank volume), then reruns of the same request; audit of store vs libvirt on 3 "
              "hypervisors after each trial." % len(NAMES))
