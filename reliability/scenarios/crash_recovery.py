@@ -167,10 +167,10 @@ def main() -> int:
                   "every_trial_converged_on_its_first_rerun": all(tr["reruns"] == 1 and tr["converged"]
                                                                   for tr in trials)}
     invariants.update({"no_%s_leak" % kind: totals.get(kind, 0) == 0 for kind in lablib.LEAK_KINDS})
-    notes = interrupted + ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision or delete "
-             "of %d servers (bench image, one guest kernel; local, ephemeral+swap, config drive, boot from "
-             "volume, kept blank volume), then reruns of the same request; audit of store vs libvirt on 3 "
-             "hypervisors after each trial." % len(NAMES))
+    notes = interrupted + ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision "
+                           "or delete of %d servers (bench image, one guest kernel; local, ephemeral+swap, config "
+                           "drive, boot from volume, kept blank volume), then reruns of the same request; audit of "
+                           "store vs libvirt on 3 hypervisors after each trial." % len(NAMES))
     code = lablib.write_result(args.out, SCENARIO, figures, invariants, notes)
     log("%s: %d trials, %d kills, %d converged, leaks %s, max reruns %d -> %s"
         % (SCENARIO, len(trials), len(kills), figures["converged"], totals, figures["max_reruns"],
