@@ -6,7 +6,7 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ import pytest
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "reliability"))
+from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -60,24 +62,20 @@ def console_line(uuid: str, host: str, timeout: float = 150) -> str:
     return console_line_in(STATE, uuid, host, timeout)
 
 
-def guest_report(state: Path, uuid: str, host: str, timeout: float = 150) -> list[str]:
-    """Every `STRATUS-GUEST ...` line of the guest's serial console log (lab state dir `state`),
-    once its ready line (the last one it prints) is there."""
-    log = state / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists():
-            lines = [line[line.index("STRATUS-GUEST"):].strip()
-                     for line in log.read_text(errors="replace").splitlines() if "STRATUS-GUEST" in line]
-            if any(line.startswith("STRATUS-GUEST ready") for line in lines):
-                return lines
-        time.sleep(2)
-    raise AssertionError("no ready line in %s" % log)
-
-
 def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
-    """The guest's ready line."""
-    return next(line for line in guest_report(state, uuid, host, timeout) if line.startswith("STRATUS-GUEST ready"))
+    """The guest's ready line from its serial console log in the lab state dir `state`."""
+    line = console_ready_line(state, uuid, host, timeout)
+    if not line:
+        raise AssertionError("no ready line in the console log of %s on %s" % (uuid, host))
+    return line
+
+
+def guest_report(state: Path, uuid: str, host: str, timeout: float = 150) -> list[str]:
+    """Every `STRATUS-GUEST ...` line the guest printed, its ready line last."""
+    lines = lablib_guest_report(state, uuid, host, timeout)
+    if not lines:
+        raise AssertionError("no ready line in the console log of %s on %s" % (uuid, host))
+    return lines
 
 
 SERVERS = [{"name": "e2e", "flavor": "m1.small", "image": "stratus-guest", "networks": [{"name": "demo"}],

@@ -253,7 +253,9 @@ def ensure_absent(conn: t.Any, uuid: str) -> bool:
             try:
                 dom.destroy()
             except libvirt.libvirtError:
-                if dom.isActive():  # not just stopped meanwhile (the guest powered off)
+                # Another destroy got there first (the module of a run killed mid-delete can still be
+                # finishing on the host): a domain that no longer runs is what this step wants.
+                if dom.isActive():
                     raise
         flags = 0
         for name in UNDEFINE_FLAGS_NAMES:

@@ -10,6 +10,7 @@ so adding or removing one entry never restarts the network.
 from __future__ import annotations
 
 import ipaddress
+import os
 import typing as t
 import xml.etree.ElementTree as ET
 
@@ -20,6 +21,8 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 # starts; a host entry for a MAC no NIC will ever have keeps DHCP on (static
 # mode) while the network has no guests yet.
 PLACEHOLDER_MAC = "02:00:00:00:00:00"
+# Where the system libvirtd keeps the PID of each network's dnsmasq (<network>.pid).
+DNSMASQ_PID_DIR = "/run/libvirt/network"
 
 
 def network_xml(spec: dict[str, t.Any]) -> str:
@@ -31,9 +34,12 @@ def network_xml(spec: dict[str, t.Any]) -> str:
     ip = ET.SubElement(root, "ip", address=spec["gateway"], prefix=str(net.prefixlen))
     if spec.get("dhcp", True):
         dhcp = ET.SubElement(ip, "dhcp")
-        ET.SubElement(dhcp, "host", mac=PLACEHOLDER_MAC, ip=str(net.broadcast_address - 1),
-                      name="stratus-placeholder")
+        dhcp.append(ET.fromstring(_placeholder_xml(net)))
     return ET.tostring(root, encoding="unicode")
+
+
+def _placeholder_xml(net: t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> str:
+    return _host_xml(PLACEHOLDER_MAC, str(net.broadcast_address - 1), "stratus-placeholder")
 
 
 def _host_xml(mac: str, ip: str, hostname: str) -> str:
@@ -64,8 +70,43 @@ def _actual(netobj: t.Any) -> dict[str, t.Any]:
     }
 
 
-def ensure_network(conn: t.Any, spec: dict[str, t.Any]) -> bool:
-    """Make the isolated network exist, autostart and run. Returns changed."""
+def dnsmasq_running(network: str, pid_dir: str) -> bool:
+    """Whether the dnsmasq that libvirt started for `network` is alive (its PID file names a dnsmasq)."""
+    try:
+        with open(os.path.join(pid_dir, network + ".pid")) as fp:
+            pid = int(fp.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as fp:
+            return b"dnsmasq" in fp.read()
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optional[str]) -> bool:
+    """Make the network's DHCP server run again if it died. Returns changed.
+
+    libvirt does not watch the dnsmasq it starts: if it dies the network still reads active and
+    new guests silently get no address. A live update of the DHCP host section makes libvirt start a
+    dnsmasq that is not running, so the placeholder entry is rewritten as it is. If dnsmasq is still
+    not running the host cannot serve DHCP: the build fails here (and may go to another host).
+    Without a PID directory (not the local system libvirtd) there is nothing to check.
+    """
+    name = spec["libvirt_name"]
+    if not spec.get("dhcp", True) or not pid_dir or not os.path.isdir(pid_dir) or dnsmasq_running(name, pid_dir):
+        return False
+    net = ipaddress.ip_network(spec["cidr"], strict=False)
+    try:
+        _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_MODIFY, _placeholder_xml(net))
+    except libvirt.libvirtError as exc:
+        raise StratusError("BuildAbortException", "network %s: its DHCP server is not running and restarting it "
+                           "failed: %s" % (name, error_text(exc)), "networks")
+    if not dnsmasq_running(name, pid_dir):
+        raise StratusError("BuildAbortException", "network %s: its DHCP server (dnsmasq) is not running and "
+                           "libvirt did not start it again" % name, "networks")
+    return True
+
+
+def ensure_network(conn: t.Any, spec: dict[str, t.Any], dnsmasq_pid_dir: t.Optional[str] = None) -> bool:
+    """Make the isolated network exist, autostart and run, with a live DHCP server. Returns changed."""
     changed = False
     net = ipaddress.ip_network(spec["cidr"], strict=False)
     try:
@@ -88,6 +129,7 @@ def ensure_network(conn: t.Any, spec: dict[str, t.Any]) -> bool:
         if not netobj.isActive():
             netobj.create()
             changed = True
+        changed = ensure_dhcp_server(netobj, spec, dnsmasq_pid_dir) or changed
     except libvirt.libvirtError as exc:
         raise StratusError("BuildAbortException", "network %s: %s"
                            % (spec["libvirt_name"], error_text(exc)), "networks")

@@ -24,9 +24,11 @@ def run_network(params: dict[str, t.Any]) -> dict[str, t.Any]:
     net_errors: dict[str, dict[str, t.Any]] = {}
     if params["state"] == "present":
         specs = {n["id"]: n for inst in instances for n in inst.get("networks", [])}
+        # dnsmasq's PID file is only to be read where the system libvirtd runs: this host
+        pid_dir = network.DNSMASQ_PID_DIR if params["uri"] == "qemu:///system" else None
         for net_id, spec in sorted(specs.items()):
             try:
-                changed = network.ensure_network(conn, spec) or changed
+                changed = network.ensure_network(conn, spec, pid_dir) or changed
             except StratusError as exc:
                 net_errors[net_id] = exc.to_dict()
 
