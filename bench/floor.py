@@ -8,7 +8,7 @@ one after the other, as Stratus's steps do them. Create: pools and the isolated 
 missing, the base image uploaded once per host (only when it is not there yet, as Stratus's
 cache), then per server a qcow2 overlay on it, a DHCP host entry (virNetworkUpdate, live and
 persistent), define and start. Delete walks it back. Same XML features as Stratus's domains,
-without the <metadata> block and the config drive (the bench servers ask for none).
+without the <metadata> block and without the config drive Stratus attaches by default.
 
     floor.py create|delete --state-dir DIR --subnet-base A.B --hypervisors 3 --count N [--image FILE]
 """
