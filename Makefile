@@ -8,7 +8,7 @@ INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STRATUS_STATE_DIR ?= $(CURDIR)/$(LAB_STATE)/store
 
-.PHONY: setup image lab-up lab-down lab-status demo test test-unit test-e2e lint sanity clean bench-scheduler reliability
+.PHONY: setup image lab-up lab-down lab-status demo test test-unit test-e2e lint sanity clean bench-scheduler bench reliability
 
 setup:
 	@bash setup/bootstrap.sh
@@ -47,6 +47,11 @@ sanity: setup
 # Scheduler placements per second at 100, 1,000 and 10,000 hosts (median of 3); writes bench-scheduler.json.
 bench-scheduler: setup
 	@$(PY) bench/scheduler_bench.py
+
+# Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
+# lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
+bench: image
+	@$(PY) bench/bench.py
 
 # Reliability scenarios (reliability/scenarios/*.py, docs/reliability.md); writes reliability.json.
 # ONLY=concurrency,hostile_input runs some; QUICK=1 their short versions.

@@ -33,6 +33,13 @@ options:
       - Omitted, every live instance placed on this host is handled.
     type: list
     elements: str
+  building_only:
+    description:
+      - Take only instances whose build is under way, not the active ones, which the first
+        build round already converged. The provision play's later build rounds set it, as they
+        build rescheduled servers only, so a host with none of them is not contacted.
+    type: bool
+    default: false
   db_url:
     description:
       - The state store URL (SQLAlchemy form). Defaults to the C(stratus_db_url) variable,

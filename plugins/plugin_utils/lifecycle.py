@@ -102,15 +102,19 @@ STEP_TAKES = {
 
 
 def instances_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None,
-                      deleting: bool = False, step: t.Optional[str] = None) -> list[t.Any]:
+                      deleting: bool = False, step: t.Optional[str] = None,
+                      building_only: bool = False) -> list[t.Any]:
     """The instances a step works on: active ones and those whose build has reached this step,
-    or (the delete walk) those being deleted."""
+    or (the delete walk) those being deleted. `building_only` leaves the active ones out (the
+    build rounds after the first only build what was rescheduled)."""
     query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "")
     if deleting:
         query = query.where(instances.c.task_state == "deleting")
     elif step is None:
         query = query.where(instances.c.vm_state.in_(("building", "active")),
                             sa.or_(instances.c.task_state.is_(None), instances.c.task_state != "deleting"))
+    elif building_only:
+        query = query.where(instances.c.vm_state == "building", instances.c.task_state.in_(STEP_TAKES[step]))
     else:
         query = query.where(sa.or_(
             sa.and_(instances.c.vm_state == "active", instances.c.task_state.is_(None)),

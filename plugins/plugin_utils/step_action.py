@@ -20,6 +20,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
     sa = None
 
 from ansible.errors import AnsibleConnectionFailure
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
@@ -82,10 +83,10 @@ class StepAction(HostCleaner):
     MODULE = ""
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("uri", "state", "run_uuids", "db_url", "base_pool_path", "instance_pool_path",
-                             "domain_type", "timeout"))
+                             "domain_type", "timeout", "building_only"))
 
     def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        args = {k: v for k, v in self._task.args.items() if k not in ("run_uuids", "db_url")}
+        args = {k: v for k, v in self._task.args.items() if k not in ("run_uuids", "db_url", "building_only")}
         args.setdefault("uri", task_vars.get("stratus_libvirt_uri", "qemu:///system"))
         args["instances"] = plans
         return args
@@ -103,7 +104,8 @@ class StepAction(HostCleaner):
         try:
             with store.transaction(db_url) as conn:
                 rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent",
-                                                   step=None if state == "absent" else self.STEP)
+                                                   step=None if state == "absent" else self.STEP,
+                                                   building_only=boolean(self._task.args.get("building_only", False)))
                 building = [r.uuid for r in rows if r.vm_state == "building"]
                 if state == "present":
                     lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])

@@ -203,3 +203,25 @@ def test_absurd_counts_are_bounded_before_anything_is_listed(db):
     gone = conductor.delete({"name": "web", "state": "absent", "max_count": 10 ** 12}, CTX, CATALOG, db, False,
                             "req-del")
     assert sorted(s["name"] for s in gone.servers) == ["web-1", "web-2", "web-3", "web-4"]
+
+
+def test_later_build_rounds_take_only_builds_under_way(db):
+    """Round 1 converges active servers too; later rounds (building_only) take only builds under way."""
+    from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+
+    made = create(db, request(max_count=2)).servers
+    uuids = [s["id"] for s in made]
+    with store.transaction(db) as conn:
+        conn.execute(instances.update().where(instances.c.uuid == uuids[0])
+                     .values(vm_state="active", task_state=None))
+        conn.execute(instances.update().where(instances.c.uuid == uuids[1])
+                     .values(task_state="scheduling"))
+        placed = {r.uuid: r.host for r in conn.execute(instances.select())}
+        both = [r.uuid for h in ("hv1", "hv2")
+                for r in lifecycle.instances_on_host(conn, h, uuids, step="network")]
+        later = [r.uuid for h in ("hv1", "hv2")
+                 for r in lifecycle.instances_on_host(conn, h, uuids, step="network", building_only=True)]
+    assert sorted(both) == sorted(uuids)
+    assert later == [uuids[1]] and placed[uuids[1]] in ("hv1", "hv2")

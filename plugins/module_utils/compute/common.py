@@ -23,6 +23,7 @@ HYPERVISOR_ARG_SPEC: dict[str, t.Any] = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     # Read by the step's action plugin on the controller; the module ignores them.
     "run_uuids": {"type": "list", "elements": "str"},
+    "building_only": {"type": "bool", "default": False},
     "db_url": {"type": "str", "no_log": True},
 }
 

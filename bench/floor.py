@@ -1,0 +1,226 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The floor: the work of a create (or delete) done directly with libvirt-python, nothing else.
+
+One libvirt connection per hypervisor (libvirt's libssh transport over the lab's SSH, as a
+remote controller would reach it), the hypervisors in parallel threads, the servers of a host
+one after the other, as Stratus's steps do them. Create: pools and the isolated network when
+missing, the base image uploaded once per host (only when it is not there yet, as Stratus's
+cache), then per server a qcow2 overlay on it, a DHCP host entry (virNetworkUpdate, live and
+persistent), define and start. Delete walks it back. Same XML features as Stratus's domains,
+without the <metadata> block and without the config drive Stratus attaches by default.
+
+    floor.py create|delete --state-dir DIR --subnet-base A.B --hypervisors 3 --count N [--image FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+import time
+import typing as t
+import uuid as uuidlib
+from pathlib import Path
+
+import libvirt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labkit import ROOT, BenchLab  # noqa: E402
+
+NETWORK = "bench-floor"
+BRIDGE = "bench-floor0"
+CIDR_BASE = "10.241.0"
+POOL_DIR = "/var/lib/libvirt/bench-floor"
+BASE_POOL, INSTANCE_POOL = "bench-floor-base", "bench-floor-instances"
+BASE_VOLUME = "stratus-bench"
+UUID_NAMESPACE = uuidlib.UUID("6a1f3c2e-8b1d-4f7a-9c55-0d2e7b9a4c10")
+DEFAULT_IMAGE = ROOT / "build" / "images" / "stratus-bench.qcow2"
+MEMORY_MIB = 16  # the m1.bench flavor's RAM, the same for the three methods
+
+
+def servers(count: int, hosts: list[str], prefix: str = "floor", cidr_base: str = CIDR_BASE,
+            mac_byte: int = 0xb0) -> list[dict[str, t.Any]]:
+    """Server i goes to host i mod H (the scheduler's RAM weigher spreads Stratus's the same way)."""
+    out = []
+    for i in range(count):
+        name = "%s-%d" % (prefix, i + 1)
+        out.append({"name": name, "uuid": str(uuidlib.uuid5(UUID_NAMESPACE, name)), "host": hosts[i % len(hosts)],
+                    "mac": "52:54:00:%02x:%02x:%02x" % (mac_byte, (i + 1) >> 8, (i + 1) & 0xff),
+                    "ip": "%s.%d" % (cidr_base, 10 + i)})
+    return out
+
+
+def domain_xml(server: dict[str, t.Any], disk: str, network: str) -> str:
+    """Stratus's domain features: TCG, pc machine, virtio disk and NIC, serial console logged."""
+    return """<domain type='qemu'>
+  <name>{name}</name><uuid>{uuid}</uuid><title>{name}</title>
+  <memory unit='MiB'>{mem}</memory><vcpu placement='static'>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/><apic/></features><clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>
+      <target dev='vda' bus='virtio'/></disk>
+    <interface type='network'><source network='{network}'/><mac address='{mac}'/><model type='virtio'/></interface>
+    <serial type='pty'><log file='/var/log/libvirt/qemu/{uuid}.console.log' append='off'/><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='none'/>
+  </devices>
+</domain>""".format(name=server["name"], uuid=server["uuid"], mem=MEMORY_MIB, disk=disk, network=network,
+                    mac=server["mac"])
+
+
+def _ensure_pool(conn: t.Any, name: str, path: str) -> t.Any:
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError:
+        pool = conn.storagePoolDefineXML(
+            "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, path), 0)
+        pool.build(0)
+        pool.setAutostart(1)
+    if not pool.isActive():
+        pool.create(0)
+    return pool
+
+
+def _ensure_network(conn: t.Any) -> t.Any:
+    try:
+        net = conn.networkLookupByName(NETWORK)
+    except libvirt.libvirtError:
+        net = conn.networkDefineXML(
+            "<network><name>%s</name><bridge name='%s' stp='off' delay='0'/>"
+            "<ip address='%s.1' prefix='24'><dhcp><host mac='02:00:00:00:00:00' ip='%s.254' name='placeholder'/>"
+            "</dhcp></ip></network>" % (NETWORK, BRIDGE, CIDR_BASE, CIDR_BASE))
+        net.setAutostart(1)
+    if not net.isActive():
+        net.create()
+    return net
+
+
+def _ensure_base(conn: t.Any, pool: t.Any, image: Path) -> t.Any:
+    """The cached base: uploaded through libvirt only when the host does not have it."""
+    data = image.read_bytes()
+    try:
+        vol = pool.storageVolLookupByName(BASE_VOLUME)
+        if vol.info()[1] == len(data):
+            return vol
+        vol.delete(0)
+    except libvirt.libvirtError:
+        pass
+    vol = pool.createXML("<volume><name>%s</name><capacity unit='bytes'>%d</capacity>"
+                         "<target><format type='raw'/></target></volume>" % (BASE_VOLUME, len(data)), 0)
+    stream = conn.newStream(0)
+    vol.upload(stream, 0, len(data), 0)
+    stream.send(data)
+    stream.finish()
+    return vol
+
+
+def _flags(*names: str) -> int:
+    return sum(getattr(libvirt, n, 0) for n in names)
+
+
+NET_FLAGS = _flags("VIR_NETWORK_UPDATE_AFFECT_LIVE", "VIR_NETWORK_UPDATE_AFFECT_CONFIG")
+
+
+def create_on_host(uri: str, mine: list[dict[str, t.Any]], image: Path) -> int:
+    conn = libvirt.open(uri)
+    try:
+        base_pool = _ensure_pool(conn, BASE_POOL, POOL_DIR + "/base")
+        pool = _ensure_pool(conn, INSTANCE_POOL, POOL_DIR + "/instances")
+        net = _ensure_network(conn)
+        base = _ensure_base(conn, base_pool, image)
+        base_path, base_size = base.path(), base.info()[1]
+        for server in mine:
+            vol = pool.createXML(
+                "<volume><name>%s-disk</name><capacity unit='bytes'>%d</capacity><target><format type='qcow2'/>"
+                "</target><backingStore><path>%s</path><format type='qcow2'/></backingStore></volume>"
+                % (server["uuid"], base_size, base_path), 0)
+            net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
+                       "<host mac='%s' ip='%s' name='%s'/>" % (server["mac"], server["ip"], server["name"]),
+                       NET_FLAGS)
+            dom = conn.defineXML(domain_xml(server, vol.path(), NETWORK))
+            dom.create()
+        return len(mine)
+    finally:
+        conn.close()
+
+
+UNDEFINE_FLAGS = _flags("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA",
+                        "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", "VIR_DOMAIN_UNDEFINE_NVRAM")
+
+
+def delete_on_host(uri: str, mine: list[dict[str, t.Any]]) -> int:
+    conn = libvirt.open(uri)
+    try:
+        pool = conn.storagePoolLookupByName(INSTANCE_POOL)
+        net = conn.networkLookupByName(NETWORK)
+        for server in mine:
+            dom = conn.lookupByUUIDString(server["uuid"])
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(UNDEFINE_FLAGS)
+            pool.storageVolLookupByName("%s-disk" % server["uuid"]).delete(0)
+            net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
+                       "<host mac='%s' ip='%s'/>" % (server["mac"], server["ip"]), NET_FLAGS)
+        return len(mine)
+    finally:
+        conn.close()
+
+
+def running_domains(uri: str, prefix: str) -> int:
+    """How many running domains on this host have names starting with `prefix` (the bench's check)."""
+    conn = libvirt.open(uri)
+    try:
+        return sum(1 for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+                   if d.name().startswith(prefix))
+    finally:
+        conn.close()
+
+
+def defined_domains(uri: str, prefix: str) -> int:
+    conn = libvirt.open(uri)
+    try:
+        return sum(1 for d in conn.listAllDomains(0) if d.name().startswith(prefix))
+    finally:
+        conn.close()
+
+
+def _silence(_ctx: t.Any, _err: t.Any) -> None:
+    """libvirt prints every error to stderr; the failures that matter raise."""
+
+
+def main(argv: t.Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("action", choices=("create", "delete"))
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--subnet-base", required=True)
+    parser.add_argument("--hypervisors", type=int, default=3)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    args = parser.parse_args(argv)
+    libvirt.registerErrorHandler(_silence, None)
+    lab = BenchLab(args.state_dir, prefix="", subnet_base=args.subnet_base, hypervisors=args.hypervisors)
+    hosts = lab.host_names()
+    plan = servers(args.count, hosts)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
+        futures = []
+        for host in hosts:
+            mine = [s for s in plan if s["host"] == host]
+            if args.action == "create":
+                futures.append(pool.submit(create_on_host, lab.libvirt_uri(host), mine, args.image))
+            else:
+                futures.append(pool.submit(delete_on_host, lab.libvirt_uri(host), mine))
+        try:
+            done = sum(f.result() for f in futures)
+        except libvirt.libvirtError as exc:
+            print(json.dumps({"failed": True, "msg": "libvirt: %s" % exc.get_error_message()}))
+            return 1
+    print(json.dumps({"action": args.action, "servers": done, "seconds": round(time.monotonic() - start, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
