@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "reliability"))
+from lib import write_result_file  # noqa: E402  (the one writer of the result file)
 VENV = ROOT / ".venv" / "bin"
 LAB_PY = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
 LOCK_FILE = "/tmp/stratus-lab.lock"
@@ -50,8 +52,6 @@ FLAVORS = [
     {"id": "3", "name": "m1.bench", "vcpus": 1, "ram": 16, "disk": 1, "ephemeral": 0, "swap": 0},
     {"id": "4", "name": "r1.local", "vcpus": 1, "ram": 16, "disk": 1, "ephemeral": 1, "swap": 16},
 ]
-
-EXIT_PASSED, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 
 
 class LabError(Exception):
@@ -496,22 +496,13 @@ def scenario_args(description: str) -> argparse.Namespace:
 
 def write_result(out: Path, scenario: str, figures: dict[str, t.Any], invariants: dict[str, bool],
                  notes: str) -> int:
-    """Write <out>/<scenario>.json; the exit code: 0 when every invariant holds, 1 otherwise."""
-    passed = bool(invariants) and all(invariants.values())
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ("%s.json" % scenario)).write_text(json.dumps(
-        {"scenario": scenario, "figures": figures, "invariants": invariants, "passed": passed, "notes": notes},
-        indent=2, sort_keys=False) + "\n")
-    return EXIT_PASSED if passed else EXIT_FAILED
+    """Write <out>/<scenario>.json (the contract in reliability/lib.py); the exit code."""
+    return write_result_file(out, scenario, figures, invariants, notes)
 
 
 def cannot_run(out: Path, scenario: str, why: str) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ("%s.json" % scenario)).write_text(json.dumps(
-        {"scenario": scenario, "figures": {}, "invariants": {}, "passed": False, "notes": "could not run: %s" % why},
-        indent=2) + "\n")
     print("%s: could not run: %s" % (scenario, why), file=sys.stderr)
-    return EXIT_CANNOT_RUN
+    return write_result_file(out, scenario, {}, {}, "", could_not_run=why)
 
 
 def log(msg: str) -> None:

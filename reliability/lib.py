@@ -34,6 +34,21 @@ EXIT_PASSED, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 IMAGE_ID = "11111111-2222-4333-8444-555555555555"
 
 
+def write_result_file(out: Path, name: str, figures: dict[str, t.Any], invariants: dict[str, bool],
+                      notes: str, could_not_run: t.Optional[str] = None) -> int:
+    """The scenario contract: write <out>/<name>.json; the exit code (0 passed, 1 an invariant failed,
+    2 it could not run)."""
+    passed = could_not_run is None and bool(invariants) and all(invariants.values())
+    if could_not_run is not None:
+        notes = "could not run: %s" % could_not_run + ("\n" + notes if notes else "")
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {"scenario": name, "figures": figures, "invariants": invariants, "passed": passed, "notes": notes}
+    (out / ("%s.json" % name)).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    if could_not_run is not None:
+        return EXIT_CANNOT_RUN
+    return EXIT_PASSED if passed else EXIT_FAILED
+
+
 class CannotRun(RuntimeError):
     """The scenario could not be run (a missing tool, a server that did not start): exit 2."""
 
@@ -74,15 +89,8 @@ class Scenario:
     def finish(self, could_not_run: t.Optional[str] = None) -> int:
         self.figures["seconds"] = round(time.monotonic() - self.started, 1)
         self.figures["quick"] = self.quick
-        passed = could_not_run is None and bool(self.invariants) and all(self.invariants.values())
-        if could_not_run is not None:
-            self.notes.insert(0, "could not run: %s" % could_not_run)
-        doc = {"scenario": self.name, "figures": self.figures, "invariants": self.invariants,
-               "passed": passed, "notes": "\n".join(self.notes)}
-        (self.out / ("%s.json" % self.name)).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str))
-        if could_not_run is not None:
-            return EXIT_CANNOT_RUN
-        return EXIT_PASSED if passed else EXIT_FAILED
+        return write_result_file(self.out, self.name, self.figures, self.invariants, "\n".join(self.notes),
+                                 could_not_run)
 
     def run(self, body: t.Callable[["Scenario"], None]) -> t.NoReturn:
         """Run the body; a CannotRun (or a bug of the scenario itself) exits 2 with the reason in the notes."""
