@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
-from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import StepAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import StepAction, with_domain_options
 
 
 class ActionModule(StepAction):
@@ -15,9 +15,7 @@ class ActionModule(StepAction):
     MODULE = "stratus.compute.compute_domain"
 
     def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        args = super().module_args(plans, task_vars)
-        args.setdefault("domain_type", task_vars.get("stratus_domain_type", "auto"))
-        return args
+        return with_domain_options(super().module_args(plans, task_vars), task_vars)
 
     def after_module(self, conn: t.Any, host: str, uuid: str, outcome: dict[str, t.Any]) -> None:
         if self._task.args.get("state", "present") == "present":

@@ -16,26 +16,10 @@ description:
     the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
   - Normally called by the provision playbook through the action plugin of the same name,
     which reads the host's plans from the state store and records the result there.
-options:
-  base_pool_path:
-    description: Directory of the C(stratus-base) storage pool, which caches one copy of each image.
-    type: path
-    default: /var/lib/libvirt/stratus/base
-  instance_pool_path:
-    description:
-      - Directory of the C(stratus-instances) storage pool, which holds per-instance disks (root overlay,
-        ephemeral, swap, config drive).
-      - Volumes (C(destination_type=volume)), which outlive their server unless C(delete_on_termination),
-        live in the C(stratus-volumes) pool, the directory C(volumes) beside this one.
-    type: path
-    default: /var/lib/libvirt/stratus/instances
-  uploads:
-    description:
-      - Image id to a path on the hypervisor where the action plugin uploaded that image; moved into the base pool.
-    type: dict
-    default: {}
+options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
+  - stratus.compute.block_devices
   - stratus.compute.attributes
 attributes:
   check_mode:
@@ -53,6 +37,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+images_needed:
+  description: Ids of images the base pool lacks or holds with another checksum (see I(image_checksums)).
+  returned: when an image must be uploaded first
+  type: list
+  elements: str
 instances:
   description: Per instance uuid, the step's outcome.
   returned: always
@@ -63,16 +52,13 @@ instances:
       changed: true
 """
 
-from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module, step_argument_spec
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (
+    BLOCK_DEVICE_ARG_SPEC, run_module, step_argument_spec)
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_block_devices
 
 
 def main() -> None:
-    run_module(run_block_devices, step_argument_spec({
-        "base_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/base"},
-        "instance_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/instances"},
-        "uploads": {"type": "dict", "default": {}},
-    }))
+    run_module(run_block_devices, step_argument_spec(BLOCK_DEVICE_ARG_SPEC))
 
 
 if __name__ == "__main__":

@@ -17,18 +17,10 @@ description:
     the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
   - Normally called by the provision playbook through the action plugin of the same name,
     which reads the host's plans from the state store and records the result there.
-options:
-  domain_type:
-    description: C(kvm) or C(qemu) (TCG); C(auto) uses KVM where the host offers it.
-    type: str
-    default: auto
-    choices: [auto, kvm, qemu]
-  timeout:
-    description: Seconds to wait for each domain to reach the running state.
-    type: float
-    default: 60.0
+options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
+  - stratus.compute.spawn
   - stratus.compute.attributes
 attributes:
   check_mode:
@@ -56,15 +48,13 @@ instances:
       changed: true
 """
 
-from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module, step_argument_spec
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (
+    SPAWN_ARG_SPEC, run_module, step_argument_spec)
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import run_domain
 
 
 def main() -> None:
-    run_module(run_domain, step_argument_spec({
-        "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
-        "timeout": {"type": "float", "default": 60.0},
-    }))
+    run_module(run_domain, step_argument_spec(SPAWN_ARG_SPEC))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.steps impo
 
 
 def main() -> None:
-    run_module(run_network, step_argument_spec({}))
+    run_module(run_network, step_argument_spec())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ What cannot be cleaned (the host is unreachable) is recorded as a leftover.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import typing as t
 
 try:
@@ -83,13 +85,32 @@ class StepAction(HostCleaner):
     MODULE = ""
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("uri", "state", "run_uuids", "db_url", "base_pool_path", "instance_pool_path",
-                             "domain_type", "timeout", "building_only"))
+                             "domain_type", "timeout", "building_only", "parallel"))
 
     def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         args = {k: v for k, v in self._task.args.items() if k not in ("run_uuids", "db_url", "building_only")}
         args.setdefault("uri", task_vars.get("stratus_libvirt_uri", "qemu:///system"))
         args["instances"] = plans
         return args
+
+    def select_rows(self, conn: t.Any, host: str, run_uuids: t.Optional[list[str]], state: str) -> list[t.Any]:
+        """This host's instances the step works on; builds among them move to the step's task_state."""
+        rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent",
+                                           step=None if state == "absent" else self.STEP,
+                                           building_only=boolean(self._task.args.get("building_only", False)))
+        if state == "present":
+            building = [r.uuid for r in rows if r.vm_state == "building"]
+            lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])
+        return rows
+
+    def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
+                     task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The module on the host, once for all the plans (a step may call it again: images to copy)."""
+        return self._execute_module(self.MODULE, module_args=module_args, task_vars=task_vars)
+
+    def event_name(self, outcome: t.Optional[dict[str, t.Any]], deleting: bool) -> str:
+        """The action-log event of this step for an instance (Nova's names)."""
+        return (lifecycle.DELETE_EVENTS if deleting else lifecycle.STEP_EVENTS)[self.STEP]
 
     def after_module(self, conn: t.Any, host: str, uuid: str, outcome: dict[str, t.Any]) -> None:
         """Hook for steps that keep something of the outcome (disk paths) or finish the walk."""
@@ -103,12 +124,7 @@ class StepAction(HostCleaner):
         state = self._task.args.get("state", "present")
         try:
             with store.transaction(db_url) as conn:
-                rows = lifecycle.instances_on_host(conn, host, run_uuids, deleting=state == "absent",
-                                                   step=None if state == "absent" else self.STEP,
-                                                   building_only=boolean(self._task.args.get("building_only", False)))
-                building = [r.uuid for r in rows if r.vm_state == "building"]
-                if state == "present":
-                    lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])
+                rows = self.select_rows(conn, host, run_uuids, state)
             if not rows:
                 result.update(changed=False, instances={}, msg="nothing to do on %s" % host)
                 return result
@@ -116,7 +132,7 @@ class StepAction(HostCleaner):
             start = lifecycle.now()
             try:
                 module_args = self.module_args(plans, task_vars)
-                module_result = self._execute_module(self.MODULE, module_args=module_args, task_vars=task_vars)
+                module_result = self.execute_step(module_args, plans, task_vars)
             except AnsibleConnectionFailure as exc:
                 module_result = {"unreachable": True, "msg": str(exc)}
             except StratusError as exc:
@@ -149,11 +165,11 @@ class StepAction(HostCleaner):
             err = module_result.get("error") or {"code": "BuildAbortException", "message": module_result.get("msg")}
             host_error = dict(err, host=host)
         deleting = self._task.args.get("state", "present") == "absent"
-        event = (lifecycle.DELETE_EVENTS if deleting else lifecycle.STEP_EVENTS)[self.STEP]
         failed: list[tuple[t.Any, dict[str, t.Any]]] = []
         with store.transaction(db_url) as conn:
             for row in rows:
                 outcome = per_instance.get(row.uuid)
+                event = self.event_name(outcome, deleting)
                 if host_error is not None or outcome is None or not outcome.get("ok"):
                     fault = host_error or dict((outcome or {}).get("error") or
                                                {"code": "BuildAbortException", "message": "no result"}, host=host)
@@ -188,3 +204,74 @@ class StepAction(HostCleaner):
                     lifecycle.record_event(conn, row.uuid, "compute_cleanup_build", host, "Success",
                                            "removed what the failed build made on %s" % host)
                 reschedule.build_failed(conn, fresh, host, fault, hostvars)
+
+
+_SHA256_CACHE: dict[tuple[str, int, float], str] = {}
+
+
+def file_sha256(path: str) -> str:
+    """The controller's checksum of an image file, computed once per file version and process."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime)
+    if key not in _SHA256_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return _SHA256_CACHE[key]
+
+
+class BaseImageUploads(StepAction):
+    """For a step that needs the images in the host's base pool: the module compares checksums
+    (one call when nothing is to copy); the images it names are uploaded and the module called again."""
+
+    @staticmethod
+    def images(plans: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+        found = {p["image"]["id"]: p["image"] for p in plans if p.get("image")}
+        for image_id, image in found.items():
+            local = image.get("file")
+            if not local or not os.path.isfile(local):
+                raise StratusError("ImageNotFound", "the file of image %s (%s) is missing on the controller"
+                                   % (image_id, local), "image")
+        return found
+
+    def image_checksums(self, plans: list[dict[str, t.Any]]) -> dict[str, str]:
+        return {image_id: file_sha256(image["file"]) for image_id, image in self.images(plans).items()}
+
+    def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
+                     task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        result = super().execute_step(module_args, plans, task_vars)
+        needed = result.get("images_needed")
+        if not needed or result.get("failed"):
+            return result
+        found = self.images(plans)
+        tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
+        uploads: dict[str, str] = {}
+        for image_id in needed:
+            dest = self._connection._shell.join_path(tmpdir, "image-" + image_id)
+            self._transfer_file(found[image_id]["file"], dest)
+            uploads[image_id] = dest
+        return super().execute_step(dict(module_args, uploads=uploads), plans, task_vars)
+
+
+def with_pool_paths(args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The block device options from the host's variables, unless the task gives them."""
+    args.setdefault("base_pool_path", task_vars.get("stratus_base_pool_path", DEFAULT_BASE_POOL_PATH))
+    if "instance_pool_path" not in args and task_vars.get("stratus_instance_pool_path"):
+        args["instance_pool_path"] = task_vars["stratus_instance_pool_path"]
+    return args
+
+
+def with_domain_options(args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The spawn options from the host's variables, unless the task gives them."""
+    args.setdefault("domain_type", task_vars.get("stratus_domain_type", "auto"))
+    if "stratus_spawn_parallel" in task_vars:
+        args.setdefault("parallel", task_vars["stratus_spawn_parallel"])
+    return args
+
+
+def remember_disks(conn: t.Any, uuid: str, disks: list[dict[str, t.Any]]) -> None:
+    """The block device step's disk paths go into the plan: the spawn step and the delete walk read them."""
+    row = conn.execute(instances.select().where(instances.c.uuid == uuid)).first()
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=dict(row.plan, disks=disks)))

@@ -98,9 +98,44 @@ def test_build_boots_guests_with_their_data_and_address(lab):
                       ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
 
 
+def task_lines(stdout: str, task: str) -> list[str]:
+    """The per-host lines ansible-playbook printed under the first TASK header starting with `task`."""
+    parts = re.split(r"^TASK \[(.*?)\] \**$", stdout, flags=re.M)
+    for name, body in zip(parts[1::2], parts[2::2]):
+        if name.startswith(task):
+            return [ln for ln in body.splitlines() if ln.strip()]
+    return []
+
+
 def test_rerun_changes_nothing(lab):
     again = playbook(lab, "provision", {"stratus_servers": SERVERS})
     assert again.returncode == 0, again.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-2000:]
+    # Every server is built: one converge call per host, the three steps skipped.
+    assert sorted(task_lines(again.stdout, "Check and repair built servers")) == ["ok: [hv1]", "ok: [hv2]"]
+    for step in ("Network step", "Block device step", "Spawn step"):
+        assert sorted(task_lines(again.stdout, step)) == ["skipping: [hv1]", "skipping: [hv2]"], again.stdout[-3000:]
+
+
+def test_rerun_repairs_drift_in_one_call(lab):
+    """A stopped domain and a lost DHCP entry on a built server: the next run puts both back."""
+    (uuid, host, mac, network), = store_rows(
+        "select i.uuid, i.host, a.mac, json_extract(i.plan, '$.nics[0].libvirt_network') from instances i "
+        "join ip_allocations a on a.instance_uuid = i.uuid where i.name = 'e2e-1'")
+    k = int(host[2:])
+    on_host(k, "virsh -q destroy %s" % uuid)
+    on_host(k, "virsh -q net-update %s delete ip-dhcp-host \"<host mac='%s'/>\" --live --config" % (network, mac))
+    assert on_host(k, "virsh domstate %s" % uuid).strip() == "shut off"
+    assert mac not in on_host(k, "virsh net-dumpxml %s" % network)
+
+    fixed = playbook(lab, "provision", {"stratus_servers": SERVERS})
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert "changed: [%s]" % host in task_lines(fixed.stdout, "Check and repair built servers"), fixed.stdout[-3000:]
+    assert on_host(k, "virsh domstate %s" % uuid).strip() == "running"
+    assert mac in on_host(k, "virsh net-dumpxml %s" % network)
+    assert store_rows("select vm_state, task_state from instances where uuid = '%s'" % uuid) == [("active", None)]
+
+    again = playbook(lab, "provision", {"stratus_servers": SERVERS})
     assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-2000:]
 
 

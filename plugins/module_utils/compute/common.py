@@ -7,6 +7,7 @@ The argument spec here is mirrored one to one by the doc fragment
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import os
@@ -28,25 +29,57 @@ HYPERVISOR_ARG_SPEC: dict[str, t.Any] = {
 }
 
 
+# Mirrored by the doc fragment stratus.compute.block_devices.
+BLOCK_DEVICE_ARG_SPEC: dict[str, t.Any] = {
+    "base_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/base"},
+    "instance_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/instances"},
+    "uploads": {"type": "dict", "default": {}},
+    "image_checksums": {"type": "dict", "default": {}},
+}
+
+# Mirrored by the doc fragment stratus.compute.spawn.
+SPAWN_ARG_SPEC: dict[str, t.Any] = {
+    "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
+    "timeout": {"type": "float", "default": 60.0},
+    "parallel": {"type": "int", "default": 4},
+}
+
+
+def _one_instance(step: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+                  inst: dict[str, t.Any]) -> dict[str, t.Any]:
+    try:
+        return dict(step(inst), ok=True)
+    except StratusError as exc:
+        return {"ok": False, "changed": False, "error": exc.to_dict()}
+    except Exception as exc:  # a libvirt or OS error: the instance's fault, with its cause
+        return {
+            "ok": False, "changed": False,
+            "error": {"code": "BuildAbortException", "message": error_text(exc), "field": None},
+            "exception": traceback.format_exc(),
+        }
+
+
 def per_instance(instances: list[dict[str, t.Any]],
-                 step: t.Callable[[dict[str, t.Any]], dict[str, t.Any]]) -> tuple[bool, dict[str, t.Any]]:
-    """Run one step for each instance; one instance's failure is not the host's."""
-    changed = False
+                 step: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+                 workers: int = 1) -> tuple[bool, dict[str, t.Any]]:
+    """Run one step for each instance; one instance's failure is not the host's.
+
+    With ``workers`` > 1 the first instance runs alone (what it learns about the host, such as a
+    KVM that cannot run guests, holds for the rest) and the others up to ``workers`` at a time:
+    libvirtd starts and stops different domains in parallel, and most of a start is waiting.
+    """
     results: dict[str, t.Any] = {}
-    for inst in instances:
-        try:
-            res = step(inst)
-            changed = changed or bool(res.get("changed"))
-            results[inst["uuid"]] = dict(res, ok=True)
-        except StratusError as exc:
-            results[inst["uuid"]] = {"ok": False, "changed": False, "error": exc.to_dict()}
-        except Exception as exc:  # a libvirt or OS error: the instance's fault, with its cause
-            results[inst["uuid"]] = {
-                "ok": False, "changed": False,
-                "error": {"code": "BuildAbortException", "message": error_text(exc), "field": None},
-                "exception": traceback.format_exc(),
-            }
-    return changed, results
+    if instances:
+        results[instances[0]["uuid"]] = _one_instance(step, instances[0])
+    rest = instances[1:]
+    if workers > 1 and len(rest) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(rest))) as pool:
+            for inst, res in zip(rest, pool.map(lambda i: _one_instance(step, i), rest)):
+                results[inst["uuid"]] = res
+    else:
+        for inst in rest:
+            results[inst["uuid"]] = _one_instance(step, inst)
+    return any(r.get("changed") for r in results.values()), results
 
 
 HOST_LOCK_PATH = "/var/lib/libvirt/stratus/compute.lock"
@@ -99,7 +132,8 @@ def run_module(runner: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
         module.exit_json(**error_result(exc))
 
 
-def step_argument_spec(extra: dict[str, t.Any]) -> dict[str, t.Any]:
+def step_argument_spec(*pieces: dict[str, t.Any]) -> dict[str, t.Any]:
     spec = dict(HYPERVISOR_ARG_SPEC)
-    spec.update(extra)
+    for piece in pieces:
+        spec.update(piece)
     return spec

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import typing as t
@@ -75,11 +76,73 @@ def _install_uploads(uploads: dict[str, str], base_path: str) -> bool:
     return bool(uploads)
 
 
+def base_checksums_path(base_path: str) -> str:
+    # Beside the pool directory, not in it: libvirt would list a file there as a volume.
+    return os.path.join(os.path.dirname(base_path.rstrip("/")) or "/", ".base-sha256.json")
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def images_needed(wanted: dict[str, str], base_path: str) -> list[str]:
+    """Ids of the images whose base copy is missing or differs from the controller's checksum.
+
+    A base image is read once per change: its checksum is kept keyed on size, inode and mtime.
+    """
+    cache_path = base_checksums_path(base_path)
+    try:
+        with open(cache_path) as handle:
+            cache = json.load(handle)
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    needed: list[str] = []
+    fresh: dict[str, t.Any] = {}
+    for image_id, checksum in sorted(wanted.items()):
+        path = os.path.join(base_path, image_id)
+        try:
+            st = os.stat(path)
+        except OSError:
+            needed.append(image_id)
+            continue
+        key = [st.st_size, st.st_ino, st.st_mtime_ns]
+        known = cache.get(image_id)
+        if isinstance(known, dict) and known.get("key") == key:
+            actual = known.get("sha256")
+        else:
+            actual = _file_sha256(path)
+        fresh[image_id] = {"key": key, "sha256": actual}
+        if actual != checksum:
+            needed.append(image_id)
+    if fresh and any(cache.get(k) != v for k, v in fresh.items()):
+        cache.update(fresh)
+        try:
+            tmp = cache_path + ".part"
+            with open(tmp, "w") as handle:
+                json.dump(cache, handle)
+            os.replace(tmp, cache_path)
+        except OSError:  # only a cache: the next run reads the images again
+            pass
+    return needed
+
+
 def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
     from ansible_collections.stratus.compute.plugins.module_utils.compute.config_drive import build_config_drive
 
+    uploads = params.get("uploads") or {}
+    if params["state"] == "present":
+        missing = [i for i in images_needed(params.get("image_checksums") or {}, params["base_pool_path"])
+                   if i not in uploads]
+        if missing:
+            return {"changed": False, "images_needed": missing, "instances": {}}
     conn = connect(params["uri"])
-    changed = _install_uploads(params.get("uploads") or {}, params["base_pool_path"])
+    changed = _install_uploads(uploads, params["base_pool_path"])
     base_pool, c1 = block_device.ensure_pool(conn, block_device.BASE_POOL, params["base_pool_path"])
     pool, c2 = block_device.ensure_pool(conn, block_device.INSTANCE_POOL, params["instance_pool_path"])
     volume_pool, c3 = block_device.ensure_pool(
@@ -165,8 +228,49 @@ def run_domain(params: dict[str, t.Any]) -> dict[str, t.Any]:
     def absent(inst: dict[str, t.Any]) -> dict[str, t.Any]:
         return {"changed": domain.ensure_absent(conn, inst["uuid"])}
 
-    inst_changed, results = per_instance(params["instances"], present if params["state"] == "present" else absent)
+    inst_changed, results = per_instance(params["instances"], present if params["state"] == "present" else absent,
+                                         workers=params.get("parallel") or 1)
     return {"changed": inst_changed, "instances": results, "domain_type": current["type"]}
+
+
+def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The three steps in one call for servers already built: network, block devices, domain.
+
+    Each finds nothing to do when the server is as planned, and repairs what drifted (a lost DHCP
+    entry, a deleted overlay, a stopped domain). An instance that fails a step skips the rest.
+    """
+    if params["state"] != "present":
+        raise StratusError("InvalidRequest", "converge only checks built servers; deleting is the steps' work",
+                           "state")
+    missing = [i for i in images_needed(params.get("image_checksums") or {}, params["base_pool_path"])
+               if i not in (params.get("uploads") or {})]
+    if missing:
+        return {"changed": False, "images_needed": missing, "instances": {}}
+    outcome: dict[str, dict[str, t.Any]] = {i["uuid"]: {"ok": True, "changed": False} for i in params["instances"]}
+    todo = list(params["instances"])
+    changed = False
+    for step, runner in (("network", run_network), ("block_devices", run_block_devices), ("domain", run_domain)):
+        if not todo:
+            break
+        res = runner(dict(params, instances=todo, image_checksums={}))
+        changed = changed or bool(res.get("changed"))
+        going_on = []
+        for inst in todo:
+            one = res["instances"].get(inst["uuid"]) or {"ok": False, "error": {
+                "code": "BuildAbortException", "message": "no result from the %s step" % step, "field": None}}
+            merged = outcome[inst["uuid"]]
+            merged["changed"] = merged["changed"] or bool(one.get("changed"))
+            if not one.get("ok"):
+                merged.update(ok=False, step=step, error=one.get("error"))
+                if one.get("exception"):
+                    merged["exception"] = one["exception"]
+                continue
+            if "disks" in one:
+                merged["disks"] = one["disks"]
+                inst = dict(inst, disks=one["disks"])
+            going_on.append(inst)
+        todo = going_on
+    return {"changed": changed, "instances": outcome}
 
 
 READY_MARKER = "STRATUS-GUEST ready"
