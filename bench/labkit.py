@@ -8,14 +8,17 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import subprocess
+import sys
 import time
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lab"))
+from playbook_output import recap  # noqa: E402,F401  (bench.py takes it from here)
+
 VENV = ROOT / ".venv" / "bin"
 LAB_LOCK = Path("/tmp/stratus-lab.lock")
 
@@ -31,14 +34,6 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 1800, check: bool 
         raise BenchError("%s failed (exit %s):\n%s\n%s"
                          % (" ".join(cmd[:4]), proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:]))
     return proc
-
-
-def recap(stdout: str) -> dict[str, dict[str, int]]:
-    """The PLAY RECAP counters per host."""
-    out = {}
-    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", stdout, re.M):
-        out[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return out
 
 
 @contextlib.contextmanager

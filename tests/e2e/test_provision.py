@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,8 @@ pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "reliability"))
 from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
+sys.path.insert(0, str(ROOT / "lab"))
+from playbook_output import recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -27,13 +28,6 @@ def run(cmd: list[str], env: dict[str, str], check: bool = True) -> subprocess.C
         raise AssertionError("%s failed (%s):\n%s\n%s" % (cmd[:3], proc.returncode, proc.stdout[-4000:],
                                                           proc.stderr[-2000:]))
     return proc
-
-
-def recap(stdout: str) -> dict[str, dict[str, int]]:
-    out = {}
-    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", stdout, re.M):
-        out[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +90,6 @@ def test_build_boots_guests_with_their_data_and_address(lab):
                         "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % rows[0][0])
     assert events == [("conductor_schedule_and_build_instances", "Success"), ("compute_allocate_network", "Success"),
                       ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
-
-
-def task_lines(stdout: str, task: str) -> list[str]:
-    """The per-host lines ansible-playbook printed under the first TASK header starting with `task`."""
-    parts = re.split(r"^TASK \[(.*?)\] \**$", stdout, flags=re.M)
-    for name, body in zip(parts[1::2], parts[2::2]):
-        if name.startswith(task):
-            return [ln for ln in body.splitlines() if ln.strip()]
-    return []
 
 
 def test_rerun_changes_nothing(lab):
