@@ -39,6 +39,8 @@ IMAGE = ROOT / "build" / "images" / "stratus-bench.qcow2"
 FLAVOR = "m1.bench"  # 1 vCPU, 16 MiB: the floor's and the peer's domains get the same
 # The demo quota (10 instances) would refuse N = 30; capacity is the lab's (3 x 8 vCPUs x 4.0).
 QUOTAS = {"defaults": {"instances": 1000, "cores": 1000, "ram": 1000000}}
+# The floor does N = 90 in about a minute; far longer means it hangs (it did once, with threads).
+FLOOR_TIMEOUT = 900
 TARGETS = {"create_vs_floor_at_90": 1.5, "peer_over_stratus_at_90": 4.0, "nochange_seconds_at_90": 10.0,
            "delete_vs_floor": 1.5}
 
@@ -85,9 +87,11 @@ class Bench:
         base = [str(VENV / "python"), str(BENCH / "floor.py")]
         opts = ["--state-dir", str(self.lab.state), "--subnet-base", self.lab.subnet_base,
                 "--hypervisors", str(self.lab.hypervisors), "--count", str(n), "--image", str(IMAGE)]
-        self._timed("floor", "create", n, rep, lambda: run(base + ["create"] + opts, self.lab.env()))
+        self._timed("floor", "create", n, rep, lambda: run(base + ["create"] + opts, self.lab.env(),
+                                                            timeout=FLOOR_TIMEOUT))
         self._expect("floor create", floor.running_domains, "floor-", n)
-        self._timed("floor", "delete", n, rep, lambda: run(base + ["delete"] + opts, self.lab.env()))
+        self._timed("floor", "delete", n, rep, lambda: run(base + ["delete"] + opts, self.lab.env(),
+                                                            timeout=FLOOR_TIMEOUT))
         self._expect("floor delete", floor.defined_domains, "floor-", 0)
 
     def peer_env(self) -> dict[str, str]:

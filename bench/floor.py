@@ -3,8 +3,8 @@
 """The floor: the work of a create (or delete) done directly with libvirt-python, nothing else.
 
 One libvirt connection per hypervisor (libvirt's libssh transport over the lab's SSH, as a
-remote controller would reach it), the hypervisors in parallel threads, the servers of a host
-one after the other, as Stratus's steps do them. Create: pools and the isolated network when
+remote controller would reach it), the hypervisors in parallel processes, the servers of a host
+one after the other. Create: pools and the isolated network when
 missing, the base image uploaded once per host (only when it is not there yet, as Stratus's
 cache), then per server a qcow2 overlay on it, a DHCP host entry (virNetworkUpdate, live and
 persistent), define and start. Delete walks it back. Same XML features as Stratus's domains,
@@ -187,6 +187,16 @@ def defined_domains(uri: str, prefix: str) -> int:
         conn.close()
 
 
+def on_host(action: str, uri: str, mine: list[dict[str, t.Any]], image: Path) -> tuple[int, t.Optional[str]]:
+    """One hypervisor's share, in a worker process: (servers done, libvirt's error or None)."""
+    try:
+        if action == "create":
+            return create_on_host(uri, mine, image), None
+        return delete_on_host(uri, mine), None
+    except libvirt.libvirtError as exc:
+        return 0, "%s: %s" % (uri.split("@", 1)[-1].split("/", 1)[0], exc.get_error_message())
+
+
 def _silence(_ctx: t.Any, _err: t.Any) -> None:
     """libvirt prints every error to stderr; the failures that matter raise."""
 
@@ -205,19 +215,17 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     hosts = lab.host_names()
     plan = servers(args.count, hosts)
     start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
-        futures = []
-        for host in hosts:
-            mine = [s for s in plan if s["host"] == host]
-            if args.action == "create":
-                futures.append(pool.submit(create_on_host, lab.libvirt_uri(host), mine, args.image))
-            else:
-                futures.append(pool.submit(delete_on_host, lab.libvirt_uri(host), mine))
-        try:
-            done = sum(f.result() for f in futures)
-        except libvirt.libvirtError as exc:
-            print(json.dumps({"failed": True, "msg": "libvirt: %s" % exc.get_error_message()}))
-            return 1
+    # One process per hypervisor: libvirt's client in one process with three libssh connections
+    # driven from threads hung once (a reply left unread on a socket, every thread waiting).
+    with concurrent.futures.ProcessPoolExecutor(len(hosts)) as pool:
+        futures = [pool.submit(on_host, args.action, lab.libvirt_uri(host),
+                               [s for s in plan if s["host"] == host], args.image) for host in hosts]
+        outcomes = [f.result() for f in futures]
+    errors = [err for _n, err in outcomes if err]
+    if errors:
+        print(json.dumps({"failed": True, "msg": "libvirt: %s" % "; ".join(errors)}))
+        return 1
+    done = sum(n for n, _err in outcomes)
     print(json.dumps({"action": args.action, "servers": done, "seconds": round(time.monotonic() - start, 3)}))
     return 0
 
