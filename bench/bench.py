@@ -30,7 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import floor  # noqa: E402
-from labkit import ROOT, VENV, BenchError, BenchLab, lab_lock, machine_snapshot, playbook, recap, run  # noqa: E402
+from labkit import ROOT, VENV, BenchError, BenchLab, lab_lock, machine_snapshot, playbook, run  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "lab"))
+from playbook_output import recap  # noqa: E402
 
 BENCH = ROOT / "bench"
 PEER = BENCH / "peer"
@@ -87,11 +90,11 @@ class Bench:
         base = [str(VENV / "python"), str(BENCH / "floor.py")]
         opts = ["--state-dir", str(self.lab.state), "--subnet-base", self.lab.subnet_base,
                 "--hypervisors", str(self.lab.hypervisors), "--count", str(n), "--image", str(IMAGE)]
-        self._timed("floor", "create", n, rep, lambda: run(base + ["create"] + opts, self.lab.env(),
-                                                            timeout=FLOOR_TIMEOUT))
+        self._timed("floor", "create", n, rep,
+                    lambda: run(base + ["create"] + opts, self.lab.env(), timeout=FLOOR_TIMEOUT))
         self._expect("floor create", floor.running_domains, "floor-", n)
-        self._timed("floor", "delete", n, rep, lambda: run(base + ["delete"] + opts, self.lab.env(),
-                                                            timeout=FLOOR_TIMEOUT))
+        self._timed("floor", "delete", n, rep,
+                    lambda: run(base + ["delete"] + opts, self.lab.env(), timeout=FLOOR_TIMEOUT))
         self._expect("floor delete", floor.defined_domains, "floor-", 0)
 
     def peer_env(self) -> dict[str, str]:

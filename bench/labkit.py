@@ -9,16 +9,12 @@ import fcntl
 import json
 import os
 import subprocess
-import sys
 import time
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-from playbook_output import recap  # noqa: E402,F401  (bench.py takes it from here)
-
 VENV = ROOT / ".venv" / "bin"
 LAB_LOCK = Path("/tmp/stratus-lab.lock")
 
