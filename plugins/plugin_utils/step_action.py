@@ -43,11 +43,8 @@ class HostCleaner(ActionBase):
         """Domain, then disks, then DHCP entries; returns each instance's error, or None when clean."""
         errors: dict[str, t.Optional[str]] = {p["uuid"]: None for p in plans}
         uri = self._task.args.get("uri") or task_vars.get("stratus_libvirt_uri", "qemu:///system")
-        pools = {"base_pool_path": self._task.args.get("base_pool_path")
-                 or task_vars.get("stratus_base_pool_path", DEFAULT_BASE_POOL_PATH)}
-        if self._task.args.get("instance_pool_path") or task_vars.get("stratus_instance_pool_path"):
-            pools["instance_pool_path"] = (self._task.args.get("instance_pool_path")
-                                           or task_vars["stratus_instance_pool_path"])
+        pools = with_pool_paths({k: self._task.args[k] for k in ("base_pool_path", "instance_pool_path")
+                                 if self._task.args.get(k)}, task_vars)
         for module, extra in (("stratus.compute.compute_domain", {}),
                               ("stratus.compute.compute_block_devices", pools),
                               ("stratus.compute.compute_network", {})):

@@ -132,15 +132,21 @@ def images_needed(wanted: dict[str, str], base_path: str) -> list[str]:
     return needed
 
 
+def _ask_for_images(params: dict[str, t.Any]) -> t.Optional[dict[str, t.Any]]:
+    """The answer that asks the action plugin for images (nothing else done), or None when the
+    base pool holds every image of the plans or this call brings it."""
+    missing = [i for i in images_needed(params.get("image_checksums") or {}, params["base_pool_path"])
+               if i not in (params.get("uploads") or {})]
+    return {"changed": False, "images_needed": missing, "instances": {}} if missing else None
+
+
 def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
     from ansible_collections.stratus.compute.plugins.module_utils.compute.config_drive import build_config_drive
 
     uploads = params.get("uploads") or {}
-    if params["state"] == "present":
-        missing = [i for i in images_needed(params.get("image_checksums") or {}, params["base_pool_path"])
-                   if i not in uploads]
-        if missing:
-            return {"changed": False, "images_needed": missing, "instances": {}}
+    asking = _ask_for_images(params) if params["state"] == "present" else None
+    if asking:
+        return asking
     conn = connect(params["uri"])
     changed = _install_uploads(uploads, params["base_pool_path"])
     base_pool, c1 = block_device.ensure_pool(conn, block_device.BASE_POOL, params["base_pool_path"])
@@ -242,10 +248,9 @@ def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
     if params["state"] != "present":
         raise StratusError("InvalidRequest", "converge only checks built servers; deleting is the steps' work",
                            "state")
-    missing = [i for i in images_needed(params.get("image_checksums") or {}, params["base_pool_path"])
-               if i not in (params.get("uploads") or {})]
-    if missing:
-        return {"changed": False, "images_needed": missing, "instances": {}}
+    asking = _ask_for_images(params)
+    if asking:
+        return asking
     outcome: dict[str, dict[str, t.Any]] = {i["uuid"]: {"ok": True, "changed": False} for i in params["instances"]}
     todo = list(params["instances"])
     changed = False
