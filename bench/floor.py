@@ -10,13 +10,22 @@ cache), then per server a qcow2 overlay on it, a DHCP host entry (virNetworkUpda
 persistent), define and start. Delete walks it back. Same XML features as Stratus's domains,
 without the <metadata> block and without the config drive Stratus attaches by default.
 
+With `--dhcp hostsdir` the DHCP entries go the way Stratus keeps them: files in the network's
+dnsmasq hosts directory, all of a host's written by one SSH command (and on delete removed by one,
+with a SIGHUP to dnsmasq), on a network of its own that names that directory. That is the floor
+for Stratus's own way; the default is libvirt's API, one virNetworkUpdate per entry, each of
+which reloads the network's firewall.
+
     floor.py create|delete --state-dir DIR --subnet-base A.B --hypervisors 3 --count N [--image FILE]
+                           [--dhcp libvirt|hostsdir]
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import json
+import shlex
+import subprocess
 import sys
 import time
 import typing as t
@@ -31,6 +40,9 @@ from labkit import ROOT, BenchLab  # noqa: E402
 NETWORK = "bench-floor"
 BRIDGE = "bench-floor0"
 CIDR_BASE = "10.241.0"
+# The hosts-directory variant: its own network, addresses and names.
+HD_NETWORK, HD_BRIDGE, HD_CIDR_BASE, HD_PREFIX, HD_MAC_BYTE = "bench-floorhd", "bench-floorhd0", "10.246.0", "floorhd", 0xd0
+HD_DIR = "/var/lib/libvirt/dnsmasq/%s.hostsdir" % HD_NETWORK
 POOL_DIR = "/var/lib/libvirt/bench-floor"
 BASE_POOL, INSTANCE_POOL = "bench-floor-base", "bench-floor-instances"
 BASE_VOLUME = "stratus-bench"
@@ -84,18 +96,27 @@ def _ensure_pool(conn: t.Any, name: str, path: str) -> t.Any:
     return pool
 
 
-def _ensure_network(conn: t.Any) -> t.Any:
+def _ensure_network(conn: t.Any, hosts_dir: bool = False) -> t.Any:
+    name, bridge, cidr = (HD_NETWORK, HD_BRIDGE, HD_CIDR_BASE) if hosts_dir else (NETWORK, BRIDGE, CIDR_BASE)
     try:
-        net = conn.networkLookupByName(NETWORK)
+        net = conn.networkLookupByName(name)
     except libvirt.libvirtError:
+        options = ("<dnsmasq:options><dnsmasq:option value='dhcp-hostsdir=%s'/></dnsmasq:options>" % HD_DIR
+                   if hosts_dir else "")
         net = conn.networkDefineXML(
-            "<network><name>%s</name><bridge name='%s' stp='off' delay='0'/>"
+            "<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>%s</name>"
+            "<bridge name='%s' stp='off' delay='0'/>"
             "<ip address='%s.1' prefix='24'><dhcp><host mac='02:00:00:00:00:00' ip='%s.254' name='placeholder'/>"
-            "</dhcp></ip></network>" % (NETWORK, BRIDGE, CIDR_BASE, CIDR_BASE))
+            "</dhcp></ip>%s</network>" % (name, bridge, cidr, cidr, options))
         net.setAutostart(1)
     if not net.isActive():
         net.create()
     return net
+
+
+def on_host_shell(ssh: list[str], script: str) -> None:
+    """One shell script on the hypervisor over SSH (the hosts-directory entries)."""
+    subprocess.run(ssh + [script], check=True, capture_output=True, timeout=300)
 
 
 def _ensure_base(conn: t.Any, pool: t.Any, image: Path) -> t.Any:
@@ -124,24 +145,36 @@ def _flags(*names: str) -> int:
 NET_FLAGS = _flags("VIR_NETWORK_UPDATE_AFFECT_LIVE", "VIR_NETWORK_UPDATE_AFFECT_CONFIG")
 
 
-def create_on_host(uri: str, mine: list[dict[str, t.Any]], image: Path) -> int:
+def create_on_host(uri: str, mine: list[dict[str, t.Any]], image: Path, ssh: t.Optional[list[str]] = None) -> int:
+    """ssh given: the DHCP entries go into the hosts directory over it, all at once."""
     conn = libvirt.open(uri)
     try:
         base_pool = _ensure_pool(conn, BASE_POOL, POOL_DIR + "/base")
         pool = _ensure_pool(conn, INSTANCE_POOL, POOL_DIR + "/instances")
-        net = _ensure_network(conn)
+        if ssh:
+            on_host_shell(ssh, "mkdir -p %s" % HD_DIR)
+        net = _ensure_network(conn, hosts_dir=bool(ssh))
         base = _ensure_base(conn, base_pool, image)
         base_path, base_size = base.path(), base.info()[1]
+        network_name = HD_NETWORK if ssh else NETWORK
+        volumes = {}
         for server in mine:
-            vol = pool.createXML(
+            volumes[server["uuid"]] = pool.createXML(
                 "<volume><name>%s-disk</name><capacity unit='bytes'>%d</capacity><target><format type='qcow2'/>"
                 "</target><backingStore><path>%s</path><format type='qcow2'/></backingStore></volume>"
                 % (server["uuid"], base_size, base_path), 0)
-            net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
-                       "<host mac='%s' ip='%s' name='%s'/>" % (server["mac"], server["ip"], server["name"]),
-                       NET_FLAGS)
-            dom = conn.defineXML(domain_xml(server, vol.path(), NETWORK))
-            dom.create()
+            if not ssh:
+                net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
+                           "<host mac='%s' ip='%s' name='%s'/>" % (server["mac"], server["ip"], server["name"]),
+                           NET_FLAGS)
+                dom = conn.defineXML(domain_xml(server, volumes[server["uuid"]].path(), network_name))
+                dom.create()
+        if ssh and mine:
+            on_host_shell(ssh, "; ".join("echo %s > %s/%s" % (shlex.quote("%s,%s,%s" % (s["mac"], s["ip"], s["name"])),
+                                                              HD_DIR, s["mac"].replace(":", "-")) for s in mine))
+            for server in mine:
+                dom = conn.defineXML(domain_xml(server, volumes[server["uuid"]].path(), network_name))
+                dom.create()
         return len(mine)
     finally:
         conn.close()
@@ -151,19 +184,23 @@ UNDEFINE_FLAGS = _flags("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE
                         "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", "VIR_DOMAIN_UNDEFINE_NVRAM")
 
 
-def delete_on_host(uri: str, mine: list[dict[str, t.Any]]) -> int:
+def delete_on_host(uri: str, mine: list[dict[str, t.Any]], ssh: t.Optional[list[str]] = None) -> int:
     conn = libvirt.open(uri)
     try:
         pool = conn.storagePoolLookupByName(INSTANCE_POOL)
-        net = conn.networkLookupByName(NETWORK)
+        net = None if ssh else conn.networkLookupByName(NETWORK)
         for server in mine:
             dom = conn.lookupByUUIDString(server["uuid"])
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(UNDEFINE_FLAGS)
             pool.storageVolLookupByName("%s-disk" % server["uuid"]).delete(0)
-            net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
-                       "<host mac='%s' ip='%s'/>" % (server["mac"], server["ip"]), NET_FLAGS)
+            if net is not None:
+                net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
+                           "<host mac='%s' ip='%s'/>" % (server["mac"], server["ip"]), NET_FLAGS)
+        if ssh and mine:
+            on_host_shell(ssh, "rm -f %s; kill -HUP $(cat /run/libvirt/network/%s.pid)"
+                          % (" ".join("%s/%s" % (HD_DIR, s["mac"].replace(":", "-")) for s in mine), HD_NETWORK))
         return len(mine)
     finally:
         conn.close()
@@ -187,14 +224,22 @@ def defined_domains(uri: str, prefix: str) -> int:
         conn.close()
 
 
-def on_host(action: str, uri: str, mine: list[dict[str, t.Any]], image: Path) -> tuple[int, t.Optional[str]]:
+def on_host(action: str, uri: str, mine: list[dict[str, t.Any]], image: Path,
+            ssh: t.Optional[list[str]] = None) -> tuple[int, t.Optional[str]]:
     """One hypervisor's share, in a worker process: (servers done, libvirt's error or None)."""
     try:
         if action == "create":
-            return create_on_host(uri, mine, image), None
-        return delete_on_host(uri, mine), None
+            return create_on_host(uri, mine, image, ssh), None
+        return delete_on_host(uri, mine, ssh), None
     except libvirt.libvirtError as exc:
         return 0, "%s: %s" % (uri.split("@", 1)[-1].split("/", 1)[0], exc.get_error_message())
+    except subprocess.CalledProcessError as exc:
+        return 0, "%s: ssh: %s" % (uri.split("@", 1)[-1].split("/", 1)[0], exc.stderr.decode(errors="replace"))
+
+
+def ssh_argv(lab: BenchLab, host: str) -> list[str]:
+    return ["ssh", "-i", str(lab.key), "-F", "/dev/null", "-o", "UserKnownHostsFile=%s" % lab.known_hosts,
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@%s" % lab.address(host)]
 
 
 def _silence(_ctx: t.Any, _err: t.Any) -> None:
@@ -209,17 +254,20 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser.add_argument("--hypervisors", type=int, default=3)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--dhcp", choices=("libvirt", "hostsdir"), default="libvirt")
     args = parser.parse_args(argv)
     libvirt.registerErrorHandler(_silence, None)
     lab = BenchLab(args.state_dir, prefix="", subnet_base=args.subnet_base, hypervisors=args.hypervisors)
     hosts = lab.host_names()
-    plan = servers(args.count, hosts)
+    hosts_dir = args.dhcp == "hostsdir"
+    plan = (servers(args.count, hosts, HD_PREFIX, HD_CIDR_BASE, HD_MAC_BYTE) if hosts_dir
+            else servers(args.count, hosts))
     start = time.monotonic()
     # One process per hypervisor: libvirt's client in one process with three libssh connections
     # driven from threads hung once (a reply left unread on a socket, every thread waiting).
     with concurrent.futures.ProcessPoolExecutor(len(hosts)) as pool:
-        futures = [pool.submit(on_host, args.action, lab.libvirt_uri(host),
-                               [s for s in plan if s["host"] == host], args.image) for host in hosts]
+        futures = [pool.submit(on_host, args.action, lab.libvirt_uri(host), [s for s in plan if s["host"] == host],
+                               args.image, ssh_argv(lab, host) if hosts_dir else None) for host in hosts]
         outcomes = [f.result() for f in futures]
     errors = [err for _n, err in outcomes if err]
     if errors:

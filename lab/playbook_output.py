@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading ansible-playbook's default output: what the lab's users (tests/e2e, bench) check in it."""
+"""Reading ansible-playbook's default output, and what a hypervisor holds: what the lab's users
+(tests/e2e, bench) check."""
 from __future__ import annotations
 
 import re
@@ -21,3 +22,10 @@ def task_lines(stdout: str, task: str) -> list[str]:
         if name.startswith(task):
             return [ln for ln in body.splitlines() if ln.strip()]
     return []
+
+
+def dhcp_entries_command(network: str) -> str:
+    """A shell command for a hypervisor that prints `network`'s DHCP host entries: those in libvirt's
+    XML and those in the dnsmasq hosts directory where Stratus keeps them (a line per entry)."""
+    return ("virsh -q -c qemu:///system net-dumpxml {net} 2>/dev/null | grep '<host ' || true; "
+            "cat /var/lib/libvirt/dnsmasq/{net}.hostsdir/* 2>/dev/null || true").format(net=network)

@@ -357,9 +357,22 @@ def host_view(lab: Lab, k: int) -> HostView:
                     dhcp[mac] = host.get("ip", "")
         except libvirt.libvirtError:
             pass
+        dhcp.update(hosts_dir_entries(lab.state / ("hv%d" % k) / "root" / "var" / "lib" / "libvirt" / "dnsmasq"
+                                      / ("%s.hostsdir" % NETWORK)))
         return HostView(domains, pools[INSTANCE_POOL], pools[VOLUME_POOL], dhcp)
     finally:
         conn.close()
+
+
+def hosts_dir_entries(path: Path) -> dict[str, str]:
+    """MAC -> IP of the DHCP entries Stratus keeps as files in a network's dnsmasq hosts directory."""
+    found: dict[str, str] = {}
+    for entry in sorted(path.glob("[!.]*")) if path.is_dir() else []:
+        for line in entry.read_text().splitlines():
+            fields = line.split(",")
+            if len(fields) >= 2:
+                found[fields[0].lower()] = fields[1].strip("[]")
+    return found
 
 
 def audit(lab: Lab, allow_error: bool = False) -> dict[str, list[str]]:

@@ -11,6 +11,10 @@ description:
   - The network step of a build (Nova's task_state C(networking)) makes sure the isolated
     libvirt network (no forward) of every requested network exists, with its bridge and subnet, and pins
     each instance's MAC to its IP with a DHCP host entry, live and persistent, without restarting the network.
+  - A network it defines keeps the entries as files in a dnsmasq hosts directory,
+    C(/var/lib/libvirt/dnsmasq/<network>.hostsdir), which dnsmasq reads as they appear (one SIGHUP after
+    entries changed or went); libvirt's per-entry update would reload the network's firewall each time.
+    A network defined without that directory keeps its entries in libvirt's XML.
   - With I(state=absent) it removes the instances' DHCP host entries and leaves other entries alone.
   - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
     the failure of one instance is reported in its entry of RV(instances), not as the host's failure.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_provision import console_line_in, guest_report, recap, run
+from test_provision import console_line_in, dhcp_entries_command, guest_report, recap, run
 
 pytestmark = pytest.mark.lab
 
@@ -85,7 +85,7 @@ def host_has(k: int, uuid: str, mac: str) -> list[str]:
         found.append("domain")
     if uuid in on_host(k, "virsh -q -c qemu:///system vol-list stratus-instances 2>/dev/null || true"):
         found.append("disks")
-    if mac and mac in on_host(k, "virsh -q -c qemu:///system net-dumpxml stratus-demo 2>/dev/null || true"):
+    if mac and mac in on_host(k, dhcp_entries_command("stratus-demo")):
         found.append("dhcp")
     return found
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "reliability"))
 from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
 sys.path.insert(0, str(ROOT / "lab"))
-from playbook_output import recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
+from playbook_output import dhcp_entries_command, recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -109,15 +109,19 @@ def test_rerun_repairs_drift_in_one_call(lab):
         "join ip_allocations a on a.instance_uuid = i.uuid where i.name = 'e2e-1'")
     k = int(host[2:])
     on_host(k, "virsh -q destroy %s" % uuid)
-    on_host(k, "virsh -q net-update %s delete ip-dhcp-host \"<host mac='%s'/>\" --live --config" % (network, mac))
-    assert on_host(k, "virsh domstate %s" % uuid).strip() == "shut off"
+    # The entry is a file in the network's dnsmasq hosts directory (libvirt's XML has only the placeholder).
+    entry = "/var/lib/libvirt/dnsmasq/%s.hostsdir/%s" % (network, mac.replace(":", "-"))
     assert mac not in on_host(k, "virsh net-dumpxml %s" % network)
+    assert on_host(k, "cat %s" % entry).startswith(mac + ",")
+    on_host(k, "rm %s" % entry)
+    assert on_host(k, "virsh domstate %s" % uuid).strip() == "shut off"
+    assert mac not in on_host(k, dhcp_entries_command(network))
 
     fixed = playbook(lab, "provision", {"stratus_servers": SERVERS})
     assert fixed.returncode == 0, fixed.stdout[-3000:]
     assert "changed: [%s]" % host in task_lines(fixed.stdout, "Check and repair built servers"), fixed.stdout[-3000:]
     assert on_host(k, "virsh domstate %s" % uuid).strip() == "running"
-    assert mac in on_host(k, "virsh net-dumpxml %s" % network)
+    assert mac in on_host(k, dhcp_entries_command(network))
     assert store_rows("select vm_state, task_state from instances where uuid = '%s'" % uuid) == [("active", None)]
 
     again = playbook(lab, "provision", {"stratus_servers": SERVERS})
@@ -161,7 +165,7 @@ def test_delete_walks_back_and_leaves_nothing(lab):
         k = int(host[-1])
         assert uuid not in on_host(k, "virsh -q -c qemu:///system list --all --uuid")
         assert uuid not in on_host(k, "virsh -q -c qemu:///system vol-list stratus-instances")
-        assert mac not in on_host(k, "virsh -q -c qemu:///system net-dumpxml stratus-demo")
+        assert mac not in on_host(k, dhcp_entries_command("stratus-demo"))
         events = store_rows("select e.event, e.result from instance_actions_events e join instance_actions a "
                             "on a.id = e.action_id where a.instance_uuid = '%s' and a.action = 'delete' "
                             "order by e.id" % uuid)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import typing as t
 from pathlib import Path
 
@@ -18,6 +19,10 @@ SPEC = {"libvirt_name": "stratus-demo", "cidr": "10.240.0.0/24", "gateway": "10.
 def fake_dnsmasq() -> t.Iterator[subprocess.Popen]:
     """A live process whose command line says dnsmasq (argv[0]), as libvirt's would."""
     proc = subprocess.Popen(["dnsmasq", "60"], executable="/bin/sleep")
+    # Until the child has exec'd, its command line is still the parent's.
+    deadline = time.monotonic() + 10
+    while b"dnsmasq" not in Path("/proc/%d/cmdline" % proc.pid).read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         yield proc
     finally:

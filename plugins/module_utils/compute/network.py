@@ -4,13 +4,26 @@
 
 Networks are isolated (no <forward>): guests reach each other and the host's
 bridge address, nothing else. Addresses come from the controller's IPAM; the
-step only pins MAC -> IP in dnsmasq, live and persistent, with virNetworkUpdate,
-so adding or removing one entry never restarts the network.
+step only pins MAC -> IP in the network's dnsmasq, persistently and without
+restarting the network.
+
+Where the entries live. libvirt's own way, virNetworkUpdate of the DHCP host
+section, reloads the network's whole firewall (some 26 iptables runs, a third of a
+second) for every entry: 250 guests on a network are 250 reloads, during which
+the DHCP and DNS rules of every guest there blink. A network Stratus defines on
+the local system libvirtd therefore names a dnsmasq hosts directory
+(``dhcp-hostsdir``, libvirt's dnsmasq option namespace): an entry is a file there,
+which dnsmasq reads as soon as it appears. dnsmasq forgets changed or removed
+files only on SIGHUP, so a step that changes or removes entries signals the
+network's dnsmasq once at its end. A network without that option (defined by an
+older Stratus, or through a remote URI) keeps its entries in libvirt's XML.
 """
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import signal
 import typing as t
 import xml.etree.ElementTree as ET
 
@@ -23,10 +36,23 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 PLACEHOLDER_MAC = "02:00:00:00:00:00"
 # Where the system libvirtd keeps the PID of each network's dnsmasq (<network>.pid).
 DNSMASQ_PID_DIR = "/run/libvirt/network"
+# Beside libvirt's own dnsmasq files (where an AppArmor profile for dnsmasq lets it read).
+HOSTS_DIR_ROOT = "/var/lib/libvirt/dnsmasq"
+DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
+HOSTS_DIR_OPTION = "dhcp-hostsdir="
+ET.register_namespace("dnsmasq", DNSMASQ_NS)
+# What may go into a dnsmasq dhcp-host line: a comma or a newline would add options of its own.
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 
-def network_xml(spec: dict[str, t.Any]) -> str:
-    """The libvirt XML of an isolated network: name, bridge, gateway, DHCP."""
+def hosts_dir_path(network: str) -> str:
+    return os.path.join(HOSTS_DIR_ROOT, network + ".hostsdir")
+
+
+def network_xml(spec: dict[str, t.Any], hosts_dir: t.Optional[str] = None) -> str:
+    """The libvirt XML of an isolated network: name, bridge, gateway, DHCP (its host entries
+    in `hosts_dir` when given)."""
     net = ipaddress.ip_network(spec["cidr"], strict=False)
     root = ET.Element("network")
     ET.SubElement(root, "name").text = spec["libvirt_name"]
@@ -35,7 +61,20 @@ def network_xml(spec: dict[str, t.Any]) -> str:
     if spec.get("dhcp", True):
         dhcp = ET.SubElement(ip, "dhcp")
         dhcp.append(ET.fromstring(_placeholder_xml(net)))
+        if hosts_dir:
+            options = ET.SubElement(root, "{%s}options" % DNSMASQ_NS)
+            ET.SubElement(options, "{%s}option" % DNSMASQ_NS, value=HOSTS_DIR_OPTION + hosts_dir)
     return ET.tostring(root, encoding="unicode")
+
+
+def hosts_dir_of(xml: str) -> t.Optional[str]:
+    """The dnsmasq hosts directory a network's XML names, if any."""
+    root = ET.fromstring(xml)
+    for option in root.findall("{%s}options/{%s}option" % (DNSMASQ_NS, DNSMASQ_NS)):
+        value = option.get("value") or ""
+        if value.startswith(HOSTS_DIR_OPTION):
+            return value[len(HOSTS_DIR_OPTION):]
+    return None
 
 
 def _placeholder_xml(net: t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> str:
@@ -70,15 +109,19 @@ def _actual(netobj: t.Any) -> dict[str, t.Any]:
     }
 
 
-def dnsmasq_running(network: str, pid_dir: str) -> bool:
-    """Whether the dnsmasq that libvirt started for `network` is alive (its PID file names a dnsmasq)."""
+def dnsmasq_pid(network: str, pid_dir: str) -> t.Optional[int]:
+    """The PID of the dnsmasq that libvirt started for `network`, if one is alive (its PID file names a dnsmasq)."""
     try:
         with open(os.path.join(pid_dir, network + ".pid")) as fp:
             pid = int(fp.read().strip())
         with open("/proc/%d/cmdline" % pid, "rb") as fp:
-            return b"dnsmasq" in fp.read()
+            return pid if b"dnsmasq" in fp.read() else None
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def dnsmasq_running(network: str, pid_dir: str) -> bool:
+    return dnsmasq_pid(network, pid_dir) is not None
 
 
 def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optional[str]) -> bool:
@@ -112,7 +155,11 @@ def ensure_network(conn: t.Any, spec: dict[str, t.Any], dnsmasq_pid_dir: t.Optio
     try:
         netobj = _lookup(conn, spec["libvirt_name"])
         if netobj is None:
-            netobj = conn.networkDefineXML(network_xml(spec))
+            # The hosts directory only where this module runs beside the libvirtd (it writes the files).
+            hosts_dir = hosts_dir_path(spec["libvirt_name"]) if dnsmasq_pid_dir else None
+            if hosts_dir:
+                os.makedirs(hosts_dir, mode=0o755, exist_ok=True)
+            netobj = conn.networkDefineXML(network_xml(spec, hosts_dir))
             changed = True
         else:
             actual = _actual(netobj)
@@ -137,7 +184,7 @@ def ensure_network(conn: t.Any, spec: dict[str, t.Any], dnsmasq_pid_dir: t.Optio
 
 
 def dhcp_hosts(netobj: t.Any) -> dict[str, dict[str, str]]:
-    """The DHCP host entries of a network, by MAC (lower case)."""
+    """The DHCP host entries in a network's libvirt XML, by MAC (lower case)."""
     root = ET.fromstring(netobj.XMLDesc(0))
     found = {}
     for host in root.findall("./ip/dhcp/host"):
@@ -154,32 +201,175 @@ def _update(netobj: t.Any, command: int, xml: str) -> None:
     netobj.update(command, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, xml, flags)
 
 
-def ensure_dhcp_host(conn: t.Any, network: str, mac: str, ip: str, hostname: str) -> bool:
-    netobj = _lookup(conn, network)
-    if netobj is None:
-        raise StratusError("BuildAbortException", "network %s is not defined on this host" % network, "networks")
-    mac = mac.lower()
-    current = dhcp_hosts(netobj)
-    wanted = {"ip": ip, "name": hostname}
-    if current.get(mac) == wanted:
-        return False
-    if mac in current:
-        _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, _host_xml(mac, current[mac]["ip"], ""))
-    # Another MAC holding this address is a stale entry of a deleted instance.
-    for other, entry in current.items():
-        if other != mac and entry["ip"] == ip:
-            _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, _host_xml(other, ip, ""))
-    _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, _host_xml(mac, ip, hostname))
-    return True
+class XmlHostEntries:
+    """Entries in libvirt's network XML: one virNetworkUpdate (live and persistent) each."""
+
+    def __init__(self, netobj: t.Any) -> None:
+        self.netobj = netobj
+
+    def entries(self) -> dict[str, dict[str, str]]:
+        return dhcp_hosts(self.netobj)
+
+    def add(self, mac: str, ip: str, hostname: str) -> None:
+        _update(self.netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, _host_xml(mac, ip, hostname))
+
+    def delete(self, mac: str, ip: str) -> None:
+        _update(self.netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, _host_xml(mac, ip, ""))
 
 
-def remove_dhcp_host(conn: t.Any, network: str, mac: str) -> bool:
-    netobj = _lookup(conn, network)
-    if netobj is None:
-        return False
+def _entry_file_name(mac: str) -> str:
+    return mac.replace(":", "-")
+
+
+def _parse_entry(line: str) -> t.Optional[tuple[str, dict[str, str]]]:
+    """One dhcp-host line as Stratus writes it: MAC,IP[,NAME] (an IPv6 address in brackets)."""
+    fields = [f.strip() for f in line.strip().split(",")]
+    if len(fields) < 2 or not MAC_RE.match(fields[0].lower()):
+        return None
+    return fields[0].lower(), {"ip": fields[1].strip("[]"), "name": fields[2] if len(fields) > 2 else ""}
+
+
+class DirHostEntries:
+    """Entries as files in the network's dnsmasq hosts directory, one file per MAC.
+
+    dnsmasq reads a new file at once (inotify); one changed or removed is forgotten only on
+    SIGHUP, which `needs_reload` asks for. Files are written under a dot name and renamed:
+    dnsmasq skips dot files, so it never reads half a line.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.needs_reload = False
+        self._entries: t.Optional[dict[str, dict[str, str]]] = None
+
+    def entries(self) -> dict[str, dict[str, str]]:
+        if self._entries is None:
+            found: dict[str, dict[str, str]] = {}
+            try:
+                names = sorted(os.listdir(self.path))
+            except FileNotFoundError:
+                names = []
+            for name in names:
+                if name.startswith("."):
+                    continue
+                try:
+                    with open(os.path.join(self.path, name)) as handle:
+                        lines = handle.read().splitlines()
+                except OSError:
+                    continue
+                for line in lines:
+                    parsed = _parse_entry(line)
+                    if parsed:
+                        found[parsed[0]] = parsed[1]
+            self._entries = found
+        return self._entries
+
+    def add(self, mac: str, ip: str, hostname: str) -> None:
+        address = "[%s]" % ip if ipaddress.ip_address(ip).version == 6 else ip
+        line = ",".join([mac, address] + ([hostname] if hostname else [])) + "\n"
+        if not os.path.isdir(self.path):
+            # Made again (someone removed it): dnsmasq lost its watch, a SIGHUP reads the directory again.
+            os.makedirs(self.path, mode=0o755, exist_ok=True)
+            self.needs_reload = True
+        final = os.path.join(self.path, _entry_file_name(mac))
+        tmp = os.path.join(self.path, "." + _entry_file_name(mac) + ".part")
+        with open(tmp, "w") as handle:
+            handle.write(line)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+        self.entries()[mac] = {"ip": ip, "name": hostname}
+
+    def delete(self, mac: str, ip: str) -> None:
+        try:
+            os.unlink(os.path.join(self.path, _entry_file_name(mac)))
+        except FileNotFoundError:
+            pass
+        self.entries().pop(mac, None)
+        self.needs_reload = True
+
+
+def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
     mac = mac.lower()
-    current = dhcp_hosts(netobj)
-    if mac not in current:
+    if not MAC_RE.match(mac):
+        raise StratusError("InvalidRequest", "bad MAC address %r" % mac, "mac")
+    try:
+        ip = str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise StratusError("InvalidRequest", "bad IP address %r" % ip, "ip") from None
+    if hostname and not HOSTNAME_RE.match(hostname):
+        raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry" % hostname, "hostname")
+    return mac, ip, hostname
+
+
+class DhcpHostBook:
+    """The DHCP host entries of this host's networks, for one module call.
+
+    `reload()` at the end signals each network's dnsmasq whose hosts directory lost or changed
+    an entry (once, however many).
+    """
+
+    def __init__(self, conn: t.Any, pid_dir: t.Optional[str]) -> None:
+        self.conn = conn
+        self.pid_dir = pid_dir
+        self._networks: dict[str, t.Optional[t.Union[XmlHostEntries, DirHostEntries]]] = {}
+
+    def _of(self, network: str) -> t.Optional[t.Union[XmlHostEntries, DirHostEntries]]:
+        if network not in self._networks:
+            netobj = _lookup(self.conn, network)
+            kept: t.Optional[t.Union[XmlHostEntries, DirHostEntries]] = None
+            if netobj is not None:
+                hosts_dir = hosts_dir_of(netobj.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE))
+                if hosts_dir and not self.pid_dir:
+                    raise StratusError("BuildAbortException", "network %s keeps its DHCP entries in %s on its host: "
+                                       "reach that libvirtd as qemu:///system" % (network, hosts_dir), "uri")
+                kept = DirHostEntries(hosts_dir) if hosts_dir else XmlHostEntries(netobj)
+            self._networks[network] = kept
+        return self._networks[network]
+
+    def ensure(self, network: str, mac: str, ip: str, hostname: str) -> bool:
+        """MAC -> IP (and name) pinned on `network`. Returns changed."""
+        mac, ip, hostname = _validated(mac, ip, hostname)
+        kept = self._of(network)
+        if kept is None:
+            raise StratusError("BuildAbortException", "network %s is not defined on this host" % network, "networks")
+        current = kept.entries()
+        wanted = {"ip": ip, "name": hostname}
+        if current.get(mac) == wanted:
+            return False
+        if mac in current:
+            kept.delete(mac, current[mac]["ip"])
+        # Another MAC holding this address is a stale entry of a deleted instance.
+        for other, entry in list(current.items()):
+            if other != mac and entry["ip"] == ip:
+                kept.delete(other, ip)
+        kept.add(mac, ip, hostname)
+        return True
+
+    def remove(self, network: str, mac: str) -> bool:
+        kept = self._of(network)
+        mac = mac.lower()
+        if kept is None:
+            return False
+        current = kept.entries()
+        if mac not in current:
+            return False
+        kept.delete(mac, current[mac]["ip"])
+        return True
+
+    def reload(self) -> None:
+        for network, kept in sorted(self._networks.items()):
+            if isinstance(kept, DirHostEntries) and kept.needs_reload and self.pid_dir:
+                signal_dnsmasq(network, self.pid_dir)
+                kept.needs_reload = False
+
+
+def signal_dnsmasq(network: str, pid_dir: str) -> bool:
+    """SIGHUP to the network's dnsmasq (it re-reads its host files); False when none runs."""
+    pid = dnsmasq_pid(network, pid_dir)
+    if pid is None:
         return False
-    _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, _host_xml(mac, current[mac]["ip"], ""))
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return False
     return True

@@ -23,30 +23,33 @@ def run_network(params: dict[str, t.Any]) -> dict[str, t.Any]:
     instances = params["instances"]
     changed = False
     net_errors: dict[str, dict[str, t.Any]] = {}
+    # dnsmasq's PID file and hosts directory are only to be touched where the system libvirtd runs: this host
+    pid_dir = network.DNSMASQ_PID_DIR if params["uri"] == "qemu:///system" else None
     if params["state"] == "present":
         specs = {n["id"]: n for inst in instances for n in inst.get("networks", [])}
-        # dnsmasq's PID file is only to be read where the system libvirtd runs: this host
-        pid_dir = network.DNSMASQ_PID_DIR if params["uri"] == "qemu:///system" else None
         for net_id, spec in sorted(specs.items()):
             try:
                 changed = network.ensure_network(conn, spec, pid_dir) or changed
             except StratusError as exc:
                 net_errors[net_id] = exc.to_dict()
+    book = network.DhcpHostBook(conn, pid_dir)
 
     def one(inst: dict[str, t.Any]) -> dict[str, t.Any]:
         did = False
         for nic in inst.get("nics", []):
             if params["state"] == "absent":
-                did = network.remove_dhcp_host(conn, nic["libvirt_network"], nic["mac"]) or did
+                did = book.remove(nic["libvirt_network"], nic["mac"]) or did
                 continue
             if nic["network_id"] in net_errors:
                 err = net_errors[nic["network_id"]]
                 raise StratusError(err["code"], err["message"], err["field"])
-            did = network.ensure_dhcp_host(conn, nic["libvirt_network"], nic["mac"], nic["ip"],
-                                           nic.get("hostname", "")) or did
+            did = book.ensure(nic["libvirt_network"], nic["mac"], nic["ip"], nic.get("hostname", "")) or did
         return {"changed": did}
 
-    inst_changed, results = per_instance(instances, one)
+    try:
+        inst_changed, results = per_instance(instances, one)
+    finally:
+        book.reload()
     return {"changed": changed or inst_changed, "instances": results}
 
 

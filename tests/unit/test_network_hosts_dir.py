@@ -1,0 +1,167 @@
+"""DHCP host entries as files in the network's dnsmasq hosts directory: what is written, what is
+read back, when dnsmasq is signalled, and what may never reach a dhcp-host line."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import typing as t
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+
+SPEC = {"libvirt_name": "stratus-demo", "cidr": "10.240.0.0/24", "gateway": "10.240.0.1", "bridge": "stx-demo",
+        "dhcp": True}
+MAC = "52:54:00:aa:bb:01"
+
+
+class FakeNetwork:
+    def __init__(self, xml: str) -> None:
+        self.xml = xml
+        self.updates: list[tuple[int, str]] = []
+
+    def XMLDesc(self, flags: int = 0) -> str:  # noqa: N802  (libvirt's name)
+        return self.xml
+
+    def isActive(self) -> bool:  # noqa: N802
+        return True
+
+    def update(self, command: int, section: int, index: int, xml: str, flags: int) -> None:
+        self.updates.append((command, xml))
+
+
+class FakeConn:
+    def __init__(self, net: FakeNetwork) -> None:
+        self.net = net
+
+    def networkLookupByName(self, name: str) -> FakeNetwork:  # noqa: N802
+        return self.net
+
+
+@pytest.fixture()
+def hosts_dir(tmp_path: Path) -> Path:
+    return tmp_path / "stratus-demo.hostsdir"
+
+
+@pytest.fixture()
+def dnsmasq(tmp_path: Path) -> t.Iterator[subprocess.Popen]:
+    """A live process whose command line says dnsmasq and that counts its SIGHUPs in a file."""
+    counter = tmp_path / "hups"
+    script = "n=0; trap 'n=$((n+1)); echo $n > %s' HUP; echo 0 > %s; while :; do sleep 0.05; done" % (counter, counter)
+    proc = subprocess.Popen(["dnsmasq", "-c", script], executable="/bin/sh")
+    deadline = time.monotonic() + 10
+    while not counter.exists() and time.monotonic() < deadline:  # the trap is set
+        time.sleep(0.02)
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "stratus-demo.pid").write_text(str(proc.pid))
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def hups(tmp_path: Path) -> int:
+    time.sleep(0.3)  # the trap runs between sleeps
+    counter = tmp_path / "hups"
+    return int(counter.read_text()) if counter.exists() else 0
+
+
+def test_the_network_xml_names_the_hosts_dir_and_it_reads_back(hosts_dir: Path) -> None:
+    xml = network.network_xml(SPEC, str(hosts_dir))
+    root = ET.fromstring(xml)
+    assert root.find("forward") is None
+    assert network.hosts_dir_of(xml) == str(hosts_dir)
+    assert network.hosts_dir_of(network.network_xml(SPEC)) is None
+
+
+def test_entries_are_files_dnsmasq_reads_and_a_rerun_changes_nothing(tmp_path: Path, hosts_dir: Path,
+                                                                     dnsmasq: subprocess.Popen) -> None:
+    hosts_dir.mkdir()  # as the network step makes it with the network
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    assert book.ensure("stratus-demo", MAC.upper(), "10.240.0.5", "web-1") is True
+    assert book.ensure("stratus-demo", "52:54:00:aa:bb:02", "10.240.0.6", "") is True
+    book.reload()
+    assert (hosts_dir / "52-54-00-aa-bb-01").read_text() == "52:54:00:aa:bb:01,10.240.0.5,web-1\n"
+    assert (hosts_dir / "52-54-00-aa-bb-02").read_text() == "52:54:00:aa:bb:02,10.240.0.6\n"
+    assert not [p for p in hosts_dir.iterdir() if p.name.startswith(".")]
+    assert net.updates == []  # libvirt's XML (and its firewall) untouched
+    assert hups(tmp_path) == 0  # new files: dnsmasq reads them itself
+
+    again = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    assert again.ensure("stratus-demo", MAC, "10.240.0.5", "web-1") is False
+    again.reload()
+    assert hups(tmp_path) == 0
+
+
+def test_a_changed_or_removed_entry_signals_dnsmasq_once(tmp_path: Path, hosts_dir: Path,
+                                                         dnsmasq: subprocess.Popen) -> None:
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    book.ensure("stratus-demo", MAC, "10.240.0.5", "web-1")
+    book.ensure("stratus-demo", "52:54:00:aa:bb:02", "10.240.0.6", "web-2")
+    book.reload()
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    # A new MAC taking 10.240.0.5: the stale entry goes, and web-2 is removed.
+    assert book.ensure("stratus-demo", "52:54:00:aa:bb:03", "10.240.0.5", "web-3") is True
+    assert book.remove("stratus-demo", "52:54:00:aa:bb:02") is True
+    assert book.remove("stratus-demo", "52:54:00:aa:bb:02") is False
+    book.reload()
+    assert sorted(p.name for p in hosts_dir.iterdir()) == ["52-54-00-aa-bb-03"]
+    assert hups(tmp_path) == 1
+
+
+def test_a_hosts_dir_made_again_is_read_again(tmp_path: Path, hosts_dir: Path, dnsmasq: subprocess.Popen) -> None:
+    """Someone removed the directory: dnsmasq lost its watch on it, so it is signalled to read it."""
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    book.ensure("stratus-demo", MAC, "10.240.0.5", "web-1")
+    book.reload()
+    assert hups(tmp_path) == 1
+
+
+def test_a_network_without_the_option_keeps_entries_in_libvirt_xml(tmp_path: Path) -> None:
+    net = FakeNetwork(network.network_xml(SPEC))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path))
+    assert book.ensure("stratus-demo", MAC, "10.240.0.5", "web-1") is True
+    assert [c for c, _xml in net.updates] == [network.libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST]
+    assert "10.240.0.5" in net.updates[0][1]
+
+
+@pytest.mark.parametrize("mac, ip, hostname, field", [
+    (MAC, "10.240.0.5", "web,set:evil", "hostname"),
+    (MAC, "10.240.0.5", "web\ndhcp-option=3,10.0.0.9", "hostname"),
+    ("52:54:00:aa:bb", "10.240.0.5", "web", "mac"),
+    (MAC, "10.240.0.5,ignore", "web", "ip"),
+])
+def test_nothing_but_a_mac_an_address_and_a_name_reaches_a_line(tmp_path: Path, hosts_dir: Path, mac: str, ip: str,
+                                                                hostname: str, field: str) -> None:
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path))
+    with pytest.raises(StratusError) as info:
+        book.ensure("stratus-demo", mac, ip, hostname)
+    assert (info.value.code, info.value.field) == ("InvalidRequest", field)
+    assert not hosts_dir.exists() or not list(hosts_dir.iterdir())
+
+
+def test_a_hosts_dir_network_through_a_remote_uri_is_refused(hosts_dir: Path) -> None:
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    with pytest.raises(StratusError) as info:
+        network.DhcpHostBook(FakeConn(net), None).ensure("stratus-demo", MAC, "10.240.0.5", "web-1")
+    assert info.value.field == "uri"
+
+
+def test_signal_goes_only_to_a_dnsmasq(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "stratus-demo.pid").write_text(str(proc.pid))
+        assert network.signal_dnsmasq("stratus-demo", str(tmp_path)) is False
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
