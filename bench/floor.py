@@ -16,7 +16,7 @@ with a SIGHUP to dnsmasq), on a network of its own that names that directory. Th
 for Stratus's own way; the default is libvirt's API, one virNetworkUpdate per entry, each of
 which reloads the network's firewall.
 
-    floor.py create|delete --state-dir DIR --subnet-base A.B --hypervisors 3 --count N [--image FILE]
+    floor.py create|delete|clean --state-dir DIR --subnet-base A.B --hypervisors 3 --count N [--image FILE]
                            [--dhcp libvirt|hostsdir]
 """
 from __future__ import annotations
@@ -184,6 +184,17 @@ UNDEFINE_FLAGS = _flags("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE
                         "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", "VIR_DOMAIN_UNDEFINE_NVRAM")
 
 
+def _drop_dhcp_entry(net: t.Any, server: dict[str, t.Any]) -> None:
+    net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
+               "<host mac='%s' ip='%s'/>" % (server["mac"], server["ip"]), NET_FLAGS)
+
+
+def _drop_hosts_dir_entries(ssh: list[str], mine: list[dict[str, t.Any]]) -> None:
+    """All of a host's entry files in one SSH command, then one SIGHUP to its dnsmasq (if it runs)."""
+    on_host_shell(ssh, "rm -f %s; kill -HUP $(cat /run/libvirt/network/%s.pid) 2>/dev/null; true"
+                  % (" ".join("%s/%s" % (HD_DIR, s["mac"].replace(":", "-")) for s in mine), HD_NETWORK))
+
+
 def delete_on_host(uri: str, mine: list[dict[str, t.Any]], ssh: t.Optional[list[str]] = None) -> int:
     conn = libvirt.open(uri)
     try:
@@ -196,11 +207,37 @@ def delete_on_host(uri: str, mine: list[dict[str, t.Any]], ssh: t.Optional[list[
             dom.undefineFlags(UNDEFINE_FLAGS)
             pool.storageVolLookupByName("%s-disk" % server["uuid"]).delete(0)
             if net is not None:
-                net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
-                           "<host mac='%s' ip='%s'/>" % (server["mac"], server["ip"]), NET_FLAGS)
+                _drop_dhcp_entry(net, server)
         if ssh and mine:
-            on_host_shell(ssh, "rm -f %s; kill -HUP $(cat /run/libvirt/network/%s.pid)"
-                          % (" ".join("%s/%s" % (HD_DIR, s["mac"].replace(":", "-")) for s in mine), HD_NETWORK))
+            _drop_hosts_dir_entries(ssh, mine)
+        return len(mine)
+    finally:
+        conn.close()
+
+
+def clean_on_host(uri: str, mine: list[dict[str, t.Any]], ssh: t.Optional[list[str]] = None) -> int:
+    """What an interrupted create or delete left of these servers: domains, overlays, DHCP entries."""
+    conn = libvirt.open(uri)
+    try:
+        for server in mine:
+            try:
+                dom = conn.lookupByUUIDString(server["uuid"])
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefineFlags(UNDEFINE_FLAGS)
+            except libvirt.libvirtError:
+                pass
+            try:
+                conn.storagePoolLookupByName(INSTANCE_POOL).storageVolLookupByName("%s-disk" % server["uuid"]).delete(0)
+            except libvirt.libvirtError:
+                pass
+            if not ssh:
+                try:
+                    _drop_dhcp_entry(conn.networkLookupByName(NETWORK), server)
+                except libvirt.libvirtError:
+                    pass
+        if ssh and mine:
+            _drop_hosts_dir_entries(ssh, mine)
         return len(mine)
     finally:
         conn.close()
@@ -230,6 +267,8 @@ def on_host(action: str, uri: str, mine: list[dict[str, t.Any]], image: Path,
     try:
         if action == "create":
             return create_on_host(uri, mine, image, ssh), None
+        if action == "clean":
+            return clean_on_host(uri, mine, ssh), None
         return delete_on_host(uri, mine, ssh), None
     except libvirt.libvirtError as exc:
         return 0, "%s: %s" % (uri.split("@", 1)[-1].split("/", 1)[0], exc.get_error_message())
@@ -248,7 +287,7 @@ def _silence(_ctx: t.Any, _err: t.Any) -> None:
 
 def main(argv: t.Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("action", choices=("create", "delete"))
+    parser.add_argument("action", choices=("create", "delete", "clean"))
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--subnet-base", required=True)
     parser.add_argument("--hypervisors", type=int, default=3)

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import time
 import typing as t
@@ -25,7 +26,17 @@ class BenchError(Exception):
 
 def run(cmd: list[str], env: dict[str, str], timeout: float = 1800, check: bool = True,
         cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    """The command in a process group of its own: past `timeout` the whole group is killed (the
+    floor's worker processes too), then TimeoutExpired is raised."""
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+    proc = subprocess.CompletedProcess(cmd, child.returncode, out, err)
     if check and proc.returncode != 0:
         raise BenchError("%s failed (exit %s):\n%s\n%s"
                          % (" ".join(cmd[:4]), proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:]))
@@ -134,3 +145,16 @@ def machine_snapshot(lab: BenchLab) -> dict[str, t.Any]:
             continue
     return {"loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
             "qemu_this_lab": ours_count, "qemu_others": others}
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat's first line: user ... steal), in ticks."""
+    with open("/proc/stat") as handle:
+        return [int(v) for v in handle.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> t.Optional[float]:
+    """The share of CPU time the virtual machine's host took away between two readings (steal)."""
+    spent = [b - a for a, b in zip(before, after)]
+    total = sum(spent)
+    return round(spent[7] / total, 3) if total > 0 and len(spent) > 7 else None

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from test_provision import console_line_in, dhcp_entries_command, guest_report, recap, run
+from test_provision import (console_line_in, dhcp_entries_command, guest_report, on_host as provision_on_host, recap,
+                            run)
 
 pytestmark = pytest.mark.lab
 
@@ -70,12 +71,7 @@ def events(uuid: str) -> list[tuple[str, str, str]]:
 
 
 def on_host(k: int, command: str) -> str:
-    proc = subprocess.run(
-        ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
-         "-o", "UserKnownHostsFile=%s" % (STATE / "ssh" / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
-         "-o", "BatchMode=yes", "root@%s.%d.2" % (SUBNET, k), command],
-        capture_output=True, text=True, timeout=60, check=True)
-    return proc.stdout
+    return provision_on_host(k, command, STATE, SUBNET)
 
 
 def host_has(k: int, uuid: str, mac: str) -> list[str]:

@@ -141,11 +141,12 @@ def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path
     assert store_rows("select count(*) from ip_allocations where instance_uuid = '%s'" % uuid) == [(0,)]
 
 
-def on_host(k: int, command: str) -> str:
+def on_host(k: int, command: str, state: Path = STATE, subnet: str = "10.233") -> str:
+    """A shell command on hvK of the lab in `state` (over its SSH, with its pinned host key)."""
     proc = subprocess.run(
-        ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
-         "-o", "UserKnownHostsFile=%s" % (STATE / "ssh" / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
-         "-o", "BatchMode=yes", "root@10.233.%d.2" % k, command],
+        ["ssh", "-i", str(state / "ssh" / "id_ed25519"), "-F", "/dev/null",
+         "-o", "UserKnownHostsFile=%s" % (state / "ssh" / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "root@%s.%d.2" % (subnet, k), command],
         capture_output=True, text=True, timeout=60, check=True)
     return proc.stdout
 

@@ -288,6 +288,9 @@ class DirHostEntries:
         self.needs_reload = True
 
 
+HostEntries = t.Union[XmlHostEntries, DirHostEntries]
+
+
 def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
     mac = mac.lower()
     if not MAC_RE.match(mac):
@@ -311,12 +314,12 @@ class DhcpHostBook:
     def __init__(self, conn: t.Any, pid_dir: t.Optional[str]) -> None:
         self.conn = conn
         self.pid_dir = pid_dir
-        self._networks: dict[str, t.Optional[t.Union[XmlHostEntries, DirHostEntries]]] = {}
+        self._networks: dict[str, t.Optional[HostEntries]] = {}
 
-    def _of(self, network: str) -> t.Optional[t.Union[XmlHostEntries, DirHostEntries]]:
+    def _of(self, network: str) -> t.Optional[HostEntries]:
         if network not in self._networks:
             netobj = _lookup(self.conn, network)
-            kept: t.Optional[t.Union[XmlHostEntries, DirHostEntries]] = None
+            kept: t.Optional[HostEntries] = None
             if netobj is not None:
                 hosts_dir = hosts_dir_of(netobj.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE))
                 if hosts_dir and not self.pid_dir:
