@@ -116,6 +116,18 @@ def test_a_changed_or_removed_entry_signals_dnsmasq_once(tmp_path: Path, hosts_d
     assert hups(tmp_path) == 1
 
 
+def test_a_delete_rerun_after_a_kill_still_makes_dnsmasq_forget(tmp_path: Path, hosts_dir: Path,
+                                                                dnsmasq: subprocess.Popen) -> None:
+    """The file went but the step was killed before its SIGHUP: the rerun finds nothing to remove
+    (no change) and still signals, so dnsmasq does not keep the entry in memory."""
+    hosts_dir.mkdir()
+    net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
+    book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
+    assert book.remove("stratus-demo", MAC) is False
+    book.reload()
+    assert hups(tmp_path) == 1
+
+
 def test_a_hosts_dir_made_again_is_read_again(tmp_path: Path, hosts_dir: Path, dnsmasq: subprocess.Popen) -> None:
     """Someone removed the directory: dnsmasq lost its watch on it, so it is signalled to read it."""
     net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))

@@ -355,6 +355,9 @@ class DhcpHostBook:
             return False
         current = kept.entries()
         if mac not in current:
+            if isinstance(kept, DirHostEntries):
+                # dnsmasq may still hold it: a step killed between removing the file and the SIGHUP.
+                kept.needs_reload = True
             return False
         kept.delete(mac, current[mac]["ip"])
         return True
