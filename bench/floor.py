@@ -158,6 +158,10 @@ def create_on_host(uri: str, mine: list[dict[str, t.Any]], image: Path, ssh: t.O
         base_path, base_size = base.path(), base.info()[1]
         network_name = HD_NETWORK if ssh else NETWORK
         volumes = {}
+
+        def start(server: dict[str, t.Any]) -> None:
+            conn.defineXML(domain_xml(server, volumes[server["uuid"]].path(), network_name)).create()
+
         for server in mine:
             volumes[server["uuid"]] = pool.createXML(
                 "<volume><name>%s-disk</name><capacity unit='bytes'>%d</capacity><target><format type='qcow2'/>"
@@ -167,14 +171,12 @@ def create_on_host(uri: str, mine: list[dict[str, t.Any]], image: Path, ssh: t.O
                 net.update(libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1,
                            "<host mac='%s' ip='%s' name='%s'/>" % (server["mac"], server["ip"], server["name"]),
                            NET_FLAGS)
-                dom = conn.defineXML(domain_xml(server, volumes[server["uuid"]].path(), network_name))
-                dom.create()
+                start(server)
         if ssh and mine:
             on_host_shell(ssh, "; ".join("echo %s > %s/%s" % (shlex.quote("%s,%s,%s" % (s["mac"], s["ip"], s["name"])),
                                                               HD_DIR, s["mac"].replace(":", "-")) for s in mine))
             for server in mine:
-                dom = conn.defineXML(domain_xml(server, volumes[server["uuid"]].path(), network_name))
-                dom.create()
+                start(server)
         return len(mine)
     finally:
         conn.close()

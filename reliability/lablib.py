@@ -365,14 +365,10 @@ def host_view(lab: Lab, k: int) -> HostView:
 
 
 def hosts_dir_entries(path: Path) -> dict[str, str]:
-    """MAC -> IP of the DHCP entries Stratus keeps as files in a network's dnsmasq hosts directory."""
-    found: dict[str, str] = {}
-    for entry in sorted(path.glob("[!.]*")) if path.is_dir() else []:
-        for line in entry.read_text().splitlines():
-            fields = line.split(",")
-            if len(fields) >= 2:
-                found[fields[0].lower()] = fields[1].strip("[]")
-    return found
+    """MAC -> IP of the DHCP entries Stratus keeps as files in a network's dnsmasq hosts directory
+    (read by the network step's own reader)."""
+    from ansible_collections.stratus.compute.plugins.module_utils.compute.network import DirHostEntries
+    return {mac: entry["ip"] for mac, entry in DirHostEntries(str(path)).entries().items()}
 
 
 def audit(lab: Lab, allow_error: bool = False) -> dict[str, list[str]]:

@@ -202,10 +202,16 @@ def _update(netobj: t.Any, command: int, xml: str) -> None:
 
 
 class XmlHostEntries:
-    """Entries in libvirt's network XML: one virNetworkUpdate (live and persistent) each."""
+    """Entries in libvirt's network XML: one virNetworkUpdate (live and persistent) each; libvirt
+    tells dnsmasq itself, so there is never anything to reload."""
+
+    needs_reload = False
 
     def __init__(self, netobj: t.Any) -> None:
         self.netobj = netobj
+
+    def already_gone(self, mac: str) -> None:
+        """Nothing to do: libvirt's live update leaves dnsmasq nothing to forget."""
 
     def entries(self) -> dict[str, dict[str, str]]:
         return dhcp_hosts(self.netobj)
@@ -287,6 +293,10 @@ class DirHostEntries:
         self.entries().pop(mac, None)
         self.needs_reload = True
 
+    def already_gone(self, mac: str) -> None:
+        """dnsmasq may still hold it: a step killed between removing the file and the SIGHUP."""
+        self.needs_reload = True
+
 
 HostEntries = t.Union[XmlHostEntries, DirHostEntries]
 
@@ -355,16 +365,14 @@ class DhcpHostBook:
             return False
         current = kept.entries()
         if mac not in current:
-            if isinstance(kept, DirHostEntries):
-                # dnsmasq may still hold it: a step killed between removing the file and the SIGHUP.
-                kept.needs_reload = True
+            kept.already_gone(mac)
             return False
         kept.delete(mac, current[mac]["ip"])
         return True
 
     def reload(self) -> None:
         for network, kept in sorted(self._networks.items()):
-            if isinstance(kept, DirHostEntries) and kept.needs_reload and self.pid_dir:
+            if kept is not None and kept.needs_reload and self.pid_dir:
                 signal_dnsmasq(network, self.pid_dir)
                 kept.needs_reload = False
 
