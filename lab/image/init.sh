@@ -8,6 +8,7 @@
 #   STRATUS-GUEST disks vda=<bytes> sr0=<bytes> ...
 #   STRATUS-GUEST user_data bytes=<n> sha256=<hex or ->
 #   STRATUS-GUEST public_key name=<key name> sha256=<hex of the key text>   (one per key)
+#   STRATUS-GUEST file path=<path> sha256=<hex of its content>   (one per injected file)
 #   STRATUS-GUEST ready name=<name> uuid=<uuid> ip=<ipv4>
 # with "-" for anything not found. PID 1 must never exit (kernel panic).
 
@@ -135,6 +136,22 @@ report_public_keys() {
     done
 }
 
+report_files() {
+    # Injected files (personality) as Nova writes them: meta_data.json's "files" names each
+    # path and its content file, /content/NNNN, under openstack/ on the drive.
+    local path cpath sum
+    [ -f "$CFG/$MD_REL" ] || return 0
+    awk -v arr=files -f /usr/share/stratus/json_get.awk "$CFG/$MD_REL" 2>/dev/null |
+    while IFS="$(printf '\t')" read -r path cpath; do
+        sum=-
+        case "$cpath" in
+            /content/[0-9][0-9][0-9][0-9])
+                [ -f "$CFG/openstack$cpath" ] && sum=$(sha256sum "$CFG/openstack$cpath" | cut -d' ' -f1) ;;
+        esac
+        say "STRATUS-GUEST file path=${path:--} sha256=${sum:--}"
+    done
+}
+
 meta_value() {
     # Top-level string value of key $1 in meta_data.json, or nothing.
     [ -f "$CFG/$MD_REL" ] || return 0
@@ -153,6 +170,7 @@ uuid=$(meta_value uuid)
 report_disks
 report_user_data
 report_public_keys
+report_files
 
 wait "$dhcp_pid"
 ip=$(cat /run/stratus-ip 2>/dev/null)

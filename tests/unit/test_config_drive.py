@@ -148,3 +148,40 @@ def test_missing_pycdlib_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
 def test_str_user_data_is_utf8() -> None:
     assert cd.build_config_drive(META, user_data="héllo") == \
         cd.build_config_drive(META, user_data="héllo".encode())
+
+
+FILES = [("/etc/stratus/injected.conf", b"token = 0b1c\n"), ("/root/.ssh/extra key", b"\x00\xffbinary")]
+
+
+def test_injected_files_are_written_as_nova_does() -> None:
+    """Nova's layout: each content in openstack/content/NNNN, listed in meta_data.json's files."""
+    iso = _open(cd.build_config_drive(META, NETWORK, USER_DATA, None, FILES))
+    try:
+        assert _rr_names(iso, "/openstack") == {"latest", cd.DATED_VERSION, "content"}
+        assert _rr_names(iso, "/openstack/content") == {"0000", "0001"}
+        assert _read(iso, rr_path="/openstack/content/0000") == FILES[0][1]
+        assert _read(iso, rr_path="/openstack/content/0001") == FILES[1][1]
+        assert _read(iso, iso_path="/OPENSTACK/CONTENT/0000.;1") == FILES[0][1]
+        for version in VERSIONS:
+            meta = json.loads(_read(iso, rr_path="/openstack/%s/meta_data.json" % version))
+            assert meta["files"] == [{"path": "/etc/stratus/injected.conf", "content_path": "/content/0000"},
+                                     {"path": "/root/.ssh/extra key", "content_path": "/content/0001"}]
+            assert {k: v for k, v in meta.items() if k != "files"} == META
+    finally:
+        iso.close()
+
+
+def test_no_injected_files_no_content_dir_and_no_files_key() -> None:
+    assert cd.build_config_drive(META, files=[]) == cd.build_config_drive(META)
+    iso = _open(cd.build_config_drive(META))
+    try:
+        assert "content" not in _rr_names(iso, "/openstack")
+        assert "files" not in json.loads(_read(iso, rr_path="/openstack/latest/meta_data.json"))
+    finally:
+        iso.close()
+
+
+@pytest.mark.parametrize("files", ["a", [("/a",)], [("/a", "text, not bytes")], [(1, b"x")]])
+def test_bad_injected_files_are_rejected(files: object) -> None:
+    with pytest.raises(cd.ConfigDriveError):
+        cd.build_config_drive(META, files=files)  # type: ignore[arg-type]

@@ -11,6 +11,12 @@ from __future__ import annotations
 #     openstack/latest/user_data           (only when user data is given)
 #     openstack/latest/vendor_data.json    (``{}`` when not given)
 #     openstack/2018-08-27/...             (same files, dated version)
+#     openstack/content/0000, 0001, ...    (injected files, only when given)
+#
+# Injected files (the request's personality) go where Nova puts them: each one's
+# content in ``openstack/content/NNNN`` and an entry ``{"path": <path in the
+# guest>, "content_path": "/content/NNNN"}`` in the ``files`` list of
+# ``meta_data.json``, numbered in the order given.
 #
 # The image carries Rock Ridge and Joliet names so that guests see the real
 # lower-case file names, while the plain ISO9660 tree uses upper-case
@@ -35,12 +41,15 @@ __all__ = [
     "build_config_drive",
     "build_config_drive_with_digest",
     "config_drive_digest",
+    "content_files",
     "serialize_json",
 ]
 
 CONFIG_DRIVE_LABEL = "config-2"
 # The dated metadata version we publish next to ``latest`` (Nova's newest).
 DATED_VERSION = "2018-08-27"
+# Beside the version directories; meta_data.json names its files relative to openstack/.
+CONTENT_DIR = "content"
 # Every date in the image (volume descriptors, directory records, Rock Ridge
 # TF entries) is set to this instant: 2018-08-27T00:00:00Z.
 FIXED_EPOCH = 1535328000.0
@@ -148,6 +157,34 @@ def _drive_files(meta_data: dict, network_data: dict | None,
     return files
 
 
+def _content_name(index: int) -> str:
+    return "%04d" % index
+
+
+def content_files(files: Any) -> list[tuple[str, bytes]]:
+    """(name under openstack/content/, content) for the injected files, checked, in order."""
+    if files is None:
+        return []
+    if not isinstance(files, (list, tuple)):
+        raise ConfigDriveError("files must be a list of (path, bytes), got %s" % type(files).__name__)
+    out = []
+    for index, item in enumerate(files):
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], (bytes, bytearray))):
+            raise ConfigDriveError("injected file %d must be a (path, bytes) pair" % index)
+        out.append((_content_name(index), bytes(item[1])))
+    return out
+
+
+def _with_files(meta_data: dict, files: Any) -> dict:
+    """meta_data with Nova's ``files`` list when files are injected (as given otherwise)."""
+    if not files:
+        return meta_data
+    listed = [{"path": path, "content_path": "/%s/%s" % (CONTENT_DIR, _content_name(index))}
+              for index, (path, _content) in enumerate(files)]
+    return dict(meta_data, files=listed)
+
+
 def _check_inputs(meta_data: Any, network_data: Any, user_data: Any,
                   vendor_data: Any) -> bytes | None:
     if not isinstance(meta_data, dict):
@@ -186,13 +223,16 @@ def _add_file(iso: Any, parts: list[str], content: bytes) -> None:
 
 def build_config_drive(meta_data: dict, network_data: dict | None = None,
                        user_data: bytes | None = None,
-                       vendor_data: dict | None = None) -> bytes:
+                       vendor_data: dict | None = None,
+                       files: list[tuple[str, bytes]] | None = None) -> bytes:
     """Return the bytes of a config-2 ISO9660 image (Rock Ridge + Joliet).
 
-    Same inputs always give the same bytes.
+    `files` are the injected files, (path in the guest, content). Same inputs
+    always give the same bytes.
     """
     user_bytes = _check_inputs(meta_data, network_data, user_data, vendor_data)
-    files = _drive_files(meta_data, network_data, user_bytes, vendor_data)
+    contents = content_files(files)
+    version_files = _drive_files(_with_files(meta_data, files), network_data, user_bytes, vendor_data)
     pycdlib = _import_pycdlib()
 
     out = io.BytesIO()
@@ -206,8 +246,12 @@ def build_config_drive(meta_data: dict, network_data: dict | None = None,
             _add_dir(iso, ["openstack"])
             for version in ("latest", DATED_VERSION):
                 _add_dir(iso, ["openstack", version])
-                for name, content in files:
+                for name, content in version_files:
                     _add_file(iso, ["openstack", version, name], content)
+            if contents:
+                _add_dir(iso, ["openstack", CONTENT_DIR])
+                for name, content in contents:
+                    _add_file(iso, ["openstack", CONTENT_DIR, name], content)
             iso.write_fp(out)
         finally:
             iso.close()
@@ -216,15 +260,17 @@ def build_config_drive(meta_data: dict, network_data: dict | None = None,
 
 def build_config_drive_with_digest(meta_data: dict, network_data: dict | None = None,
                                    user_data: bytes | None = None,
-                                   vendor_data: dict | None = None) -> tuple[bytes, str]:
+                                   vendor_data: dict | None = None,
+                                   files: list[tuple[str, bytes]] | None = None) -> tuple[bytes, str]:
     """Return (image bytes, sha256 hex digest of those bytes)."""
-    data = build_config_drive(meta_data, network_data, user_data, vendor_data)
+    data = build_config_drive(meta_data, network_data, user_data, vendor_data, files)
     return data, hashlib.sha256(data).hexdigest()
 
 
 def config_drive_digest(meta_data: dict, network_data: dict | None = None,
                         user_data: bytes | None = None,
-                        vendor_data: dict | None = None) -> str:
+                        vendor_data: dict | None = None,
+                        files: list[tuple[str, bytes]] | None = None) -> str:
     """sha256 hex digest of the config drive the same arguments would build."""
     return build_config_drive_with_digest(meta_data, network_data, user_data,
-                                          vendor_data)[1]
+                                          vendor_data, files)[1]
