@@ -33,4 +33,14 @@ options:
         keyed on size, inode and modification time, so an unchanged image is not read again.
     type: dict
     default: {}
+  secrets:
+    description:
+      - The secrets of the plans in I(instances), by instance uuid, which the config drive needs
+        (C(admin_pass), base64 C(user_data), and C(files), the injected files as C(path) and base64 C(contents)).
+      - The action plugin moves them out of each plan into this option, which Ansible never logs, so
+        that they stay out of the C(Invoked with) line Ansible writes to the hypervisor's system log
+        and out of the module's result. A plan names in C(config_drive.secrets) the parts it lacks;
+        a config drive is not built without them.
+    type: dict
+    default: {}
 """

@@ -25,6 +25,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute import plan_secrets
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
@@ -34,10 +35,30 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 
 # Hypervisor failures that mean "the host is down": a delete then goes on without it.
 HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
+# The modules that build config drives, so take the plans' secrets (option `secrets`, no_log).
+TAKES_SECRETS = frozenset(("stratus.compute.compute_block_devices", "stratus.compute.compute_converge"))
+
+
+def secrets_apart(module: str, module_args: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The module's arguments with the plans' secrets out of `instances`: in `secrets` for a
+    module that builds config drives, dropped for any other call (or a teardown)."""
+    if "instances" not in module_args:
+        return module_args
+    bare, secrets = plan_secrets.split(module_args["instances"])
+    args = dict(module_args, instances=bare)
+    args.pop("secrets", None)
+    if module in TAKES_SECRETS and args.get("state", "present") == "present" and secrets:
+        args["secrets"] = secrets
+    return args
 
 
 class HostCleaner(ActionBase):
     """Runs the steps backwards on this action's host for given plans (failed builds, leftovers)."""
+
+    def run_step_module(self, module: str, module_args: dict[str, t.Any],
+                        task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        """A hypervisor step module on this host; every call goes here, so no plan travels with its secrets."""
+        return self._execute_module(module, module_args=secrets_apart(module, module_args), task_vars=task_vars)
 
     def clean(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Optional[str]]:
         """Domain, then disks, then DHCP entries; returns each instance's error, or None when clean."""
@@ -52,8 +73,7 @@ class HostCleaner(ActionBase):
             if not todo:
                 break
             try:
-                res = self._execute_module(module, module_args=dict(extra, uri=uri, state="absent", instances=todo),
-                                           task_vars=task_vars)
+                res = self.run_step_module(module, dict(extra, uri=uri, state="absent", instances=todo), task_vars)
             except AnsibleConnectionFailure as exc:
                 res = {"unreachable": True, "msg": str(exc)}
             if res.get("unreachable") or res.get("failed"):
@@ -103,7 +123,7 @@ class StepAction(HostCleaner):
     def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module on the host, once for all the plans (a step may call it again: images to copy)."""
-        return self._execute_module(self.MODULE, module_args=module_args, task_vars=task_vars)
+        return self.run_step_module(self.MODULE, module_args, task_vars)
 
     def event_name(self, outcome: t.Optional[dict[str, t.Any]], deleting: bool) -> str:
         """The action-log event of this step for an instance (Nova's names)."""
@@ -135,8 +155,8 @@ class StepAction(HostCleaner):
             except StratusError as exc:
                 # Refused before reaching the host (a missing image file): every instance gets the fault.
                 module_result = error_result(exc)
-            # The module echoes its arguments (the plans, with admin_pass and user data) as
-            # `invocation`, which -vvv prints and runner events keep: the result goes without it.
+            # The module echoes its arguments (the plans, their secrets masked) as `invocation`,
+            # which -vvv prints and runner events keep: the result goes without it.
             module_result.pop("invocation", None)
             failed = self._record(db_url, host, rows, module_result, start)
             if failed:

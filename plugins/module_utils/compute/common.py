@@ -35,6 +35,8 @@ BLOCK_DEVICE_ARG_SPEC: dict[str, t.Any] = {
     "instance_pool_path": {"type": "path", "default": "/var/lib/libvirt/stratus/instances"},
     "uploads": {"type": "dict", "default": {}},
     "image_checksums": {"type": "dict", "default": {}},
+    # The plans' secrets (plan_secrets.py), never logged: these modules build config drives.
+    "secrets": {"type": "dict", "default": {}, "no_log": True},
 }
 
 # Mirrored by the doc fragment stratus.compute.spawn.

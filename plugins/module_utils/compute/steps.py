@@ -3,13 +3,15 @@
 """The three build steps as module runners: each takes the whole plan of one host."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import os
 import shutil
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.module_utils.compute import block_device, domain, network
+from ansible_collections.stratus.compute.plugins.module_utils.compute import block_device, domain, network, plan_secrets
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import per_instance
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import connect, error_text
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
@@ -143,9 +145,31 @@ def _ask_for_images(params: dict[str, t.Any]) -> t.Optional[dict[str, t.Any]]:
     return {"changed": False, "images_needed": missing, "instances": {}} if missing else None
 
 
-def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
+def injected_files(files: t.Optional[list[t.Any]]) -> list[tuple[str, bytes]]:
+    """The plan's personality, [{path, contents (base64)}], as (path, content) for the config drive."""
+    out = []
+    for index, item in enumerate(files or []):
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise StratusError("InvalidRequest", "injected file %d has no path" % index, "personality")
+        try:
+            content = base64.b64decode(item.get("contents") or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            # the content is a secret: never in the message
+            raise StratusError("InvalidRequest", "the contents of injected file %d are not base64" % index,
+                               "personality") from None
+        out.append((item["path"], content))
+    return out
+
+
+def config_drive_image(cd: dict[str, t.Any]) -> bytes:
+    """The ISO of a plan's config drive (its secrets merged back): metadata, user data, injected files."""
     from ansible_collections.stratus.compute.plugins.module_utils.compute.config_drive import build_config_drive
 
+    return build_config_drive(cd["meta_data"], cd.get("network_data"), block_device.decode_user_data(cd.get("user_data")),
+                              files=injected_files(cd.get("files")))
+
+
+def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
     uploads = params.get("uploads") or {}
     asking = _ask_for_images(params) if params["state"] == "present" else None
     if asking:
@@ -194,10 +218,9 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
                     made.append((pool_of(dev), dev["name"]))
                 did = did or new
                 disks.append(dict(dev, path=path))
-            cd = inst.get("config_drive")
+            cd = plan_secrets.merge(inst, params.get("secrets") or {}).get("config_drive")
             if cd:
-                user_data = block_device.decode_user_data(cd.get("user_data"))
-                data = build_config_drive(cd["meta_data"], cd.get("network_data"), user_data)
+                data = config_drive_image(cd)
                 digest = hashlib.sha256(data).hexdigest()[:16]
                 name = "%s-disk.config-%s.iso" % (inst["uuid"], digest)
                 path, new = block_device.ensure_file_volume(conn, pool, name, data)
