@@ -30,6 +30,9 @@ class FakeNetwork:
     def isActive(self) -> bool:  # noqa: N802
         return True
 
+    def bridgeName(self) -> str:  # noqa: N802
+        return SPEC["bridge"]
+
     def update(self, command: int, section: int, index: int, xml: str, flags: int) -> None:
         self.updates.append((command, xml))
 

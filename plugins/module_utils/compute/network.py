@@ -17,6 +17,16 @@ which dnsmasq reads as soon as it appears. dnsmasq forgets changed or removed
 files only on SIGHUP, so a step that changes or removes entries signals the
 network's dnsmasq once at its end. A network without that option (defined by an
 older Stratus, or through a remote URI) keeps its entries in libvirt's XML.
+
+Leases. dnsmasq keeps a lease (MAC -> IP) until it expires, whatever happens to the
+host entry: a lease of a deleted server's MAC would keep its address from the next
+server that gets it on that host (dnsmasq does not offer an address leased to another
+MAC). So, as Neutron's DHCP agent does, a step that drops an entry asks dnsmasq to
+release the lease with ``dhcp_release <bridge> <ip> <mac>`` (Debian: dnsmasq-utils),
+after the entry is gone and dnsmasq was signalled, so the old MAC cannot lease the
+address again in between. The release is sent again on a rerun (a lease that is gone
+is no harm), and a release that fails is the instance's error: the delete is not done,
+its address stays taken, and deleting again retries it.
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ import ipaddress
 import os
 import re
 import signal
+import subprocess
 import typing as t
 import xml.etree.ElementTree as ET
 
@@ -41,9 +52,16 @@ HOSTS_DIR_ROOT = "/var/lib/libvirt/dnsmasq"
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 HOSTS_DIR_OPTION = "dhcp-hostsdir="
 ET.register_namespace("dnsmasq", DNSMASQ_NS)
-# What may go into a dnsmasq dhcp-host line: a comma or a newline would add options of its own.
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
+# What may go into a dnsmasq dhcp-host line or a dhcp_release command line (always matched whole:
+# a comma or a newline would add options of its own).
+MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+HOSTNAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
+# A Linux interface name (IFNAMSIZ - 1), not starting with a dash.
+IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
+# dnsmasq's lease release helper (Debian: dnsmasq-utils), looked for in these directories only.
+DHCP_RELEASE = "dhcp_release"
+DHCP_RELEASE_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
+DHCP_RELEASE_TIMEOUT = 30.0
 
 
 def hosts_dir_path(network: str) -> str:
@@ -230,7 +248,7 @@ def _entry_file_name(mac: str) -> str:
 def _parse_entry(line: str) -> t.Optional[tuple[str, dict[str, str]]]:
     """One dhcp-host line as Stratus writes it: MAC,IP[,NAME] (an IPv6 address in brackets)."""
     fields = [f.strip() for f in line.strip().split(",")]
-    if len(fields) < 2 or not MAC_RE.match(fields[0].lower()):
+    if len(fields) < 2 or not MAC_RE.fullmatch(fields[0].lower()):
         return None
     return fields[0].lower(), {"ip": fields[1].strip("[]"), "name": fields[2] if len(fields) > 2 else ""}
 
@@ -301,30 +319,85 @@ class DirHostEntries:
 HostEntries = t.Union[XmlHostEntries, DirHostEntries]
 
 
-def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
-    mac = mac.lower()
-    if not MAC_RE.match(mac):
+def _valid_mac(mac: str) -> str:
+    mac = str(mac).lower()
+    if not MAC_RE.fullmatch(mac):
         raise StratusError("InvalidRequest", "bad MAC address %r" % mac, "mac")
+    return mac
+
+
+def _valid_ip(ip: str) -> str:
     try:
-        ip = str(ipaddress.ip_address(ip))
+        return str(ipaddress.ip_address(ip))
     except ValueError:
         raise StratusError("InvalidRequest", "bad IP address %r" % ip, "ip") from None
-    if hostname and not HOSTNAME_RE.match(hostname):
+
+
+def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
+    mac, ip = _valid_mac(mac), _valid_ip(ip)
+    if hostname and not HOSTNAME_RE.fullmatch(hostname):
         raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry" % hostname, "hostname")
     return mac, ip, hostname
+
+
+def release_command(tool: str, interface: str, ip: str, mac: str) -> list[str]:
+    """The argv of dhcp_release for one lease, every value checked whole (it runs without a shell)."""
+    if not IFNAME_RE.fullmatch(interface or ""):
+        raise StratusError("InvalidRequest", "bad interface name %r for dhcp_release" % interface, "bridge")
+    address = ipaddress.ip_address(_valid_ip(ip))
+    if address.version != 4:
+        raise StratusError("InvalidRequest", "dhcp_release releases IPv4 leases only, not %s" % address, "ip")
+    return [tool, interface, str(address), _valid_mac(mac)]
+
+
+def find_dhcp_release(dirs: t.Optional[t.Sequence[str]] = None) -> t.Optional[str]:
+    for directory in DHCP_RELEASE_DIRS if dirs is None else dirs:
+        path = os.path.join(directory, DHCP_RELEASE)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def release_lease(interface: str, ip: str, mac: str, tool: t.Optional[str] = None,
+                  timeout: float = DHCP_RELEASE_TIMEOUT) -> None:
+    """Ask the dnsmasq serving `interface` to drop the lease of `mac` on `ip`; StratusError when it cannot be asked.
+
+    dhcp_release sends a DHCPRELEASE as if from the client, through the interface; its exit status
+    says whether it could send it (dnsmasq answers nothing), so a lease that is already gone is fine.
+    """
+    tool = tool or find_dhcp_release()
+    if tool is None:
+        raise StratusError("BuildAbortException", "cannot release the DHCP lease of %s (%s) on %s: %s is not "
+                           "installed on this hypervisor (Debian package dnsmasq-utils, see "
+                           "playbooks/hypervisor_setup.yml)" % (mac, ip, interface, DHCP_RELEASE), "networks")
+    argv = release_command(tool, interface, ip, mac)
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StratusError("BuildAbortException", "releasing the DHCP lease of %s (%s) on %s failed: %s"
+                           % (mac, ip, interface, exc), "networks") from None
+    if proc.returncode != 0:
+        why = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
+        raise StratusError("BuildAbortException", "releasing the DHCP lease of %s (%s) on %s failed: %s exited "
+                           "%d: %s" % (mac, ip, interface, DHCP_RELEASE, proc.returncode, why), "networks")
 
 
 class DhcpHostBook:
     """The DHCP host entries of this host's networks, for one module call.
 
     `reload()` at the end signals each network's dnsmasq whose hosts directory lost or changed
-    an entry (once, however many).
+    an entry (once, however many); `release()` then releases the leases of the entries that went
+    (only where this module runs beside the system libvirtd: the dnsmasq is on this host).
     """
 
     def __init__(self, conn: t.Any, pid_dir: t.Optional[str]) -> None:
         self.conn = conn
         self.pid_dir = pid_dir
         self._networks: dict[str, t.Optional[HostEntries]] = {}
+        self._bridges: dict[str, t.Optional[str]] = {}
+        # (network, ip, mac) -> who asked (an instance uuid): the leases to release after reload()
+        self._releases: dict[tuple[str, str, str], str] = {}
 
     def _of(self, network: str) -> t.Optional[HostEntries]:
         if network not in self._networks:
@@ -336,11 +409,21 @@ class DhcpHostBook:
                     raise StratusError("BuildAbortException", "network %s keeps its DHCP entries in %s on its host: "
                                        "reach that libvirtd as qemu:///system" % (network, hosts_dir), "uri")
                 kept = DirHostEntries(hosts_dir) if hosts_dir else XmlHostEntries(netobj)
+                # An inactive network runs no dnsmasq: there is no lease to release.
+                self._bridges[network] = netobj.bridgeName() if netobj.isActive() else None
             self._networks[network] = kept
         return self._networks[network]
 
-    def ensure(self, network: str, mac: str, ip: str, hostname: str) -> bool:
-        """MAC -> IP (and name) pinned on `network`. Returns changed."""
+    def _release_later(self, network: str, ip: str, mac: str, owner: str) -> None:
+        if self.pid_dir and self._bridges.get(network):
+            self._releases.setdefault((network, ip, mac), owner)
+
+    def ensure(self, network: str, mac: str, ip: str, hostname: str, owner: str = "") -> bool:
+        """MAC -> IP (and name) pinned on `network`. Returns changed.
+
+        An entry this replaces (the MAC's old address, or another MAC's entry for this address:
+        a stale one of a deleted instance) has its lease released, on behalf of `owner`.
+        """
         mac, ip, hostname = _validated(mac, ip, hostname)
         kept = self._of(network)
         if kept is None:
@@ -350,20 +433,31 @@ class DhcpHostBook:
         if current.get(mac) == wanted:
             return False
         if mac in current:
-            kept.delete(mac, current[mac]["ip"])
+            old_ip = current[mac]["ip"]
+            kept.delete(mac, old_ip)
+            if old_ip != ip:
+                self._release_later(network, old_ip, mac, owner)
         # Another MAC holding this address is a stale entry of a deleted instance.
         for other, entry in list(current.items()):
             if other != mac and entry["ip"] == ip:
                 kept.delete(other, ip)
+                self._release_later(network, ip, other, owner)
         kept.add(mac, ip, hostname)
         return True
 
-    def remove(self, network: str, mac: str) -> bool:
+    def remove(self, network: str, mac: str, ip: t.Optional[str] = None, owner: str = "") -> bool:
+        """The entry of `mac` gone from `network` (changed: it was there), its lease released
+        afterwards: on `ip` (the plan's address) and on the entry's, even when the entry was gone."""
         kept = self._of(network)
-        mac = mac.lower()
+        mac = _valid_mac(mac)
         if kept is None:
             return False
         current = kept.entries()
+        addresses = {_valid_ip(ip)} if ip else set()
+        if mac in current:
+            addresses.add(current[mac]["ip"])
+        for address in sorted(addresses):
+            self._release_later(network, address, mac, owner)
         if mac not in current:
             kept.already_gone(mac)
             return False
@@ -375,6 +469,19 @@ class DhcpHostBook:
             if kept is not None and kept.needs_reload and self.pid_dir:
                 signal_dnsmasq(network, self.pid_dir)
                 kept.needs_reload = False
+
+    def release(self, tool: t.Optional[str] = None) -> dict[str, list[dict[str, t.Any]]]:
+        """Release the leases of the entries that went (call after reload()); the errors by owner."""
+        errors: dict[str, list[dict[str, t.Any]]] = {}
+        todo, self._releases = self._releases, {}
+        for (network, ip, mac), owner in sorted(todo.items()):
+            if ipaddress.ip_address(ip).version != 4:
+                continue  # a DHCPv6 lease is the client's DUID's, which Stratus does not know
+            try:
+                release_lease(self._bridges[network] or "", ip, mac, tool)
+            except StratusError as exc:
+                errors.setdefault(owner, []).append(exc.to_dict())
+        return errors
 
 
 def signal_dnsmasq(network: str, pid_dir: str) -> bool:

@@ -40,18 +40,25 @@ def run_network(params: dict[str, t.Any]) -> dict[str, t.Any]:
         did = False
         for nic in inst.get("nics", []):
             if params["state"] == "absent":
-                did = book.remove(nic["libvirt_network"], nic["mac"]) or did
+                did = book.remove(nic["libvirt_network"], nic["mac"], nic.get("ip"), inst["uuid"]) or did
                 continue
             if nic["network_id"] in net_errors:
                 err = net_errors[nic["network_id"]]
                 raise StratusError(err["code"], err["message"], err["field"])
-            did = book.ensure(nic["libvirt_network"], nic["mac"], nic["ip"], nic.get("hostname", "")) or did
+            did = book.ensure(nic["libvirt_network"], nic["mac"], nic["ip"], nic.get("hostname", ""),
+                              inst["uuid"]) or did
         return {"changed": did}
 
     try:
         inst_changed, results = per_instance(instances, one)
     finally:
         book.reload()
+    # Entries gone and dnsmasq signalled: now their leases. One that cannot be released fails its
+    # instance (the delete is not done and is retried; a build would not get its address).
+    for uuid, errors in book.release().items():
+        if results.get(uuid, {}).get("ok"):
+            results[uuid] = {"ok": False, "changed": results[uuid].get("changed", False), "error": {
+                "code": errors[0]["code"], "message": "; ".join(e["message"] for e in errors), "field": "networks"}}
     return {"changed": changed or inst_changed, "instances": results}
 
 
