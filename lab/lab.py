@@ -1,7 +1,9 @@
 """Stratus lab: real libvirt/QEMU hypervisors on one machine.
 
 Each hypervisor hvK is a network namespace plus a persistent mount namespace
-with private libvirt directories, running its own virtlogd, libvirtd and sshd.
+with private libvirt directories and a private /dev (an overlay: its /dev/log
+exists there only), running its own system log (lab/syslogd.py, into
+<state>/hvK/root/var/log/messages), virtlogd, libvirtd and sshd.
 
     lab.py up [--hypervisors N] [--state-dir DIR] [--prefix P] [--subnet-base A.B]
     lab.py down [--state-dir DIR]
@@ -50,9 +52,13 @@ REQUIRED_TOOLS = ["ip", "nsenter", "unshare", "virsh", "ssh", "ssh-keygen",
                   "/usr/sbin/iptables"]
 # Host paths the lab hides behind private mounts; a state dir inside one of
 # them would be invisible to the hypervisor's own daemons.
-SHADOWED_PATHS = ["/run", "/var/run", "/var/log", "/var/cache", "/var/lib", "/etc/libvirt",
+SHADOWED_PATHS = ["/run", "/var/run", "/var/log", "/var/cache", "/var/lib", "/etc/libvirt", "/dev",
                   "/sys", "/proc"]
-DAEMONS = ("virtlogd", "libvirtd", "sshd")
+# In start order (the system log first: dnsmasq and Ansible's modules log there); stopped backwards.
+DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sshd")
+# Daemons that are Python scripts of the lab: known by their script, not by their executable.
+DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py"}
+SYSLOG_FILE = "/var/log/messages"
 LIBVIRT_URI = "qemu:///system"
 
 # mount(2) flags
@@ -60,6 +66,7 @@ MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
 MS_BIND = 4096
+MS_MOVE = 8192
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
@@ -108,14 +115,18 @@ def umount(target: str, lazy: bool = False) -> None:
 
 def mountinfo(pid: str = "self") -> list[tuple[str, str]]:
     """(mount point, fs type) of every mount visible to `pid`."""
-    result = []
     with open(f"/proc/{pid}/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            # mountinfo escapes space, tab, newline and backslash as octal
-            target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            result.append((target, fields[sep + 1]))
+        return parse_mountinfo(f.read())
+
+
+def parse_mountinfo(text: str) -> list[tuple[str, str]]:
+    result = []
+    for line in text.splitlines():
+        fields = line.split()
+        sep = fields.index("-")
+        # mountinfo escapes space, tab, newline and backslash as octal
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        result.append((target, fields[sep + 1]))
     return result
 
 
@@ -307,6 +318,11 @@ class Hypervisor:
 
     def pidfile(self, daemon: str) -> Path:
         return self.dir / "pids" / f"{daemon}.pid"
+
+    @property
+    def syslog(self) -> Path:
+        """The hypervisor's system log, as the machine sees it."""
+        return self.root / SYSLOG_FILE.lstrip("/")
 
     @property
     def sshd_dir(self) -> Path:
@@ -528,7 +544,8 @@ def hv_dirs(hv: Hypervisor) -> list[Path]:
             r / "var" / "log" / "libvirt" / "qemu",
             r / "var" / "cache" / "libvirt",
             r / "var" / "lib" / "libvirt",
-            hv.dir / "ovl" / "lib" / "upper" / "libvirt", hv.dir / "ovl" / "lib" / "work"]
+            hv.dir / "ovl" / "lib" / "upper" / "libvirt", hv.dir / "ovl" / "lib" / "work",
+            hv.dir / "ovl" / "dev" / "upper", hv.dir / "ovl" / "dev" / "work", hv.dir / "ovl" / "dev" / "mnt"]
 
 
 def prepare_dirs(hv: Hypervisor) -> None:
@@ -565,6 +582,12 @@ def mntns_alive(hv: Hypervisor) -> bool:
     return is_mountpoint(hv.mntns, "nsfs")
 
 
+def mntns_dev_private(hv: Hypervisor) -> bool:
+    """Whether the hypervisor's /dev is its own overlay (a lab made before it had one is not)."""
+    proc = run(["nsenter", f"--mount={hv.mntns}", "--", "cat", "/proc/self/mountinfo"], check=False)
+    return proc.returncode == 0 and ("/dev", "overlay") in parse_mountinfo(proc.stdout)
+
+
 def ensure_private_ns_dir(hv: Hypervisor) -> None:
     # `unshare --mount=FILE` refuses a FILE on a shared mount: bind the
     # directory onto itself and make that bind private.
@@ -592,7 +615,7 @@ def drop_mntns(hv: Hypervisor) -> None:
 
 
 def ensure_mntns(hv: Hypervisor, netns_fresh: bool) -> list[str]:
-    if mntns_alive(hv) and not netns_fresh:
+    if mntns_alive(hv) and not netns_fresh and mntns_dev_private(hv):
         return []
     # A new mount namespace is a fresh boot of this hypervisor (first up, host
     # reboot, netns recreated): nothing of an earlier incarnation may survive,
@@ -605,6 +628,22 @@ def ensure_mntns(hv: Hypervisor, netns_fresh: bool) -> list[str]:
     prepare_dirs(hv)
     create_mntns(hv)
     return ["mount namespace"]
+
+
+def private_dev(ovl: Path) -> None:
+    """An overlay on /dev, with /dev's submounts (pts, shm, mqueue, ...) attached again: the
+    hypervisor's /dev/log (its system log's socket) exists in this namespace only.
+
+    The overlay is made at a staging directory, the submounts are bound into it there (each
+    bind takes what is visible at that path, the top of a stack), then it is moved onto /dev.
+    """
+    staging = ovl / "mnt"
+    mount("overlay", str(staging), "overlay", 0,
+          f"lowerdir=/dev,upperdir={ovl / 'upper'},workdir={ovl / 'work'}")
+    subs = sorted({t for t, _fstype in mountinfo() if t.startswith("/dev/")}, key=lambda t: (t.count("/"), t))
+    for sub in subs:
+        mount(sub, str(staging) + sub[len("/dev"):], None, MS_BIND)
+    mount(str(staging), "/dev", None, MS_MOVE)
 
 
 def setup_mntns(hv_dir: Path, iptables: str) -> None:
@@ -631,6 +670,7 @@ def setup_mntns(hv_dir: Path, iptables: str) -> None:
           f"lowerdir=/var/lib,upperdir={ovl / 'upper'},workdir={ovl / 'work'}")
     mount(str(root / "var" / "lib" / "libvirt"), "/var/lib/libvirt", None, MS_BIND)
     mount(str(root / "etc" / "libvirt"), "/etc/libvirt", None, MS_BIND)
+    private_dev(hv_dir / "ovl" / "dev")
     for name in EXTRA_ACCOUNTS:
         mount(str(root / "etc" / name), f"/etc/{name}", None, MS_BIND)
     if iptables == "legacy":
@@ -655,16 +695,24 @@ def daemon_pid(hv: Hypervisor, daemon: str) -> int | None:
     if pid is None or not pid_alive(pid):
         return None
     try:
-        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+        if daemon in DAEMON_SCRIPTS:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                is_it = str(DAEMON_SCRIPTS[daemon]) in f.read().decode(errors="replace").split("\0")
+        else:
+            is_it = os.path.basename(os.readlink(f"/proc/{pid}/exe")) == daemon
     except OSError:
         return None
-    if exe != daemon or proc_ns(pid, "net") != ns_inode(hv.netns_path):
+    if not is_it or proc_ns(pid, "net") != ns_inode(hv.netns_path):
         return None
     return pid
 
 
 def daemon_argv(hv: Hypervisor, daemon: str) -> list[str]:
     pidfile = str(hv.pidfile(daemon))
+    if daemon == "syslogd":
+        # the lab's Python (the venv's): the script needs nothing else
+        return [sys.executable, str(DAEMON_SCRIPTS[daemon]), "--socket", "/dev/log", "--out", SYSLOG_FILE,
+                "--pid-file", pidfile, "--require-overlay"]
     if daemon == "virtlogd":
         return ["/usr/sbin/virtlogd", "--daemon", "--pid-file", pidfile,
                 "--config", "/etc/libvirt/virtlogd.conf"]
@@ -698,6 +746,8 @@ def stop_daemon(hv: Hypervisor, daemon: str) -> bool:
 def log_hint(hv: Hypervisor, daemon: str) -> Path:
     if daemon == "sshd":
         return hv.sshd_dir / "sshd.log"
+    if daemon == "syslogd":
+        return hv.syslog
     return hv.root / "var" / "log" / "libvirt" / f"{daemon}.log"
 
 
@@ -1015,7 +1065,7 @@ def ns_member_pids(hv: Hypervisor) -> list[int]:
 
 def down_hypervisor(hv: Hypervisor) -> list[str]:
     done = destroy_guests(hv)
-    for daemon in ("sshd", "libvirtd", "virtlogd"):
+    for daemon in reversed(DAEMONS):
         if stop_daemon(hv, daemon):
             done.append(f"stopped {daemon}")
     leftovers = ns_member_pids(hv)
@@ -1118,7 +1168,8 @@ def hv_status(hv: Hypervisor) -> dict[str, object]:
     return {"name": hv.name, "namespace": hv.netns, "netns_exists": netns_exists(hv.netns),
             "mount_namespace": mntns_alive(hv), "host_link": hv.host_link,
             "address": hv.addr, "pids": pids, "libvirt_reachable": reachable,
-            "ssh_port_open": up and port_open(hv.addr, 22), "state_dir": str(hv.dir)}
+            "ssh_port_open": up and port_open(hv.addr, 22), "state_dir": str(hv.dir),
+            "syslog": str(hv.syslog)}
 
 
 def port_open(host: str, port: int) -> bool:
@@ -1151,7 +1202,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                                 for d, p in s["pids"].items())
             libvirt = "libvirt ok" if s["libvirt_reachable"] else "libvirt UNREACHABLE"
             ssh = "ssh ok" if s["ssh_port_open"] else "ssh CLOSED"
-            print(f"{s['name']}  {s['namespace']}  {s['address']}  {daemons}  {libvirt}  {ssh}")
+            print(f"{s['name']}  {s['namespace']}  {s['address']}  {daemons}  {libvirt}  {ssh}  log {s['syslog']}")
         print(f"lab {'healthy' if healthy else 'DEGRADED'} ({lab.inventory})")
     return 0 if healthy else 1
 
@@ -1219,10 +1270,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
 
-    daemon = sub.add_parser("daemon", help="stop or start a hypervisor's libvirtd, virtlogd or sshd (fault drills)")
+    daemon = sub.add_parser("daemon", help="stop or start a hypervisor's daemon (fault drills)")
     common(daemon)
     daemon.add_argument("action", choices=["stop", "start"])
-    daemon.add_argument("daemon", choices=["libvirtd", "virtlogd", "sshd"])
+    daemon.add_argument("daemon", choices=list(DAEMONS))
     daemon.add_argument("--hv", type=int, required=True, help="the hypervisor number K of hvK")
     daemon.set_defaults(func=cmd_daemon)
 

@@ -157,9 +157,35 @@ def test_status_reports_every_hypervisor(lab_up):
         assert hv["namespace"] == f"{PREFIX}-hv{k}"
         assert hv["address"] == addr(k)
         assert hv["libvirt_reachable"] is True
-        for daemon in ("virtlogd", "libvirtd", "sshd"):
+        assert hv["syslog"] == str(STATE / f"hv{k}" / "root" / "var" / "log" / "messages")
+        for daemon in ("syslogd", "virtlogd", "libvirtd", "sshd"):
             pid = hv["pids"][daemon]["pid"]
             assert hv["pids"][daemon]["alive"] and in_netns(pid, hv["namespace"])
+
+
+def wait_for_line(path: Path, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [ln for ln in (path.read_text(errors="replace") if path.exists() else "").splitlines() if text in ln]
+        if lines:
+            return lines[-1]
+        time.sleep(0.2)
+    return ""
+
+
+def test_each_hypervisor_has_its_own_system_log(lab_up):
+    """syslog(3) inside hvK lands whole in hvK's log; /dev/log exists in the hypervisors only."""
+    long_tail = "x" * 6000 + "END"
+    for k in HYPERVISORS:
+        ssh(k, f"logger -t labtest only-on-hv{k}; python3 -c 'import syslog; syslog.syslog(\"long-hv{k} {long_tail}\")'"
+            "; test -S /dev/log")
+    for k in HYPERVISORS:
+        log = STATE / f"hv{k}" / "root" / "var" / "log" / "messages"
+        assert "labtest: only-on-hv%d" % k in wait_for_line(log, f"only-on-hv{k}")
+        assert wait_for_line(log, f"long-hv{k}").endswith(long_tail)  # whole, not cut at 1 KiB
+        assert f"only-on-hv{3 - k}" not in log.read_text()
+        # the socket is in the hypervisor's /dev overlay, not in the machine's /dev
+        assert (STATE / f"hv{k}" / "ovl" / "dev" / "upper" / "log").is_socket()
 
 
 def test_ssh_uses_pinned_host_keys(lab_up, tmp_path):
