@@ -1,11 +1,14 @@
 """The provision playbook against a real lab: libvirtd + QEMU in namespaces, real ansible-playbook."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,9 +45,9 @@ def lab():
         run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
 
 
-def playbook(env: dict[str, str], name: str, extra: dict) -> subprocess.CompletedProcess:
+def playbook(env: dict[str, str], name: str, extra: dict, *options: str) -> subprocess.CompletedProcess:
     return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-                "playbooks/%s.yml" % name, "-e", json.dumps(extra)], env, check=False)
+                "playbooks/%s.yml" % name, "-e", json.dumps(extra), *options], env, check=False)
 
 
 def store_rows(query: str) -> list[tuple]:
@@ -139,6 +142,105 @@ def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path
     assert json.loads(fault)["code"] == "ImageNotFound"
     assert store_rows("select count(*) from resource_claims where instance_uuid = '%s'" % uuid) == [(0,)]
     assert store_rows("select count(*) from ip_allocations where instance_uuid = '%s'" % uuid) == [(0,)]
+
+
+# --- secrets (admin password, user data, injected files) never reach a hypervisor's system log ----------
+
+ADMIN_PASS = "E2e-Adm1n-Pass-3c9d"
+USER_DATA_PLAIN = b"#cloud-config\npassword: E2eUserData-Secret-58a1\n"
+FILE_PLAIN = b"api_token = E2ePersonality-Secret-7d2e\n"
+INJECTED = {"path": "/etc/stratus/injected.conf", "contents": base64.b64encode(FILE_PLAIN).decode()}
+SECRET_SERVER = {"name": "sec", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}],
+                 "admin_pass": ADMIN_PASS, "user_data": base64.b64encode(USER_DATA_PLAIN).decode(),
+                 "personality": [INJECTED]}
+SECRETS = {"admin_pass": ADMIN_PASS, "user_data (base64)": SECRET_SERVER["user_data"],
+           "user_data (decoded)": "E2eUserData-Secret-58a1", "personality (base64)": INJECTED["contents"],
+           "personality (decoded)": "E2ePersonality-Secret-7d2e"}
+STEP_MODULES = ("compute_network", "compute_block_devices", "compute_domain")
+
+
+def syslog_of(host: str) -> str:
+    """The hypervisor's system log (lab.py runs a syslog daemon in each hypervisor's namespaces)."""
+    path = STATE / host / "root" / "var" / "log" / "messages"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def leaked(text: str) -> list[str]:
+    return [name for name, value in SECRETS.items() if value in text]
+
+
+def test_secrets_reach_the_guest_and_no_log_or_result(lab):
+    built = playbook(lab, "provision", {"stratus_servers": [SECRET_SERVER]}, "-vvv")
+    assert built.returncode == 0, built.stdout[-3000:]
+    (uuid, host), = store_rows("select uuid, host from instances where name = 'sec' and deleted = ''")
+    report = guest_report(STATE, uuid, host)
+    # The config drive has them all: the user data, and the injected file where Nova puts it.
+    assert "STRATUS-GUEST user_data bytes=%d sha256=%s" % (
+        len(USER_DATA_PLAIN), hashlib.sha256(USER_DATA_PLAIN).hexdigest()) in report
+    assert [line for line in report if line.startswith("STRATUS-GUEST file ")] == [
+        "STRATUS-GUEST file path=%s sha256=%s" % (INJECTED["path"], hashlib.sha256(FILE_PLAIN).hexdigest())]
+    gone = playbook(lab, "provision", {"stratus_servers": [{"name": "sec", "state": "absent"}]}, "-vvv")
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    # The results the controller got back (printed whole at -vvv) hold none of them.
+    assert leaked(built.stdout + built.stderr + gone.stdout + gone.stderr) == []
+    for k in (1, 2):
+        assert leaked(syslog_of("hv%d" % k)) == [], "hv%d's system log shows secrets" % k
+    # And the log works: Ansible wrote each step's invocation there, with this server's plan in it.
+    lines = syslog_of(host).splitlines()
+    for module in STEP_MODULES:
+        invoked = [ln for ln in lines if "%s: Invoked with" % module in ln and uuid in ln]
+        assert len(invoked) >= 2, "no invocation of %s for %s in %s's log" % (module, uuid, host)  # build, delete
+    assert any("compute_block_devices: Invoked" in ln and "secrets=NOT_LOGGING_PARAMETER" in ln for ln in lines)
+
+
+# --- a deleted server's DHCP lease does not keep its address from the next server ---------------------
+
+ADMIN = {"user_id": "operator", "project_id": "demo", "roles": ["admin"]}
+FIXED_IP = "10.240.0.150"
+PINNED = {"name": "pinned", "flavor": "m1.tiny", "image": "stratus-guest", "availability_zone": "az1:hv1",
+          "networks": [{"name": "demo", "fixed_ip": FIXED_IP}]}
+
+
+def leases_on(host: str) -> str:
+    """What the network's dnsmasq has leased on `host` (libvirt's lease files, one per bridge)."""
+    found = (STATE / host / "root" / "var" / "lib" / "libvirt" / "dnsmasq").glob("*.status")
+    return "".join(path.read_text(errors="replace") for path in found)
+
+
+def wait_until(holds, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if holds():
+            return True
+        time.sleep(0.5)
+    return holds()
+
+
+def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
+    """Same fixed IP, same host (a forced host: admin), built, deleted, built again: the second
+    guest must get the address by DHCP although the first one's MAC had leased it."""
+    admin = {"stratus_context": ADMIN}
+    first = playbook(lab, "provision", dict(admin, stratus_servers=[PINNED]))
+    assert first.returncode == 0, first.stdout[-3000:]
+    (old_uuid, host, old_mac), = store_rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a "
+                                            "on a.instance_uuid = i.uuid where i.name = 'pinned' and i.deleted = ''")
+    assert host == "hv1"
+    assert console_line(old_uuid, host).endswith("ip=%s" % FIXED_IP)
+    assert wait_until(lambda: old_mac in leases_on(host)), leases_on(host)  # the old guest holds a lease
+
+    gone = playbook(lab, "provision", dict(admin, stratus_servers=[{"name": "pinned", "state": "absent"}]))
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert wait_until(lambda: old_mac not in leases_on(host)), "dnsmasq kept the lease of %s" % old_mac
+
+    again = playbook(lab, "provision", dict(admin, stratus_servers=[PINNED]))
+    assert again.returncode == 0, again.stdout[-3000:]
+    (uuid, new_host, mac), = store_rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a "
+                                        "on a.instance_uuid = i.uuid where i.name = 'pinned' and i.deleted = ''")
+    assert (new_host, uuid != old_uuid, mac != old_mac) == (host, True, True)
+    assert console_line(uuid, host) == "STRATUS-GUEST ready name=pinned uuid=%s ip=%s" % (uuid, FIXED_IP)
+
+    cleanup = playbook(lab, "provision", dict(admin, stratus_servers=[{"name": "pinned", "state": "absent"}]))
+    assert cleanup.returncode == 0, cleanup.stdout[-3000:]
 
 
 def on_host(k: int, command: str, state: Path = STATE, subnet: str = "10.233") -> str:
