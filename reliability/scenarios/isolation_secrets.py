@@ -350,6 +350,35 @@ def lab_ssh(sc: lib.Scenario) -> None:
     sc.check("lab_sshd_keys_only", "PasswordAuthentication no" in sshd and "KbdInteractiveAuthentication no" in sshd)
 
 
+def lab_syslogs(sc: lib.Scenario) -> None:
+    """A lab of two real hypervisors (reliability/lablib.py), each with its own system log: the real
+    provision.yml builds and deletes a server with admin_pass, user data and an injected file; every
+    hypervisor's log must show the step modules' invocation lines and none of the secrets."""
+    import lablib  # reliability/lablib.py
+
+    injected = base64.b64encode(b"api_token = LabPersonality-Secret-6e0f\n").decode()
+    secrets = dict(SECRETS, **{"personality (base64)": injected, "personality (decoded)": "LabPersonality-Secret-6e0f"})
+    server = {"name": "s-lab", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}],
+              "admin_pass": ADMIN_PASS, "user_data": USER_DATA, "personality": [{"path": "/etc/s-lab", "contents": injected}]}
+    try:
+        with lablib.Lab("secrets", hypervisors=(1, 2)) as lab:
+            runs = [lab.playbook([server]), lab.playbook([{"name": "s-lab", "state": "absent"}])]
+            logs = {"hv%d" % k: (lab.state / ("hv%d" % k) / "root" / "var" / "log" / "messages").read_text(errors="replace")
+                    for k in lab.hypervisors}
+    except (lablib.LabError, OSError) as exc:
+        sc.check("lab_syslogs_read", False, str(exc))
+        return
+    sc.check("lab_secrets_runs_succeeded", all(r.returncode == 0 for r in runs), runs[-1].stdout[-1500:])
+    invoked = {host: sum("ansible-compute_block_devices: Invoked with" in line for line in text.splitlines())
+               for host, text in logs.items()}
+    sc.figures["lab_syslog_block_step_invocations"] = invoked
+    sc.check("lab_syslog_has_step_invocations", sum(invoked.values()) >= 2, str(invoked))
+    for host, text in sorted(logs.items()):
+        leaked = [name for name, value in secrets.items() if value in text]
+        sc.figures.setdefault("secrets_checked_in", []).append("%s's system log (lab)" % host)
+        sc.check("no_secret_in_hypervisor_syslog", not leaked, "%s's system log shows %s" % (host, ", ".join(leaked)))
+
+
 def main(sc: lib.Scenario) -> None:
     if not (lib.VENV_BIN / "stratus").exists():
         raise lib.CannotRun("the stratus command is not installed (make setup installs it)")
@@ -359,6 +388,8 @@ def main(sc: lib.Scenario) -> None:
     with lib.postgresql() as fresh:
         secrets(c, fresh("secrets"))
     lab_ssh(sc)
+    if not sc.quick:
+        lab_syslogs(sc)
     sc.figures["secrets"] = sorted(SECRETS)
     sc.figures["leaks"] = sc.figures.get("leaks", [])
 
