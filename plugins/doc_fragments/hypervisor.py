@@ -17,9 +17,9 @@ options:
       - The build plans of the instances this step handles on this host, as the
         controller's C(stratus.compute.server) action wrote them to the state store.
       - Normally filled in by the step's action plugin from the state store; not written by hand.
-      - Without the config drive's secrets (admin password, user data, injected files): Ansible logs
-        this option on the hypervisor. The modules that build config drives get those in their own
-        option C(secrets), which is never logged.
+      - The plans come without the config drive's secrets (admin password, user data, injected files),
+        because Ansible logs this option on the hypervisor. The modules that build config drives get
+        those in their own option C(secrets), which is never logged.
     type: list
     elements: dict
     default: []

@@ -35,9 +35,9 @@ def plan(**config_drive: t.Any) -> dict[str, t.Any]:
     cd = {"meta_data": {"uuid": UUID, "name": "s-1", "hostname": "s-1", "meta": {}, "admin_pass": ADMIN_PASS},
           "network_data": {"links": [], "networks": [], "services": []}, "user_data": USER_DATA, "files": FILES}
     cd.update(config_drive)
+    disk = {"name": "%s-disk" % UUID, "kind": "image", "bus": "virtio", "device_name": "vda"}
     return {"uuid": UUID, "name": "s-1", "domain_name": "instance-%s" % UUID, "vm_state": "building",
-            "flavor": {"vcpus": 1, "ram": 192}, "block_devices": [{"name": "%s-disk" % UUID, "kind": "image",
-                                                                    "bus": "virtio", "device_name": "vda"}],
+            "flavor": {"vcpus": 1, "ram": 192}, "block_devices": [disk],
             "nics": [{"mac": "52:54:00:aa:bb:01", "ip": "10.240.0.10", "libvirt_network": "stratus-demo"}],
             "config_drive": cd}
 
