@@ -369,7 +369,7 @@ def lab_syslogs(sc: lib.Scenario) -> None:
         sc.check("lab_syslogs_read", False, str(exc))
         return
     sc.check("lab_secrets_runs_succeeded", all(r.returncode == 0 for r in runs), runs[-1].stdout[-1500:])
-    invoked = {host: sum("ansible-compute_block_devices: Invoked with" in line for line in text.splitlines())
+    invoked = {host: sum("compute_block_devices: Invoked with" in line for line in text.splitlines())
                for host, text in logs.items()}
     sc.figures["lab_syslog_block_step_invocations"] = invoked
     sc.check("lab_syslog_has_step_invocations", sum(invoked.values()) >= 2, str(invoked))
