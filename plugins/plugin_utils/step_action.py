@@ -155,7 +155,7 @@ class StepAction(HostCleaner):
             except StratusError as exc:
                 # Refused before reaching the host (a missing image file): every instance gets the fault.
                 module_result = error_result(exc)
-            # The module echoes its arguments (the plans, their secrets masked) as `invocation`,
+            # The module echoes its arguments (the plans, without their secrets) as `invocation`,
             # which -vvv prints and runner events keep: the result goes without it.
             module_result.pop("invocation", None)
             failed = self._record(db_url, host, rows, module_result, start)
