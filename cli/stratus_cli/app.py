@@ -193,6 +193,11 @@ def _load_requests(path: Path) -> list[dict[str, t.Any]]:
     for i, req in enumerate(data):
         if not req.get("name"):
             raise _usage("%s: request %d has no name" % (path, i), "--file")
+        if "context" in req:
+            # the same refusal as the server module's: a request never names its caller
+            raise CliError("InvalidRequest", "%s: request %d names a caller (context): who asks comes from "
+                           "--user/--project/--role or the inventory's stratus_context" % (path, i),
+                           "stratus_servers[%d].context" % i, exit_code=EXIT_USAGE)
     return data
 
 

@@ -23,11 +23,11 @@ except ImportError:  # the store says so when it is opened (store.engine)
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
+from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -36,7 +36,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
 
 
-class HostCleaner(ActionBase):
+class HostCleaner(StratusAction):
     """Runs the steps backwards on this action's host for given plans (failed builds, leftovers)."""
 
     def clean(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Optional[str]]:
@@ -120,6 +120,7 @@ class StepAction(HostCleaner):
         run_uuids = self._task.args.get("run_uuids")
         state = self._task.args.get("state", "present")
         try:
+            self.launch_guard(task_vars)
             with store.transaction(db_url) as conn:
                 rows = self.select_rows(conn, host, run_uuids, state)
             if not rows:
