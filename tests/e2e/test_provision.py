@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ sys.path.insert(0, str(ROOT / "reliability"))
 from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
 sys.path.insert(0, str(ROOT / "lab"))
 from playbook_output import dhcp_entries_command, recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
+import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
+
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -42,9 +45,12 @@ def lab():
         run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
 
 
-def playbook(env: dict[str, str], name: str, extra: dict) -> subprocess.CompletedProcess:
+def playbook(env: dict[str, str], name: str, extra: dict, catalog: t.Optional[dict] = None
+             ) -> subprocess.CompletedProcess:
+    """A playbook with these extra vars (launch inputs); `catalog` variables go in an inventory overlay."""
+    overlay = ["-i", str(inventory_overlay.write(STATE / "catalog-overlay", catalog))] if catalog else []
     return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-                "playbooks/%s.yml" % name, "-e", json.dumps(extra)], env, check=False)
+                *overlay, "playbooks/%s.yml" % name, "-e", json.dumps(extra)], env, check=False)
 
 
 def store_rows(query: str) -> list[tuple]:
@@ -131,8 +137,9 @@ def test_rerun_repairs_drift_in_one_call(lab):
 def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path):
     images = [{"id": "0b7c0f5e-0000-4000-8000-000000000001", "name": "gone", "disk_format": "qcow2",
                "file": str(tmp_path / "no-such-image.qcow2")}]
-    bad = playbook(lab, "provision", {"stratus_images": images, "stratus_servers": [
-        {"name": "broken", "flavor": "m1.tiny", "image": "gone", "networks": [{"name": "demo"}]}]})
+    bad = playbook(lab, "provision", {"stratus_servers": [
+        {"name": "broken", "flavor": "m1.tiny", "image": "gone", "networks": [{"name": "demo"}]}]},
+        catalog={"stratus_images": images})
     assert bad.returncode != 0
     (uuid, vm_state, fault), = store_rows("select uuid, vm_state, fault from instances where name = 'broken'")
     assert vm_state == "error"
