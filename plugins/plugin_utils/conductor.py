@@ -286,6 +286,7 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
     quota.check_metadata(limits, req.get("metadata"))
     quota.check_injected_files(limits, req.get("personality"))
+    _detect_nonbootable_image(image_id, image)
     root = bdmlib.root_bdm(bdms)
     _validate_flavor_image(context, flavor, image, root)
     group = None
@@ -308,6 +309,14 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
     return Decision(names, min_count, max_count, flavor, image, root is not None and bdmlib.is_volume(root), bdms,
                     networks, fixed, keypair, zone, forced_host or forced_node, requested_host, group, limits,
                     fingerprint)
+
+
+def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Mapping[str, t.Any]]) -> None:
+    """Nova's _detect_nonbootable_image_from_properties: an image uploaded from an encrypted volume
+    (``cinder_encryption_key_id``) cannot be booted directly; a volume made from it can."""
+    if image_id and image and (image.get("properties") or {}).get("cinder_encryption_key_id"):
+        raise StratusError("ImageUnacceptable", "Image %s is unacceptable: Direct booting of an image uploaded "
+                           "from an encrypted volume is unsupported." % image_id, "image")
 
 
 def _validate_flavor_image(context: RequestContext, flavor: t.Mapping[str, t.Any],

@@ -225,3 +225,18 @@ def test_later_build_rounds_take_only_builds_under_way(db):
                  for r in lifecycle.instances_on_host(conn, h, uuids, step="network", building_only=True)]
     assert sorted(both) == sorted(uuids)
     assert later == [uuids[1]] and placed[uuids[1]] in ("hv1", "hv2")
+
+
+def test_an_image_uploaded_from_an_encrypted_volume_is_not_booted(db):
+    encrypted = {"id": "img-enc", "name": "enc", "file": "/nonexistent", "disk_format": "raw",
+                 "cinder_encryption_key_id": "3b5a9b4e-1c1d-4f3e-8a33-6f2a7c1d9e01"}  # Glance v2: top level
+    catalog = dict(CATALOG, stratus_images=CATALOG["stratus_images"] + [encrypted])
+    for check in (True, False):
+        with pytest.raises(StratusError) as err:
+            conductor.create(request(image="enc"), CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, check, "req-enc")
+        assert err.value.to_dict() == {
+            "code": "ImageUnacceptable", "field": "image",
+            "message": "Image img-enc is unacceptable: Direct booting of an image uploaded from an encrypted "
+                       "volume is unsupported."}
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    assert not _store_rows(db, instances)
