@@ -32,7 +32,7 @@ API_FIELDS = frozenset((
 ))
 DISK_BUSES = frozenset(("fdc", "ide", "sata", "scsi", "usb", "virtio", "xen", "lxc", "uml"))
 DEFAULT_ROOT_DEVICE = "vda"
-_DEVICE_RE = re.compile(r"^/dev/x?[a-z]?d?([a-z]+)[0-9]*$")
+_DEVICE_RE = re.compile(r"/dev/x?[a-z]?d?([a-z]+)[0-9]*")  # fullmatch: `$` takes a final newline
 
 
 def invalid(details: str, field: t.Optional[str], code: str = "InvalidBDMFormat") -> StratusError:
@@ -85,7 +85,7 @@ def generate_device_letter(index: int) -> str:
 
 
 def device_letters(name: str) -> t.Optional[str]:
-    match = _DEVICE_RE.match(prepend_dev(name) or "")
+    match = _DEVICE_RE.fullmatch(prepend_dev(name) or "")
     return match.group(1) if match else None
 
 
@@ -340,7 +340,7 @@ def boot_image_metadata(bdms: list[dict[str, t.Any]], sources: Sources) -> t.Opt
 def assign_device_names(bdms: list[dict[str, t.Any]], root_name: str = DEFAULT_ROOT_DEVICE) -> list[dict[str, t.Any]]:
     """Nova's default_device_names_for_instance: requested names kept (in the root's prefix), the rest
     filled in order image, ephemerals, swap, volumes with the next free letter."""
-    prefix = re.sub(r"[a-z]+$", "", strip_dev(root_name) or DEFAULT_ROOT_DEVICE) or "vd"
+    prefix = re.sub(r"[a-z]+\Z", "", strip_dev(root_name) or DEFAULT_ROOT_DEVICE) or "vd"
     used: set[str] = set()
     out = [dict(b) for b in bdms]
     for i, bdm in enumerate(out):

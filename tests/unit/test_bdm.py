@@ -97,8 +97,8 @@ def test_locals_limit_can_be_unlimited_or_zero() -> None:
     ({"source_type": "volume", "uuid": IMG, "destination_type": "local"}, "destination_type",
      "Mapping volume to local is not supported."),
 ])
-def test_missing_or_impossible_source_and_destination_are_named(raw: dict[str, t.Any], field: str,
-                                                                 words: str) -> None:
+def test_missing_or_impossible_source_and_destination_are_named(
+        raw: dict[str, t.Any], field: str, words: str) -> None:
     with pytest.raises(StratusError) as err:
         bdm.from_api(raw, True, 2)
     assert err.value.code == "InvalidBDMFormat"
@@ -113,3 +113,8 @@ def test_a_volume_source_without_destination_goes_to_a_volume() -> None:
         out = bdm.from_api({"source_type": source, "uuid": vol}, False, 0)
         assert out["destination_type"] == "volume" and out["%s_id" % source] == vol
     assert bdm.from_api({"no_device": True}, True, 0)["no_device"] is True
+
+
+def test_device_names_match_whole() -> None:
+    assert bdm.device_letters("/dev/vdb") == "b" and bdm.device_letters("sdaa1") == "aa"
+    assert bdm.device_letters("/dev/vdb\n") is None  # `$` matched before the newline

@@ -330,3 +330,9 @@ def test_extravars_are_never_rendered_as_templates(tmp_path: Path) -> None:
     rendered = Templar(loader=DataLoader(), variables=loaded).template(loaded["stratus_servers"])
     assert rendered == [request] and not marker.exists()
     assert loaded["stratus_context"] == {"user_id": "u"}
+
+
+def test_a_network_is_a_uuid_only_when_all_of_it_is() -> None:
+    uuid = "3cb9bc59-5699-4588-a4b1-b87f96708bc6"
+    assert cli.UUID_RE.fullmatch(uuid) and not cli.UUID_RE.fullmatch(uuid + "\n")
+    assert not cli.UUID_RE.fullmatch(uuid + "-x")

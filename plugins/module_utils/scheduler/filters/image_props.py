@@ -33,7 +33,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 _ARCH = {"i386": "i686", "i486": "i686", "i586": "i686", "x86_32": "i686", "x86_32p": "i686", "amd64": "x86_64"}
 _HV_TYPE = {"xapi": "xen"}
 _VM_MODE = {"pv": "xen", "hv": "hvm", "baremetal": "hvm"}
-_COMPARISON = re.compile(r"^\s*(<=|>=|<|>|!=|==)\s*([0-9]+(?:\.[0-9]+){0,2})\s*$")
+_COMPARISON = re.compile(r"\s*(<=|>=|<|>|!=|==)\s*([0-9]+(?:\.[0-9]+){0,2})\s*")
 _OPS: dict[str, t.Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
@@ -56,7 +56,7 @@ def version_predicate(requirement: str, field: str) -> t.Callable[[int], bool]:
     """``>=6.0,<6.2`` as a test of an integer hypervisor version (Nova's VersionPredicate)."""
     tests = []
     for part in str(requirement).split(","):
-        m = _COMPARISON.match(part)
+        m = _COMPARISON.fullmatch(part)
         if not m:
             raise StratusError("InvalidRequest", "%s: %r is not a version requirement like '>=6.0,<6.2'"
                                % (field, requirement), field)
