@@ -34,7 +34,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota, schema
-from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import allocate_ip
 from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
@@ -280,6 +280,7 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
     networks, fixed = _resolve_networks(catalog, context, requested_nets)
+    ipam.check_fixed_ips(networks, fixed)
     keypair = catalog.keypair(context.user_id, req["key_name"]) if req.get("key_name") else None
     limits = quota.Limits(task_vars.get("stratus_quotas"), context.project_id, context.user_id)
     quota.check_key_pairs(limits, len(catalog.keypairs.get(context.user_id) or []), context.user_id)
@@ -426,6 +427,7 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
         if missing:
             allowed = _how_many(conn, d, context, len(existing), len(missing))
             missing = missing[:allowed]
+            ipam.check_addresses(conn, d.networks, d.fixed_ips, len(missing))
         if missing:
             sources = StoreSources(catalog, context, conn)
             image_id = d.image["id"] if d.image and not d.boot_volume else None
@@ -579,6 +581,14 @@ def _config_drive(inst: dict[str, t.Any], nics: list[dict[str, t.Any]], req: t.M
             "user_data": req.get("user_data"), "files": list(req.get("personality") or [])}
 
 
+def _addresses(nics: list[dict[str, t.Any]]) -> dict[str, list[dict[str, str]]]:
+    """Per network name, every NIC's address and MAC (two NICs may share a network)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for nic in nics:
+        out.setdefault(nic["network_name"], []).append({"addr": nic["ip"], "mac": nic["mac"]})
+    return out
+
+
 def server_view(row: t.Any) -> dict[str, t.Any]:
     plan = row.plan or {}
     return {
@@ -587,7 +597,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
         "image": row.image_id, "vm_state": row.vm_state, "task_state": row.task_state,
         "power_state": row.power_state, "fault": row.fault, "metadata": row.metadata,
         "tags": row.tags, "description": row.description,
-        "addresses": {n["network_name"]: [{"addr": n["ip"], "mac": n["mac"]}] for n in plan.get("nics", [])},
+        "addresses": _addresses(plan.get("nics", [])),
         "block_devices": [{"device_name": b.get("device_name"), "kind": b.get("kind"),
                            "size_bytes": b.get("size_bytes"), "volume_id": b.get("volume_id")}
                           for b in plan.get("block_devices", [])],
@@ -631,7 +641,7 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
         own.append(b)
     nics = []
     for vif, (net, ip) in enumerate(zip(d.networks, d.fixed_ips)):
-        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng)
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in d.fixed_ips if f})
         nics.append({"network_id": net["id"], "network_name": net["name"], "libvirt_network": net["libvirt_name"],
                      "mac": alloc["mac"], "ip": alloc["address"], "hostname": hostname})
     devices = _block_devices(uuid, own, d.flavor, d.image)
