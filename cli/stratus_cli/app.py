@@ -20,7 +20,7 @@ from stratus_cli.errors import EXIT_USAGE, CliError, report
 from stratus_cli.output import Format
 from stratus_cli.settings import Settings
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SERVER = "stratus.compute.server"
 
 
@@ -218,7 +218,7 @@ def _flag_request(name: t.Optional[str], flavor: t.Optional[str], image: t.Optio
         if len(network) == 1 and network[0] in ("auto", "none"):
             req["networks"] = network[0]
         else:
-            req["networks"] = [{"uuid": n} if UUID_RE.match(n) else {"name": n} for n in network]
+            req["networks"] = [{"uuid": n} if UUID_RE.fullmatch(n) else {"name": n} for n in network]
     if count is not None and (min_count is not None or max_count is not None):
         raise _usage("--count is --min-count and --max-count at once; give one or the others", "--count")
     if count is not None:
@@ -433,7 +433,7 @@ def server_show(ctx: typer.Context, name: t.Annotated[str, typer.Argument(help="
                 fmt: OutputOpt = Format.table) -> None:
     """Show one server, with its fault and action log."""
     extra: dict[str, t.Any] = {"stratus_server_actions": True, "stratus_all_projects": all_projects}
-    if UUID_RE.match(name):
+    if UUID_RE.fullmatch(name):
         extra["stratus_server_uuids"] = [name]
     else:
         extra["stratus_server_name"] = name

@@ -65,7 +65,12 @@ options:
     description: Request a hypervisor by name (Nova 2.74); admin only by policy.
     type: str
   hostname:
-    description: The guest hostname (Nova 2.90); defaults to the sanitized name. Not with I(max_count) > 1.
+    description:
+      - The guest hostname (Nova 2.90, a fully qualified name as of 2.94); defaults to the sanitized name.
+        Not with I(max_count) > 1.
+      - RFC 1123, as dnsmasq and the guest take it, checked before anything is decided
+        (C(InvalidRequest), field C(hostname)); dot-separated labels of 1 to 63 ASCII letters, digits and
+        hyphens, none starting or ending with a hyphen, at most 253 characters. No underscore.
     type: str
   trusted_image_certificates:
     description: Trusted certificate ids (Nova 2.63); checked by policy, recorded.

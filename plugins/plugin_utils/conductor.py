@@ -34,7 +34,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota, schema
-from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import allocate_ip
 from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
@@ -260,12 +260,14 @@ def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_v
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
     networks, fixed = _resolve_networks(catalog, context, requested_nets)
+    ipam.check_fixed_ips(networks, fixed)
     keypair = catalog.keypair(context.user_id, req["key_name"]) if req.get("key_name") else None
     limits = quota.Limits(task_vars.get("stratus_quotas"), context.project_id, context.user_id)
     quota.check_key_pairs(limits, len(catalog.keypairs.get(context.user_id) or []), context.user_id)
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
     quota.check_metadata(limits, req.get("metadata"))
     quota.check_injected_files(limits, req.get("personality"))
+    _detect_nonbootable_image(image_id, image)
     root = bdmlib.root_bdm(bdms)
     _validate_flavor_image(context, flavor, image, root)
     group = None
@@ -288,6 +290,14 @@ def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_v
     return Decision(names, min_count, max_count, flavor, image, root is not None and bdmlib.is_volume(root), bdms,
                     networks, fixed, keypair, zone, forced_host or forced_node, requested_host, group, limits,
                     fingerprint)
+
+
+def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Mapping[str, t.Any]]) -> None:
+    """Nova's _detect_nonbootable_image_from_properties: an image uploaded from an encrypted volume
+    (``cinder_encryption_key_id``) cannot be booted directly; a volume made from it can."""
+    if image_id and image and (image.get("properties") or {}).get("cinder_encryption_key_id"):
+        raise StratusError("ImageUnacceptable", "Image %s is unacceptable: Direct booting of an image uploaded "
+                           "from an encrypted volume is unsupported." % image_id, "image")
 
 
 def _validate_flavor_image(context: Caller, flavor: t.Mapping[str, t.Any],
@@ -396,6 +406,7 @@ def create(req: dict[str, t.Any], context: Caller, task_vars: dict[str, t.Any],
         if missing:
             allowed = _how_many(conn, d, context, len(existing), len(missing))
             missing = missing[:allowed]
+            ipam.check_addresses(conn, d.networks, d.fixed_ips, len(missing))
         if missing:
             sources = StoreSources(catalog, context, conn)
             image_id = d.image["id"] if d.image and not d.boot_volume else None
@@ -549,6 +560,14 @@ def _config_drive(inst: dict[str, t.Any], nics: list[dict[str, t.Any]], req: t.M
             "user_data": req.get("user_data"), "files": list(req.get("personality") or [])}
 
 
+def _addresses(nics: list[dict[str, t.Any]]) -> dict[str, list[dict[str, str]]]:
+    """Per network name, every NIC's address and MAC (two NICs may share a network)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for nic in nics:
+        out.setdefault(nic["network_name"], []).append({"addr": nic["ip"], "mac": nic["mac"]})
+    return out
+
+
 def server_view(row: t.Any) -> dict[str, t.Any]:
     plan = row.plan or {}
     return {
@@ -557,7 +576,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
         "image": row.image_id, "vm_state": row.vm_state, "task_state": row.task_state,
         "power_state": row.power_state, "fault": row.fault, "metadata": row.metadata,
         "tags": row.tags, "description": row.description,
-        "addresses": {n["network_name"]: [{"addr": n["ip"], "mac": n["mac"]}] for n in plan.get("nics", [])},
+        "addresses": _addresses(plan.get("nics", [])),
         "block_devices": [{"device_name": b.get("device_name"), "kind": b.get("kind"),
                            "size_bytes": b.get("size_bytes"), "volume_id": b.get("volume_id")}
                           for b in plan.get("block_devices", [])],
@@ -601,7 +620,7 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Call
         own.append(b)
     nics = []
     for vif, (net, ip) in enumerate(zip(d.networks, d.fixed_ips)):
-        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng)
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in d.fixed_ips if f})
         nics.append({"network_id": net["id"], "network_name": net["name"], "libvirt_network": net["libvirt_name"],
                      "mac": alloc["mac"], "ip": alloc["address"], "hostname": hostname})
     devices = _block_devices(uuid, own, d.flavor, d.image)

@@ -56,6 +56,8 @@ def test_case(outcomes: dict[str, t.Any], case: dict[str, t.Any]) -> None:
         if "field" in expect:
             assert error["field"] == expect["field"], error
         assert "Traceback" not in result.get("msg", "")
+        for host, why in (expect.get("explain") or {}).items():
+            assert result["explain"][host] == why, result["explain"]
     else:
         assert not result.get("failed"), result.get("error") or result.get("msg")
         servers = result["servers"]

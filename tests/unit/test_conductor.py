@@ -79,7 +79,11 @@ def test_pool_exhaustion_is_clear_and_leaves_nothing(db):
     with pytest.raises(StratusError) as err:
         create(db, request(name="x", min_count=2, max_count=2), ctx=dict(CTX, project_id="p2"))
     assert err.value.code == "NoMoreFixedIps" and "No fixed IP addresses available" in err.value.message
-    assert create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True).servers[0]["host"]
+    # check mode answers as the real run (it said yes to an exhausted pool)
+    with pytest.raises(StratusError) as dry:
+        create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True)
+    assert dry.value.to_dict() == err.value.to_dict()
+    assert create(db, request(name="x", networks="none"), ctx=dict(CTX, project_id="p2"), check=True).changed
 
 
 def test_check_mode_writes_nothing(db):
@@ -231,3 +235,68 @@ def test_later_build_rounds_take_only_builds_under_way(db):
                  for r in lifecycle.instances_on_host(conn, h, uuids, step="network", building_only=True)]
     assert sorted(both) == sorted(uuids)
     assert later == [uuids[1]] and placed[uuids[1]] in ("hv1", "hv2")
+
+
+def test_an_image_uploaded_from_an_encrypted_volume_is_not_booted(db):
+    encrypted = {"id": "img-enc", "name": "enc", "file": "/nonexistent", "disk_format": "raw",
+                 "cinder_encryption_key_id": "3b5a9b4e-1c1d-4f3e-8a33-6f2a7c1d9e01"}  # Glance v2: top level
+    catalog = dict(CATALOG, stratus_images=CATALOG["stratus_images"] + [encrypted])
+    for check in (True, False):
+        with pytest.raises(StratusError) as err:
+            conductor.create(request(image="enc"), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, check, "req-enc")
+        assert err.value.to_dict() == {
+            "code": "ImageUnacceptable", "field": "image",
+            "message": "Image img-enc is unacceptable: Direct booting of an image uploaded from an encrypted "
+                       "volume is unsupported."}
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    assert not _store_rows(db, instances)
+
+
+def _both_modes(db, req, ctx=None):
+    """The error check mode gives and the one the real run gives, for the same request."""
+    out = []
+    for check in (True, False):
+        with pytest.raises(StratusError) as err:
+            create(db, req, ctx, check=check)
+        out.append(err.value.to_dict())
+    return out
+
+
+@pytest.mark.parametrize("address, why", [
+    ("10.9.1.5", "it is not in the subnet 10.9.0.0/29 of network net-1"),
+    ("10.9.0.0", "it is the network address of 10.9.0.0/29 (network net-1)"),
+    ("10.9.0.7", "it is the broadcast address of 10.9.0.0/29 (network net-1)"),
+    ("10.9.0.1", "it is the gateway address of network net-1"),
+    ("10.9.0.6", "it is reserved for the DHCP server of network net-1"),
+    ("fd00::5", "it is not in the subnet 10.9.0.0/29 of network net-1"),
+])
+def test_a_fixed_ip_the_network_cannot_give_is_refused_in_check_mode_too(db, address, why):
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances, ip_allocations
+    req = request(networks=[{"name": "demo"}, {"name": "demo", "fixed_ip": address}])
+    dry, real = _both_modes(db, req)
+    assert dry == real == {"code": "FixedIpInvalid", "field": "networks[1].fixed_ip",
+                           "message": "Fixed IP address %s is invalid: %s." % (address, why)}
+    assert not _store_rows(db, instances) and not _store_rows(db, ip_allocations)
+
+
+def test_a_fixed_ip_in_use_is_refused_in_check_mode_too(db):
+    owner = create(db, request(name="first", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])).servers[0]
+    dry, real = _both_modes(db, request(name="second", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}]))
+    assert dry == real == {"code": "FixedIpAlreadyInUse", "field": "networks[0].fixed_ip",
+                           "message": "Fixed IP address 10.9.0.3 is already in use on instance %s." % owner["id"]}
+    twice = request(name="second", networks=[{"name": "demo", "fixed_ip": "10.9.0.4"},
+                                             {"name": "demo", "fixed_ip": "10.9.0.4"}])
+    dry, real = _both_modes(db, twice)
+    assert dry == real and dry["code"] == "FixedIpAlreadyInUse" and dry["field"] == "networks[1].fixed_ip"
+    assert "networks[0].fixed_ip of this request asks for it too" in dry["message"]
+    # the same request again is no change, not a conflict with itself
+    assert not create(db, request(name="first", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])).changed
+
+
+def test_an_automatic_address_leaves_the_requests_fixed_ip_alone(db):
+    """The first NIC's automatic address took 10.9.0.2, which the second NIC asked for: a refusal
+    only the real run gave."""
+    req = request(networks=[{"name": "demo"}, {"name": "demo", "fixed_ip": "10.9.0.2"}])
+    assert create(db, req, check=True).changed
+    nics = create(db, req).servers[0]["addresses"]["demo"]
+    assert sorted(n["addr"] for n in nics) == ["10.9.0.2", "10.9.0.3"]

@@ -29,6 +29,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import libvirt, error_text
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_problem
 
 # dnsmasq only serves DHCP on a network that has a range or a host entry when it
 # starts; a host entry for a MAC no NIC will ever have keeps DHCP on (static
@@ -42,8 +43,8 @@ DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 HOSTS_DIR_OPTION = "dhcp-hostsdir="
 ET.register_namespace("dnsmasq", DNSMASQ_NS)
 # What may go into a dnsmasq dhcp-host line: a comma or a newline would add options of its own.
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
+# Whole-string matches (fullmatch): `$` would let a final newline through. Hostnames: module_utils/hostname.
+MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 def hosts_dir_path(network: str) -> str:
@@ -230,7 +231,7 @@ def _entry_file_name(mac: str) -> str:
 def _parse_entry(line: str) -> t.Optional[tuple[str, dict[str, str]]]:
     """One dhcp-host line as Stratus writes it: MAC,IP[,NAME] (an IPv6 address in brackets)."""
     fields = [f.strip() for f in line.strip().split(",")]
-    if len(fields) < 2 or not MAC_RE.match(fields[0].lower()):
+    if len(fields) < 2 or not MAC_RE.fullmatch(fields[0].lower()):
         return None
     return fields[0].lower(), {"ip": fields[1].strip("[]"), "name": fields[2] if len(fields) > 2 else ""}
 
@@ -303,14 +304,15 @@ HostEntries = t.Union[XmlHostEntries, DirHostEntries]
 
 def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
     mac = mac.lower()
-    if not MAC_RE.match(mac):
+    if not MAC_RE.fullmatch(mac):
         raise StratusError("InvalidRequest", "bad MAC address %r" % mac, "mac")
     try:
         ip = str(ipaddress.ip_address(ip))
     except ValueError:
         raise StratusError("InvalidRequest", "bad IP address %r" % ip, "ip") from None
-    if hostname and not HOSTNAME_RE.match(hostname):
-        raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry" % hostname, "hostname")
+    problem = hostname_problem(hostname) if hostname else None
+    if problem:
+        raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry: %s" % (hostname, problem), "hostname")
     return mac, ip, hostname
 
 
