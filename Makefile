@@ -31,7 +31,7 @@ demo: image lab-up
 	  test $${PIPESTATUS[0]} -eq 0 || { echo "demo: provisioning failed"; exit 1; }
 	@if grep -E '^(localhost|hv[0-9]+) +:' $(LAB_STATE)/demo-provision.log | grep -q 'changed=[1-9]'; then \
 	  echo "demo: servers provisioned"; else echo "demo: nothing to change (changed=0 on every host)"; fi
-	@$(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/show.yml -e stratus_show_file=$(CURDIR)/$(LAB_STATE)/servers.txt > $(LAB_STATE)/demo-show.log \
+	@STRATUS_SHOW_FILE=$(CURDIR)/$(LAB_STATE)/servers.txt $(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/show.yml > $(LAB_STATE)/demo-show.log \
 	  || { tail -20 $(LAB_STATE)/demo-show.log; exit 1; }
 	@cat $(LAB_STATE)/servers.txt
 

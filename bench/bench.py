@@ -36,6 +36,7 @@ from labkit import (ROOT, VENV, BenchError, BenchLab, cpu_times, lab_lock, machi
                     run, steal_share)
 
 sys.path.insert(0, str(ROOT / "lab"))
+import inventory_overlay  # noqa: E402
 from playbook_output import recap  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -141,9 +142,10 @@ class Bench:
                     ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(self.work / profile))
 
     def provision(self, servers: list[dict[str, t.Any]], profile: str) -> subprocess.CompletedProcess:
-        return playbook(self.lab, ROOT / "playbooks" / "provision.yml",
-                        {"stratus_servers": servers, "stratus_quotas": QUOTAS},
-                        self.stratus_env(profile), inventories=[ROOT / "inventory" / "demo.yml"])
+        # the bench's quotas are the operator's inventory (an overlay after the demo's), not launch input
+        overlay = inventory_overlay.write(self.lab.state / "bench-catalog", {"stratus_quotas": QUOTAS})
+        return playbook(self.lab, ROOT / "playbooks" / "provision.yml", {"stratus_servers": servers},
+                        self.stratus_env(profile), inventories=[ROOT / "inventory" / "demo.yml", overlay])
 
     def keep_profile(self, key: str, profile: str) -> None:
         path = self.work / profile

@@ -31,6 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "reliability"))
 from lib import write_result_file  # noqa: E402  (the one writer of the result file)
+
+sys.path.insert(0, str(ROOT / "lab"))
+import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
+
 VENV = ROOT / ".venv" / "bin"
 LAB_PY = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
 LOCK_FILE = "/tmp/stratus-lab.lock"
@@ -195,10 +199,13 @@ class Lab:
 
     # --- playbook runs ---------------------------------------------------------------------------------
 
-    def _argv(self, servers: list[dict[str, t.Any]], extra: t.Optional[dict[str, t.Any]]) -> list[str]:
-        return [str(VENV / "ansible-playbook"), "-i", str(self.state / "inventory.yml"), "-i",
-                str(ROOT / "inventory" / "demo.yml"), str(ROOT / "playbooks" / "provision.yml"),
-                "-e", json.dumps(dict(extra or {}, stratus_servers=servers))]
+    def _argv(self, servers: list[dict[str, t.Any]], catalog: t.Optional[dict[str, t.Any]]) -> list[str]:
+        """provision.yml for these requests; `catalog` overrides the demo's (an inventory source, not extra vars)."""
+        argv = [str(VENV / "ansible-playbook"), "-i", str(self.state / "inventory.yml"), "-i",
+                str(ROOT / "inventory" / "demo.yml")]
+        if catalog:
+            argv += ["-i", str(inventory_overlay.write(self.state / "catalog-overlay", catalog))]
+        return argv + [str(ROOT / "playbooks" / "provision.yml"), "-e", json.dumps({"stratus_servers": servers})]
 
     def playbook(self, servers: list[dict[str, t.Any]], extra: t.Optional[dict[str, t.Any]] = None,
                  timeout: float = 900) -> RunResult:

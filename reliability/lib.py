@@ -124,6 +124,14 @@ def write_yaml(path: Path, data: t.Any) -> Path:
     return path
 
 
+def caller_env(context: t.Optional[t.Mapping[str, t.Any]]) -> dict[str, str]:
+    """The environment that names the caller, as an AWX credential or the CLI sets it (None: stratus_context)."""
+    if context is None:
+        return {}
+    return {"STRATUS_USER_ID": str(context["user_id"]), "STRATUS_PROJECT_ID": str(context["project_id"]),
+            "STRATUS_ROLES": ",".join(context.get("roles") or [])}
+
+
 def controller_inventory(catalog: t.Mapping[str, t.Any], hypervisors: t.Mapping[str, t.Mapping[str, t.Any]],
                          capacity: t.Mapping[str, t.Any], local_hypervisors: t.Optional[Path] = None
                          ) -> dict[str, t.Any]:

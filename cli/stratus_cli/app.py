@@ -20,7 +20,7 @@ from stratus_cli.errors import EXIT_USAGE, CliError, report
 from stratus_cli.output import Format
 from stratus_cli.settings import Settings
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SERVER = "stratus.compute.server"
 
 
@@ -193,6 +193,11 @@ def _load_requests(path: Path) -> list[dict[str, t.Any]]:
     for i, req in enumerate(data):
         if not req.get("name"):
             raise _usage("%s: request %d has no name" % (path, i), "--file")
+        if "context" in req:
+            # the same refusal as the server module's: a request never names its caller
+            raise CliError("InvalidRequest", "%s: request %d names a caller (context): who asks comes from "
+                           "--user/--project/--role or the inventory's stratus_context" % (path, i),
+                           "stratus_servers[%d].context" % i, exit_code=EXIT_USAGE)
     return data
 
 
@@ -213,7 +218,7 @@ def _flag_request(name: t.Optional[str], flavor: t.Optional[str], image: t.Optio
         if len(network) == 1 and network[0] in ("auto", "none"):
             req["networks"] = network[0]
         else:
-            req["networks"] = [{"uuid": n} if UUID_RE.match(n) else {"name": n} for n in network]
+            req["networks"] = [{"uuid": n} if UUID_RE.fullmatch(n) else {"name": n} for n in network]
     if count is not None and (min_count is not None or max_count is not None):
         raise _usage("--count is --min-count and --max-count at once; give one or the others", "--count")
     if count is not None:
@@ -428,7 +433,7 @@ def server_show(ctx: typer.Context, name: t.Annotated[str, typer.Argument(help="
                 fmt: OutputOpt = Format.table) -> None:
     """Show one server, with its fault and action log."""
     extra: dict[str, t.Any] = {"stratus_server_actions": True, "stratus_all_projects": all_projects}
-    if UUID_RE.match(name):
+    if UUID_RE.fullmatch(name):
         extra["stratus_server_uuids"] = [name]
     else:
         extra["stratus_server_name"] = name

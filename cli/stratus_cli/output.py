@@ -112,7 +112,7 @@ def explain_table(data: t.Mapping[str, t.Any]) -> str:
     rows = []
     for host, verdict in sorted(hosts.items(), key=order):
         weights = verdict.get("weights") or {}
-        rows.append([host, "rejected by %s" % verdict["rejected_by"] if verdict.get("rejected_by") else "passed",
+        rows.append([host, _verdict(verdict),
                      " ".join("%s=%s" % (k.replace("Weigher", ""), _fmt(v))
                               for k, v in sorted(weights.items()) if v) or None,
                      None if verdict.get("rejected_by") else _fmt(verdict.get("total", verdict.get("weight")))])
@@ -125,6 +125,14 @@ def explain_table(data: t.Mapping[str, t.Any]) -> str:
             out += " (every host passes the filters for one instance, but the %d instances do not fit " \
                    "all together)" % data["instances"]
     return out
+
+
+def _verdict(verdict: t.Mapping[str, t.Any]) -> str:
+    """`passed`, or the filter that left the host out and, where it says, why."""
+    if not verdict.get("rejected_by"):
+        return "passed"
+    reason = verdict.get("reason")
+    return "rejected by %s%s" % (verdict["rejected_by"], ": %s" % reason if reason else "")
 
 
 def _fmt(value: t.Any) -> str:

@@ -194,9 +194,6 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
     if not (project / playbook).is_file():
         raise CliError("ConfigurationError", "playbook %s not found" % (project / playbook), "playbook_dir")
     extravars = dict(extravars or {})
-    context = settings.context()
-    if context:
-        extravars["stratus_context"] = context
     inventories = settings.inventory_sources()
     pdd = Path(tempfile.mkdtemp(prefix="stratus-run-"))
     keep = bool(os.environ.get(KEEP_ENV))
@@ -218,6 +215,8 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
             "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "True"),
         }
         env.update(settings.store_env())
+        # Who asks goes in the environment, where Stratus reads it first and no extra var can change it
+        env.update(settings.identity_env())
         # AWX's layout: env/extravars in the private data dir (0700), not the command line, where
         # `ps` would show an admin_pass
         (pdd / "env").mkdir()

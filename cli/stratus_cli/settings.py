@@ -98,6 +98,18 @@ class Settings:
             return {"STRATUS_STATE_DIR": str(Path(self.state_dir).expanduser().resolve())}
         return {"STRATUS_STATE_DIR": str(self.lab / "store")}
 
+    def identity_env(self) -> dict[str, str]:
+        """STRATUS_USER_ID, STRATUS_PROJECT_ID and STRATUS_ROLES for the run, from --user/--project/--role.
+
+        Empty when none was given (nor their STRATUS_* variables): the inventory's stratus_context
+        then names the caller.
+        """
+        context = self.context()
+        if context is None:
+            return {}
+        return {"STRATUS_USER_ID": context["user_id"], "STRATUS_PROJECT_ID": context["project_id"],
+                "STRATUS_ROLES": ",".join(context["roles"])}
+
     def context(self) -> t.Optional[dict[str, t.Any]]:
         """The request context from --user/--project/--role, or None for the inventory's stratus_context."""
         if not (self.user_id or self.project_id or self.roles):

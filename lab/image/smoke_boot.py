@@ -35,7 +35,7 @@ CONFIG_DRIVE_PY = REPO_ROOT / "plugins" / "module_utils" / "compute" / "config_d
 READY_RE = re.compile(r"STRATUS-GUEST ready name=(\S+) uuid=(\S+) ip=(\S+)")
 DISKS_RE = re.compile(r"STRATUS-GUEST disks((?: \S+=\d+)*)")
 USER_DATA_RE = re.compile(r"STRATUS-GUEST user_data bytes=(\d+) sha256=(\S+)")
-IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+IPV4_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
 class SmokeError(Exception):
@@ -99,7 +99,7 @@ def check_guest_output(text: str, meta: dict, user_data: bytes, expect_disks: li
         problems.append("name=%s, expected %s" % (name, meta["name"]))
     if uuid != meta["uuid"]:
         problems.append("uuid=%s, expected %s" % (uuid, meta["uuid"]))
-    if not IPV4_RE.match(ip):
+    if not IPV4_RE.fullmatch(ip):
         problems.append("no DHCP address (ip=%s)" % ip)
     disks_m = DISKS_RE.search(text)
     disks = dict(d.split("=") for d in disks_m.group(1).split()) if disks_m else {}

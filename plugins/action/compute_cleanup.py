@@ -21,6 +21,7 @@ class ActionModule(HostCleaner):
         host = task_vars.get("inventory_hostname", "")
         db_url = self._task.args.get("db_url") or task_vars.get("stratus_db_url")
         try:
+            self.launch_guard(task_vars)
             with store.transaction(db_url) as conn:
                 found = lifecycle.leftovers_on_host(conn, host)
             if not found:

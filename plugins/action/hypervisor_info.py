@@ -7,7 +7,6 @@ import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils import reports
-from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.read_action import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
@@ -16,14 +15,13 @@ class ActionModule(StoreReadAction):
     ARG_SPEC = {"hosts": {"type": "list", "elements": "str"}}
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        self.caller(args, task_vars).authorize("os_compute_api:os-hypervisors:list-detail")
+        self.caller(task_vars).authorize("os_compute_api:os-hypervisors:list-detail")
         names = list((task_vars.get("groups") or {}).get("hypervisors") or [])
         if args.get("hosts") is not None:
             unknown = [h for h in args["hosts"] if h not in names]
             if unknown:
                 raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % unknown[0], "hosts")
             names = [h for h in names if h in args["hosts"]]
-        catalog = Catalog({k: self._templar.template(task_vars[k]) for k in ("stratus_networks",)
-                           if k in task_vars}, {k: task_vars[k] for k in ("stratus_networks",) if k in task_vars})
-        with store.transaction(self.db_url(args, task_vars)) as conn:
+        catalog = self.catalog(task_vars)
+        with store.transaction(self.store_url(task_vars)) as conn:
             return {"hypervisors": reports.hypervisor_views(conn, names, task_vars.get("hostvars") or {}, catalog)}

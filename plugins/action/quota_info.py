@@ -10,21 +10,18 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Cat
 from ansible_collections.stratus.compute.plugins.plugin_utils.read_action import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
-CATALOG_VARS = ("stratus_keypairs", "stratus_server_groups")
-
 
 class ActionModule(StoreReadAction):
     ARG_SPEC = {"project_id": {"type": "str"}, "user_id": {"type": "str"}}
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        caller = self.caller(args, task_vars)
+        caller = self.caller(task_vars)
         project_id = args.get("project_id") or caller.project_id
         target = {"project_id": project_id, "user_id": args.get("user_id") or caller.user_id}
         caller.authorize("os_compute_api:os-quota-sets:show", target, "project_id")
         caller.authorize("os_compute_api:os-quota-sets:detail", target, "project_id")
-        catalog = Catalog({k: self._templar.template(task_vars[k]) for k in CATALOG_VARS if k in task_vars},
-                          {k: task_vars[k] for k in CATALOG_VARS if k in task_vars})
-        quotas = self._templar.template(task_vars.get("stratus_quotas") or {})
-        with store.transaction(self.db_url(args, task_vars)) as conn:
-            quota_set = reports.quota_set(conn, quotas, catalog, project_id, args.get("user_id"))
+        values, raw = self.catalog_vars(task_vars)
+        catalog = Catalog(values, raw)
+        with store.transaction(self.store_url(task_vars)) as conn:
+            quota_set = reports.quota_set(conn, values.get("stratus_quotas"), catalog, project_id, args.get("user_id"))
         return {"project_id": project_id, "user_id": args.get("user_id"), "quota_set": quota_set}

@@ -7,51 +7,64 @@ import traceback
 import typing as t
 import uuid
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.caller import WHERE
 
-CATALOG_VARS = ("stratus_flavors", "stratus_images", "stratus_networks", "stratus_keypairs",
-                "stratus_quotas", "stratus_scheduler", "stratus_policy", "stratus_server_groups",
-                "stratus_volume_types", "stratus_max_local_block_devices")
+# Options of the module that are not part of the request (schemas/server.json).
+NOT_REQUEST = ("db_url", "request")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+def request_from_args(args: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The request: the `request` mapping plus the options given on their own, each at most once."""
+    whole = args.get("request")
+    if whole is not None and not isinstance(whole, t.Mapping):
+        raise StratusError("InvalidRequest", "Invalid input for field/attribute request. Value: %s. It must be a "
+                           "mapping of request fields" % type(whole).__name__, "request")
+    req = dict(whole or {})
+    for key, value in args.items():
+        if key in NOT_REQUEST:
+            continue
+        if key in req:
+            raise StratusError("InvalidRequest", "%s is given twice: in request and as an option" % key, key)
+        req[key] = value
+    if "context" in req:
+        raise StratusError("InvalidRequest", "A request cannot name its caller (context): who asks comes from %s"
+                           % WHERE, "context")
+    return req
+
+
+class ActionModule(StratusAction):
     _requires_connection = False
 
     def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        args = dict(self._task.args)
         request_id = "req-" + str(uuid.uuid4())
-        db_url = args.get("db_url") or task_vars.get("stratus_db_url")
-        ctx: dict[str, t.Any] = {}
+        db_url = self.store_url(task_vars)
+        req: dict[str, t.Any] = {}
+        who: t.Optional[tuple[str, str]] = None
         try:
-            if args.get("context") is None and task_vars.get("stratus_context") is not None:
-                args["context"] = self._templar.template(task_vars["stratus_context"])
-            schema.validate_request(args)
-            ctx = dict(args.pop("context", None) or {})
-            if not ctx:
-                raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
-                                   "required (the context option or the stratus_context variable)", "context")
-            catalog_vars = {k: self._templar.template(task_vars[k]) for k in CATALOG_VARS if k in task_vars}
+            self.launch_guard(task_vars)
+            req = request_from_args(self._task.args)
+            schema.validate_request(req)
+            caller = self.caller(task_vars)
+            who = (caller.project_id, caller.user_id)
+            catalog = self.catalog_vars(task_vars)
             check_mode = bool(self._task.check_mode)
-            if args.get("state", "present") == "absent":
-                outcome = conductor.delete(args, ctx, catalog_vars, db_url, check_mode, request_id)
+            if req.get("state", "present") == "absent":
+                outcome = conductor.delete(req, caller, db_url, check_mode, request_id)
             else:
-                if args.get("config_drive") is None:
-                    args["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
+                if req.get("config_drive") is None:
+                    req["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
                 hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
-                raw_vars = {k: task_vars[k] for k in CATALOG_VARS if k in task_vars}
-                outcome = conductor.create(args, ctx, catalog_vars, hypervisors, task_vars.get("hostvars") or {},
-                                           db_url, check_mode, request_id, raw_vars)
+                outcome = conductor.create(req, caller, catalog.values, hypervisors, task_vars.get("hostvars") or {},
+                                           db_url, check_mode, request_id, catalog.raw)
         except StratusError as exc:
-            if ctx.get("project_id") and not self._task.check_mode and exc.code != "InvalidCatalog":
-                conductor.record_refusal(db_url, (str(ctx["project_id"]), str(ctx.get("user_id", ""))),
-                                         args.get("name"), request_id, exc,
-                                         "delete" if args.get("state") == "absent" else "create")
+            if who and not self._task.check_mode and exc.code != "InvalidCatalog":
+                conductor.record_refusal(db_url, who, req.get("name"), request_id, exc,
+                                         "delete" if req.get("state") == "absent" else "create")
             extra = {"explain": exc.explain} if getattr(exc, "explain", None) is not None else {}
             result.update(error_result(exc, request_id=request_id, **extra))
             return result

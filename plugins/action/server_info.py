@@ -50,7 +50,7 @@ class ActionModule(StoreReadAction):
     }
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        caller = self.caller(args, task_vars)
+        caller = self.caller(task_vars)
         caller.authorize("os_compute_api:servers:index")
         if args["all_projects"]:
             caller.authorize("os_compute_api:servers:detail:get_all_tenants", field="all_projects")
@@ -62,7 +62,7 @@ class ActionModule(StoreReadAction):
         if args.get("uuids") is not None:
             query = query.where(instances.c.uuid.in_(args["uuids"]))
         out: dict[str, t.Any] = {}
-        with store.transaction(self.db_url(args, task_vars)) as conn:
+        with store.transaction(self.store_url(task_vars)) as conn:
             rows = list(conn.execute(query.order_by(instances.c.project_id, instances.c.name)))
             out["servers"] = [server_view(r) for r in rows]
             if args["actions"]:

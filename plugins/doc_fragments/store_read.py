@@ -7,9 +7,6 @@ class ModuleDocFragment:
     # Mirrors plugins/plugin_utils/read_action.py STORE_READ_ARG_SPEC.
     DOCUMENTATION = r"""
 options:
-  context:
-    description: The request context C({user_id, project_id, roles}); defaults to C(stratus_context).
-    type: dict
   db_url:
     description: The state store URL; defaults as for M(stratus.compute.server).
     type: str

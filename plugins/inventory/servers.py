@@ -34,26 +34,23 @@ options:
       - name: STRATUS_DB_URL
   context:
     description:
-      - The request context C({user_id, project_id, roles}) of the caller.
-      - Without it, I(user_id), I(project_id) and I(roles) make one.
+      - The caller C({user_id, project_id, roles}), as the C(stratus_context) variable has it (no
+        C(is_admin), since admin is a role that policy recognises).
+      - When E(STRATUS_USER_ID) and E(STRATUS_PROJECT_ID) are set (an AWX credential, the C(stratus) CLI),
+        they name the caller instead, as for every Stratus front end. Without either, I(user_id),
+        I(project_id) and I(roles) make one.
     type: dict
   user_id:
-    description: The caller's user id, when I(context) is not given.
+    description: The caller's user id, when neither the environment nor I(context) names the caller.
     type: str
-    env:
-      - name: STRATUS_USER_ID
   project_id:
-    description: The caller's project id, when I(context) is not given.
+    description: The caller's project id, when neither the environment nor I(context) names the caller.
     type: str
-    env:
-      - name: STRATUS_PROJECT_ID
   roles:
-    description: The caller's roles, when I(context) is not given.
+    description: The caller's roles, when neither the environment nor I(context) names the caller.
     type: list
     elements: str
     default: [reader]
-    env:
-      - name: STRATUS_ROLES
   policy:
     description: Policy rule overrides, as in the C(stratus_policy) variable.
     type: dict
@@ -70,11 +67,22 @@ options:
     elements: str
   hostname:
     description:
-      - What names the host. C(name) is the server name; when two visible servers share one (in two
-        projects), the later ones are named by uuid. C(uuid) is the server id.
+      - What names the host, after I(host_prefix). C(name) is the server name; when two visible servers
+        share one (in two projects), or the name is not a plain host name (letters, digits, C(_.-)), the
+        server is named by its uuid instead. C(uuid) is the server id.
     type: str
     default: name
     choices: [name, uuid]
+  host_prefix:
+    description:
+      - Put before every host name, so that a server cannot take the name of a host of another inventory
+        source (a server named C(hv1) would otherwise merge into the hypervisor C(hv1) and replace its
+        C(ansible_host)). Server names are chosen by project members; host names are the operator's.
+      - A name that is already a host of a source parsed before this one, or C(localhost), is never used;
+        the server gets I(host_prefix) plus its uuid instead (with a warning). Sources parsed after this one
+        can still merge into its hosts, so with an empty prefix list this source last.
+    type: str
+    default: server-
 extends_documentation_fragment:
   - constructed
 author:
@@ -82,7 +90,7 @@ author:
 """
 
 EXAMPLES = r"""
-# demo.stratus.yml: the servers of the demo project
+# demo.stratus.yml: the servers of the demo project, as hosts server-<name>
 plugin: stratus.compute.servers
 context: {user_id: demo, project_id: demo, roles: [member]}
 
@@ -154,6 +162,8 @@ _hostvars:
       type: dict
 """
 
+import os
+import re
 import typing as t
 
 from ansible.errors import AnsibleParserError
@@ -162,9 +172,16 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils import caller as callerlib
 from ansible_collections.stratus.compute.plugins.plugin_utils import reports
+from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import server_view
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+
+# A host name that is not also an inventory pattern (no ',', ':', '!', '&', '*', '[', '~' or space).
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+_RESERVED = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
 
 
 def _first_ip(server: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -182,32 +199,54 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         return bool(super().verify_file(path)) and path.endswith((".stratus.yml", ".stratus.yaml"))
 
     def _context(self) -> dict[str, t.Any]:
+        """Who asks: the environment (as for every front end), else this source's configuration."""
+        from_env = callerlib.context_from_environment(os.environ)
+        if from_env is not None:
+            return from_env
         ctx = self.get_option("context")
         if ctx:
-            return dict(ctx)
-        return {"user_id": self.get_option("user_id"), "project_id": self.get_option("project_id"),
-                "roles": list(self.get_option("roles") or [])}
+            return callerlib.checked_context(ctx, "context")
+        return callerlib.checked_context({"user_id": self.get_option("user_id"),
+                                          "project_id": self.get_option("project_id"),
+                                          "roles": list(self.get_option("roles") or [])}, "user_id/project_id")
+
+    def _host_name(self, server: t.Mapping[str, t.Any], taken: set[str]) -> t.Optional[str]:
+        """The server's host name: prefix + name (or uuid), never a name another source or server has."""
+        prefix = self.get_option("host_prefix") or ""
+        by_uuid = prefix + server["id"]
+        name = prefix + server["name"] if self.get_option("hostname") == "name" else by_uuid
+        if name != by_uuid and not _HOST_NAME.fullmatch(name):
+            self.display.warning("stratus.compute.servers: server %s has a name that is not a plain host name; it is "
+                                 "host %s" % (server["id"], by_uuid))
+            name = by_uuid
+        if name != by_uuid and (name in taken or name in self.inventory.hosts or name in _RESERVED):
+            self.display.warning("stratus.compute.servers: host %s is taken (another source or server, or reserved); "
+                                 "server %s of project %s is host %s"
+                                 % (name, server["id"], server["project_id"], by_uuid))
+            name = by_uuid
+        if name in taken or name in self.inventory.hosts or not _HOST_NAME.fullmatch(name):
+            self.display.warning("stratus.compute.servers: host %s is taken or not a plain host name (host_prefix?); "
+                                 "server %s is left out" % (name, server["id"]))
+            return None
+        return name
 
     def parse(self, inventory: t.Any, loader: t.Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            caller = reports.Caller(self._context(), self.get_option("policy"))
+            caller = callerlib.Caller(self._context(), Enforcer(self.get_option("policy") or None))
             with store.transaction(self.get_option("db_url")) as conn:
                 rows = reports.visible_servers(conn, caller, self.get_option("all_projects"))
         except StratusError as exc:
             raise AnsibleParserError("%s: %s" % (path, exc))
         wanted = self.get_option("vm_states")
         servers = [server_view(r) for r in rows if not wanted or r.vm_state in wanted]
-        seen: set[str] = set()
+        taken: set[str] = set()
         for server in servers:
-            name = server["name"] if self.get_option("hostname") == "name" else server["id"]
-            if name in seen:
-                self.display.warning("stratus.compute.servers: more than one server is named %s; "
-                                     "the one in project %s is host %s" % (name, server["project_id"], server["id"]))
-                name = server["id"]
-            seen.add(name)
-            self._add_server(name, server)
+            name = self._host_name(server, taken)
+            if name is not None:
+                taken.add(name)
+                self._add_server(name, server)
 
     def _add_server(self, name: str, server: dict[str, t.Any]) -> None:
         strict = self.get_option("strict")

@@ -32,7 +32,7 @@ HTTP_STATUS: dict[str, int] = {
     "InvalidBDMDiskBus": 400, "InvalidBDMForLegacy": 400, "DevicePathInUse": 409,
     # policy and quota
     "PolicyNotAuthorized": 403, "QuotaExceeded": 403, "BootFromVolumeRequiredForZeroDiskFlavor": 403,
-    "ExternalNetworkAttachForbidden": 403,
+    "ExternalNetworkAttachForbidden": 403, "Forbidden": 403,
     # state
     "Conflict": 409, "NoUniqueMatch": 409, "NetworkAmbiguous": 409, "PortInUse": 409,
     "FixedIpAlreadyInUse": 409, "InstanceIsLocked": 409, "InstanceInvalidState": 409,

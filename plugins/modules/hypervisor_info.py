@@ -39,7 +39,9 @@ author:
 EXAMPLES = r"""
 - name: Capacity and usage of every hypervisor
   stratus.compute.hypervisor_info:
-    context: {user_id: root, project_id: ops, roles: [admin]}
+  vars:
+    # the operator's playbook names an admin caller (never a launcher's extra var)
+    stratus_context: {user_id: root, project_id: ops, roles: [admin]}
   register: hv
 
 - name: Free vCPUs per host

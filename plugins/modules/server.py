@@ -65,7 +65,12 @@ options:
     description: Request a hypervisor by name (Nova 2.74); admin only by policy.
     type: str
   hostname:
-    description: The guest hostname (Nova 2.90); defaults to the sanitized name. Not with I(max_count) > 1.
+    description:
+      - The guest hostname (Nova 2.90, a fully qualified name as of 2.94); defaults to the sanitized name.
+        Not with I(max_count) > 1.
+      - RFC 1123, as dnsmasq and the guest take it, checked before anything is decided
+        (C(InvalidRequest), field C(hostname)); dot-separated labels of 1 to 63 ASCII letters, digits and
+        hyphens, none starting or ending with a hyphen, at most 253 characters. No underscore.
     type: str
   trusted_image_certificates:
     description: Trusted certificate ids (Nova 2.63); checked by policy, recorded.
@@ -137,10 +142,12 @@ options:
     type: list
     elements: str
     default: []
-  context:
+  request:
     description:
-      - The request context C({user_id, project_id, roles}). Defaults to the C(stratus_context) variable.
-      - Roles imply each other as Keystone's defaults do (admin > manager > member > reader).
+      - The whole request as one mapping of the options above (the C(stratus.compute.provision) playbook
+        passes each item of C(stratus_servers) this way), checked against C(schemas/server.json) as a whole;
+        a key the schema does not know is refused. An option may not be given both here and on its own.
+      - A request never names its caller; a C(context) key is refused (see notes).
     type: dict
   db_url:
     description:
@@ -156,6 +163,14 @@ attributes:
   diff_mode:
     support: none
 notes:
+  - Who asks comes from one place the operator controls, never from the request. That is the environment
+    (E(STRATUS_USER_ID), E(STRATUS_PROJECT_ID), E(STRATUS_ROLES), set by an AWX credential or by the C(stratus)
+    CLI's C(--user/--project/--role)), else the C(stratus_context) variable (C({user_id, project_id, roles}))
+    of the inventory or the playbook. Admin is a role that policy recognises (C(context_is_admin)), never a
+    flag. Roles imply each other as Keystone's defaults do (admin > manager > member > reader).
+  - Every Stratus action refuses to run while an extra variable (AWX prompt on launch, C(-e)) of the
+    C(stratus_) or C(ansible_) namespace overrides the inventory, except the playbooks' inputs such as
+    C(stratus_servers) and what the operator lists in C(stratus_launch_vars). See C(docs/trust-model.md).
   - Catalog variables C(stratus_flavors), C(stratus_images), C(stratus_networks), C(stratus_keypairs),
     C(stratus_quotas), C(stratus_policy), C(stratus_server_groups) and the C(hypervisors) group describe
     what may be built and where; each is checked against its JSON Schema in C(schemas/), and a bad one
@@ -172,7 +187,8 @@ EXAMPLES = r"""
     image: stratus-guest
     networks: [{name: demo}]
     min_count: 3
-    context: {user_id: alice, project_id: demo, roles: [member]}
+  vars:
+    stratus_context: {user_id: alice, project_id: demo, roles: [member]}
   register: web
 """
 

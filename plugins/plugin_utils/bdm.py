@@ -32,7 +32,7 @@ API_FIELDS = frozenset((
 ))
 DISK_BUSES = frozenset(("fdc", "ide", "sata", "scsi", "usb", "virtio", "xen", "lxc", "uml"))
 DEFAULT_ROOT_DEVICE = "vda"
-_DEVICE_RE = re.compile(r"^/dev/x?[a-z]?d?([a-z]+)[0-9]*$")
+_DEVICE_RE = re.compile(r"/dev/x?[a-z]?d?([a-z]+)[0-9]*")  # fullmatch: `$` takes a final newline
 
 
 def invalid(details: str, field: t.Optional[str], code: str = "InvalidBDMFormat") -> StratusError:
@@ -85,7 +85,7 @@ def generate_device_letter(index: int) -> str:
 
 
 def device_letters(name: str) -> t.Optional[str]:
-    match = _DEVICE_RE.match(prepend_dev(name) or "")
+    match = _DEVICE_RE.fullmatch(prepend_dev(name) or "")
     return match.group(1) if match else None
 
 
@@ -96,6 +96,7 @@ def from_api(raw: t.Mapping[str, t.Any], image_specified: bool, index: int) -> d
     where = "block_device_mapping_v2[%d]" % index
     bdm = dict(raw)
     if not schema.as_bool(bdm.get("no_device") or False):
+        _required(bdm, where)
         source, device_uuid = bdm.get("source_type"), bdm.get("uuid")
         dest, volume_type = bdm.get("destination_type"), bdm.get("volume_type")
         if source == "blank" and device_uuid:
@@ -121,6 +122,35 @@ def from_api(raw: t.Mapping[str, t.Any], image_specified: bool, index: int) -> d
     return _validate_fields(bdm, where)
 
 
+# Where a mapping of each source may go; the first is what a mapping that names no destination gets.
+# An image or a blank disk may become a local disk or a new volume, so it must say which: Nova's
+# later stages leave such a mapping out of the server without a word.
+DESTINATIONS: dict[str, tuple[str, ...]] = {
+    "volume": ("volume",), "snapshot": ("volume",), "image": ("local", "volume"), "blank": ("local", "volume"),
+}
+
+
+def _required(bdm: dict[str, t.Any], where: str) -> None:
+    """The fields a mapping must have before its other rules mean anything (Nova's "Some required
+    fields are missing", naming them): ``source_type``, and ``destination_type`` where the source
+    leaves it open (a volume or snapshot source goes to a volume); a destination the source
+    cannot go to is refused."""
+    source, dest = bdm.get("source_type"), bdm.get("destination_type")
+    sources = ", ".join(sorted(DESTINATIONS))
+    if source in (None, ""):
+        raise invalid("Some required fields are missing: source_type (one of %s)." % sources, where + ".source_type")
+    if source not in DESTINATIONS:
+        raise invalid("Invalid source_type %s (one of %s)." % (source, sources), where + ".source_type")
+    choices = DESTINATIONS[source]
+    if dest in (None, ""):
+        if len(choices) > 1:
+            raise invalid("Some required fields are missing: destination_type (%s for a source_type %s)."
+                          % (" or ".join(choices), source), where + ".destination_type")
+        bdm["destination_type"] = choices[0]
+    elif dest not in choices:
+        raise invalid("Mapping %s to %s is not supported." % (source, dest), where + ".destination_type")
+
+
 def _validate_fields(bdm: dict[str, t.Any], where: str) -> dict[str, t.Any]:
     """BlockDeviceDict._validate: known fields, required source, names, sizes, boot index."""
     unknown = sorted(set(bdm) - API_FIELDS)
@@ -131,8 +161,8 @@ def _validate_fields(bdm: dict[str, t.Any], where: str) -> dict[str, t.Any]:
     if schema.as_bool(bdm.get("no_device") or False):
         out["no_device"] = True
         return out
-    if not bdm.get("source_type"):
-        raise invalid("Some required fields are missing", where + ".source_type")
+    _required(bdm, where)
+    out["destination_type"] = bdm.get("destination_type")
     name = bdm.get("device_name")
     if name is not None:
         if not isinstance(name, str) or not 1 <= len(name) <= 255:
@@ -310,7 +340,7 @@ def boot_image_metadata(bdms: list[dict[str, t.Any]], sources: Sources) -> t.Opt
 def assign_device_names(bdms: list[dict[str, t.Any]], root_name: str = DEFAULT_ROOT_DEVICE) -> list[dict[str, t.Any]]:
     """Nova's default_device_names_for_instance: requested names kept (in the root's prefix), the rest
     filled in order image, ephemerals, swap, volumes with the next free letter."""
-    prefix = re.sub(r"[a-z]+$", "", strip_dev(root_name) or DEFAULT_ROOT_DEVICE) or "vd"
+    prefix = re.sub(r"[a-z]+\Z", "", strip_dev(root_name) or DEFAULT_ROOT_DEVICE) or "vd"
     used: set[str] = set()
     out = [dict(b) for b in bdms]
     for i, bdm in enumerate(out):

@@ -176,6 +176,13 @@ HYPERVISOR_VARS = frozenset((
 # The catalog variable that defines host aggregates (schemas/aggregate.json).
 AGGREGATES_VAR = "stratus_host_aggregates"
 
+# Every variable of the catalog and the rules the controller reads: each front end reads all of
+# them (plugin_utils/action_base.py), so no front end sees a different cloud (a zone that only
+# an aggregate names, say).
+CATALOG_VARS = ("stratus_flavors", "stratus_images", "stratus_networks", "stratus_keypairs", "stratus_quotas",
+                "stratus_scheduler", "stratus_policy", "stratus_server_groups", "stratus_volume_types",
+                "stratus_max_local_block_devices", AGGREGATES_VAR)
+
 
 def host_aggregates(value: t.Any, raw: t.Any = None) -> list[dict[str, t.Any]]:
     """``stratus_host_aggregates`` checked: [{name, hosts, metadata, availability_zone}], names unique."""

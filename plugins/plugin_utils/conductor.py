@@ -34,10 +34,10 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, quota, schema
-from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import allocate_ip
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_actions, instances, volumes,
@@ -82,26 +82,6 @@ class CreateResult(t.NamedTuple):
     explain: t.Optional[dict[str, t.Any]] = None
 
 
-class RequestContext:
-    """Who asks: ids, roles, the policy enforcer and the caller's credentials."""
-
-    def __init__(self, ctx: t.Mapping[str, t.Any], enforcer: Enforcer) -> None:
-        self.user_id = str(ctx["user_id"])
-        self.project_id = str(ctx["project_id"])
-        self.enforcer = enforcer
-        self.creds = enforcer.credentials(ctx)
-        self.is_admin = bool(self.creds.get("is_admin"))
-
-    def target(self, **extra: t.Any) -> dict[str, t.Any]:
-        return dict({"project_id": self.project_id, "user_id": self.user_id}, **extra)
-
-    def authorize(self, rule: str, target: t.Mapping[str, t.Any], field: t.Optional[str] = None) -> None:
-        self.enforcer.authorize(rule, target, self.creds, field)
-
-    def can(self, rule: str, target: t.Mapping[str, t.Any]) -> bool:
-        return self.enforcer.check(rule, target, self.creds)
-
-
 class StoreSources:
     """What BDM validation looks up: catalog images and volume types, store volumes.
 
@@ -109,7 +89,7 @@ class StoreSources:
     of a volume-backed server) it opens a short one of its own.
     """
 
-    def __init__(self, catalog: Catalog, context: RequestContext, conn: t.Optional[Connection] = None,
+    def __init__(self, catalog: Catalog, context: Caller, conn: t.Optional[Connection] = None,
                  db_url: t.Optional[str] = None) -> None:
         self.catalog, self.context, self.conn, self.db_url = catalog, context, conn, db_url
 
@@ -186,7 +166,7 @@ def _requested_networks(req: t.Mapping[str, t.Any]) -> t.Union[str, list[dict[st
     return list(nets)
 
 
-def _resolve_networks(catalog: Catalog, context: RequestContext, requested: t.Union[str, list[dict[str, t.Any]]]
+def _resolve_networks(catalog: Catalog, context: Caller, requested: t.Union[str, list[dict[str, t.Any]]]
                       ) -> tuple[list[dict[str, t.Any]], list[t.Optional[str]]]:
     if requested == "none":
         return [], []
@@ -216,7 +196,7 @@ def _resolve_networks(catalog: Catalog, context: RequestContext, requested: t.Un
     return networks, fixed
 
 
-def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
+def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
            hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str]) -> Decision:
     """Every check that needs no lock, in Nova's order; returns what the transaction needs."""
     name = str(req["name"])
@@ -280,12 +260,14 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
     networks, fixed = _resolve_networks(catalog, context, requested_nets)
+    ipam.check_fixed_ips(networks, fixed)
     keypair = catalog.keypair(context.user_id, req["key_name"]) if req.get("key_name") else None
     limits = quota.Limits(task_vars.get("stratus_quotas"), context.project_id, context.user_id)
     quota.check_key_pairs(limits, len(catalog.keypairs.get(context.user_id) or []), context.user_id)
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
     quota.check_metadata(limits, req.get("metadata"))
     quota.check_injected_files(limits, req.get("personality"))
+    _detect_nonbootable_image(image_id, image)
     root = bdmlib.root_bdm(bdms)
     _validate_flavor_image(context, flavor, image, root)
     group = None
@@ -310,7 +292,15 @@ def decide(req: t.Mapping[str, t.Any], context: RequestContext, catalog: Catalog
                     fingerprint)
 
 
-def _validate_flavor_image(context: RequestContext, flavor: t.Mapping[str, t.Any],
+def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Mapping[str, t.Any]]) -> None:
+    """Nova's _detect_nonbootable_image_from_properties: an image uploaded from an encrypted volume
+    (``cinder_encryption_key_id``) cannot be booted directly; a volume made from it can."""
+    if image_id and image and (image.get("properties") or {}).get("cinder_encryption_key_id"):
+        raise StratusError("ImageUnacceptable", "Image %s is unacceptable: Direct booting of an image uploaded "
+                           "from an encrypted volume is unsupported." % image_id, "image")
+
+
+def _validate_flavor_image(context: Caller, flavor: t.Mapping[str, t.Any],
                            image: t.Optional[t.Mapping[str, t.Any]], root: t.Optional[t.Mapping[str, t.Any]]) -> None:
     """Nova's _validate_flavor_image (status) and _validate_flavor_image_nostatus."""
     if not image:
@@ -352,7 +342,7 @@ def _live(conn: Connection, project_id: str, names: list[str]) -> list[t.Any]:
         .order_by(instances.c.launch_index, instances.c.name)))
 
 
-def _how_many(conn: Connection, d: Decision, context: RequestContext, existing: int, missing: int) -> int:
+def _how_many(conn: Connection, d: Decision, context: Caller, existing: int, missing: int) -> int:
     """Instance quota for what is still missing; a request already met (>= min_count) never fails on it."""
     if not missing:
         return 0
@@ -382,11 +372,10 @@ def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: 
         pass  # the store itself is what failed; the user sees the original error
 
 
-def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.Any],
+def create(req: dict[str, t.Any], context: Caller, task_vars: dict[str, t.Any],
            hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
            check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
     catalog = Catalog(task_vars, raw_vars)
-    context = RequestContext(ctx, Enforcer(task_vars.get("stratus_policy")))
     d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in _live(conn, context.project_id, d.names)}
@@ -417,6 +406,7 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
         if missing:
             allowed = _how_many(conn, d, context, len(existing), len(missing))
             missing = missing[:allowed]
+            ipam.check_addresses(conn, d.networks, d.fixed_ips, len(missing))
         if missing:
             sources = StoreSources(catalog, context, conn)
             image_id = d.image["id"] if d.image and not d.boot_volume else None
@@ -498,7 +488,7 @@ def create(req: dict[str, t.Any], ctx: dict[str, t.Any], task_vars: dict[str, t.
     return CreateResult(changed, [server_view(r) for r in rows], hosts, explain)
 
 
-def _replace(conn: Connection, row: t.Any, differs: list[str], context: RequestContext, request_id: str) -> None:
+def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, request_id: str) -> None:
     """recreate: the old server is deleted now and its host cleaned before the new one is built there.
 
     Its resources stay counted on its host as a leftover until the compute_cleanup step has run;
@@ -570,6 +560,14 @@ def _config_drive(inst: dict[str, t.Any], nics: list[dict[str, t.Any]], req: t.M
             "user_data": req.get("user_data"), "files": list(req.get("personality") or [])}
 
 
+def _addresses(nics: list[dict[str, t.Any]]) -> dict[str, list[dict[str, str]]]:
+    """Per network name, every NIC's address and MAC (two NICs may share a network)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for nic in nics:
+        out.setdefault(nic["network_name"], []).append({"addr": nic["ip"], "mac": nic["mac"]})
+    return out
+
+
 def server_view(row: t.Any) -> dict[str, t.Any]:
     plan = row.plan or {}
     return {
@@ -578,7 +576,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
         "image": row.image_id, "vm_state": row.vm_state, "task_state": row.task_state,
         "power_state": row.power_state, "fault": row.fault, "metadata": row.metadata,
         "tags": row.tags, "description": row.description,
-        "addresses": {n["network_name"]: [{"addr": n["ip"], "mac": n["mac"]}] for n in plan.get("nics", [])},
+        "addresses": _addresses(plan.get("nics", [])),
         "block_devices": [{"device_name": b.get("device_name"), "kind": b.get("kind"),
                            "size_bytes": b.get("size_bytes"), "volume_id": b.get("volume_id")}
                           for b in plan.get("block_devices", [])],
@@ -588,7 +586,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
     }
 
 
-def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: RequestContext, d: Decision,
+def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Caller, d: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
                      rng: random.Random, request_id: str, max_attempts: int) -> None:
     now = lifecycle.now()
@@ -622,7 +620,7 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
         own.append(b)
     nics = []
     for vif, (net, ip) in enumerate(zip(d.networks, d.fixed_ips)):
-        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng)
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in d.fixed_ips if f})
         nics.append({"network_id": net["id"], "network_name": net["name"], "libvirt_network": net["libvirt_name"],
                      "mac": alloc["mac"], "ip": alloc["address"], "hostname": hostname})
     devices = _block_devices(uuid, own, d.flavor, d.image)
@@ -643,14 +641,13 @@ def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Requ
 
 # --- delete (Nova's compute API _delete, then the hypervisor walk backwards) -----------------------------
 
-def delete(req: t.Mapping[str, t.Any], ctx: t.Mapping[str, t.Any], task_vars: t.Mapping[str, t.Any],
-           db_url: t.Optional[str], check_mode: bool, request_id: str) -> CreateResult:
+def delete(req: t.Mapping[str, t.Any], context: Caller, db_url: t.Optional[str], check_mode: bool,
+           request_id: str) -> CreateResult:
     """Start deleting the servers of a request; a server that never reached a host goes at once.
 
     Any vm_state may be deleted (ERROR included), as in Nova; a server already being deleted
     is handed to the walk again, so an interrupted delete resumes. What is gone reports no change.
     """
-    context = RequestContext(ctx, Enforcer(task_vars.get("stratus_policy")))
     _min_count, max_count = _counts(req)
     name = str(req["name"])
     names = [name] if max_count == 1 else ["%s-%d" % (name, i + 1) for i in range(max_count)]

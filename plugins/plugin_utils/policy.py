@@ -534,8 +534,11 @@ class Enforcer:
     # -- requests
 
     def credentials(self, ctx: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """Creds from a request context: roles lower-cased and implied, is_admin decided."""
-        creds = dict(ctx)
+        """Creds from a caller's user, project and roles: roles lower-cased and implied, is_admin decided.
+
+        is_admin is always policy's answer (context_is_admin) for these roles: a context cannot
+        declare itself admin, whatever else it carries.
+        """
         raw = ctx.get("roles") or ()
         roles = {str(r).strip().lower() for r in ([raw] if isinstance(raw, str) else raw)}
         pending = list(roles)
@@ -544,14 +547,10 @@ class Enforcer:
                 if implied not in roles:
                     roles.add(implied)
                     pending.append(implied)
-        creds["roles"] = sorted(roles)
-        creds["user_id"] = ctx.get("user_id")
-        creds["project_id"] = ctx.get("project_id")
-        if ctx.get("is_admin") is None:
-            # Nova's RequestContext asks context_is_admin when is_admin is not given.
-            creds["is_admin"] = self.check("context_is_admin", None, creds)
-        else:
-            creds["is_admin"] = bool(ctx["is_admin"])
+        creds: dict[str, t.Any] = {"roles": sorted(roles), "user_id": ctx.get("user_id"),
+                                   "project_id": ctx.get("project_id")}
+        # Nova's RequestContext asks context_is_admin; here nobody may answer for it.
+        creds["is_admin"] = self.check("context_is_admin", None, creds)
         return creds
 
     @staticmethod

@@ -2,29 +2,29 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The shape of the read-only controller actions (server_info, hypervisor_info, quota_info).
 
-Each checks its arguments against its spec plus the shared ``context`` / ``db_url`` options
-(documented by the ``stratus.compute.store_read`` doc fragment), reads the state store, and
-maps failures in one place: a StratusError is the error result, anything else an InternalError.
+Each refuses launch overrides, checks its arguments against its spec plus the shared ``db_url``
+option (documented by the ``stratus.compute.store_read`` doc fragment), resolves the caller and
+the catalog as every action does (action_base.py), reads the state store, and maps failures in
+one place: a StratusError is the error result, anything else an InternalError.
 """
 from __future__ import annotations
 
 import traceback
 import typing as t
 
-from ansible.plugins.action import ActionBase
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils import reports
+from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog
 
 # Mirrored by plugins/doc_fragments/store_read.py.
 STORE_READ_ARG_SPEC: dict[str, dict[str, t.Any]] = {
-    "context": {"type": "dict"},
     "db_url": {"type": "str", "no_log": True},
 }
 
 
-class StoreReadAction(ActionBase):
-    TRANSFERS_FILES = False
+class StoreReadAction(StratusAction):
     _requires_connection = False
     ARG_SPEC: dict[str, dict[str, t.Any]] = {}
 
@@ -32,21 +32,26 @@ class StoreReadAction(ActionBase):
         """What the action returns (besides changed=False)."""
         raise NotImplementedError
 
-    def caller(self, args: t.Mapping[str, t.Any], task_vars: t.Mapping[str, t.Any]) -> reports.Caller:
-        """The request context (option, else ``stratus_context``) with the policy and its overrides."""
-        context = args.get("context") or self._templar.template(task_vars.get("stratus_context") or {})
-        return reports.Caller(context, self._templar.template(task_vars.get("stratus_policy") or {}) or None)
-
-    @staticmethod
-    def db_url(args: t.Mapping[str, t.Any], task_vars: t.Mapping[str, t.Any]) -> t.Optional[str]:
-        return args.get("db_url") or task_vars.get("stratus_db_url")
+    def catalog(self, task_vars: t.Mapping[str, t.Any]) -> Catalog:
+        values, raw = self.catalog_vars(task_vars)
+        return Catalog(values, raw)
 
     def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(argument_spec=dict(self.ARG_SPEC, **STORE_READ_ARG_SPEC))
+        try:
+            self.launch_guard(task_vars)
+        except StratusError as exc:
+            result.update(error_result(exc))
+            return result
+        # the validator itself, not ActionBase.validate_argument_spec, which fails without an error code
+        validation = ArgumentSpecValidator(dict(self.ARG_SPEC, **STORE_READ_ARG_SPEC)).validate(self._task.args)
+        args = validation.validated_parameters
         if validation.error_messages:
-            result.update(error_result(StratusError("InvalidRequest", "; ".join(validation.error_messages))))
+            context_hint = (" A request cannot name its caller: who asks is the environment's or "
+                            "stratus_context's" if "context" in self._task.args else "")
+            result.update(error_result(StratusError("InvalidRequest", "; ".join(validation.error_messages)
+                                                    + context_hint, "context" if context_hint else None)))
             return result
         try:
             out = self.read(args, task_vars)

@@ -3,8 +3,8 @@
 """Read-only views of the state store for the front ends: hypervisors, quota sets, servers.
 
 The hypervisor_info and quota_info actions and the servers inventory plugin share this:
-who asks (a request context, checked like the server actions check it), the policy
-rules of Nova's os-hypervisors and os-quota-sets APIs, and the shapes Nova's API returns.
+the policy rules of Nova's os-hypervisors and os-quota-sets APIs, and the shapes Nova's API
+returns, for a caller resolved as every front end resolves it (caller.py).
 """
 from __future__ import annotations
 
@@ -18,39 +18,14 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, quota
 from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog, host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 # Nova's quota-sets detail lists these (the deprecated network ones are left out, as in 2.36+).
 QUOTA_RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_files", "injected_file_content_bytes",
                    "injected_file_path_bytes", "key_pairs", "server_groups", "server_group_members")
-
-
-class Caller:
-    """A checked request context with its policy credentials."""
-
-    def __init__(self, ctx: t.Optional[t.Mapping[str, t.Any]], overrides: t.Optional[t.Mapping[str, str]]) -> None:
-        ctx = dict(ctx or {})
-        if not ctx.get("project_id") or not ctx.get("user_id"):
-            raise StratusError("PolicyNotAuthorized", "a request context with user_id and project_id is "
-                               "required (the context option or the stratus_context variable)", "context")
-        self.enforcer = Enforcer(overrides)
-        self.creds = self.enforcer.credentials(ctx)
-        self.project_id = str(ctx["project_id"])
-        self.user_id = str(ctx["user_id"])
-
-    def target(self, **extra: t.Any) -> dict[str, t.Any]:
-        return dict({"project_id": self.project_id, "user_id": self.user_id}, **extra)
-
-    def authorize(self, rule: str, target: t.Optional[t.Mapping[str, t.Any]] = None,
-                  field: t.Optional[str] = None) -> None:
-        self.enforcer.authorize(rule, target or self.target(), self.creds, field)
-
-    def can(self, rule: str, target: t.Optional[t.Mapping[str, t.Any]] = None) -> bool:
-        return self.enforcer.check(rule, target or self.target(), self.creds)
 
 
 def _capacity(total: float, reserved: float, ratio: float) -> float:

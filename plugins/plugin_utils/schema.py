@@ -22,6 +22,7 @@ import typing as t
 import uuid as uuidlib
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.hostname import invalid_hostname_message, is_hostname
 
 try:
     import jsonschema
@@ -119,7 +120,34 @@ def _format_checker() -> "jsonschema.FormatChecker":
     checker.checks("ipv4")(_is_ip(4))
     checker.checks("ipv6")(_is_ip(6))
     checker.checks("cidr")(_is_cidr)
+    checker.checks("hostname")(lambda value: not isinstance(value, str) or is_hostname(value))
     return checker
+
+
+def no_final_newline(pattern: str) -> str:
+    """A pattern's closing ``$`` as ``\\Z``: Python's ``$`` (jsonschema's ``pattern`` is ``re.search``)
+    also matches before a final newline, so ``^[a-z]*$`` would take ``"abc\\n"``."""
+    body = pattern[:-1]
+    if pattern.endswith("$") and (len(body) - len(body.rstrip("\\"))) % 2 == 0:
+        return body + r"\Z"
+    return pattern
+
+
+def _whole_string_patterns(node: t.Any) -> t.Any:
+    """The schema with every ``pattern`` and ``patternProperties`` key ending in ``\\Z`` instead of ``$``."""
+    if isinstance(node, list):
+        return [_whole_string_patterns(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = no_final_newline(value)
+        elif key == "patternProperties" and isinstance(value, dict):
+            out[key] = {no_final_newline(k): _whole_string_patterns(v) for k, v in value.items()}
+        else:
+            out[key] = _whole_string_patterns(value)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,12 +156,12 @@ def _validator(schema_file: str) -> "jsonschema.protocols.Validator":
         raise StratusError("InternalError", "the Python package jsonschema is required on the controller")
     resources = []
     for path in sorted(SCHEMA_DIR.glob("*.json")):
-        contents = json.loads(path.read_text())
+        contents = _whole_string_patterns(json.loads(path.read_text()))
         # without $schema a referenced file is checked by our extended validator, not a stock one
         contents.pop("$schema", None)
         resources.append((BASE_URI + path.name, referencing.jsonschema.DRAFT202012.create_resource(contents)))
     registry = referencing.Registry().with_resources(resources)
-    schema = json.loads((SCHEMA_DIR / schema_file).read_text())
+    schema = _whole_string_patterns(json.loads((SCHEMA_DIR / schema_file).read_text()))
     base = jsonschema.validators.validator_for(schema)
     # Like Nova's _SchemaValidator: digit strings ("0", "2") meet minimum/maximum as numbers
     cls = jsonschema.validators.extend(base, {"minimum": _numeric(base.VALIDATORS["minimum"]),
@@ -175,6 +203,9 @@ def _nova_message(error: "jsonschema.ValidationError") -> str:
     path = list(error.absolute_path)
     if error.validator == "format" and error.validator_value == "name":
         return INVALID_NAME
+    if error.validator == "format" and error.validator_value == "hostname" and path:
+        return "Invalid input for field/attribute %s. Value: %r. %s" % (path[-1], error.instance,
+                                                                        invalid_hostname_message(error.instance))
     if not path:
         return error.message
     if any(part in SECRET_FIELDS for part in path):  # never echo a secret back into logs

@@ -23,12 +23,12 @@ except ImportError:  # the store says so when it is opened (store.engine)
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute import plan_secrets
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
+from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -52,7 +52,7 @@ def secrets_apart(module: str, module_args: dict[str, t.Any]) -> dict[str, t.Any
     return args
 
 
-class HostCleaner(ActionBase):
+class HostCleaner(StratusAction):
     """Runs the steps backwards on this action's host for given plans (failed builds, leftovers)."""
 
     def run_step_module(self, module: str, module_args: dict[str, t.Any],
@@ -140,6 +140,7 @@ class StepAction(HostCleaner):
         run_uuids = self._task.args.get("run_uuids")
         state = self._task.args.get("state", "present")
         try:
+            self.launch_guard(task_vars)
             with store.transaction(db_url) as conn:
                 rows = self.select_rows(conn, host, run_uuids, state)
             if not rows:

@@ -58,14 +58,7 @@ DECIDE = """---
   tasks:
     - name: Request servers
       stratus.compute.server:
-        name: "{{ item.name }}"
-        state: "{{ item.state | default(omit) }}"
-        flavor: "{{ item.flavor | default(omit) }}"
-        image: "{{ item.image | default(omit) }}"
-        networks: "{{ item.networks | default(omit) }}"
-        min_count: "{{ item.min_count | default(omit) }}"
-        max_count: "{{ item.max_count | default(omit) }}"
-        context: "{{ item.context | default(omit) }}"
+        request: "{{ item }}"
       loop: "{{ stratus_servers }}"
       loop_control:
         label: "{{ item.name }}"
@@ -74,7 +67,7 @@ DECIDE = """---
 
     - name: Write the answers
       ansible.builtin.copy:
-        dest: "{{ stratus_answers }}"
+        dest: "{{ answers_file }}"
         mode: "0600"
         content: "{{ stratus_requests.results | map('dict2items')
                      | map('selectattr', 'key', 'in', ['item', 'failed', 'error', 'server_uuids', 'exception'])
@@ -86,25 +79,28 @@ def ctx(project: str) -> dict[str, t.Any]:
     return {"user_id": "u-" + project, "project_id": project, "roles": ["member"]}
 
 
-def round_workload(rnd: int, quick: bool) -> tuple[list[list[dict[str, t.Any]]], list[list[str]]]:
-    """The requests of one round: per ansible-playbook run a list of requests, per CLI call its arguments."""
+Run = tuple[dict[str, t.Any], list[dict[str, t.Any]]]  # (the caller, its requests)
+
+
+def round_workload(rnd: int, quick: bool) -> tuple[list[Run], list[list[str]]]:
+    """The requests of one round: per ansible-playbook run its caller and requests, per CLI call its arguments."""
     tiny = {"flavor": "m1.tiny", "image": "cirros"}
-    runs: list[list[dict[str, t.Any]]] = []
+    runs: list[Run] = []
     # 1. the project near its quota: 3 runs x (2 + 1) servers for a quota of 5
     for i in range(2 if quick else 3):  # quick: 2 x 3 for a quota of 5, plus the CLI's one
-        runs.append([dict(tiny, name="q%d-%da" % (rnd, i), min_count=2, networks=[{"name": "big"}],
-                          context=ctx(QUOTA_PROJECT)),
-                     dict(tiny, name="q%d-%db" % (rnd, i), networks=[{"name": "big"}], context=ctx(QUOTA_PROJECT))])
+        pair = [dict(tiny, name="q%d-%da" % (rnd, i), min_count=2, networks=[{"name": "big"}]),
+                dict(tiny, name="q%d-%db" % (rnd, i), networks=[{"name": "big"}])]
+        runs.append((ctx(QUOTA_PROJECT), pair))
     # 2. the network near exhaustion: 1 or 2 runs x 3 servers for 4 addresses
     for i in range(1 if quick else 2):
-        runs.append([dict(tiny, name="n%d-%d-%d" % (rnd, i, j), networks=[{"name": "small"}], context=ctx(NET_PROJECT))
-                     for j in range(5 if quick else 3)])
+        runs.append((ctx(NET_PROJECT), [dict(tiny, name="n%d-%d-%d" % (rnd, i, j), networks=[{"name": "small"}])
+                                        for j in range(5 if quick else 3)]))
     # 3. the hosts near capacity: big servers (3 GiB of RAM: one fits a host) until no host fits one
     for i in range(1 if quick else 2):
-        runs.append([dict(name="h%d-%d" % (rnd, i), flavor="m1.big", image="cirros", networks=[{"name": "big"}],
-                          min_count=2, context=ctx(CAP_PROJECT)),
-                     dict(name="h%d-%d-x" % (rnd, i), flavor="m1.big", image="cirros", networks=[{"name": "big"}],
-                          context=ctx(CAP_PROJECT))])
+        runs.append((ctx(CAP_PROJECT), [dict(name="h%d-%d" % (rnd, i), flavor="m1.big", image="cirros",
+                                             networks=[{"name": "big"}], min_count=2),
+                                        dict(name="h%d-%d-x" % (rnd, i), flavor="m1.big", image="cirros",
+                                             networks=[{"name": "big"}])]))
     # 4. stratus CLI calls racing the runs for the same quota and hosts
     cli = [["--project", QUOTA_PROJECT, "--user", "u-" + QUOTA_PROJECT, "--role", "member", "server", "create",
             "--name", "cq%d" % rnd, "--flavor", "m1.tiny", "--image", "cirros", "--network", "big"]]
@@ -138,19 +134,19 @@ class Backend:
 
     # --- starting processes ---------------------------------------------------------------------------------
 
-    def start_playbook(self, playbook: Path, servers: list[dict[str, t.Any]], answers: t.Optional[Path]
-                       ) -> subprocess.Popen:
+    def start_playbook(self, playbook: Path, run: Run, answers: t.Optional[Path]) -> subprocess.Popen:
+        caller, servers = run
         self.seq += 1
-        extra = {"stratus_servers": servers, "stratus_db_url": self.db_url}
+        extra: dict[str, t.Any] = {"stratus_servers": servers}
         if answers is not None:
-            extra["stratus_answers"] = str(answers)
+            extra["answers_file"] = str(answers)
         vars_file = self.work / ("vars-%d.json" % self.seq)
         vars_file.write_text(json.dumps(extra))
         self.logs.append(self.work / ("run-%d.log" % self.seq))
         log = open(self.logs[-1], "w")
         return subprocess.Popen([str(lib.VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook),
-                                 "-e", "@%s" % vars_file], stdout=log, stderr=subprocess.STDOUT, env=lib.env(),
-                                cwd=str(self.work))
+                                 "-e", "@%s" % vars_file], stdout=log, stderr=subprocess.STDOUT,
+                                env=lib.env(STRATUS_DB_URL=self.db_url, **lib.caller_env(caller)), cwd=str(self.work))
 
     def start_cli(self, args: list[str], playbook_dir: t.Optional[Path]) -> subprocess.Popen:
         extra = {"STRATUS_INVENTORY": str(self.inventory), "STRATUS_DB_URL": self.db_url}
@@ -165,13 +161,13 @@ class Backend:
     def create_round(self, rnd: int) -> None:
         runs, cli = round_workload(rnd, self.sc.quick)
         answers = [self.work / ("answers-%d-%d.json" % (rnd, i)) for i in range(len(runs))]
-        procs = [self.start_playbook(self.work / "decide.yml", servers, ans) for servers, ans in zip(runs, answers)]
+        procs = [self.start_playbook(self.work / "decide.yml", run, ans) for run, ans in zip(runs, answers)]
         clis = [self.start_cli(args, self.decide_dir) for args in cli]
         for proc in procs:
             proc.wait(timeout=900)
             self.figure("runs")
         requested = created = 0
-        for servers, ans in zip(runs, answers):
+        for ans in answers:
             try:
                 results = json.loads(ans.read_text())
             except (OSError, ValueError) as exc:
@@ -229,14 +225,17 @@ class Backend:
         by_project: dict[str, list[str]] = {}
         for project, name in rows:
             by_project.setdefault(project, []).append(name)
-        runs: list[list[dict[str, t.Any]]] = []
+        runs: list[Run] = []
         cli: list[list[str]] = []
-        requests = [{"name": name, "state": "absent", "context": ctx(project)} for project, name in rows]
-        parts = 2 if self.sc.quick else 4
-        size = len(requests) // parts + 1
-        for i in range(parts):
-            # neighbouring runs share one server: the same server deleted twice at once must stay safe
-            runs.append(requests[max(0, i * size - 1):(i + 1) * size])
+        for k, (project, names) in enumerate(sorted(by_project.items())):
+            # each project's own runs (a caller deletes only its project's servers); two of them share one
+            # server, so the same server deleted twice at once must stay safe (quick: the first project only)
+            requests = [{"name": name, "state": "absent"} for name in names]
+            if (k == 0 or not self.sc.quick) and len(requests) > 1:
+                half = len(requests) // 2 + 1
+                runs += [(ctx(project), requests[:half]), (ctx(project), requests[half - 1:])]
+            else:
+                runs.append((ctx(project), requests))
         for project, names in sorted(by_project.items())[:1 if self.sc.quick else None]:
             cli.append(["--project", project, "--user", "u-" + project, "--role", "member", "server", "delete",
                         *names[-2:]])

@@ -53,7 +53,7 @@ DELETE = [{"name": s["name"], "state": "absent", **({"min_count": s["min_count"]
 NAMES = sorted(n for s in SERVERS
                for n in (["%s-%d" % (s["name"], i + 1) for i in range(s["min_count"])] if "min_count" in s
                          else [s["name"]]))
-EXTRA = {"stratus_flavors": lablib.FLAVORS}
+EXTRA = {"stratus_flavors": lablib.FLAVORS}  # the lab's catalog (an inventory overlay)
 
 
 def live_names(lab: Lab) -> dict[str, str]:

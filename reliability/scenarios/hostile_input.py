@@ -52,7 +52,7 @@ PLAYBOOK = """---
   tasks:
     - name: Request
       stratus.compute.server: "{{ item }}"
-      loop: "{{ stratus_requests }}"
+      loop: "{{ scenario_requests }}"
       loop_control:
         label: "{{ stratus_index }}"
         index_var: stratus_index
@@ -62,7 +62,7 @@ PLAYBOOK = """---
     - name: Write the answers
       check_mode: false
       ansible.builtin.copy:
-        dest: "{{ stratus_answers }}"
+        dest: "{{ answers_file }}"
         mode: "0600"
         content: "{{ stratus_answers_raw.results | map('dict2items')
                      | map('selectattr', 'key', 'in', ['failed', 'error', 'exception', 'msg', 'servers',
@@ -210,15 +210,15 @@ def run_batch(work: Path, tag: str, requests: list[t.Any], inventory: Path, chec
     if raw_vars is not None:
         vars_file.write_text(raw_vars)
     else:
-        vars_file.write_text(json.dumps({"stratus_requests": unsafe(requests)}))
+        vars_file.write_text(json.dumps({"scenario_requests": unsafe(requests)}))
     playbook = work / "requests.yml"
     if not playbook.exists():  # written once: batches run side by side
         playbook.write_text(PLAYBOOK)
     cmd = [str(lib.VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", "@%s" % vars_file,
-           "-e", json.dumps({"stratus_answers": str(answers), "stratus_db_url": db_url})]
+           "-e", json.dumps({"answers_file": str(answers)})]
     if check:
         cmd.append("--check")
-    proc = lib.run(cmd, timeout=3600, cwd=str(work))
+    proc = lib.run(cmd, timeout=3600, cwd=str(work), env=lib.env(STRATUS_DB_URL=db_url))
     output = proc.stdout + proc.stderr
     (work / ("output-%s.log" % tag)).write_text(output)
     try:
@@ -294,6 +294,10 @@ def attacks(marker: Path) -> dict[str, dict[str, t.Any]]:
         "template_in_name": dict(TINY, name="a{{ 7 * 7 }}"),
         "template_lookup_in_metadata": dict(TINY, name="a-tpl", metadata={"k": pipe}),
         "template_in_user_data_decoded": dict(TINY, name="a-tplud", user_data=_b64(pipe.encode())),
+        # who asks is never the request's to say (docs/trust-model.md)
+        "caller_named_in_request": dict(TINY, name="a-ctx", availability_zone="az1:hv1",
+                                        context={"user_id": "root", "project_id": "ops", "roles": ["admin"]}),
+        "admin_flag_in_request": dict(TINY, name="a-adm", availability_zone="az1:hv1", is_admin=True),
     }
 
 
@@ -347,7 +351,7 @@ def named_attacks(sc: lib.Scenario, inventory: Path) -> None:
     sc.check("templates_never_rendered", "a{{ 7 * 7 }}" in plans or results.get("template_in_name", "").startswith(
         "refused"), "template_in_name: stored names %s" % sorted(plans)[:20])
     # The !!python tag in a vars file: Ansible's loader must refuse it, nothing may run.
-    evil = "stratus_requests:\n  - !!python/object/apply:os.system ['touch %s']\n" % marker
+    evil = "scenario_requests:\n  - !!python/object/apply:os.system ['touch %s']\n" % marker
     _ans, output, rc = run_batch(work, "python-tag", [], inventory, check=True, db_url=db_url, raw_vars=evil)
     results["yaml_python_object_tag_in_vars_file"] = "refused by Ansible's YAML loader" if rc != 0 and \
         "Traceback" not in output else "accepted (rc %d)" % rc

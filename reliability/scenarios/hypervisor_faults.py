@@ -25,12 +25,14 @@ from lablib import Lab, LabError, audit, lab_lock, leak_counts, log  # noqa: E40
 SCENARIO = "hypervisor_faults"
 NET = [{"name": "demo"}]
 ADMIN = {"user_id": "operator", "project_id": "demo", "roles": ["admin"]}
-EXTRA = {"stratus_flavors": lablib.FLAVORS}
+# The lab's catalog (an inventory overlay): the operator runs these as an admin of the demo project,
+# since the baseline forces hosts
+EXTRA = {"stratus_flavors": lablib.FLAVORS, "stratus_context": ADMIN}
 BASE_POOL = "/var/lib/libvirt/stratus/base"
 # One server forced onto each host first: every host then has the network (and its dnsmasq) and the
 # bench image cached, so a fault is the only thing that can go wrong there.
 BASELINE = [{"name": "hf-base-%d" % k, "flavor": "m1.bench", "image": "stratus-bench", "networks": NET,
-             "availability_zone": "%s:hv%d" % ("az1" if k % 2 else "az2", k), "context": ADMIN}
+             "availability_zone": "%s:hv%d" % ("az1" if k % 2 else "az2", k)}
             for k in lablib.HYPERVISORS]
 
 

@@ -58,7 +58,7 @@ PLAYBOOK = """---
   tasks:
     - name: Request
       stratus.compute.server: "{{ item }}"
-      loop: "{{ stratus_requests | default([]) }}"
+      loop: "{{ scenario_requests | default([]) }}"
       loop_control:
         label: "{{ item.name }}"
       register: stratus_answers_raw
@@ -66,14 +66,14 @@ PLAYBOOK = """---
 
     - name: Read
       stratus.compute.server_info: "{{ item }}"
-      loop: "{{ stratus_reads | default([]) }}"
+      loop: "{{ scenario_reads | default([]) }}"
       register: stratus_reads_raw
       ignore_errors: true
 
     - name: Write the answers
       check_mode: false
       ansible.builtin.copy:
-        dest: "{{ stratus_answers }}"
+        dest: "{{ answers_file }}"
         mode: "0600"
         content: "{{ {'requests': stratus_answers_raw.results | default([]),
                       'reads': stratus_reads_raw.results | default([])} | to_json }}"
@@ -92,16 +92,19 @@ class Context:
         self.seq = 0
 
     def play(self, requests: list[dict[str, t.Any]] = (), reads: list[dict[str, t.Any]] = (), check: bool = False,
-             db_url: t.Optional[str] = None) -> dict[str, t.Any]:
+             db_url: t.Optional[str] = None, caller: t.Optional[t.Mapping[str, t.Any]] = None,
+             extra_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
+        """The requests and reads as `caller` (default alice; named by the environment, as an AWX credential does)."""
         self.seq += 1
         answers = self.work / ("answers-%d.json" % self.seq)
-        extra = {"stratus_requests": list(requests), "stratus_reads": list(reads),
-                 "stratus_db_url": db_url or self.db_url, "stratus_answers": str(answers)}
+        extra = dict(extra_vars or {}, scenario_requests=list(requests), scenario_reads=list(reads),
+                     answers_file=str(answers))
         vars_file = self.work / ("vars-%d.json" % self.seq)
         vars_file.write_text(json.dumps(extra))
         cmd = [str(lib.VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(self.work / "play.yml"),
                "-e", "@%s" % vars_file] + (["--check"] if check else [])
-        proc = lib.run(cmd, cwd=str(self.work))
+        env = lib.env(STRATUS_DB_URL=db_url or self.db_url, **lib.caller_env(caller or ALICE))
+        proc = lib.run(cmd, cwd=str(self.work), env=env)
         try:
             return json.loads(answers.read_text())
         except (OSError, ValueError):
@@ -124,14 +127,15 @@ class Context:
             engine.dispose()
 
     def provision(self, servers: list[dict[str, t.Any]], *args: str, db_url: t.Optional[str] = None,
-                  **env: str) -> subprocess.CompletedProcess:
-        """The real provision.yml (its hypervisor play against test:///default)."""
+                  caller: t.Optional[t.Mapping[str, t.Any]] = None, **env: str) -> subprocess.CompletedProcess:
+        """The real provision.yml (its hypervisor play against test:///default), as `caller`."""
         vars_file = self.work / ("provision-%d.json" % self.seq)
         self.seq += 1
-        vars_file.write_text(json.dumps({"stratus_servers": servers, "stratus_db_url": db_url or self.db_url}))
+        vars_file.write_text(json.dumps({"stratus_servers": servers}))
         return lib.run([str(lib.VENV_BIN / "ansible-playbook"), *args, "-i", str(self.inventory),
                         str(lib.ROOT / "playbooks" / "provision.yml"), "-e", "@%s" % vars_file],
-                       env=lib.env(**env), cwd=str(self.work))
+                       env=lib.env(STRATUS_DB_URL=db_url or self.db_url, **lib.caller_env(caller or ALICE), **env),
+                       cwd=str(self.work))
 
 
 def code_of(answer: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -143,14 +147,14 @@ def code_of(answer: t.Mapping[str, t.Any]) -> t.Optional[str]:
 
 def isolation(c: Context) -> None:
     sc = c.sc
-    made = c.play([dict(TINY, name="a-web", context=ALICE), dict(TINY, name="b-db", context=BOB, metadata={"o": "b"})])
-    sc.check("setup_created_both", all(not a.get("failed") for a in made["requests"]), str(made)[:800])
+    made = c.play([dict(TINY, name="a-web")])["requests"] + \
+        c.play([dict(TINY, name="b-db", metadata={"o": "b"})], caller=BOB)["requests"]
+    sc.check("setup_created_both", all(not a.get("failed") for a in made), str(made)[:800])
     b_uuid = next(r.uuid for r in c.live() if r.name == "b-db" and r.project_id == "pb")
     attempts: dict[str, str] = {}
 
     # the server module: delete, change and re-create B's server as alice
-    out = c.play([{"name": "b-db", "state": "absent", "context": ALICE},
-                  dict(TINY, name="b-db", metadata={"o": "alice"}, context=ALICE)])
+    out = c.play([{"name": "b-db", "state": "absent"}, dict(TINY, name="b-db", metadata={"o": "alice"})])
     b_row = next((r for r in c.live() if r.uuid == b_uuid), None)
     untouched = b_row is not None and b_row.task_state != "deleting" and b_row.project_id == "pb" and \
         (b_row.metadata if isinstance(b_row.metadata, dict) else json.loads(b_row.metadata)) == {"o": "b"}
@@ -160,14 +164,13 @@ def isolation(c: Context) -> None:
     sc.check("module_cannot_delete_or_change_other_project", deleted_nothing and untouched,
              "%s / %s" % (out["requests"][0], b_row))
     # alice's own b-db goes again, for real (the delete walk), so that A holds a-web only
-    gone = c.provision([{"name": "b-db", "state": "absent", "context": ALICE}])
+    gone = c.provision([{"name": "b-db", "state": "absent"}])
     own_b = [r for r in c.live() if r.project_id == "pa" and r.name == "b-db"]
     sc.check("setup_own_delete", gone.returncode == 0 and not own_b, gone.stdout[-800:])
 
     # server_info: list, by name, by uuid, all projects, refusals, actions
-    reads = c.play(reads=[{"context": ALICE}, {"context": ALICE, "name": "b-db"},
-                          {"context": ALICE, "uuids": [b_uuid], "actions": True},
-                          {"context": ALICE, "all_projects": True}, {"context": ALICE, "refusals": True}])["reads"]
+    reads = c.play(reads=[{}, {"name": "b-db"}, {"uuids": [b_uuid], "actions": True}, {"all_projects": True},
+                          {"refusals": True}])["reads"]
     listed = {s["project_id"] for r in reads[:3] for s in r.get("servers") or []}
     attempts["server_info_list_show"] = "own project only" if listed <= {"pa"} else "SAW %s" % listed
     attempts["server_info_all_projects"] = "refused %s" % code_of(reads[3])
@@ -217,18 +220,47 @@ def isolation(c: Context) -> None:
         sc.check("cli_no_traceback", "Traceback" not in proc.stderr, proc.stderr[-400:])
 
     # forced hosts and requested destinations need admin
-    forced = c.play([dict(TINY, name="f1", availability_zone="az1:hv1", context=ALICE),
-                     dict(TINY, name="f2", availability_zone="az1:hv1:hv1", context=ALICE),
-                     dict(TINY, name="f3", availability_zone=":hv2", context=ALICE),
-                     dict(TINY, name="f4", host="hv1", context=ALICE),
-                     dict(TINY, name="f5", availability_zone="az1:hv1", context=ADMIN)], check=True)["requests"]
+    forced = c.play([dict(TINY, name="f1", availability_zone="az1:hv1"),
+                     dict(TINY, name="f2", availability_zone="az1:hv1:hv1"),
+                     dict(TINY, name="f3", availability_zone=":hv2"),
+                     dict(TINY, name="f4", host="hv1")], check=True)["requests"] + \
+        c.play([dict(TINY, name="f5", availability_zone="az1:hv1")], check=True, caller=ADMIN)["requests"]
     codes = [code_of(a) for a in forced]
     attempts["forced_host_member"] = ", ".join(str(x) for x in codes[:4])
     attempts["forced_host_admin"] = "accepted on %s" % [s.get("host") for s in forced[4].get("servers") or []]
     sc.check("forced_host_needs_admin", codes[:4] == ["PolicyNotAuthorized"] * 4, str(codes))
     sc.check("forced_host_admin_may", not forced[4].get("failed") and
              [s.get("host") for s in forced[4].get("servers") or []] == ["hv1"], str(forced[4])[:400])
+    identity(c, attempts, b_uuid)
     sc.figures["isolation_attempts"] = attempts
+
+
+def identity(c: Context, attempts: dict[str, str], b_uuid: str) -> None:
+    """Alice tries to be someone else: in the request, in a module option, as an extra var, in a CLI file."""
+    sc = c.sc
+    before = len(c.live())
+    named = c.play([dict(TINY, name="i1", availability_zone="az1:hv1", context=ADMIN),
+                    {"name": "b-db", "state": "absent", "context": BOB}])["requests"]
+    codes = [(code_of(a), (a.get("error") or {}).get("field")) for a in named]
+    attempts["request_names_its_caller"] = str(codes)
+    sc.check("request_cannot_name_its_caller", codes == [("InvalidRequest", "context")] * 2, str(named)[:600])
+    read_as = c.play(reads=[{"context": ADMIN, "all_projects": True}])["reads"][0]
+    attempts["server_info_context_option"] = "refused %s" % code_of(read_as)
+    sc.check("read_module_takes_no_caller", code_of(read_as) == "InvalidRequest" and not read_as.get("servers"),
+             str(read_as)[:400])
+    launch = c.play([dict(TINY, name="i2", availability_zone="az1:hv1")],
+                    extra_vars={"stratus_context": ADMIN, "stratus_policy": {"context_is_admin": "@"}})["requests"]
+    attempts["extra_var_overrides"] = "refused %s" % [code_of(a) for a in launch]
+    sc.check("launcher_cannot_override_identity_or_policy", [code_of(a) for a in launch] == ["Forbidden"],
+             str(launch)[:400])
+    req_file = lib.write_yaml(c.work / "cli-as-admin.yml", [dict(TINY, name="i3", context=ADMIN)])
+    cli = c.cli(ALICE, "server", "create", "-f", str(req_file))
+    attempts["cli_request_file_context"] = "rc %d: %s" % (cli.returncode, cli.stderr.strip()[-120:])
+    sc.check("cli_request_file_cannot_name_caller", cli.returncode != 0 and "InvalidRequest" in cli.stderr
+             and "Traceback" not in cli.stderr, cli.stderr[-300:])
+    still = next((r for r in c.live() if r.uuid == b_uuid), None)
+    sc.check("identity_attempts_changed_nothing", len(c.live()) == before and still is not None
+             and still.task_state != "deleting", "%d live before, %d after" % (before, len(c.live())))
 
 
 # --- secrets ------------------------------------------------------------------------------------------------
@@ -245,10 +277,10 @@ def secrets(c: Context, pg_base_url: str) -> None:
     sc = c.sc
     # a PostgreSQL URL with a password: the test server trusts its socket, so the password is not checked
     url = sa.engine.make_url(pg_base_url).set(password=DB_PASSWORD).render_as_string(hide_password=False)
-    request = dict(TINY, name="s-1", admin_pass=ADMIN_PASS, user_data=USER_DATA, context=ALICE)
-    refused = dict(TINY, name="s-2", flavor="nope", admin_pass=ADMIN_PASS, user_data=USER_DATA, context=ALICE)
-    bad_type = dict(TINY, name="s-3", admin_pass=[ADMIN_PASS], context=ALICE)
-    too_long = dict(TINY, name="s-4", admin_pass=ADMIN_PASS * 40, user_data=USER_DATA + "!", context=ALICE)
+    request = dict(TINY, name="s-1", admin_pass=ADMIN_PASS, user_data=USER_DATA)
+    refused = dict(TINY, name="s-2", flavor="nope", admin_pass=ADMIN_PASS, user_data=USER_DATA)
+    bad_type = dict(TINY, name="s-3", admin_pass=[ADMIN_PASS])
+    too_long = dict(TINY, name="s-4", admin_pass=ADMIN_PASS * 40, user_data=USER_DATA + "!")
     log_file = c.work / "ansible.log"
     # one run that builds (the plans travel to the hypervisors), one whose requests are all refused
     proc = c.provision([request], "-vvv", db_url=url, ANSIBLE_LOG_PATH=str(log_file))
@@ -280,7 +312,7 @@ def secrets(c: Context, pg_base_url: str) -> None:
 
     # an unreachable store: the error names the URL without its password
     bad_url = "postgresql+psycopg://stratus:%s@/nowhere?host=/nonexistent-socket-dir" % DB_PASSWORD
-    answer = c.play([dict(TINY, name="s-5", context=ALICE)], db_url=bad_url)["requests"][0]
+    answer = c.play([dict(TINY, name="s-5")], db_url=bad_url)["requests"][0]
     find_secrets(sc, "error for an unreachable store", json.dumps(answer))
     sc.check("unreachable_store_has_code", code_of(answer) is not None, str(answer)[:300])
 

@@ -78,7 +78,9 @@ def awx_job(base: Path, ident: str, db_url: str, lab_state: Path, servers: list[
     (pdd / "env" / "extravars").write_text(json.dumps({"stratus_servers": servers}))
     collections = pdd / "requirements_collections"
     (pdd / "env" / "envvars").write_text(json.dumps({
+        # the Stratus credential's env injector: the store and the caller (docs/awx.md)
         "STRATUS_DB_URL": db_url,
+        "STRATUS_USER_ID": "demo", "STRATUS_PROJECT_ID": "demo", "STRATUS_ROLES": "member",
         "ANSIBLE_COLLECTIONS_PATH": str(collections),
         # in an execution environment ansible-playbook is on the PATH; here it is the repo's .venv
         "PATH": "%s:%s" % (VENV_BIN, os.environ.get("PATH", "")),
@@ -172,7 +174,7 @@ def test_parallel_jobs_build_without_overcommit_then_delete(lab: Path, store: st
     # the servers inventory plugin (AWX's inventory source) sees them, with ansible_host = their IP
     graph, hosts = servers_inventory(tmp_path, store)
     assert "@hypervisor_hv1:" in graph and "@hypervisor_hv2:" in graph and "@project_demo:" in graph, graph
-    assert sorted(hosts) == ["awx-a", "awx-b"]
+    assert sorted(hosts) == ["server-awx-a", "server-awx-b"]  # the plugin's host_prefix
     assert all(h["ansible_host"].startswith("10.240.0.") for h in hosts.values()), hosts
 
     delete = run_jobs([awx_job(tmp_path, "job-delete", store, lab,

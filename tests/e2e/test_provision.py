@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ sys.path.insert(0, str(ROOT / "reliability"))
 from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
 sys.path.insert(0, str(ROOT / "lab"))
 from playbook_output import dhcp_entries_command, recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
+import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
+
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
 LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
@@ -45,9 +48,13 @@ def lab():
         run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
 
 
-def playbook(env: dict[str, str], name: str, extra: dict, *options: str) -> subprocess.CompletedProcess:
+def playbook(env: dict[str, str], name: str, extra: dict, catalog: t.Optional[dict] = None,
+             options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """A playbook with these extra vars (launch inputs) and ansible-playbook `options`; `catalog`
+    variables (the caller's `stratus_context` too) go in an inventory overlay."""
+    overlay = ["-i", str(inventory_overlay.write(STATE / "catalog-overlay", catalog))] if catalog else []
     return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-                "playbooks/%s.yml" % name, "-e", json.dumps(extra), *options], env, check=False)
+                *overlay, "playbooks/%s.yml" % name, "-e", json.dumps(extra), *options], env, check=False)
 
 
 def store_rows(query: str) -> list[tuple]:
@@ -134,8 +141,9 @@ def test_rerun_repairs_drift_in_one_call(lab):
 def test_missing_image_file_ends_in_honest_error_with_nothing_held(lab, tmp_path):
     images = [{"id": "0b7c0f5e-0000-4000-8000-000000000001", "name": "gone", "disk_format": "qcow2",
                "file": str(tmp_path / "no-such-image.qcow2")}]
-    bad = playbook(lab, "provision", {"stratus_images": images, "stratus_servers": [
-        {"name": "broken", "flavor": "m1.tiny", "image": "gone", "networks": [{"name": "demo"}]}]})
+    bad = playbook(lab, "provision", {"stratus_servers": [
+        {"name": "broken", "flavor": "m1.tiny", "image": "gone", "networks": [{"name": "demo"}]}]},
+        catalog={"stratus_images": images})
     assert bad.returncode != 0
     (uuid, vm_state, fault), = store_rows("select uuid, vm_state, fault from instances where name = 'broken'")
     assert vm_state == "error"
@@ -170,7 +178,7 @@ def leaked(text: str) -> list[str]:
 
 
 def test_secrets_reach_the_guest_and_no_log_or_result(lab):
-    built = playbook(lab, "provision", {"stratus_servers": [SECRET_SERVER]}, "-vvv")
+    built = playbook(lab, "provision", {"stratus_servers": [SECRET_SERVER]}, options=("-vvv",))
     assert built.returncode == 0, built.stdout[-3000:]
     (uuid, host), = store_rows("select uuid, host from instances where name = 'sec' and deleted = ''")
     report = guest_report(STATE, uuid, host)
@@ -179,7 +187,7 @@ def test_secrets_reach_the_guest_and_no_log_or_result(lab):
         len(USER_DATA_PLAIN), hashlib.sha256(USER_DATA_PLAIN).hexdigest()) in report
     assert [line for line in report if line.startswith("STRATUS-GUEST file ")] == [
         "STRATUS-GUEST file path=%s sha256=%s" % (INJECTED["path"], hashlib.sha256(FILE_PLAIN).hexdigest())]
-    gone = playbook(lab, "provision", {"stratus_servers": [{"name": "sec", "state": "absent"}]}, "-vvv")
+    gone = playbook(lab, "provision", {"stratus_servers": [{"name": "sec", "state": "absent"}]}, options=("-vvv",))
     assert gone.returncode == 0, gone.stdout[-3000:]
     # The results the controller got back (printed whole at -vvv) hold none of them.
     assert leaked(built.stdout + built.stderr + gone.stdout + gone.stderr) == []
@@ -219,8 +227,8 @@ def wait_until(holds, timeout: float = 60) -> bool:
 def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
     """Same fixed IP, same host (a forced host: admin), built, deleted, built again: the second
     guest must get the address by DHCP although the first one's MAC had leased it."""
-    admin = {"stratus_context": ADMIN}
-    first = playbook(lab, "provision", dict(admin, stratus_servers=[PINNED]))
+    admin = {"stratus_context": ADMIN}  # the caller for the whole run, from the inventory
+    first = playbook(lab, "provision", {"stratus_servers": [PINNED]}, admin)
     assert first.returncode == 0, first.stdout[-3000:]
     (old_uuid, host, old_mac), = store_rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a "
                                             "on a.instance_uuid = i.uuid where i.name = 'pinned' and i.deleted = ''")
@@ -228,18 +236,18 @@ def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
     assert console_line(old_uuid, host).endswith("ip=%s" % FIXED_IP)
     assert wait_until(lambda: old_mac in leases_on(host)), leases_on(host)  # the old guest holds a lease
 
-    gone = playbook(lab, "provision", dict(admin, stratus_servers=[{"name": "pinned", "state": "absent"}]))
+    gone = playbook(lab, "provision", {"stratus_servers": [{"name": "pinned", "state": "absent"}]}, admin)
     assert gone.returncode == 0, gone.stdout[-3000:]
     assert wait_until(lambda: old_mac not in leases_on(host)), "dnsmasq kept the lease of %s" % old_mac
 
-    again = playbook(lab, "provision", dict(admin, stratus_servers=[PINNED]))
+    again = playbook(lab, "provision", {"stratus_servers": [PINNED]}, admin)
     assert again.returncode == 0, again.stdout[-3000:]
     (uuid, new_host, mac), = store_rows("select i.uuid, i.host, a.mac from instances i join ip_allocations a "
                                         "on a.instance_uuid = i.uuid where i.name = 'pinned' and i.deleted = ''")
     assert (new_host, uuid != old_uuid, mac != old_mac) == (host, True, True)
     assert console_line(uuid, host) == "STRATUS-GUEST ready name=pinned uuid=%s ip=%s" % (uuid, FIXED_IP)
 
-    cleanup = playbook(lab, "provision", dict(admin, stratus_servers=[{"name": "pinned", "state": "absent"}]))
+    cleanup = playbook(lab, "provision", {"stratus_servers": [{"name": "pinned", "state": "absent"}]}, admin)
     assert cleanup.returncode == 0, cleanup.stdout[-3000:]
 
 

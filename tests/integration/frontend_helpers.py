@@ -30,7 +30,7 @@ CATALOG: dict[str, t.Any] = {
     "stratus_quotas": {"defaults": {"instances": 50, "cores": 100, "ram": 512000}},
 }
 
-# The options of stratus.compute.server that the front-end tests use, as play 1 of provision.yml passes them.
+# Play 1 of provision.yml as the front-end tests need it: each item of stratus_servers is one request.
 DECIDE_PLAYBOOK = """---
 # Play 1 of provision.yml only: decide, claim and write the store; the hypervisors are not contacted.
 - name: Decide what to build
@@ -39,16 +39,7 @@ DECIDE_PLAYBOOK = """---
   tasks:
     - name: Request servers
       stratus.compute.server:
-        name: "{{ item.name }}"
-        state: "{{ item.state | default(omit) }}"
-        flavor: "{{ item.flavor | default(omit) }}"
-        image: "{{ item.image | default(omit) }}"
-        networks: "{{ item.networks | default(omit) }}"
-        min_count: "{{ item.min_count | default(omit) }}"
-        max_count: "{{ item.max_count | default(omit) }}"
-        availability_zone: "{{ item.availability_zone | default(omit) }}"
-        metadata: "{{ item.metadata | default(omit) }}"
-        context: "{{ item.context | default(omit) }}"
+        request: "{{ item }}"
       loop: "{{ stratus_servers | default([]) }}"
       loop_control:
         label: "{{ item.name }}"
@@ -92,14 +83,24 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def decide(tmp: Path, inventory_file: Path, db_url: str, servers: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """Run play 1 for these requests (non-check) with ansible-playbook; the JSON of the last result."""
+def caller_env(context: t.Optional[t.Mapping[str, t.Any]]) -> dict[str, str]:
+    """The environment that names a caller, as an AWX credential or the CLI sets it (none: stratus_context)."""
+    if context is None:
+        return {}
+    return {"STRATUS_USER_ID": context["user_id"], "STRATUS_PROJECT_ID": context["project_id"],
+            "STRATUS_ROLES": ",".join(context.get("roles") or [])}
+
+
+def decide(tmp: Path, inventory_file: Path, db_url: str, servers: list[dict[str, t.Any]],
+           caller: t.Optional[t.Mapping[str, t.Any]] = None) -> dict[str, t.Any]:
+    """Run play 1 for these requests (non-check) with ansible-playbook, as `caller` (default: the inventory's)."""
     playbook = tmp / "decide.yml"
     if not playbook.exists():
         playbook.write_text(DECIDE_PLAYBOOK)
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory_file), str(playbook),
-         "-e", json.dumps({"stratus_servers": servers, "stratus_db_url": db_url})],
-        capture_output=True, text=True, env=env(), cwd=str(tmp), timeout=300, check=False)
+         "-e", json.dumps({"stratus_servers": servers})],
+        capture_output=True, text=True, env=env(STRATUS_DB_URL=db_url, **caller_env(caller)), cwd=str(tmp),
+        timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return {"stdout": proc.stdout}

@@ -27,12 +27,14 @@ TINY = {"flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "net1"}]}
 
 
 def job(base: Path, ident: str, db_url: str, extravars: dict[str, t.Any], hosts: dict[str, t.Any],
-        check: bool, playbook: str = "playbooks/provision.yml") -> Path:
-    """A private data dir the way AWX writes one for a job."""
+        check: bool, playbook: str = "playbooks/provision.yml", credential: t.Optional[dict[str, str]] = None
+        ) -> Path:
+    """A private data dir the way AWX writes one for a job (`credential`: the Stratus credential's env)."""
     pdd = base / ident
     write_yaml(pdd / "env" / "extravars", extravars)
     collections = pdd / "requirements_collections"
     write_yaml(pdd / "env" / "envvars", {
+        **(credential or {}),
         # AWX injects the store URL through a credential (env), never as an extra var
         "STRATUS_DB_URL": db_url,
         "ANSIBLE_COLLECTIONS_PATH": str(collections),
@@ -135,6 +137,46 @@ def test_survey_job_makes_the_request(pg_db: str, tmp_path: Path) -> None:
     assert items[0]["item"] == {"name": "svc", "flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "net1"}],
                                 "min_count": 2, "tags": ["a", "b"], "config_drive": "true"}
     assert [s["name"] for s in items[0]["servers"]] == ["svc-1", "svc-2"]
+
+
+def test_prompt_on_launch_cannot_change_who_asks_or_what_the_operator_set(pg_db: str, tmp_path: Path) -> None:
+    """A member's credential (env) and hostile extra vars typed at launch: each job fails with a code before a
+    hypervisor is contacted, and the store holds nothing; the credential's caller owns what a fair job makes."""
+    member = {"STRATUS_USER_ID": "carol", "STRATUS_PROJECT_ID": "pc", "STRATUS_ROLES": "member"}
+    forced = dict(TINY, name="evil", availability_zone="az1:hv1")
+    hostile = {
+        "context-in-request": {"stratus_servers": [dict(forced, context={"user_id": "root", "project_id": "ops",
+                                                                         "roles": ["admin"]})]},
+        "context-extra-var": {"stratus_servers": [forced],
+                              "stratus_context": {"user_id": "root", "project_id": "ops", "roles": ["admin"]}},
+        "store-and-policy": {"stratus_servers": [forced], "stratus_db_url": "sqlite:////tmp/other.db",
+                             "stratus_policy": {"os_compute_api:servers:create:forced_host": "@"}},
+        "image-file": {"stratus_servers": [dict(TINY, name="img")],
+                       "stratus_images": [{"id": "11111111-2222-4333-8444-555555555555", "name": "cirros",
+                                           "file": "/etc/shadow"}]},
+    }
+    expect = {"context-in-request": ("InvalidRequest", "context"), "context-extra-var": ("Forbidden", "stratus_context"),
+              "store-and-policy": ("Forbidden", "stratus_db_url"), "image-file": ("Forbidden", "stratus_images")}
+    for ident, extravars in hostile.items():
+        pdd = job(tmp_path, ident, pg_db, extravars, inventory(), check=False, credential=member)
+        runner = ansible_runner.run(private_data_dir=str(pdd), playbook="playbooks/provision.yml", quiet=True)
+        assert runner.status == "failed", stdout(runner)
+        failed = [e["event_data"] for e in events(runner, "runner_item_on_failed") + events(runner, "runner_on_failed")]
+        error = failed[0]["res"]["error"]
+        assert (error["code"], error["field"]) == expect[ident], (ident, error)
+        assert not any(e["event_data"].get("host") in ("hv1", "hv2") for e in runner.events
+                       if e.get("event", "").startswith("runner_on")), "%s reached a hypervisor" % ident
+    fair = job(tmp_path, "fair", pg_db, {"stratus_servers": [dict(TINY, name="fair")]}, inventory(), check=False,
+               credential=member, playbook="playbooks/decide.yml")
+    assert ansible_runner.run(private_data_dir=str(fair), playbook="playbooks/decide.yml", quiet=True).status == \
+        "successful"
+    engine = sa.create_engine(pg_db)
+    try:
+        with engine.connect() as conn:
+            made = [tuple(r) for r in conn.execute(sa.text("SELECT name, project_id, user_id FROM instances"))]
+    finally:
+        engine.dispose()
+    assert made == [("fair", "pc", "carol")]
 
 
 @pytest.mark.skipif(not (VENV_BIN / "ansible-builder").exists(), reason="ansible-builder is not installed")

@@ -60,9 +60,10 @@ def test_bad_catalog(tmp_path: Path, extra: str, hv_extra: str, field: str, mess
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "inventory.yml", "play.yml",
-         "-e", "out_file=%s" % out, "-e", "stratus_db_url=sqlite:///%s" % (tmp_path / "s.db")],
+         "-e", "out_file=%s" % out],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")))
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                 STRATUS_DB_URL="sqlite:///%s" % (tmp_path / "s.db")))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     error = json.loads(out.read_text())["error"]
     assert error["code"] == "InvalidCatalog" and error["field"] == field, error

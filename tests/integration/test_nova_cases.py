@@ -22,11 +22,10 @@ BACKENDS = os.environ.get("STRATUS_TEST_BACKENDS", "") or "sqlite,postgresql"
 
 
 def run_cases(db_url: str, out: Path) -> dict[str, dict[str, t.Any]]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_DB_URL=db_url)
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"),
-         str(CASES_DIR / "check_cases.yml"), "-e", "stratus_db_url=%s" % db_url,
-         "-e", "stratus_cases_out=%s" % out],
+         str(CASES_DIR / "check_cases.yml"), "-e", "cases_out=%s" % out],
         capture_output=True, text=True, env=env, cwd=str(CASES_DIR), timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     results = json.loads(out.read_text())
@@ -57,6 +56,8 @@ def test_case(outcomes: dict[str, t.Any], case: dict[str, t.Any]) -> None:
         if "field" in expect:
             assert error["field"] == expect["field"], error
         assert "Traceback" not in result.get("msg", "")
+        for host, why in (expect.get("explain") or {}).items():
+            assert result["explain"][host] == why, result["explain"]
     else:
         assert not result.get("failed"), result.get("error") or result.get("msg")
         servers = result["servers"]

@@ -26,8 +26,9 @@ def test_admin_pass_and_user_data_not_in_verbose_output(tmp_path: Path) -> None:
                "admin_pass": SECRET_PASS, "user_data": SECRET_DATA}
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-vvv", "-i", str(inv), str(ROOT / "playbooks" / "provision.yml"),
-         "-e", json.dumps({"stratus_servers": [request], "stratus_db_url": "sqlite:///%s" % (tmp_path / "s.db")})],
-        capture_output=True, text=True, env=env(), cwd=str(tmp_path), timeout=300, check=False)
+         "-e", json.dumps({"stratus_servers": [request]})],
+        capture_output=True, text=True, env=env(STRATUS_DB_URL="sqlite:///%s" % (tmp_path / "s.db")),
+        cwd=str(tmp_path), timeout=300, check=False)
     out = proc.stdout + proc.stderr
     assert "AnsiballZ_compute_block_devices" in out, out[-3000:]  # the plans did travel
     assert "(item=s)" in out, out[-3000:]

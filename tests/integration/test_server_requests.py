@@ -19,9 +19,9 @@ def run(db_url: str, tmp_path: Path) -> tuple[str, dict[str, t.Any]]:
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"),
-         str(CASES_DIR / "server_requests.yml"), "-e", "stratus_db_url=%s" % db_url,
-         "-e", "stratus_cases_out=%s" % out],
-        capture_output=True, text=True, env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")),
+         str(CASES_DIR / "server_requests.yml"), "-e", "cases_out=%s" % out],
+        capture_output=True, text=True,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_DB_URL=db_url),
         cwd=str(CASES_DIR), timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return db_url, json.loads(out.read_text())

@@ -120,3 +120,18 @@ def test_explain_a_request_that_does_not_fit(tmp_path: Path) -> None:
     fits = stratus.json("server", "explain", "--name", "small", "--flavor", "m1.tiny", "--image", "cirros",
                         "--network", "net1")
     assert fits["scheduled"] is True and fits["placements"]
+
+
+def test_a_request_file_cannot_name_its_caller(tmp_path: Path, decide_only: Path) -> None:
+    """`-f` with a context (an admin of another project): refused before anything runs; the flags name the caller."""
+    stratus = Stratus(tmp_path, decide_only)
+    request = {"name": "x", "flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "net1"}],
+               "availability_zone": "az1:hv1", "context": {"user_id": "root", "project_id": "ops", "roles": ["admin"]}}
+    evil = write_yaml(tmp_path / "evil.yml", [request])
+    proc = stratus("server", "create", "-f", str(evil), rc=2)
+    assert "error: InvalidRequest" in proc.stderr and "stratus_servers[0].context" in proc.stderr
+    assert stratus.json(*ADMIN, "server", "list", "--all-projects") == {"servers": []}
+    # the flags (the CLI's environment for the run) name the caller, not the inventory's alice
+    made = stratus.json("--user", "bob", "--project", "pb", "server", "create", *WEB)
+    assert [(s["project_id"], s["user_id"]) for s in made["servers"]] == [("pb", "bob")]
+    assert stratus.json("server", "list") == {"servers": []}, "alice (the inventory's caller) sees none of pb's"

@@ -81,3 +81,40 @@ def test_locals_limit_can_be_unlimited_or_zero() -> None:
     with pytest.raises(StratusError) as err:
         bdm.validate(mappings, FLAVOR, IMG, Sources(), max_local_block_devices=0)
     assert err.value.code == "InvalidBDMLocalsLimit"
+
+
+@pytest.mark.parametrize("raw, field, words", [
+    # with a uuid, Nova's from_api made a field "None_id" of it and answered "Following fields are invalid"
+    ({"uuid": IMG, "destination_type": "volume", "volume_size": 1}, "source_type",
+     "Some required fields are missing: source_type"),
+    ({"destination_type": "local"}, "source_type", "Some required fields are missing: source_type"),
+    ({"source_type": "", "uuid": IMG}, "source_type", "Some required fields are missing: source_type"),
+    ({"source_type": "cd", "uuid": IMG}, "source_type", "Invalid source_type cd"),
+    ({"source_type": "blank", "volume_size": 1}, "destination_type",
+     "Some required fields are missing: destination_type (local or volume for a source_type blank)"),
+    ({"source_type": "image", "uuid": IMG, "boot_index": 0, "destination_type": None}, "destination_type",
+     "Some required fields are missing: destination_type"),
+    ({"source_type": "volume", "uuid": IMG, "destination_type": "local"}, "destination_type",
+     "Mapping volume to local is not supported."),
+])
+def test_missing_or_impossible_source_and_destination_are_named(
+        raw: dict[str, t.Any], field: str, words: str) -> None:
+    with pytest.raises(StratusError) as err:
+        bdm.from_api(raw, True, 2)
+    assert err.value.code == "InvalidBDMFormat"
+    assert err.value.field == "block_device_mapping_v2[2].%s" % field
+    assert err.value.message.startswith("Block Device Mapping is Invalid: " + words)
+    assert "None" not in err.value.message
+
+
+def test_a_volume_source_without_destination_goes_to_a_volume() -> None:
+    vol = "5d1b9a1e-0000-4000-8000-000000000001"
+    for source in ("volume", "snapshot"):
+        out = bdm.from_api({"source_type": source, "uuid": vol}, False, 0)
+        assert out["destination_type"] == "volume" and out["%s_id" % source] == vol
+    assert bdm.from_api({"no_device": True}, True, 0)["no_device"] is True
+
+
+def test_device_names_match_whole() -> None:
+    assert bdm.device_letters("/dev/vdb") == "b" and bdm.device_letters("sdaa1") == "aa"
+    assert bdm.device_letters("/dev/vdb\n") is None  # `$` matched before the newline

@@ -1,7 +1,6 @@
 """The stratus CLI without ansible: usage errors, exit codes, --help, output formats, with a fake runner."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -12,8 +11,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-if importlib.util.find_spec("stratus_cli") is None:  # installed into .venv by setup/bootstrap.sh, else the source
-    sys.path.insert(0, str(ROOT / "cli"))
+# This checkout's source first: setup/bootstrap.sh installs the package into .venv editable, from the
+# checkout that made the venv, which a git worktree sharing that venv is not.
+sys.path.insert(0, str(ROOT / "cli"))
 
 from typer.testing import CliRunner  # noqa: E402
 
@@ -195,7 +195,9 @@ def test_show_delete_and_not_found(invoke: t.Callable[..., t.Any]) -> None:
 
 def test_explain_no_valid_host(invoke: t.Callable[..., t.Any]) -> None:
     verdicts = {"hv1": {"rejected_by": "RamFilter"},
-                "hv2": {"rejected_by": None, "weights": {"RAMWeigher": 1.0, "CPUWeigher": 0.5}, "total": 1.5}}
+                "hv2": {"rejected_by": None, "weights": {"RAMWeigher": 1.0, "CPUWeigher": 0.5}, "total": 1.5},
+                "hv3": {"rejected_by": "ImagePropertiesFilter",
+                        "reason": "the image asks for hw_maxphysaddr_bits 48; the host has 46 (cpu_info.maxphysaddr.bits)"}}
     fake = FakeRunner([event("runner_on_failed", "stratus.compute.server",
                              {"failed": True, "explain": verdicts,
                               "error": {"code": "NoValidHost", "message": "No valid host was found.",
@@ -210,6 +212,8 @@ def test_explain_no_valid_host(invoke: t.Callable[..., t.Any]) -> None:
     lines = res.stdout.splitlines()
     assert lines[1].startswith("hv2") and "passed" in lines[1] and "RAM=1" in lines[1]
     assert lines[2].startswith("hv1") and "rejected by RamFilter" in lines[2]
+    assert lines[3].startswith("hv3") and "rejected by ImagePropertiesFilter: the image asks for " \
+        "hw_maxphysaddr_bits 48; the host has 46" in lines[3]
 
 
 def test_explain_scheduled(invoke: t.Callable[..., t.Any]) -> None:
@@ -326,3 +330,9 @@ def test_extravars_are_never_rendered_as_templates(tmp_path: Path) -> None:
     rendered = Templar(loader=DataLoader(), variables=loaded).template(loaded["stratus_servers"])
     assert rendered == [request] and not marker.exists()
     assert loaded["stratus_context"] == {"user_id": "u"}
+
+
+def test_a_network_is_a_uuid_only_when_all_of_it_is() -> None:
+    uuid = "3cb9bc59-5699-4588-a4b1-b87f96708bc6"
+    assert cli.UUID_RE.fullmatch(uuid) and not cli.UUID_RE.fullmatch(uuid + "\n")
+    assert not cli.UUID_RE.fullmatch(uuid + "-x")

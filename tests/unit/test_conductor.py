@@ -9,6 +9,8 @@ import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
 
 CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}],
@@ -19,6 +21,11 @@ CATALOG = {
 HOSTVARS = {"hv1": {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40},
             "hv2": {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40}}
 CTX = {"user_id": "alice", "project_id": "p1", "roles": ["member"]}
+
+
+def who(ctx, policy=None):
+    """The caller as the action plugins resolve it: the context plus the operator's policy."""
+    return Caller(ctx, Enforcer(policy))
 
 
 def request(**kw):
@@ -35,7 +42,7 @@ def db(db_url):
 
 
 def create(db, req, ctx=None, check=False):
-    return conductor.create(req, ctx or CTX, CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
+    return conductor.create(req, who(ctx or CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
 
 
 def test_create_is_idempotent_and_file_is_private(db):
@@ -72,7 +79,11 @@ def test_pool_exhaustion_is_clear_and_leaves_nothing(db):
     with pytest.raises(StratusError) as err:
         create(db, request(name="x", min_count=2, max_count=2), ctx=dict(CTX, project_id="p2"))
     assert err.value.code == "NoMoreFixedIps" and "No fixed IP addresses available" in err.value.message
-    assert create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True).servers[0]["host"]
+    # check mode answers as the real run (it said yes to an exhausted pool)
+    with pytest.raises(StratusError) as dry:
+        create(db, request(name="x"), ctx=dict(CTX, project_id="p2"), check=True)
+    assert dry.value.to_dict() == err.value.to_dict()
+    assert create(db, request(name="x", networks="none"), ctx=dict(CTX, project_id="p2"), check=True).changed
 
 
 def test_check_mode_writes_nothing(db):
@@ -111,13 +122,13 @@ def test_delete_marks_deleting_and_is_policy_checked(db_url):
     made = create(db_url, request(max_count=2))
     reader = dict(CTX, roles=["reader"])
     with pytest.raises(StratusError) as err:
-        conductor.delete({"name": "web", "max_count": 2}, reader, {}, db_url, False, "req-del")
+        conductor.delete({"name": "web", "max_count": 2}, who(reader), db_url, False, "req-del")
     assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
     other = dict(CTX, project_id="p2")
-    assert not conductor.delete({"name": "web", "max_count": 2}, other, {}, db_url, False, "req-del").changed
-    dry = conductor.delete({"name": "web", "max_count": 2}, CTX, {}, db_url, True, "req-del")
+    assert not conductor.delete({"name": "web", "max_count": 2}, who(other), db_url, False, "req-del").changed
+    dry = conductor.delete({"name": "web", "max_count": 2}, who(CTX), db_url, True, "req-del")
     assert dry.changed and not dry.hosts
-    out = conductor.delete({"name": "web", "max_count": 2}, CTX, {}, db_url, False, "req-del")
+    out = conductor.delete({"name": "web", "max_count": 2}, who(CTX), db_url, False, "req-del")
     assert out.changed and sorted(out.hosts) == sorted({s["host"] for s in made.servers})
     assert {s["task_state"] for s in out.servers} == {"deleting"}
     # the rows stay live until the hypervisors have walked back: no create over them meanwhile
@@ -140,12 +151,12 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
     catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [bigger])
     req = request(flavor="m1.small", recreate=True, networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])
 
-    dry = conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, True, "req-dry")
+    dry = conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, True, "req-dry")
     assert dry.changed and {s.get("task_state") for s in dry.servers} == {"scheduling", "deleting"}
     assert [r.uuid for r in _store_rows(db, instances) if r.deleted == ""] == [old["id"]]  # nothing written
     assert not _store_rows(db, leftovers)
 
-    out = conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-re")
+    out = conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-re")
     new = out.servers[0]
     assert out.changed and new["id"] != old["id"] and new["flavor"]["name"] == "m1.small"
     assert new["addresses"]["demo"][0]["addr"] == "10.9.0.3"  # the fixed IP is handed on
@@ -161,7 +172,7 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
         usage = host_usage.usage_by_host(conn)
     assert usage[old["host"]]["vcpus"] >= 1 and usage[new["host"]]["vcpus"] >= 2
     # the same request again changes nothing; without recreate a difference is a Conflict
-    assert not conductor.create(req, CTX, catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
+    assert not conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
     with pytest.raises(StratusError) as err:
         create(db, request())
     assert err.value.code == "Conflict" and "recreate: true" in err.value.message
@@ -170,9 +181,8 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
 def test_recreate_needs_delete_permission(db):
     create(db, request())
     policy = {"os_compute_api:servers:delete": "role:admin"}
-    catalog = dict(CATALOG, stratus_policy=policy)
     with pytest.raises(StratusError) as err:
-        conductor.create(request(config_drive=False, recreate=True), CTX, catalog, ["hv1", "hv2"], HOSTVARS,
+        conductor.create(request(config_drive=False, recreate=True), who(CTX, policy), CATALOG, ["hv1", "hv2"], HOSTVARS,
                          db, False, "req-re")
     assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
     from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
@@ -183,12 +193,12 @@ def test_explain_says_why_no_host_fits(db):
     huge = {"id": "9", "name": "m1.huge", "vcpus": 1, "ram": 20480, "disk": 1}  # > 8192 * 1.5
     catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [huge])
     with pytest.raises(StratusError) as err:
-        conductor.create(request(flavor="m1.huge", explain=True), CTX, catalog, ["hv1", "hv2"], HOSTVARS, db,
+        conductor.create(request(flavor="m1.huge", explain=True), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db,
                          True, "req-x")
     assert err.value.code == "NoValidHost"
     why = err.value.explain
     assert sorted(why) == ["hv1", "hv2"] and all(why[h]["rejected_by"] for h in why)
-    fine = conductor.create(request(explain=True), CTX, CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
+    fine = conductor.create(request(explain=True), who(CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
     assert sorted(fine.explain) == ["hv1", "hv2"]
     assert all(v["rejected_by"] is None and "weights" in v for v in fine.explain.values())
 
@@ -200,7 +210,7 @@ def test_absurd_counts_are_bounded_before_anything_is_listed(db):
     with pytest.raises(StratusError) as err:
         create(db, request(name="big", min_count=10 ** 12, max_count=10 ** 12))
     assert err.value.code == "InvalidRequest" and err.value.field == "min_count"
-    gone = conductor.delete({"name": "web", "state": "absent", "max_count": 10 ** 12}, CTX, CATALOG, db, False,
+    gone = conductor.delete({"name": "web", "state": "absent", "max_count": 10 ** 12}, who(CTX), db, False,
                             "req-del")
     assert sorted(s["name"] for s in gone.servers) == ["web-1", "web-2", "web-3", "web-4"]
 
@@ -225,3 +235,68 @@ def test_later_build_rounds_take_only_builds_under_way(db):
                  for r in lifecycle.instances_on_host(conn, h, uuids, step="network", building_only=True)]
     assert sorted(both) == sorted(uuids)
     assert later == [uuids[1]] and placed[uuids[1]] in ("hv1", "hv2")
+
+
+def test_an_image_uploaded_from_an_encrypted_volume_is_not_booted(db):
+    encrypted = {"id": "img-enc", "name": "enc", "file": "/nonexistent", "disk_format": "raw",
+                 "cinder_encryption_key_id": "3b5a9b4e-1c1d-4f3e-8a33-6f2a7c1d9e01"}  # Glance v2: top level
+    catalog = dict(CATALOG, stratus_images=CATALOG["stratus_images"] + [encrypted])
+    for check in (True, False):
+        with pytest.raises(StratusError) as err:
+            conductor.create(request(image="enc"), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, check, "req-enc")
+        assert err.value.to_dict() == {
+            "code": "ImageUnacceptable", "field": "image",
+            "message": "Image img-enc is unacceptable: Direct booting of an image uploaded from an encrypted "
+                       "volume is unsupported."}
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    assert not _store_rows(db, instances)
+
+
+def _both_modes(db, req, ctx=None):
+    """The error check mode gives and the one the real run gives, for the same request."""
+    out = []
+    for check in (True, False):
+        with pytest.raises(StratusError) as err:
+            create(db, req, ctx, check=check)
+        out.append(err.value.to_dict())
+    return out
+
+
+@pytest.mark.parametrize("address, why", [
+    ("10.9.1.5", "it is not in the subnet 10.9.0.0/29 of network net-1"),
+    ("10.9.0.0", "it is the network address of 10.9.0.0/29 (network net-1)"),
+    ("10.9.0.7", "it is the broadcast address of 10.9.0.0/29 (network net-1)"),
+    ("10.9.0.1", "it is the gateway address of network net-1"),
+    ("10.9.0.6", "it is reserved for the DHCP server of network net-1"),
+    ("fd00::5", "it is not in the subnet 10.9.0.0/29 of network net-1"),
+])
+def test_a_fixed_ip_the_network_cannot_give_is_refused_in_check_mode_too(db, address, why):
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances, ip_allocations
+    req = request(networks=[{"name": "demo"}, {"name": "demo", "fixed_ip": address}])
+    dry, real = _both_modes(db, req)
+    assert dry == real == {"code": "FixedIpInvalid", "field": "networks[1].fixed_ip",
+                           "message": "Fixed IP address %s is invalid: %s." % (address, why)}
+    assert not _store_rows(db, instances) and not _store_rows(db, ip_allocations)
+
+
+def test_a_fixed_ip_in_use_is_refused_in_check_mode_too(db):
+    owner = create(db, request(name="first", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])).servers[0]
+    dry, real = _both_modes(db, request(name="second", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}]))
+    assert dry == real == {"code": "FixedIpAlreadyInUse", "field": "networks[0].fixed_ip",
+                           "message": "Fixed IP address 10.9.0.3 is already in use on instance %s." % owner["id"]}
+    twice = request(name="second", networks=[{"name": "demo", "fixed_ip": "10.9.0.4"},
+                                             {"name": "demo", "fixed_ip": "10.9.0.4"}])
+    dry, real = _both_modes(db, twice)
+    assert dry == real and dry["code"] == "FixedIpAlreadyInUse" and dry["field"] == "networks[1].fixed_ip"
+    assert "networks[0].fixed_ip of this request asks for it too" in dry["message"]
+    # the same request again is no change, not a conflict with itself
+    assert not create(db, request(name="first", networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])).changed
+
+
+def test_an_automatic_address_leaves_the_requests_fixed_ip_alone(db):
+    """The first NIC's automatic address took 10.9.0.2, which the second NIC asked for: a refusal
+    only the real run gave."""
+    req = request(networks=[{"name": "demo"}, {"name": "demo", "fixed_ip": "10.9.0.2"}])
+    assert create(db, req, check=True).changed
+    nics = create(db, req).servers[0]["addresses"]["demo"]
+    assert sorted(n["addr"] for n in nics) == ["10.9.0.2", "10.9.0.3"]

@@ -151,7 +151,17 @@ def test_a_network_without_the_option_keeps_entries_in_libvirt_xml(tmp_path: Pat
 @pytest.mark.parametrize("mac, ip, hostname, field", [
     (MAC, "10.240.0.5", "web,set:evil", "hostname"),
     (MAC, "10.240.0.5", "web\ndhcp-option=3,10.0.0.9", "hostname"),
+    # the one hostname rule (module_utils/hostname.py); `$` let a final newline through
+    (MAC, "10.240.0.5", "web\n", "hostname"),
+    (MAC, "10.240.0.5", "a_b", "hostname"),
+    (MAC, "10.240.0.5", "..", "hostname"),
+    (MAC, "10.240.0.5", "-a", "hostname"),
+    (MAC, "10.240.0.5", "a-", "hostname"),
+    (MAC, "10.240.0.5", "web.-a", "hostname"),
+    (MAC, "10.240.0.5", "a" * 64, "hostname"),
+    (MAC, "10.240.0.5", ".".join(["a" * 63] * 4), "hostname"),   # 255 characters
     ("52:54:00:aa:bb", "10.240.0.5", "web", "mac"),
+    (MAC + "\n", "10.240.0.5", "web", "mac"),
     (MAC, "10.240.0.5,ignore", "web", "ip"),
 ])
 def test_nothing_but_a_mac_an_address_and_a_name_reaches_a_line(tmp_path: Path, hosts_dir: Path, mac: str, ip: str,

@@ -108,11 +108,12 @@ def test_credentials_expand_implied_roles(enforcer: policy.Enforcer) -> None:
     assert creds(enforcer, "reader")["roles"] == ["reader"]
 
 
-def test_credentials_is_admin_from_rule_unless_given(enforcer: policy.Enforcer) -> None:
+def test_credentials_is_admin_decided_by_policy_only(enforcer: policy.Enforcer) -> None:
     assert creds(enforcer, "admin")["is_admin"] is True
     assert creds(enforcer, "member")["is_admin"] is False
-    assert creds(enforcer, "member", is_admin=True)["is_admin"] is True
-    assert creds(enforcer, "admin", is_admin=False)["is_admin"] is False
+    # a context that calls itself admin is not believed (issue 15, item 2)
+    assert creds(enforcer, "member", is_admin=True)["is_admin"] is False
+    assert creds(enforcer, "admin", is_admin=False)["is_admin"] is True
     ops_admin = policy.Enforcer({"context_is_admin": "role:ops"})
     assert creds(ops_admin, "ops")["is_admin"] is True
     assert creds(ops_admin, "admin")["is_admin"] is False

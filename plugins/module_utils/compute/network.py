@@ -40,6 +40,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import libvirt, error_text
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_problem
 
 # dnsmasq only serves DHCP on a network that has a range or a host entry when it
 # starts; a host entry for a MAC no NIC will ever have keeps DHCP on (static
@@ -52,10 +53,10 @@ HOSTS_DIR_ROOT = "/var/lib/libvirt/dnsmasq"
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 HOSTS_DIR_OPTION = "dhcp-hostsdir="
 ET.register_namespace("dnsmasq", DNSMASQ_NS)
-# What may go into a dnsmasq dhcp-host line or a dhcp_release command line (always matched whole:
-# a comma or a newline would add options of its own).
+# What may go into a dnsmasq dhcp-host line or a dhcp_release command line: a comma or a newline
+# would add options of its own. Whole-string matches (fullmatch): `$` would let a final newline
+# through. Hostnames: module_utils/hostname.
 MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-HOSTNAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
 # A Linux interface name (IFNAMSIZ - 1), not starting with a dash.
 IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 # dnsmasq's lease release helper (Debian: dnsmasq-utils), looked for in these directories only.
@@ -335,8 +336,9 @@ def _valid_ip(ip: str) -> str:
 
 def _validated(mac: str, ip: str, hostname: str) -> tuple[str, str, str]:
     mac, ip = _valid_mac(mac), _valid_ip(ip)
-    if hostname and not HOSTNAME_RE.fullmatch(hostname):
-        raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry" % hostname, "hostname")
+    problem = hostname_problem(hostname) if hostname else None
+    if problem:
+        raise StratusError("InvalidRequest", "bad hostname %r for a DHCP entry: %s" % (hostname, problem), "hostname")
     return mac, ip, hostname
 
 

@@ -87,7 +87,7 @@ class FilterScheduler:
         self._next_start: t.Optional[int] = None
 
     # --- filtering ---------------------------------------------------------------------------------
-    def _prepared(self, spec: RequestSpec, index: int) -> list[tuple[str, Check]]:
+    def _prepared(self, spec: RequestSpec, index: int) -> list[tuple[filters_mod.BaseHostFilter, Check]]:
         """The filters instance ``index`` runs, each prepared for the request (no-ops left out), in config order."""
         out = []
         for f in self.filters:
@@ -95,7 +95,7 @@ class FilterScheduler:
                 continue
             check = f.prepare(spec)
             if check is not None:
-                out.append((f.name, check))
+                out.append((f, check))
         return out
 
     def _fast(self, spec: RequestSpec, index: int) -> t.Optional[Check]:
@@ -110,14 +110,19 @@ class FilterScheduler:
         return compiled.fuse([e for _c, _i, e in sorted(exprs, key=lambda x: x[:2])])
 
     @staticmethod
-    def _explained(hosts: t.Iterable[HostState], prepared: list[tuple[str, Check]],
-                   notes: dict[str, dict[str, t.Any]]) -> list[HostState]:
+    def _explained(hosts: t.Iterable[HostState], prepared: list[tuple[filters_mod.BaseHostFilter, Check]],
+                   notes: dict[str, dict[str, t.Any]], spec: RequestSpec) -> list[HostState]:
         passed = []
         for host in hosts:
-            rejected = next((name for name, check in prepared if not check(host)), None)
-            notes[host.host] = {"rejected_by": rejected}
+            rejected = next((f for f, check in prepared if not check(host)), None)
             if rejected is None:
+                notes[host.host] = {"rejected_by": None}
                 passed.append(host)
+                continue
+            notes[host.host] = {"rejected_by": rejected.name}
+            reason = rejected.reason(host, spec)
+            if reason:
+                notes[host.host]["reason"] = reason
         return passed
 
     def _narrow(self, hosts: t.Sequence[HostState], spec: RequestSpec,
@@ -161,7 +166,7 @@ class FilterScheduler:
                     explain[host.host] = {"rejected_by": None}
             return list(hosts)
         if explain is not None:
-            return self._explained(hosts, self._prepared(spec, index), explain)
+            return self._explained(hosts, self._prepared(spec, index), explain, spec)
         check = self._fast(spec, index)
         return list(hosts) if check is None else [h for h in hosts if check(h)]
 
@@ -310,13 +315,13 @@ class FilterScheduler:
             return list(pool)
         if index == 0:
             if notes is not None:
-                return self._explained(pool, self._prepared(spec, 0), notes)
+                return self._explained(pool, self._prepared(spec, 0), notes, spec)
             check = self._fast(spec, 0)
             if window is not None:
                 return window.take(check, self.config.hosts_to_score_for(len(pool)))
             return list(pool) if check is None else [h for h in pool if check(h)]
         if notes is not None:
-            return self._explained(survivors, self._prepared(spec, index), notes)
+            return self._explained(survivors, self._prepared(spec, index), notes, spec)
         check = self._fast(spec, index)
         left = survivors if check is None else [h for h in survivors if check(h)]
         if window is not None and not window.exhausted:

@@ -83,3 +83,12 @@ def test_bad_hypervisor_vars_are_refused() -> None:
     assert err.value.code == "InvalidCatalog"
     with pytest.raises(StratusError):
         build({"hv1": dict(BASE, stratus_hypervisor_version="v8")})
+
+
+def test_physical_address_bits_are_a_number() -> None:
+    (h,) = build({"hv1": dict(BASE, stratus_cpu_info={"arch": "x86_64", "maxphysaddr": {"mode": "emulate",
+                                                                                        "bits": 46}})})
+    assert h.cpu_info["maxphysaddr"]["bits"] == 46
+    with pytest.raises(StratusError) as err:
+        build({"hv1": dict(BASE, stratus_cpu_info={"maxphysaddr": {"bits": "lots"}})})
+    assert err.value.code == "InvalidCatalog" and err.value.field == "hostvars[hv1].stratus_cpu_info.maxphysaddr.bits"

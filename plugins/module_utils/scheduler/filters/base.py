@@ -41,6 +41,11 @@ class BaseHostFilter:
     def prepare(self, spec: RequestSpec) -> Check:
         raise NotImplementedError
 
+    def reason(self, host: HostState, spec: RequestSpec) -> t.Optional[str]:
+        """Why this filter rejects ``host`` for the request, in words, where the filter's name is not
+        enough (explain shows it as ``reason``); None otherwise."""
+        return None
+
     def expression(self, spec: RequestSpec) -> t.Optional[Expression]:
         """The prepared check as an expression the scheduler can fuse with others (here: a call)."""
         check = self.prepare(spec)
