@@ -182,6 +182,11 @@ def all_pids() -> Iterator[int]:
             yield int(entry)
 
 
+# How long a process may take to go once SIGKILLed before it counts as surviving: far more than it
+# takes on a loaded machine (a wait ends as soon as every process is gone).
+KILLED_GONE_S = 60.0
+
+
 def kill_and_wait(pids: list[int], grace: float = 5.0) -> list[int]:
     """SIGTERM, wait up to `grace` seconds, then SIGKILL; returns survivors."""
     pids = [p for p in pids if pid_alive(p)]
@@ -193,7 +198,7 @@ def kill_and_wait(pids: list[int], grace: float = 5.0) -> list[int]:
     for pid in pids:
         if pid_alive(pid):
             _signal(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + KILLED_GONE_S
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
         time.sleep(0.1)
     return [p for p in pids if pid_alive(p)]
@@ -726,7 +731,7 @@ def daemon_argv(hv: Hypervisor, daemon: str) -> list[str]:
 def start_daemon(hv: Hypervisor, daemon: str) -> None:
     hv.pidfile(daemon).unlink(missing_ok=True)
     run(hv.nsenter(daemon_argv(hv, daemon)), env=DAEMON_ENV, timeout=60)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # for its pid file: generous, a loaded machine starts it slowly
     while daemon_pid(hv, daemon) is None:
         if time.monotonic() > deadline:
             raise LabError(f"{hv.name}: {daemon} did not start (see {log_hint(hv, daemon)})")
@@ -751,7 +756,7 @@ def log_hint(hv: Hypervisor, daemon: str) -> Path:
     return hv.root / "var" / "log" / "libvirt" / f"{daemon}.log"
 
 
-def libvirt_reachable(hv: Hypervisor, timeout: float = 10) -> bool:
+def libvirt_reachable(hv: Hypervisor, timeout: float = 30) -> bool:
     try:
         return hv.virsh("uri", timeout=timeout, check=False).returncode == 0
     except LabError:
@@ -1174,7 +1179,7 @@ def hv_status(hv: Hypervisor) -> dict[str, object]:
 
 def port_open(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=2):
+        with socket.create_connection((host, port), timeout=10):
             return True
     except OSError:
         return False

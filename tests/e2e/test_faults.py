@@ -3,6 +3,7 @@ recreate, and a delete while a host is down (leftovers cleaned when it is back).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -10,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 
 from test_provision import (console_line_in, dhcp_entries_command, guest_report, on_host as provision_on_host, recap,
                             run)
+from wait_helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -278,25 +279,59 @@ def all_domains() -> dict[str, list[str]]:
     return {"hv%d" % k: on_host(k, "virsh -q -c qemu:///system list --all --uuid").split() for k in (1, 2, 3)}
 
 
-def killed_run(env: dict[str, str], servers: list[dict], kill_after: float) -> None:
-    """provision.yml for `servers`, killed with SIGKILL (the whole process group) after `kill_after` s."""
+# Where a run is killed: how far its servers (named <name>-N) have got, as the store says; a time
+# would land elsewhere on a busy machine, or after the run had ended. Each holds from then on.
+KILL_POINTS = {
+    # the controller has scheduled and claimed them; the hypervisor steps have not begun or just have
+    "scheduled": "select 1 from instances where name like '%s-%%'",
+    # the network step is done, the block device step under way
+    "disks": "select 1 from instances where name like '%s-%%' and (task_state in ('block_device_mapping', "
+             "'spawning') or vm_state = 'active')",
+    "spawning": "select 1 from instances where name like '%s-%%' and (task_state = 'spawning' or vm_state = 'active')",
+    # the controller has marked them; the delete walk on the hypervisors has not begun or just has
+    "deleting": "select 1 from instances where name like '%s-%%' and (task_state = 'deleting' or deleted != '')",
+    # a hypervisor has destroyed its domains; disks and DHCP entries go next
+    "domains-gone": "select 1 from instances i where i.name like '%s-%%' and (i.deleted != '' or exists ("
+                    "select 1 from instance_actions_events e join instance_actions a on a.id = e.action_id "
+                    "where a.instance_uuid = i.uuid and e.event in ('compute_shutdown_instance', "
+                    "'compute_cleanup_volumes', 'compute_deallocate_network')))",
+}
+
+
+def store_shows(query: str) -> bool:
+    """Whether `query` finds a row in the store, read only (never made here); False while it cannot be read."""
+    try:
+        with contextlib.closing(sqlite3.connect("file:%s?mode=ro" % (STATE / "store" / "stratus.db"), uri=True,
+                                                timeout=30)) as db:
+            return db.execute(query).fetchone() is not None
+    except sqlite3.OperationalError:
+        return False
+
+
+def killed_run(env: dict[str, str], servers: list[dict], name: str, point: str) -> None:
+    """provision.yml for `servers`, killed with SIGKILL (the whole process group) once the servers named
+    `name`-N have got to `point` (KILL_POINTS); a run that ends before that fails the test."""
     cmd = [str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
            "playbooks/provision.yml", "-e", json.dumps({"stratus_servers": servers})]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    time.sleep(kill_after)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    try:
+        wait_until(lambda: proc.poll() is not None or store_shows(KILL_POINTS[point] % name),
+                   "%s to get to %s" % (name, point), timeout=600, interval=0.1)
+        assert proc.poll() is None, "the run ended (exit %s) before %s got to %s" % (proc.returncode, name, point)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
 
 
-@pytest.mark.parametrize("kill_after", [3.0, 7.0, 12.0])
-def test_a_run_killed_at_any_point_converges_when_run_again(lab, kill_after):
-    servers = [{"name": "k%d" % int(kill_after), "flavor": "m1.tiny", "image": "stratus-guest",
+@pytest.mark.parametrize("point", ["scheduled", "disks", "spawning"])
+def test_a_run_killed_at_any_point_converges_when_run_again(lab, point):
+    servers = [{"name": "k-%s" % point, "flavor": "m1.tiny", "image": "stratus-guest",
                 "networks": [{"name": "demo"}], "min_count": 2}]
-    killed_run(lab, servers, kill_after)
+    killed_run(lab, servers, servers[0]["name"], point)
     again = playbook(lab, servers)
-    assert again.returncode == 0, "killed after %ss; rerun:\n%s" % (kill_after, again.stdout[-3000:])
+    assert again.returncode == 0, "killed at %s; rerun:\n%s" % (point, again.stdout[-3000:])
     live = rows("select uuid, host, vm_state, task_state from instances where deleted = ''")
     assert all(r[2] == "active" and r[3] is None for r in live), live
     domains = all_domains()
@@ -312,9 +347,9 @@ def test_a_run_killed_at_any_point_converges_when_run_again(lab, kill_after):
     assert gone.returncode == 0, gone.stdout[-3000:]  # room (and quota) for the tests that follow
 
 
-@pytest.mark.parametrize("kill_after", [3.5, 6.0])
-def test_a_delete_killed_midway_converges_when_run_again(lab, kill_after):
-    name = "d%d" % int(kill_after * 10)
+@pytest.mark.parametrize("point", ["deleting", "domains-gone"])
+def test_a_delete_killed_midway_converges_when_run_again(lab, point):
+    name = "d-%s" % point
     made = playbook(lab, [{"name": name, "flavor": "m1.tiny", "image": "stratus-bench",
                            "networks": [{"name": "demo"}], "min_count": 3}])
     assert made.returncode == 0, made.stdout[-3000:]
@@ -322,9 +357,9 @@ def test_a_delete_killed_midway_converges_when_run_again(lab, kill_after):
                 "where i.name like '%s-%%' and i.deleted = ''" % name)
     assert len(mine) == 3
     gone = [{"name": "%s-%d" % (name, n), "state": "absent"} for n in (1, 2, 3)]
-    killed_run(lab, gone, kill_after)
+    killed_run(lab, gone, name, point)
     again = playbook(lab, gone)
-    assert again.returncode == 0, "killed after %ss; rerun:\n%s" % (kill_after, again.stdout[-3000:])
+    assert again.returncode == 0, "killed at %s; rerun:\n%s" % (point, again.stdout[-3000:])
     uuids = "', '".join(m[0] for m in mine)
     # deleted in the store, nothing of them held anywhere, nothing half-deleted
     assert rows("select count(*) from instances where uuid in ('%s') and deleted = ''" % uuids) == [(0,)]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import typing as t
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from wait_helpers import wait_until
 
 SPEC = {"libvirt_name": "stratus-demo", "cidr": "10.240.0.0/24", "gateway": "10.240.0.1", "bridge": "stx-demo",
         "dhcp": True}
@@ -18,12 +18,10 @@ SPEC = {"libvirt_name": "stratus-demo", "cidr": "10.240.0.0/24", "gateway": "10.
 @pytest.fixture()
 def fake_dnsmasq() -> t.Iterator[subprocess.Popen]:
     """A live process whose command line says dnsmasq (argv[0]), as libvirt's would."""
-    proc = subprocess.Popen(["dnsmasq", "60"], executable="/bin/sleep")
-    # Until the child has exec'd, its command line is still the parent's.
-    deadline = time.monotonic() + 10
-    while b"dnsmasq" not in Path("/proc/%d/cmdline" % proc.pid).read_bytes() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = subprocess.Popen(["dnsmasq", "600"], executable="/bin/sleep")
     try:
+        # Until the child has exec'd, its command line is still the parent's.
+        wait_until(lambda: b"dnsmasq" in Path("/proc/%d/cmdline" % proc.pid).read_bytes(), "the fake dnsmasq to exec")
         yield proc
     finally:
         proc.kill()
@@ -78,7 +76,7 @@ def test_a_dnsmasq_that_does_not_come_back_fails_the_step_with_a_code(tmp_path: 
 
 
 def test_a_pid_file_naming_another_program_is_not_a_dhcp_server(tmp_path: Path) -> None:
-    with subprocess.Popen(["/bin/sleep", "60"]) as other:
+    with subprocess.Popen(["/bin/sleep", "600"]) as other:
         try:
             (tmp_path / "stratus-demo.pid").write_text(str(other.pid))
             assert network.dnsmasq_running("stratus-demo", str(tmp_path)) is False

@@ -2,9 +2,10 @@
 read back, when dnsmasq is signalled, and what may never reach a dhcp-host line."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-import time
+import sys
 import typing as t
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from wait_helpers import wait_until
 
 SPEC = {"libvirt_name": "stratus-demo", "cidr": "10.240.0.0/24", "gateway": "10.240.0.1", "bridge": "stx-demo",
         "dhcp": True}
@@ -50,28 +52,79 @@ def hosts_dir(tmp_path: Path) -> Path:
     return tmp_path / "stratus-demo.hostsdir"
 
 
+# Takes SIGHUP and SIGUSR1 one at a time with sigwait (no handler runs inside another) and writes each
+# down. Its own text never says dnsmasq: only the name given as its argument may.
+FAKE = """
+import os, signal
+log = open(os.environ["FAKE_SIGNAL_LOG"], "a", buffering=1)
+taken = {signal.SIGHUP, signal.SIGUSR1}
+signal.pthread_sigmask(signal.SIG_BLOCK, taken)
+log.write("ready\\n")
+while True:
+    log.write(signal.Signals(signal.sigwait(taken)).name + "\\n")
+"""
+
+
+class FakeProcess:
+    """A live process named `name` on its command line that notes the SIGHUPs it takes, and counts
+    those sent to it (os.kill, watched through `monkeypatch`)."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.log, self.sent, self.markers = tmp_path / ("%s.signals" % name), 0, 0
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", FAKE, name],
+                                     env=dict(os.environ, FAKE_SIGNAL_LOG=str(self.log)))
+        real_kill = os.kill
+
+        def kill(pid: int, sig: int) -> None:
+            if pid == self.proc.pid and sig == signal.SIGHUP:
+                self.sent += 1
+            real_kill(pid, sig)
+
+        monkeypatch.setattr(os, "kill", kill)
+        try:
+            wait_until(lambda: self._lines()[:1] == ["ready"], "%s to block its signals" % name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _lines(self) -> list[str]:
+        assert self.proc.poll() is None, "the fake process exited (%s)" % self.proc.returncode
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def hups(self) -> int:
+        """The SIGHUPs sent so far, once every one of them has been taken (no fixed wait: "none" needs a
+        positive signal too). A marker (SIGUSR1) goes now and is waited for: a signal sent before it is
+        pending by then, and Linux hands pending signals out lowest number first, so the SIGHUPs written
+        down before the marker are all it will ever take of those sent. Two SIGHUPs sent at once may merge
+        into one: a test that expects one per step asks after each step."""
+        self.markers += 1
+        os.kill(self.proc.pid, signal.SIGUSR1)
+
+        def marker_taken() -> t.Optional[list[str]]:
+            lines = self._lines()
+            return lines if lines.count("SIGUSR1") >= self.markers else None
+
+        lines = wait_until(marker_taken, "the fake process to take marker %d" % self.markers)
+        upto = [i for i, line in enumerate(lines) if line == "SIGUSR1"][self.markers - 1]
+        taken = lines[:upto].count("SIGHUP")
+        assert taken == self.sent, "%d SIGHUP(s) sent, %d taken" % (self.sent, taken)
+        return taken
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 @pytest.fixture()
-def dnsmasq(tmp_path: Path) -> t.Iterator[subprocess.Popen]:
-    """A live process whose command line says dnsmasq and that counts its SIGHUPs in a file."""
-    counter = tmp_path / "hups"
-    script = "n=0; trap 'n=$((n+1)); echo $n > %s' HUP; echo 0 > %s; while :; do sleep 0.05; done" % (counter, counter)
-    proc = subprocess.Popen(["dnsmasq", "-c", script], executable="/bin/sh")
-    deadline = time.monotonic() + 10
-    while not counter.exists() and time.monotonic() < deadline:  # the trap is set
-        time.sleep(0.02)
+def dnsmasq(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[FakeProcess]:
+    """A dnsmasq for the network, its pid where libvirt writes it."""
+    fake = FakeProcess(tmp_path, monkeypatch, "dnsmasq")
     (tmp_path / "pids").mkdir()
-    (tmp_path / "pids" / "stratus-demo.pid").write_text(str(proc.pid))
+    (tmp_path / "pids" / "stratus-demo.pid").write_text(str(fake.proc.pid))
     try:
-        yield proc
+        yield fake
     finally:
-        proc.kill()
-        proc.wait()
-
-
-def hups(tmp_path: Path) -> int:
-    time.sleep(0.3)  # the trap runs between sleeps
-    counter = tmp_path / "hups"
-    return int(counter.read_text()) if counter.exists() else 0
+        fake.stop()
 
 
 def test_the_network_xml_names_the_hosts_dir_and_it_reads_back(hosts_dir: Path) -> None:
@@ -83,7 +136,7 @@ def test_the_network_xml_names_the_hosts_dir_and_it_reads_back(hosts_dir: Path) 
 
 
 def test_entries_are_files_dnsmasq_reads_and_a_rerun_changes_nothing(tmp_path: Path, hosts_dir: Path,
-                                                                     dnsmasq: subprocess.Popen) -> None:
+                                                                     dnsmasq: FakeProcess) -> None:
     hosts_dir.mkdir()  # as the network step makes it with the network
     net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
     book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
@@ -94,21 +147,23 @@ def test_entries_are_files_dnsmasq_reads_and_a_rerun_changes_nothing(tmp_path: P
     assert (hosts_dir / "52-54-00-aa-bb-02").read_text() == "52:54:00:aa:bb:02,10.240.0.6\n"
     assert not [p for p in hosts_dir.iterdir() if p.name.startswith(".")]
     assert net.updates == []  # libvirt's XML (and its firewall) untouched
-    assert hups(tmp_path) == 0  # new files: dnsmasq reads them itself
+    assert dnsmasq.hups() == 0  # new files: dnsmasq reads them itself
 
     again = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
     assert again.ensure("stratus-demo", MAC, "10.240.0.5", "web-1") is False
     again.reload()
-    assert hups(tmp_path) == 0
+    assert dnsmasq.hups() == 0
 
 
 def test_a_changed_or_removed_entry_signals_dnsmasq_once(tmp_path: Path, hosts_dir: Path,
-                                                         dnsmasq: subprocess.Popen) -> None:
+                                                         dnsmasq: FakeProcess) -> None:
+    hosts_dir.mkdir()  # as the network step makes it (a directory made here is signalled for itself)
     net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
     book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
     book.ensure("stratus-demo", MAC, "10.240.0.5", "web-1")
     book.ensure("stratus-demo", "52:54:00:aa:bb:02", "10.240.0.6", "web-2")
     book.reload()
+    assert dnsmasq.hups() == 0
     book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
     # A new MAC taking 10.240.0.5: the stale entry goes, and web-2 is removed.
     assert book.ensure("stratus-demo", "52:54:00:aa:bb:03", "10.240.0.5", "web-3") is True
@@ -116,11 +171,11 @@ def test_a_changed_or_removed_entry_signals_dnsmasq_once(tmp_path: Path, hosts_d
     assert book.remove("stratus-demo", "52:54:00:aa:bb:02") is False
     book.reload()
     assert sorted(p.name for p in hosts_dir.iterdir()) == ["52-54-00-aa-bb-03"]
-    assert hups(tmp_path) == 1
+    assert dnsmasq.hups() == 1
 
 
 def test_a_delete_rerun_after_a_kill_still_makes_dnsmasq_forget(tmp_path: Path, hosts_dir: Path,
-                                                                dnsmasq: subprocess.Popen) -> None:
+                                                                dnsmasq: FakeProcess) -> None:
     """The file went but the step was killed before its SIGHUP: the rerun finds nothing to remove
     (no change) and still signals, so dnsmasq does not keep the entry in memory."""
     hosts_dir.mkdir()
@@ -128,16 +183,16 @@ def test_a_delete_rerun_after_a_kill_still_makes_dnsmasq_forget(tmp_path: Path, 
     book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
     assert book.remove("stratus-demo", MAC) is False
     book.reload()
-    assert hups(tmp_path) == 1
+    assert dnsmasq.hups() == 1
 
 
-def test_a_hosts_dir_made_again_is_read_again(tmp_path: Path, hosts_dir: Path, dnsmasq: subprocess.Popen) -> None:
+def test_a_hosts_dir_made_again_is_read_again(tmp_path: Path, hosts_dir: Path, dnsmasq: FakeProcess) -> None:
     """Someone removed the directory: dnsmasq lost its watch on it, so it is signalled to read it."""
     net = FakeNetwork(network.network_xml(SPEC, str(hosts_dir)))
     book = network.DhcpHostBook(FakeConn(net), str(tmp_path / "pids"))
     book.ensure("stratus-demo", MAC, "10.240.0.5", "web-1")
     book.reload()
-    assert hups(tmp_path) == 1
+    assert dnsmasq.hups() == 1
 
 
 def test_a_network_without_the_option_keeps_entries_in_libvirt_xml(tmp_path: Path) -> None:
@@ -181,12 +236,11 @@ def test_a_hosts_dir_network_through_a_remote_uri_is_refused(hosts_dir: Path) ->
     assert info.value.field == "uri"
 
 
-def test_signal_goes_only_to_a_dnsmasq(tmp_path: Path) -> None:
-    proc = subprocess.Popen(["sleep", "30"])
+def test_signal_goes_only_to_a_dnsmasq(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = FakeProcess(tmp_path, monkeypatch, "sleep")
     try:
-        (tmp_path / "stratus-demo.pid").write_text(str(proc.pid))
+        (tmp_path / "stratus-demo.pid").write_text(str(other.proc.pid))
         assert network.signal_dnsmasq("stratus-demo", str(tmp_path)) is False
-        assert proc.poll() is None
+        assert other.hups() == 0
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        other.stop()

@@ -15,7 +15,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 def _hold(path: str, ready: "multiprocessing.synchronize.Event", release: "multiprocessing.synchronize.Event") -> None:
     with host_lock(path):
         ready.set()
-        release.wait(30)
+        release.wait(600)  # set once the test has tried; the deadline only ends a holder left behind
 
 
 def test_a_second_step_waits_then_fails_with_a_code(tmp_path):
@@ -24,13 +24,13 @@ def test_a_second_step_waits_then_fails_with_a_code(tmp_path):
     holder = multiprocessing.Process(target=_hold, args=(path, ready, release))
     holder.start()
     try:
-        assert ready.wait(30)
+        assert ready.wait(60)
         with pytest.raises(StratusError) as err:
             with host_lock(path, timeout=0.5):
                 pass
         assert err.value.code == "HypervisorUnavailable" and path in err.value.message
     finally:
         release.set()
-        holder.join(30)
-    with host_lock(path, timeout=5):  # free again once the holder is gone
+        holder.join(60)
+    with host_lock(path, timeout=60):  # free again once the holder is gone
         assert oct(os.stat(path).st_mode & 0o777) == "0o600"
