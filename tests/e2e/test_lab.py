@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from wait_helpers import wait_until  # tests/wait_helpers.py
+
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab" / "lab.py"
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -163,14 +165,12 @@ def test_status_reports_every_hypervisor(lab_up):
             assert hv["pids"][daemon]["alive"] and in_netns(pid, hv["namespace"])
 
 
-def wait_for_line(path: Path, text: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_line(path: Path, text: str) -> str:
+    """The last line of `path` that holds `text`, once there is one."""
+    def last() -> str:
         lines = [ln for ln in (path.read_text(errors="replace") if path.exists() else "").splitlines() if text in ln]
-        if lines:
-            return lines[-1]
-        time.sleep(0.2)
-    return ""
+        return lines[-1] if lines else ""
+    return wait_until(last, "%r in %s" % (text, path))
 
 
 def test_each_hypervisor_has_its_own_system_log(lab_up):

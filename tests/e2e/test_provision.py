@@ -8,7 +8,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from lablib import console_ready_line, guest_report as lablib_guest_report  # no
 sys.path.insert(0, str(ROOT / "lab"))
 from playbook_output import dhcp_entries_command, recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
 import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
+from wait_helpers import wait_until  # noqa: E402  (tests/wait_helpers.py)
 
 VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
@@ -215,15 +215,6 @@ def leases_on(host: str) -> str:
     return "".join(path.read_text(errors="replace") for path in found)
 
 
-def wait_until(holds, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if holds():
-            return True
-        time.sleep(0.5)
-    return holds()
-
-
 def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
     """Same fixed IP, same host (a forced host: admin), built, deleted, built again: the second
     guest must get the address by DHCP although the first one's MAC had leased it."""
@@ -234,11 +225,11 @@ def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
                                             "on a.instance_uuid = i.uuid where i.name = 'pinned' and i.deleted = ''")
     assert host == "hv1"
     assert console_line(old_uuid, host).endswith("ip=%s" % FIXED_IP)
-    assert wait_until(lambda: old_mac in leases_on(host)), leases_on(host)  # the old guest holds a lease
+    wait_until(lambda: old_mac in leases_on(host), "the lease of %s in %s's dnsmasq" % (old_mac, host))
 
     gone = playbook(lab, "provision", {"stratus_servers": [{"name": "pinned", "state": "absent"}]}, admin)
     assert gone.returncode == 0, gone.stdout[-3000:]
-    assert wait_until(lambda: old_mac not in leases_on(host)), "dnsmasq kept the lease of %s" % old_mac
+    wait_until(lambda: old_mac not in leases_on(host), "dnsmasq to release the lease of %s" % old_mac)
 
     again = playbook(lab, "provision", {"stratus_servers": [PINNED]}, admin)
     assert again.returncode == 0, again.stdout[-3000:]
