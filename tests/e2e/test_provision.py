@@ -187,6 +187,9 @@ def test_secrets_reach_the_guest_and_no_log_or_result(lab):
         len(USER_DATA_PLAIN), hashlib.sha256(USER_DATA_PLAIN).hexdigest()) in report
     assert [line for line in report if line.startswith("STRATUS-GUEST file ")] == [
         "STRATUS-GUEST file path=%s sha256=%s" % (INJECTED["path"], hashlib.sha256(FILE_PLAIN).hexdigest())]
+    # On the host the config drive carries them too (as Nova's does): only root may read it.
+    modes = on_host(int(host[-1]), "stat -c '%%a %%n' /var/lib/libvirt/stratus/instances/%s-disk.config-*.iso" % uuid)
+    assert modes.split()[0] == "600", modes
     gone = playbook(lab, "provision", {"stratus_servers": [{"name": "sec", "state": "absent"}]}, options=("-vvv",))
     assert gone.returncode == 0, gone.stdout[-3000:]
     # The results the controller got back (printed whole at -vvv) hold none of them.
