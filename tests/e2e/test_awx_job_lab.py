@@ -133,16 +133,19 @@ def claims(db_url: str) -> list[tuple[t.Any, ...]]:
         engine.dispose()
 
 
-def servers_inventory(tmp: Path, db_url: str) -> tuple[str, dict[str, t.Any]]:
-    """ansible-inventory --graph and the hostvars of stratus.compute.servers over the job's store."""
+def servers_inventory(tmp: Path, db_url: str, before: t.Sequence[Path] = (), after: t.Sequence[Path] = (),
+                      **config: t.Any) -> tuple[str, dict[str, t.Any]]:
+    """ansible-inventory --graph and the hostvars of stratus.compute.servers over the job's store, with other
+    inventory sources parsed before or after it."""
     source = tmp / "servers.stratus.yml"
-    source.write_text(yaml.safe_dump({"plugin": "stratus.compute.servers", "db_url": db_url,
-                                      "context": {"user_id": "demo", "project_id": "demo", "roles": ["member"]}}))
+    source.write_text(yaml.safe_dump(dict({"plugin": "stratus.compute.servers", "db_url": db_url, "context": {
+        "user_id": "demo", "project_id": "demo", "roles": ["member"]}}, **config)))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".ansible" / "collections"))
+    sources = [a for path in [*before, source, *after] for a in ("-i", str(path))]
     out = []
     for args in (["--graph"], ["--list"]):
-        proc = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), *args], capture_output=True,
+        proc = subprocess.run([str(VENV_BIN / "ansible-inventory"), *sources, *args], capture_output=True,
                               text=True, env=env, cwd=str(tmp), timeout=120, check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
         out.append(proc.stdout)
@@ -153,7 +156,9 @@ def servers_inventory(tmp: Path, db_url: str) -> tuple[str, dict[str, t.Any]]:
 
 
 def test_parallel_jobs_build_without_overcommit_then_delete(lab: Path, store: str, tmp_path: Path) -> None:
-    pdds = [awx_job(tmp_path, "job-%s" % n, store, lab, [dict(BENCH, name="awx-%s" % n)]) for n in ("a", "b")]
+    # job-b's launcher names its server like a hypervisor (the inventory plugin must not let it take hv1 over)
+    pdds = [awx_job(tmp_path, "job-%s" % n, store, lab, [dict(BENCH, name=name)])
+            for n, name in (("a", "awx-a"), ("b", "hv1"))]
     runners = run_jobs(pdds)
     for runner in runners:
         assert runner.status == "successful", tail(runner)
@@ -161,10 +166,10 @@ def test_parallel_jobs_build_without_overcommit_then_delete(lab: Path, store: st
     # set_stats: each job publishes the servers it created, for the workflow node after it
     created = {runner.config.ident: [(s["name"], s["status"]) for s in artifacts(runner)["stratus_servers_created"]]
                for runner in runners}
-    assert created == {"job-a": [("awx-a", "ACTIVE")], "job-b": [("awx-b", "ACTIVE")]}
+    assert created == {"job-a": [("awx-a", "ACTIVE")], "job-b": [("hv1", "ACTIVE")]}
     # one vCPU of room per host: the two servers are on different hosts, each host holds one
     placed = claims(store)
-    assert [(name, vcpus) for name, _host, vcpus in placed] == [("awx-a", 1), ("awx-b", 1)]
+    assert [(name, vcpus) for name, _host, vcpus in placed] == [("awx-a", 1), ("hv1", 1)]
     assert sorted(host for _name, host, _vcpus in placed) == ["hv1", "hv2"]
     on_hosts = {"hv%d" % k: domains(lab, k) for k in (1, 2)}
     assert sorted(len(d) for d in on_hosts.values()) == [1, 1], on_hosts
@@ -174,11 +179,20 @@ def test_parallel_jobs_build_without_overcommit_then_delete(lab: Path, store: st
     # the servers inventory plugin (AWX's inventory source) sees them, with ansible_host = their IP
     graph, hosts = servers_inventory(tmp_path, store)
     assert "@hypervisor_hv1:" in graph and "@hypervisor_hv2:" in graph and "@project_demo:" in graph, graph
-    assert sorted(hosts) == ["server-awx-a", "server-awx-b"]  # the plugin's host_prefix
+    assert sorted(hosts) == ["server-awx-a", "server-hv1"]  # the plugin's host_prefix
     assert all(h["ansible_host"].startswith("10.240.0.") for h in hosts.values()), hosts
+    # merged with the lab's inventory, in either order, the hypervisor hv1 stays the hypervisor
+    lab_hv1 = yaml.safe_load((lab / "inventory.yml").read_text())["all"]["children"]["hypervisors"]["hosts"]["hv1"]
+    for order in ({"before": [lab / "inventory.yml"]}, {"after": [lab / "inventory.yml"]},
+                  {"before": [lab / "inventory.yml"], "host_prefix": ""}):
+        _graph, merged = servers_inventory(tmp_path, store, **order)
+        assert merged["hv1"]["ansible_host"] == lab_hv1["ansible_host"], (order, merged["hv1"])
+        assert "stratus_id" not in merged["hv1"], order
+        server_hv1 = [h for h, v in merged.items() if v.get("stratus_name") == "hv1"]
+        assert len(server_hv1) == 1 and merged[server_hv1[0]]["ansible_host"].startswith("10.240.0."), order
 
     delete = run_jobs([awx_job(tmp_path, "job-delete", store, lab,
-                               [{"name": "awx-a", "state": "absent"}, {"name": "awx-b", "state": "absent"}])])[0]
+                               [{"name": "awx-a", "state": "absent"}, {"name": "hv1", "state": "absent"}])])[0]
     assert delete.status == "successful", tail(delete)
     assert claims(store) == []
     assert domains(lab, 1) == [] and domains(lab, 2) == []
