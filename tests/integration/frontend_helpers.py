@@ -83,6 +83,21 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
+CASES_DIR = Path(__file__).resolve().parent / "nova_cases"
+
+
+def run_cases_playbook(playbook: str, db_url: str, out: Path, timeout: float = 900) -> t.Any:
+    """A playbook of nova_cases/ against this store (the operator's STRATUS_DB_URL); the JSON it writes to `out`."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"), str(CASES_DIR / playbook),
+         "-e", "cases_out=%s" % out],
+        capture_output=True, text=True, env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                                                 STRATUS_DB_URL=db_url),
+        cwd=str(CASES_DIR), timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
 def caller_env(context: t.Optional[t.Mapping[str, t.Any]]) -> dict[str, str]:
     """The environment that names a caller, as an AWX credential or the CLI sets it (none: stratus_context)."""
     if context is None:

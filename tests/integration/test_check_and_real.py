@@ -4,9 +4,7 @@ answers must be the same (the same error code, message and field, or the same se
 what the case expects. A refused request leaves nothing in the store but its action-log entry."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import typing as t
 from pathlib import Path
 
@@ -14,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES_DIR = Path(__file__).resolve().parent / "nova_cases"
+from frontend_helpers import CASES_DIR, run_cases_playbook
+
 TWINS = yaml.safe_load((CASES_DIR / "twin_cases.yml").read_text())
 CASES = TWINS["stratus_twin_cases"]
 BACKENDS = os.environ.get("STRATUS_TEST_BACKENDS", "") or "sqlite,postgresql"
@@ -31,15 +29,7 @@ def twins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         import pg_server
         url = pg_server.fresh_database(request.getfixturevalue("pg_url"),
                                        "twins_%s" % tmp.name[-8:].lower().replace("-", "_"))
-    out = tmp / "twins.json"
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"),
-         str(CASES_DIR / "check_and_real.yml"), "-e", "cases_out=%s" % out],
-        capture_output=True, text=True,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_DB_URL=url),
-        cwd=str(CASES_DIR), timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return url, {r["id"]: r for r in json.loads(out.read_text())}
+    return url, {r["id"]: r for r in run_cases_playbook("check_and_real.yml", url, tmp / "twins.json")}
 
 
 def _addresses(servers: list[dict[str, t.Any]]) -> list[str]:

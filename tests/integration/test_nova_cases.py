@@ -6,30 +6,21 @@ then its own test comparing error.code, the key part of the message and the fiel
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES_DIR = Path(__file__).resolve().parent / "nova_cases"
+from frontend_helpers import CASES_DIR, run_cases_playbook
+
 CASES = yaml.safe_load((CASES_DIR / "cases.yml").read_text())["stratus_cases"]
 BACKENDS = os.environ.get("STRATUS_TEST_BACKENDS", "") or "sqlite,postgresql"
 
 
 def run_cases(db_url: str, out: Path) -> dict[str, dict[str, t.Any]]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_DB_URL=db_url)
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"),
-         str(CASES_DIR / "check_cases.yml"), "-e", "cases_out=%s" % out],
-        capture_output=True, text=True, env=env, cwd=str(CASES_DIR), timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    results = json.loads(out.read_text())
-    return {r["item"]["id"]: r for r in results}
+    return {r["item"]["id"]: r for r in run_cases_playbook("check_cases.yml", db_url, out)}
 
 
 @pytest.fixture(scope="module", params=[b for b in ("sqlite", "postgresql") if b in BACKENDS])

@@ -1,30 +1,19 @@
 """Identity, idempotency, Conflict, visibility and refusals through ansible-playbook, on both backends."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import typing as t
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES_DIR = Path(__file__).resolve().parent / "nova_cases"
+from frontend_helpers import run_cases_playbook
+
 
 
 @pytest.fixture()
 def run(db_url: str, tmp_path: Path) -> tuple[str, dict[str, t.Any]]:
-    out = tmp_path / "out.json"
-    proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(CASES_DIR / "inventory.yml"),
-         str(CASES_DIR / "server_requests.yml"), "-e", "cases_out=%s" % out],
-        capture_output=True, text=True,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_DB_URL=db_url),
-        cwd=str(CASES_DIR), timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    return db_url, json.loads(out.read_text())
+    return db_url, run_cases_playbook("server_requests.yml", db_url, tmp_path / "out.json", timeout=600)
 
 
 def test_requests(run: tuple[str, dict[str, t.Any]]) -> None:
