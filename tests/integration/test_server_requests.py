@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from frontend_helpers import run_cases_playbook
 
 
-
 @pytest.fixture()
 def run(db_url: str, tmp_path: Path) -> tuple[str, dict[str, t.Any]]:
     return db_url, run_cases_playbook("server_requests.yml", db_url, tmp_path / "out.json", timeout=600)
