@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import typing as t
 from pathlib import Path
 
@@ -68,10 +69,31 @@ def test_a_dead_dnsmasq_is_started_again_by_a_live_update_of_the_placeholder(
     assert network.PLACEHOLDER_MAC in xml and "10.240.0.254" in xml
 
 
+class SlowNetwork(FakeNetwork):
+    """libvirt's dnsmasq daemonizes and writes its PID file itself: after the update call has returned."""
+
+    def update(self, command: int, section: int, index: int, xml: str, flags: int) -> None:
+        self.updates.append((command, section, xml, flags))
+        self.writer = threading.Timer(0.5, (self.pid_dir / "stratus-demo.pid").write_text,
+                                      ["%d\n" % self.restarts_with])
+        self.writer.start()
+
+
+def test_a_dnsmasq_that_writes_its_pid_file_late_is_waited_for(tmp_path: Path,
+                                                               fake_dnsmasq: subprocess.Popen) -> None:
+    (tmp_path / "stratus-demo.pid").write_text(str(dead_pid()))
+    net = SlowNetwork(tmp_path, fake_dnsmasq.pid)
+    try:
+        assert network.ensure_dhcp_server(net, SPEC, str(tmp_path)) is True
+    finally:
+        net.writer.join()
+
+
 def test_a_dnsmasq_that_does_not_come_back_fails_the_step_with_a_code(tmp_path: Path) -> None:
     (tmp_path / "stratus-demo.pid").write_text(str(dead_pid()))
     with pytest.raises(StratusError) as err:
-        network.ensure_dhcp_server(FakeNetwork(tmp_path, None), SPEC, str(tmp_path))
+        # nothing will start it: a short wait proves as much as the default's 30 s
+        network.ensure_dhcp_server(FakeNetwork(tmp_path, None), SPEC, str(tmp_path), wait=0.2)
     assert err.value.code == "BuildAbortException" and "dnsmasq" in err.value.message
 
 

@@ -35,6 +35,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import typing as t
 import xml.etree.ElementTree as ET
 
@@ -143,13 +144,29 @@ def dnsmasq_running(network: str, pid_dir: str) -> bool:
     return dnsmasq_pid(network, pid_dir) is not None
 
 
-def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optional[str]) -> bool:
+# How long libvirt's dnsmasq may take to come up after the update that starts it: it daemonizes and
+# writes its PID file itself, after libvirt's call has returned (longer on a loaded host).
+DHCP_START_WAIT = 30.0
+
+
+def _wait_for_dnsmasq(network: str, pid_dir: str, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while not dnsmasq_running(network, pid_dir):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optional[str],
+                       wait: float = DHCP_START_WAIT) -> bool:
     """Make the network's DHCP server run again if it died. Returns changed.
 
     libvirt does not watch the dnsmasq it starts: if it dies the network still reads active and
     new guests silently get no address. A live update of the DHCP host section makes libvirt start a
     dnsmasq that is not running, so the placeholder entry is rewritten as it is. If dnsmasq is still
-    not running the host cannot serve DHCP: the build fails here (and may go to another host).
+    not running within `wait` seconds the host cannot serve DHCP: the build fails here (and may go
+    to another host).
     Without a PID directory (not the local system libvirtd) there is nothing to check.
     """
     name = spec["libvirt_name"]
@@ -161,9 +178,9 @@ def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optiona
     except libvirt.libvirtError as exc:
         raise StratusError("BuildAbortException", "network %s: its DHCP server is not running and restarting it "
                            "failed: %s" % (name, error_text(exc)), "networks")
-    if not dnsmasq_running(name, pid_dir):
+    if not _wait_for_dnsmasq(name, pid_dir, wait):
         raise StratusError("BuildAbortException", "network %s: its DHCP server (dnsmasq) is not running and "
-                           "libvirt did not start it again" % name, "networks")
+                           "libvirt did not start it again within %ds" % (name, wait), "networks")
     return True
 
 
