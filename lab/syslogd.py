@@ -27,6 +27,8 @@ import sys
 import time
 import typing as t
 
+from lab import parse_mountinfo  # lab/lab.py, beside this script: one reader of mountinfo
+
 MAX_MESSAGE = 256 * 1024
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
               "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
@@ -39,12 +41,10 @@ def fstype_of(path: str) -> str:
     """The file system type of the mount that holds `path` (the longest mount point above it)."""
     best, fstype = "", ""
     with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            fields = line.split()
-            target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        for target, kind in parse_mountinfo(handle.read()):
             inside = path == target or path.startswith(target.rstrip("/") + "/")
             if inside and len(target) >= len(best):
-                best, fstype = target, fields[fields.index("-") + 1]
+                best, fstype = target, kind
     return fstype
 
 

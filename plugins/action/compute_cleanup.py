@@ -19,7 +19,7 @@ class ActionModule(HostCleaner):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         host = task_vars.get("inventory_hostname", "")
-        db_url = self._task.args.get("db_url") or task_vars.get("stratus_db_url")
+        db_url = self.store_url(task_vars)
         try:
             self.launch_guard(task_vars)
             with store.transaction(db_url) as conn:

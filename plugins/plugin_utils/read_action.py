@@ -36,25 +36,25 @@ class StoreReadAction(StratusAction):
         values, raw = self.catalog_vars(task_vars)
         return Catalog(values, raw)
 
+    def arguments(self) -> dict[str, t.Any]:
+        """The task's arguments against the spec; InvalidRequest names what is wrong.
+
+        The validator itself, not ActionBase.validate_argument_spec, which fails without an error code.
+        """
+        validation = ArgumentSpecValidator(dict(self.ARG_SPEC, **STORE_READ_ARG_SPEC)).validate(self._task.args)
+        if validation.error_messages:
+            context_hint = (" A request cannot name its caller: who asks is the environment's or "
+                            "stratus_context's" if "context" in self._task.args else "")
+            raise StratusError("InvalidRequest", "; ".join(validation.error_messages) + context_hint,
+                               "context" if context_hint else None)
+        return validation.validated_parameters
+
     def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         try:
             self.launch_guard(task_vars)
-        except StratusError as exc:
-            result.update(error_result(exc))
-            return result
-        # the validator itself, not ActionBase.validate_argument_spec, which fails without an error code
-        validation = ArgumentSpecValidator(dict(self.ARG_SPEC, **STORE_READ_ARG_SPEC)).validate(self._task.args)
-        args = validation.validated_parameters
-        if validation.error_messages:
-            context_hint = (" A request cannot name its caller: who asks is the environment's or "
-                            "stratus_context's" if "context" in self._task.args else "")
-            result.update(error_result(StratusError("InvalidRequest", "; ".join(validation.error_messages)
-                                                    + context_hint, "context" if context_hint else None)))
-            return result
-        try:
-            out = self.read(args, task_vars)
+            out = self.read(self.arguments(), task_vars)
         except StratusError as exc:
             result.update(error_result(exc))
             return result

@@ -136,7 +136,7 @@ class StepAction(HostCleaner):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         host = task_vars.get("inventory_hostname", "")
-        db_url = self._task.args.get("db_url") or task_vars.get("stratus_db_url")
+        db_url = self.store_url(task_vars)
         run_uuids = self._task.args.get("run_uuids")
         state = self._task.args.get("state", "present")
         try:
