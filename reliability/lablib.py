@@ -390,7 +390,7 @@ def audit(lab: Lab, allow_error: bool = False) -> dict[str, list[str]]:
     - missing: a live instance without its domain, disks, DHCP entry, claim or IPs where the store says
       (an ERROR instance is expected to hold nothing when `allow_error`)
     """
-    from ansible_collections.stratus.compute.plugins.plugin_utils import quota  # noqa: E402
+    from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota  # noqa: E402
     import sqlalchemy as sa
 
     leaks: dict[str, list[str]] = {kind: [] for kind in LEAK_KINDS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import (
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import (
     BaseImageUploads, remember_disks, with_pool_paths)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
-from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import HostCleaner
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import HostCleaner
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 

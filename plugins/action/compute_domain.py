@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
-from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import StepAction, with_domain_options
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import StepAction, with_domain_options
 
 
 class ActionModule(StepAction):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import reports
-from ansible_collections.stratus.compute.plugins.plugin_utils.read_action import StoreReadAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 
@@ -24,4 +24,4 @@ class ActionModule(StoreReadAction):
             names = [h for h in names if h in args["hosts"]]
         catalog = self.catalog(task_vars)
         with store.transaction(self.store_url(task_vars)) as conn:
-            return {"hypervisors": reports.hypervisor_views(conn, names, task_vars.get("hostvars") or {}, catalog)}
+            return {"hypervisors": views.hypervisor_views(conn, names, task_vars.get("hostvars") or {}, catalog)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.plugin_utils import reports
-from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog
-from ansible_collections.stratus.compute.plugins.plugin_utils.read_action import StoreReadAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 
@@ -23,5 +23,5 @@ class ActionModule(StoreReadAction):
         values, raw = self.catalog_vars(task_vars)
         catalog = Catalog(values, raw)
         with store.transaction(self.store_url(task_vars)) as conn:
-            quota_set = reports.quota_set(conn, values.get("stratus_quotas"), catalog, project_id, args.get("user_id"))
+            quota_set = views.quota_set(conn, values.get("stratus_quotas"), catalog, project_id, args.get("user_id"))
         return {"project_id": project_id, "user_id": args.get("user_id"), "quota_set": quota_set}

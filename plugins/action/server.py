@@ -8,9 +8,11 @@ import typing as t
 import uuid
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, schema
-from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
-from ansible_collections.stratus.compute.plugins.plugin_utils.caller import WHERE
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers, record_refusal
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import WHERE
 
 # Options of the module that are not part of the request (schemas/server.json).
 NOT_REQUEST = ("db_url", "request")
@@ -54,16 +56,16 @@ class ActionModule(StratusAction):
             catalog = self.catalog_vars(task_vars)
             check_mode = bool(self._task.check_mode)
             if req.get("state", "present") == "absent":
-                outcome = conductor.delete(req, caller, db_url, check_mode, request_id)
+                outcome = delete_servers(req, caller, db_url, check_mode, request_id)
             else:
                 if req.get("config_drive") is None:
                     req["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
                 hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
-                outcome = conductor.create(req, caller, catalog.values, hypervisors, task_vars.get("hostvars") or {},
+                outcome = create_servers(req, caller, catalog.values, hypervisors, task_vars.get("hostvars") or {},
                                            db_url, check_mode, request_id, catalog.raw)
         except StratusError as exc:
             if who and not self._task.check_mode and exc.code != "InvalidCatalog":
-                conductor.record_refusal(db_url, who, req.get("name"), request_id, exc,
+                record_refusal(db_url, who, req.get("name"), request_id, exc,
                                          "delete" if req.get("state") == "absent" else "create")
             extra = {"explain": exc.explain} if getattr(exc, "explain", None) is not None else {}
             result.update(error_result(exc, request_id=request_id, **extra))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors plugins/plugin_utils/read_action.py STORE_READ_ARG_SPEC.
+    # Mirrors plugins/plugin_utils/actions/read.py STORE_READ_ARG_SPEC.
     DOCUMENTATION = r"""
 options:
   db_url:

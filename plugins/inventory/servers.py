@@ -172,10 +172,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import caller as callerlib
-from ansible_collections.stratus.compute.plugins.plugin_utils import reports
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import server_view
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import caller as callerlib
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 
@@ -235,12 +234,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         self._read_config_data(path)
         try:
             caller = callerlib.Caller(self._context(), Enforcer(self.get_option("policy") or None))
+            project_id = views.visible_project(caller, self.get_option("all_projects"), strict=False)
             with store.transaction(self.get_option("db_url")) as conn:
-                rows = reports.visible_servers(conn, caller, self.get_option("all_projects"))
+                rows = views.visible_servers(conn, project_id)
         except StratusError as exc:
             raise AnsibleParserError("%s: %s" % (path, exc))
         wanted = self.get_option("vm_states")
-        servers = [server_view(r) for r in rows if not wanted or r.vm_state in wanted]
+        servers = [views.server_view(r) for r in rows if not wanted or r.vm_state in wanted]
         taken: set[str] = set()
         for server in servers:
             name = self._host_name(server, taken)

@@ -148,7 +148,7 @@ from ansible.utils.display import Display
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import (
-    HostState, RequestSpec, aggregate_from_dict,
+    HostState, RequestSpec, aggregate_from_dict, parse_availability_zone,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler
 
@@ -157,19 +157,6 @@ display = Display()
 # The options and their defaults (DOCUMENTATION has them too).
 OPTIONS: dict[str, t.Any] = {"hosts": None, "host_states": None, "config": None, "explain": False, "seed": None,
                              "db_url": None, "use_store": True}
-
-
-def parse_availability_zone(value: t.Optional[str]) -> tuple[t.Optional[str], t.Optional[str], t.Optional[str]]:
-    """Nova's az, az:host, az:host:node, az::node."""
-    if not value or ":" not in value:
-        return value or None, None, None
-    parts = value.split(":")
-    if len(parts) == 2:
-        return parts[0] or None, parts[1] or None, None
-    if len(parts) == 3:
-        return parts[0] or None, parts[1] or None, parts[2] or None
-    raise StratusError("InvalidInput", "Invalid input received: Unable to parse availability_zone",
-                       "request_spec.availability_zone")
 
 
 class LookupModule(LookupBase):
@@ -235,7 +222,7 @@ class LookupModule(LookupBase):
     def _spec(self, data: t.Any, field: str, variables: t.Mapping[str, t.Any]) -> tuple[RequestSpec, t.Optional[str]]:
         """The RequestSpec, and the server group whose members the store should fill in (if any)."""
         if isinstance(data, dict) and data.get("availability_zone") and ":" in str(data["availability_zone"]):
-            zone, host, node = parse_availability_zone(str(data["availability_zone"]))
+            zone, host, node = parse_availability_zone(str(data["availability_zone"]), "request_spec.availability_zone")
             data = dict(data, availability_zone=zone)
             if host:
                 data["force_hosts"] = [host]
@@ -291,8 +278,9 @@ class LookupModule(LookupBase):
 
     def _inventory_states(self, hostnames: list[str], variables: t.Mapping[str, t.Any],
                           usage: dict[str, dict[str, t.Any]]) -> list[HostState]:
-        from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import (
-            HYPERVISOR_VARS, Catalog, host_states,
+        from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+        from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import (
+            HYPERVISOR_VARS, host_states,
         )
 
         hostvars = variables.get("hostvars") or {}
@@ -331,7 +319,7 @@ class LookupModule(LookupBase):
             groups_wanted = sorted({gid for _spec, gid in specs if gid})
             members: dict[str, list[tuple[str, t.Optional[str]]]] = {}
             if self.get_option("use_store"):
-                from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage
+                from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
 
                 db_url = self.get_option("db_url") or self._template(variables.get("stratus_db_url"))
                 usage, members = host_usage.read(db_url, groups_wanted)

@@ -10,9 +10,10 @@ underscore (dnsmasq and RFC 1123 resolvers refuse it), no empty label (a leading
 doubled dot), no space, no newline. Case is kept as given. The first label is the guest's
 short name, within Linux's 64 bytes.
 
-The schema's ``hostname`` format (plugins/plugin_utils/schema.py) checks a request's
+The schema's ``hostname`` format (plugins/plugin_utils/compute_api/schema.py) checks a request's
 ``hostname`` with it, and the network step (compute/network.py) every DHCP entry before it
-is written; a name Stratus derives from a server's name (Nova's sanitize_hostname) meets it.
+is written; a name Stratus derives from a server's name (``hostname_from_name``, Nova's
+sanitize_hostname) meets it.
 This module is shipped to the hypervisors: it needs nothing but the standard library.
 """
 from __future__ import annotations
@@ -57,3 +58,10 @@ def is_hostname(value: t.Any) -> bool:
 def invalid_hostname_message(value: t.Any) -> str:
     """What is wrong with an invalid hostname, and the rule."""
     return "Not a valid hostname: %s (%s)." % (hostname_problem(value), RULE)
+
+
+def hostname_from_name(name: str) -> str:
+    """Nova's sanitize_hostname: lower case, [ _.] to '-', only [a-z0-9-], at most 63 (may be empty)."""
+    host = re.sub(r"[ _.]", "-", name.lower())
+    host = re.sub(r"[^\w-]+", "", host, flags=re.ASCII)
+    return host[:63].strip("-.")

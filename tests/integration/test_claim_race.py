@@ -11,9 +11,9 @@ import typing as t
 import sqlalchemy as sa
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import conductor
-from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 
 CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
@@ -43,7 +43,7 @@ def racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
     ctx = {"user_id": "u%d" % n, "project_id": "p%d" % n, "roles": ["member"]}
     start.wait()
     try:
-        made = conductor.create(req, Caller(ctx, Enforcer()), CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-race-%d" % n)
+        made = create_servers(req, Caller(ctx, Enforcer()), CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-race-%d" % n)
         out.put((n, "created", made.servers[0]["host"]))
     except StratusError as exc:
         out.put((n, exc.code, exc.message))
@@ -53,7 +53,7 @@ def racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
 
 def test_concurrent_runs_never_overcommit_a_host(db_url: str) -> None:
     # Create the schema first, so the race is about claims and not migrations.
-    warm = conductor.create({"name": "warm", "flavor": "m1.tiny", "image": "guest", "networks": [{"name": "demo"}],
+    warm = create_servers({"name": "warm", "flavor": "m1.tiny", "image": "guest", "networks": [{"name": "demo"}],
                              "min_count": 1, "max_count": 1, "metadata": {}, "tags": [], "config_drive": True},
                             Caller({"user_id": "w", "project_id": "warm", "roles": ["member"]}, Enforcer()),
                             CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-warm")

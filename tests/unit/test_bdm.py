@@ -6,7 +6,7 @@ import typing as t
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import bdm
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm
 
 FLAVOR = {"vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 2, "swap": 512}
 IMG = "155d900f-4e14-4e4c-a73d-069cbf4541e6"

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import caller, launch
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions import launch
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 
 ALICE = {"user_id": "alice", "project_id": "pa", "roles": ["member"]}
 ENV_BOB = {"STRATUS_USER_ID": "bob", "STRATUS_PROJECT_ID": "pb", "STRATUS_ROLES": "reader, member"}

@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import conductor, host_usage
-from ansible_collections.stratus.compute.plugins.plugin_utils.caller import Caller
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 
 CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}],
@@ -42,7 +44,7 @@ def db(db_url):
 
 
 def create(db, req, ctx=None, check=False):
-    return conductor.create(req, who(ctx or CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
+    return create_servers(req, who(ctx or CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-test")
 
 
 def test_create_is_idempotent_and_file_is_private(db):
@@ -122,13 +124,13 @@ def test_delete_marks_deleting_and_is_policy_checked(db_url):
     made = create(db_url, request(max_count=2))
     reader = dict(CTX, roles=["reader"])
     with pytest.raises(StratusError) as err:
-        conductor.delete({"name": "web", "max_count": 2}, who(reader), db_url, False, "req-del")
+        delete_servers({"name": "web", "max_count": 2}, who(reader), db_url, False, "req-del")
     assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
     other = dict(CTX, project_id="p2")
-    assert not conductor.delete({"name": "web", "max_count": 2}, who(other), db_url, False, "req-del").changed
-    dry = conductor.delete({"name": "web", "max_count": 2}, who(CTX), db_url, True, "req-del")
+    assert not delete_servers({"name": "web", "max_count": 2}, who(other), db_url, False, "req-del").changed
+    dry = delete_servers({"name": "web", "max_count": 2}, who(CTX), db_url, True, "req-del")
     assert dry.changed and not dry.hosts
-    out = conductor.delete({"name": "web", "max_count": 2}, who(CTX), db_url, False, "req-del")
+    out = delete_servers({"name": "web", "max_count": 2}, who(CTX), db_url, False, "req-del")
     assert out.changed and sorted(out.hosts) == sorted({s["host"] for s in made.servers})
     assert {s["task_state"] for s in out.servers} == {"deleting"}
     # the rows stay live until the hypervisors have walked back: no create over them meanwhile
@@ -151,12 +153,12 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
     catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [bigger])
     req = request(flavor="m1.small", recreate=True, networks=[{"name": "demo", "fixed_ip": "10.9.0.3"}])
 
-    dry = conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, True, "req-dry")
+    dry = create_servers(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, True, "req-dry")
     assert dry.changed and {s.get("task_state") for s in dry.servers} == {"scheduling", "deleting"}
     assert [r.uuid for r in _store_rows(db, instances) if r.deleted == ""] == [old["id"]]  # nothing written
     assert not _store_rows(db, leftovers)
 
-    out = conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-re")
+    out = create_servers(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-re")
     new = out.servers[0]
     assert out.changed and new["id"] != old["id"] and new["flavor"]["name"] == "m1.small"
     assert new["addresses"]["demo"][0]["addr"] == "10.9.0.3"  # the fixed IP is handed on
@@ -172,7 +174,7 @@ def test_recreate_replaces_and_leaves_the_old_host_to_clean(db):
         usage = host_usage.usage_by_host(conn)
     assert usage[old["host"]]["vcpus"] >= 1 and usage[new["host"]]["vcpus"] >= 2
     # the same request again changes nothing; without recreate a difference is a Conflict
-    assert not conductor.create(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
+    assert not create_servers(req, who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, False, "req-again").changed
     with pytest.raises(StratusError) as err:
         create(db, request())
     assert err.value.code == "Conflict" and "recreate: true" in err.value.message
@@ -182,7 +184,7 @@ def test_recreate_needs_delete_permission(db):
     create(db, request())
     policy = {"os_compute_api:servers:delete": "role:admin"}
     with pytest.raises(StratusError) as err:
-        conductor.create(request(config_drive=False, recreate=True), who(CTX, policy), CATALOG, ["hv1", "hv2"], HOSTVARS,
+        create_servers(request(config_drive=False, recreate=True), who(CTX, policy), CATALOG, ["hv1", "hv2"], HOSTVARS,
                          db, False, "req-re")
     assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
     from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
@@ -193,12 +195,12 @@ def test_explain_says_why_no_host_fits(db):
     huge = {"id": "9", "name": "m1.huge", "vcpus": 1, "ram": 20480, "disk": 1}  # > 8192 * 1.5
     catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [huge])
     with pytest.raises(StratusError) as err:
-        conductor.create(request(flavor="m1.huge", explain=True), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db,
+        create_servers(request(flavor="m1.huge", explain=True), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db,
                          True, "req-x")
     assert err.value.code == "NoValidHost"
     why = err.value.explain
     assert sorted(why) == ["hv1", "hv2"] and all(why[h]["rejected_by"] for h in why)
-    fine = conductor.create(request(explain=True), who(CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
+    fine = create_servers(request(explain=True), who(CTX), CATALOG, ["hv1", "hv2"], HOSTVARS, db, True, "req-y")
     assert sorted(fine.explain) == ["hv1", "hv2"]
     assert all(v["rejected_by"] is None and "weights" in v for v in fine.explain.values())
 
@@ -210,14 +212,14 @@ def test_absurd_counts_are_bounded_before_anything_is_listed(db):
     with pytest.raises(StratusError) as err:
         create(db, request(name="big", min_count=10 ** 12, max_count=10 ** 12))
     assert err.value.code == "InvalidRequest" and err.value.field == "min_count"
-    gone = conductor.delete({"name": "web", "state": "absent", "max_count": 10 ** 12}, who(CTX), db, False,
+    gone = delete_servers({"name": "web", "state": "absent", "max_count": 10 ** 12}, who(CTX), db, False,
                             "req-del")
     assert sorted(s["name"] for s in gone.servers) == ["web-1", "web-2", "web-3", "web-4"]
 
 
 def test_later_build_rounds_take_only_builds_under_way(db):
     """Round 1 converges active servers too; later rounds (building_only) take only builds under way."""
-    from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle
+    from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
     from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
     from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -243,7 +245,7 @@ def test_an_image_uploaded_from_an_encrypted_volume_is_not_booted(db):
     catalog = dict(CATALOG, stratus_images=CATALOG["stratus_images"] + [encrypted])
     for check in (True, False):
         with pytest.raises(StratusError) as err:
-            conductor.create(request(image="enc"), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, check, "req-enc")
+            create_servers(request(image="enc"), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db, check, "req-enc")
         assert err.value.to_dict() == {
             "code": "ImageUnacceptable", "field": "image",
             "message": "Image img-enc is unacceptable: Direct booting of an image uploaded from an encrypted "

@@ -19,7 +19,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute import pla
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (
     BLOCK_DEVICE_ARG_SPEC, SPAWN_ARG_SPEC, step_argument_spec)
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils.step_action import secrets_apart
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import secrets_apart
 
 UUID = "6b0f6b7e-6f3c-4d2e-9a43-2b8a0b8b7d11"
 ADMIN_PASS = "Adm1n-Unit-5e2f"

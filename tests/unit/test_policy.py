@@ -5,7 +5,7 @@ import typing as t
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import policy
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import policy
 
 CREATE = "os_compute_api:servers:create"
 DELETE = "os_compute_api:servers:delete"

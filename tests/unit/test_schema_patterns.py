@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.hostname import is_hostname
-from ansible_collections.stratus.compute.plugins.plugin_utils import schema
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import sanitize_hostname
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
+from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_from_name as sanitize_hostname
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 BASE = {"name": "web", "flavor": "1", "image": "img"}

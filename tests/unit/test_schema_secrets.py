@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
 
 SECRET = "S3cret-Value-9d1"
 

@@ -93,7 +93,8 @@ def base_checksums_path(base_path: str) -> str:
     return os.path.join(os.path.dirname(base_path.rstrip("/")) or "/", ".base-sha256.json")
 
 
-def _file_sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """A file's sha256, read in 1 MiB chunks (base images are large); the controller uses it too."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -128,7 +129,7 @@ def images_needed(wanted: dict[str, str], base_path: str) -> list[str]:
         if isinstance(known, dict) and known.get("key") == key:
             actual = known.get("sha256")
         else:
-            actual = _file_sha256(path)
+            actual = file_sha256(path)
         fresh[image_id] = {"key": key, "sha256": actual}
         if actual != checksum:
             needed.append(image_id)

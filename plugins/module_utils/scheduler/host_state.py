@@ -18,6 +18,18 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 DEFAULT_AVAILABILITY_ZONE = "nova"
 
 
+def parse_availability_zone(value: t.Optional[str], field: str = "availability_zone"
+                            ) -> tuple[t.Optional[str], t.Optional[str], t.Optional[str]]:
+    """Nova's `az`, `az:host`, `az:host:node`, `az::node` -> (zone, host, node); empty parts are None."""
+    if not value:
+        return None, None, None
+    parts = value.split(":")
+    if len(parts) > 3:
+        raise StratusError("InvalidInput", "Invalid input received: Unable to parse availability_zone", field)
+    parts += [""] * (3 - len(parts))
+    return parts[0] or None, parts[1] or None, parts[2] or None
+
+
 def _bad(field: str, message: str) -> StratusError:
     return StratusError("InvalidRequest", "%s: %s" % (field, message), field)
 

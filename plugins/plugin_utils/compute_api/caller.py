@@ -21,7 +21,7 @@ import re
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 
 CONTEXT_VAR = "stratus_context"
 ENV_USER, ENV_PROJECT, ENV_ROLES = "STRATUS_USER_ID", "STRATUS_PROJECT_ID", "STRATUS_ROLES"

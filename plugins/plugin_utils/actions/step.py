@@ -12,7 +12,6 @@ What cannot be cleaned (the host is unreachable) is recorded as a leftover.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import typing as t
 
@@ -25,10 +24,10 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute import plan_secrets
-from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH, file_sha256
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils import lifecycle, reschedule
-from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, reschedule
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.base import StratusAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -227,16 +226,12 @@ class StepAction(HostCleaner):
 _SHA256_CACHE: dict[tuple[str, int, float], str] = {}
 
 
-def file_sha256(path: str) -> str:
+def cached_file_sha256(path: str) -> str:
     """The controller's checksum of an image file, computed once per file version and process."""
     st = os.stat(path)
     key = (path, st.st_size, st.st_mtime)
     if key not in _SHA256_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _SHA256_CACHE[key] = digest.hexdigest()
+        _SHA256_CACHE[key] = file_sha256(path)
     return _SHA256_CACHE[key]
 
 
@@ -255,7 +250,7 @@ class BaseImageUploads(StepAction):
         return found
 
     def image_checksums(self, plans: list[dict[str, t.Any]]) -> dict[str, str]:
-        return {image_id: file_sha256(image["file"]) for image_id, image in self.images(plans).items()}
+        return {image_id: cached_file_sha256(image["file"]) for image_id, image in self.images(plans).items()}
 
     def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

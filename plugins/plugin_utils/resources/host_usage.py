@@ -28,11 +28,15 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 BUILD_EVENTS = ("compute_allocate_network", "compute_prep_block_device", "compute_spawn")
 
 
-def usage_by_host(conn: Connection) -> dict[str, dict[str, int]]:
-    """What is used on each host: claims of live instances plus leftovers not yet cleaned."""
+def usage_by_host(conn: Connection, except_instance: t.Optional[str] = None) -> dict[str, dict[str, int]]:
+    """What is used on each host: claims of live instances (but ``except_instance``'s) plus
+    leftovers not yet cleaned."""
     used: dict[str, dict[str, int]] = {}
     for table in (claims, leftovers):
-        for row in conn.execute(sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)):
+        query = sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)
+        if except_instance is not None and table is claims:
+            query = query.where(claims.c.instance_uuid != except_instance)
+        for row in conn.execute(query):
             u = used.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
             u["vcpus"] += row.vcpus
             u["memory_mb"] += row.memory_mb

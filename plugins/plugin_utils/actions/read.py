@@ -15,8 +15,8 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
-from ansible_collections.stratus.compute.plugins.plugin_utils.action_base import StratusAction
-from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 
 # Mirrored by plugins/doc_fragments/store_read.py.
 STORE_READ_ARG_SPEC: dict[str, dict[str, t.Any]] = {

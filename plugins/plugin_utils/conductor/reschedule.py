@@ -21,18 +21,13 @@ if t.TYPE_CHECKING:
 
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.resources import PlacementFilter
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
-from ansible_collections.stratus.compute.plugins.plugin_utils import host_usage, lifecycle
-from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import host_states
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import claims, instances, volumes
 
 # Failures that another host cannot fix: Nova aborts the build instead of rescheduling.
 NOT_RESCHEDULED = frozenset(("ImageNotFound", "InvalidBDM", "InvalidRequest", "InternalError"))
-
-
-class _NoCatalog:
-    """host_states wants the catalog for the networks a host serves; a claim check needs none."""
-
-    networks: list[dict[str, t.Any]] = []
 
 
 def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any],
@@ -45,14 +40,7 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
         lifecycle.mark_error(conn, row.uuid, fault)
         return None
     claim = conn.execute(sa.select(claims).where(claims.c.instance_uuid == row.uuid)).first()
-    usage = host_usage.usage_by_host(conn)
-    if claim is not None:  # the instance's own claim does not count against its next host
-        own = usage.get(claim.host)
-        if own is not None:
-            own["vcpus"] -= claim.vcpus
-            own["memory_mb"] -= claim.memory_mb
-            own["disk_gb"] -= claim.disk_gb
-            own["instances"] -= 1
+    usage = host_usage.usage_by_host(conn, except_instance=row.uuid)  # its own claim moves with it
     # Nova claims the alternate's allocation in placement: the same capacity rule the scheduler used
     claimed = RequestSpec(flavor={"vcpus": claim.vcpus, "memory_mb": claim.memory_mb, "root_gb": claim.disk_gb}
                           if claim is not None else {})
@@ -61,7 +49,7 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
         alt = alternates.pop(0)
         if alt not in hostvars:
             continue
-        state = host_states([alt], hostvars, t.cast(t.Any, _NoCatalog()), usage)[0]
+        state = host_states([alt], hostvars, usage=usage)[0]
         if not placement.host_passes(state, claimed):
             lifecycle.record_event(conn, row.uuid, "conductor_build_instances", alt, "Error",
                                    "alternate %s has no room left for the claim" % alt)

@@ -12,9 +12,9 @@ import typing as t
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.stratus.compute.plugins.plugin_utils import caller as callerlib
-from ansible_collections.stratus.compute.plugins.plugin_utils import launch
-from ansible_collections.stratus.compute.plugins.plugin_utils.catalog import CATALOG_VARS
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import caller as callerlib
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions import launch
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import CATALOG_VARS
 
 
 class CatalogVars(t.NamedTuple):

@@ -19,7 +19,7 @@ import re
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils import schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2

@@ -32,7 +32,7 @@ try:
 except ImportError:  # reported when a check is attempted
     HAS_JSONSCHEMA = False
 
-SCHEMA_DIR = pathlib.Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR = pathlib.Path(__file__).resolve().parents[3] / "schemas"
 BASE_URI = "https://stratus-compute.dev/schemas/"
 
 # Catalog variable -> its schema file.

@@ -14,7 +14,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-from ansible_collections.stratus.compute.plugins.plugin_utils.ipam import release_ips
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import release_ips
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_action_events, instance_actions, instances, ip_allocations, leftovers, volumes,
 )

@@ -1,0 +1,260 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The conductor's create: quota, schedule and claim in one locked transaction of the state store.
+
+The request has passed the API checks (compute_api/checks.py ``decide``). Everything that
+writes happens in one locked transaction, so a refused request leaves nothing behind but its
+action-log entry, and two runs cannot both take the last unit of quota, of a host or of an
+address pool. Each new instance gets its row, its claim, its volumes, its addresses and its
+build plan (build_plan.py); the hypervisor steps build it from there.
+"""
+from __future__ import annotations
+
+import random
+import typing as t
+import uuid as uuidlib
+
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_from_name
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm as bdmlib
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema, views
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks import (
+    POLICY, Decision, StoreSources, decide,
+)
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_plan import build_plan
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, ipam
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import allocate_ip
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
+    claims, instance_actions, instances, volumes,
+)
+
+
+class CreateResult(t.NamedTuple):
+    changed: bool
+    servers: list[dict[str, t.Any]]
+    hosts: list[str]
+    explain: t.Optional[dict[str, t.Any]] = None
+
+
+
+# --- the transaction ------------------------------------------------------------------------------------
+
+def _how_many(conn: Connection, d: Decision, context: Caller, existing: int, missing: int) -> int:
+    """Instance quota for what is still missing; a request already met (>= min_count) never fails on it."""
+    if not missing:
+        return 0
+    need = max(0, d.min_count - existing)
+    if need:
+        return quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor,
+                                         need, missing)
+    try:
+        return quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor,
+                                         1, missing)
+    except StratusError:
+        return 0
+
+
+def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: t.Optional[str],
+                   request_id: str, exc: StratusError, action: str = "create") -> None:
+    """A refused request leaves exactly one trace: an action-log entry that says why."""
+    project_id, user_id = context_ids
+    try:
+        with store.transaction(db_url) as conn:
+            now = lifecycle.now()
+            conn.execute(instance_actions.insert().values(
+                instance_uuid="", action=action, request_id=request_id, project_id=project_id, user_id=user_id,
+                start_time=now, finish_time=now, message=exc.message[:4000], instance_name=name,
+                error_code=exc.code))
+    except StratusError:
+        pass  # the store itself is what failed; the user sees the original error
+
+
+def create_servers(req: dict[str, t.Any], context: Caller, task_vars: dict[str, t.Any],
+           hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
+           check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
+    catalog = Catalog(task_vars, raw_vars)
+    d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
+    with store.transaction(db_url, locked=not check_mode) as conn:
+        existing = {row.name: row for row in views.live_servers(conn, context.project_id, d.names)}
+        replaced: list[tuple[t.Any, list[str]]] = []
+        for row in existing.values():
+            if row.task_state == "deleting":
+                raise StratusError("InstanceInvalidState", "Server %s is being deleted; finish the delete "
+                                   "(run it again) before creating it anew" % row.name, "name")
+            stored = row.request or {}
+            differs = sorted(k for k, v in d.fingerprint.items() if stored.get(k) != v)
+            if differs and not schema.as_bool(req.get("recreate")):
+                raise StratusError("Conflict", "Server %s exists and differs in fields that cannot change in "
+                                   "place: %s (recreate: true replaces it)" % (row.name, ", ".join(differs)),
+                                   differs[0])
+            if differs:
+                context.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
+                replaced.append((row, differs))
+        # Check mode plays the replacement inside a savepoint it rolls back: quota and
+        # scheduling then see the store as the real run would.
+        savepoint = conn.begin_nested() if replaced and check_mode else None
+        for row, differs in replaced:
+            _replace(conn, row, differs, context, request_id)
+            del existing[row.name]
+        missing = [n for n in d.names if n not in existing]
+        changed = False
+        explain: t.Optional[dict[str, t.Any]] = None
+        planned: list[dict[str, t.Any]] = []
+        if missing:
+            allowed = _how_many(conn, d, context, len(existing), len(missing))
+            missing = missing[:allowed]
+            ipam.check_addresses(conn, d.networks, d.fixed_ips, len(missing))
+        if missing:
+            sources = StoreSources(catalog, context, conn)
+            image_id = d.image["id"] if d.image and not d.boot_volume else None
+            bdms = bdmlib.validate(d.bdms, d.flavor, image_id, sources,
+                                   int(task_vars.get("stratus_max_local_block_devices", 3)))
+            bdms = bdmlib.assign_device_names(bdms)
+            if d.group:
+                quota.check_server_group_members(conn, d.limits, d.group["id"], context.user_id, len(missing))
+            volume_hosts = sorted({b["volume_host"] for b in bdms if b.get("volume_host")})
+            force = [d.forced_host] if d.forced_host else []
+            if volume_hosts:
+                # a local volume can only be attached on the host whose pool holds it
+                if len(volume_hosts) > 1 or (force and force != volume_hosts):
+                    raise StratusError("NoValidHost", "No valid host was found. The requested volumes are on "
+                                       "different hosts: %s" % ", ".join(volume_hosts), "block_device_mapping_v2")
+            root_gb = 0 if d.boot_volume else d.flavor["disk"]
+            group = None
+            if d.group:
+                members = host_usage.group_members(conn, d.group["id"])
+                group = dict(d.group, members=[u for u, _h in members],
+                             hosts=sorted({h for _u, h in members if h}))
+            spec = RequestSpec(flavor={"name": d.flavor["name"], "vcpus": d.flavor["vcpus"],
+                                       "memory_mb": d.flavor["ram"], "root_gb": root_gb,
+                                       "ephemeral_gb": d.flavor["ephemeral"], "swap": d.flavor["swap"],
+                                       "extra_specs": dict(d.flavor.get("extra_specs") or {})},
+                               num_instances=len(missing), image=d.image or {}, availability_zone=d.zone,
+                               scheduler_hints=dict(req.get("scheduler_hints") or {}), instance_group=group,
+                               force_hosts=force, project_id=context.project_id,
+                               requested_networks=[n["id"] for n in d.networks])
+            candidates = volume_hosts or ([d.requested_host] if d.requested_host else hypervisors)
+            states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
+            uuids = [str(uuidlib.uuid4()) for _name in missing]
+            scheduler = FilterScheduler(SchedulerConfig.from_dict(task_vars.get("stratus_scheduler")))
+            explain = {} if schema.as_bool(req.get("explain")) else None
+            try:
+                selections = scheduler.select_destinations(states, spec, uuids, explain=explain)
+            except StratusError as exc:
+                if explain is not None and getattr(exc, "explain", None) is None:
+                    exc.explain = explain  # type: ignore[attr-defined]  # "why NoValidHost?" goes with the error
+                raise
+            if check_mode:
+                if savepoint is not None:
+                    savepoint.rollback()
+                planned = [{"name": n, "host": s.host, "alternates": s.alternates, "vm_state": "building",
+                            "task_state": "scheduling", "flavor": d.flavor["name"],
+                            "block_devices": [{"device_name": b["device_name"], "source_type": b["source_type"],
+                                               "destination_type": b["destination_type"],
+                                               "size": b.get("volume_size")} for b in bdms]}
+                           for n, s in zip(missing, selections)]
+                replacing = [dict(views.server_view(r), task_state="deleting", replaced_because=f) for r, f in replaced]
+                return CreateResult(True, planned + [views.server_view(r) for r in existing.values()] + replacing, [],
+                                    explain)
+            rng = random.Random()
+            first_index = len(existing)
+            for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
+                _insert_instance(conn, req, context, d, bdms, name, uuid, sel, first_index + offset, spec, rng,
+                                 request_id, 1 if force else scheduler.config.max_attempts)
+            # Nova's recheck after the claim (delta 0: are we over now?)
+            quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor, 0, 0,
+                                      orig_num_req=len(missing))
+            changed = True
+        if savepoint is not None:
+            savepoint.rollback()
+        elif replaced:
+            changed = True
+        rows = views.live_servers(conn, context.project_id, d.names)
+        for row in rows:
+            if row.name in existing and (row.metadata != dict(req.get("metadata") or {})
+                                         or row.tags != list(req.get("tags") or [])
+                                         or row.description != req.get("description")):
+                if not check_mode:
+                    conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
+                        metadata=dict(req.get("metadata") or {}), tags=list(req.get("tags") or []),
+                        description=req.get("description"), updated_at=lifecycle.now()))
+                changed = True
+        if changed and not check_mode:
+            rows = views.live_servers(conn, context.project_id, d.names)
+    hosts = sorted({r.host for r in rows if r.host and r.vm_state in ("building", "active")})
+    return CreateResult(changed, [views.server_view(r) for r in rows], hosts, explain)
+
+
+def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, request_id: str) -> None:
+    """recreate: the old server is deleted now and its host cleaned before the new one is built there.
+
+    Its resources stay counted on its host as a leftover until the compute_cleanup step has run;
+    its addresses are handed on (the clean-up runs before any build on that host, and libvirt
+    refuses a DHCP host entry for an address another entry still holds).
+    """
+    lifecycle.start_action(conn, row.uuid, "delete", request_id, context.project_id, context.user_id,
+                           "replaced (recreate): %s differ" % ", ".join(differs))
+    if row.host:
+        lifecycle.record_leftover(conn, row.host, row, "replaced by recreate (%s differ)" % ", ".join(differs),
+                                  keep_addresses=False)
+    lifecycle.mark_deleted(conn, row.uuid)
+
+
+
+def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Caller, d: Decision,
+                     bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
+                     rng: random.Random, request_id: str, max_attempts: int) -> None:
+    now = lifecycle.now()
+    hostname = req.get("hostname") or hostname_from_name(name) or "server-%s" % uuid
+    inst = {"uuid": uuid, "name": name, "hostname": hostname, "project_id": context.project_id,
+            "user_id": context.user_id, "availability_zone": d.zone, "launch_index": index}
+    conn.execute(instances.insert().values(
+        uuid=uuid, project_id=context.project_id, user_id=context.user_id, name=name, hostname=hostname,
+        host=sel.host, availability_zone=d.zone, flavor=d.flavor, image_id=(d.image or {}).get("id"),
+        request=d.fingerprint, vm_state="building", task_state="scheduling",
+        metadata=dict(req.get("metadata") or {}), tags=list(req.get("tags") or []),
+        description=req.get("description"), launch_index=index, attempts=1, created_at=now, updated_at=now,
+        server_group_id=d.group["id"] if d.group else None))
+    conn.execute(claims.insert().values(instance_uuid=uuid, host=sel.host, project_id=context.project_id,
+                                        vcpus=spec.vcpus, memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
+                                        created_at=now))
+    own = []
+    for b in bdms:
+        b = dict(b)
+        if b["destination_type"] == "volume" and b["source_type"] in ("image", "blank"):
+            b["new_volume_id"] = str(uuidlib.uuid4())
+            conn.execute(volumes.insert().values(
+                id=b["new_volume_id"], name="%s-%s" % (name, bdmlib.strip_dev(b["device_name"])),
+                project_id=context.project_id, host=sel.host, instance_uuid=uuid, size_gb=int(b["volume_size"]),
+                device_name=b["device_name"], source_type=b["source_type"],
+                delete_on_termination=bool(b.get("delete_on_termination")), status="reserved", created_at=now))
+        elif b["source_type"] == "volume":
+            conn.execute(volumes.update().where(volumes.c.id == b["volume_id"]).values(
+                status="reserved", instance_uuid=uuid, device_name=b["device_name"],
+                delete_on_termination=bool(b.get("delete_on_termination"))))
+        own.append(b)
+    nics = []
+    for vif, (net, ip) in enumerate(zip(d.networks, d.fixed_ips)):
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in d.fixed_ips if f})
+        nics.append({"network_id": net["id"], "network_name": net["name"], "libvirt_network": net["libvirt_name"],
+                     "mac": alloc["mac"], "ip": alloc["address"], "hostname": hostname})
+    plan = build_plan(req, d, inst, own, nics, sel.alternates, max_attempts, now)
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan))
+    lifecycle.start_action(conn, uuid, "create", request_id, context.project_id, context.user_id)
+    lifecycle.record_event(conn, uuid, "conductor_schedule_and_build_instances", sel.host, "Success",
+                           "scheduled on %s (alternates: %s)" % (sel.host, ", ".join(sel.alternates) or "none"))
