@@ -62,11 +62,11 @@ class ActionModule(StratusAction):
                     req["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
                 hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
                 outcome = create_servers(req, caller, catalog.values, hypervisors, task_vars.get("hostvars") or {},
-                                           db_url, check_mode, request_id, catalog.raw)
+                                         db_url, check_mode, request_id, catalog.raw)
         except StratusError as exc:
             if who and not self._task.check_mode and exc.code != "InvalidCatalog":
                 record_refusal(db_url, who, req.get("name"), request_id, exc,
-                                         "delete" if req.get("state") == "absent" else "create")
+                               "delete" if req.get("state") == "absent" else "create")
             extra = {"explain": exc.explain} if getattr(exc, "explain", None) is not None else {}
             result.update(error_result(exc, request_id=request_id, **extra))
             return result

@@ -279,7 +279,7 @@ class LookupModule(LookupBase):
     def _inventory_states(self, hostnames: list[str], variables: t.Mapping[str, t.Any],
                           usage: dict[str, dict[str, t.Any]]) -> list[HostState]:
         from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
-        from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import (
+        from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import (
             HYPERVISOR_VARS, host_states,
         )
 

@@ -54,9 +54,9 @@ def racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
 def test_concurrent_runs_never_overcommit_a_host(db_url: str) -> None:
     # Create the schema first, so the race is about claims and not migrations.
     warm = create_servers({"name": "warm", "flavor": "m1.tiny", "image": "guest", "networks": [{"name": "demo"}],
-                             "min_count": 1, "max_count": 1, "metadata": {}, "tags": [], "config_drive": True},
-                            Caller({"user_id": "w", "project_id": "warm", "roles": ["member"]}, Enforcer()),
-                            CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-warm")
+                           "min_count": 1, "max_count": 1, "metadata": {}, "tags": [], "config_drive": True},
+                          Caller({"user_id": "w", "project_id": "warm", "roles": ["member"]}, Enforcer()),
+                          CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-warm")
     assert warm.changed
     ctx = mp.get_context("spawn")  # fresh interpreters: nothing shared but the store
     start, out = ctx.Event(), ctx.Queue()

@@ -185,7 +185,7 @@ def test_recreate_needs_delete_permission(db):
     policy = {"os_compute_api:servers:delete": "role:admin"}
     with pytest.raises(StratusError) as err:
         create_servers(request(config_drive=False, recreate=True), who(CTX, policy), CATALOG, ["hv1", "hv2"], HOSTVARS,
-                         db, False, "req-re")
+                       db, False, "req-re")
     assert err.value.code == "PolicyNotAuthorized" and "servers:delete" in err.value.message
     from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
     assert len([r for r in _store_rows(db, instances) if r.deleted == ""]) == 1
@@ -196,7 +196,7 @@ def test_explain_says_why_no_host_fits(db):
     catalog = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [huge])
     with pytest.raises(StratusError) as err:
         create_servers(request(flavor="m1.huge", explain=True), who(CTX), catalog, ["hv1", "hv2"], HOSTVARS, db,
-                         True, "req-x")
+                       True, "req-x")
     assert err.value.code == "NoValidHost"
     why = err.value.explain
     assert sorted(why) == ["hv1", "hv2"] and all(why[h]["rejected_by"] for h in why)
@@ -213,7 +213,7 @@ def test_absurd_counts_are_bounded_before_anything_is_listed(db):
         create(db, request(name="big", min_count=10 ** 12, max_count=10 ** 12))
     assert err.value.code == "InvalidRequest" and err.value.field == "min_count"
     gone = delete_servers({"name": "web", "state": "absent", "max_count": 10 ** 12}, who(CTX), db, False,
-                            "req-del")
+                          "req-del")
     assert sorted(s["name"] for s in gone.servers) == ["web-1", "web-2", "web-3", "web-4"]
 
 

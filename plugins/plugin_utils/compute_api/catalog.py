@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The catalog (flavors, images, networks, key pairs, server groups, aggregates), from inventory vars.
 
-A hypervisor's own variables become a scheduler HostState in resources/host_states.py.
+A hypervisor's own variables become a scheduler HostState in compute_api/host_states.py.
 """
 from __future__ import annotations
 

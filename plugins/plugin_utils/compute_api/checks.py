@@ -30,8 +30,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import ipam
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import volumes
 
@@ -59,7 +59,6 @@ class Decision(t.NamedTuple):
     group: t.Optional[dict[str, t.Any]]
     limits: quota.Limits
     fingerprint: dict[str, t.Any]
-
 
 
 class StoreSources:

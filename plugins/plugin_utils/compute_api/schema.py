@@ -151,6 +151,12 @@ def _whole_string_patterns(node: t.Any) -> t.Any:
 
 
 @functools.lru_cache(maxsize=None)
+def property_names(schema_file: str) -> frozenset[str]:
+    """The properties an object schema declares (``schemas/<schema_file>``): the one list of its keys."""
+    return frozenset(json.loads((SCHEMA_DIR / schema_file).read_text()).get("properties") or {})
+
+
+@functools.lru_cache(maxsize=None)
 def _validator(schema_file: str) -> "jsonschema.protocols.Validator":
     if not HAS_JSONSCHEMA:
         raise StratusError("InternalError", "the Python package jsonschema is required on the controller")

@@ -23,9 +23,11 @@ if t.TYPE_CHECKING:
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instance_action_events, instance_actions, instances
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
+    instance_action_events, instance_actions, instances,
+)
 
 # Nova's quota-sets detail lists these (the deprecated network ones are left out, as in 2.36+).
 QUOTA_RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_files", "injected_file_content_bytes",

@@ -14,11 +14,6 @@ import random
 import typing as t
 import uuid as uuidlib
 
-try:
-    import sqlalchemy as sa
-except ImportError:  # the store says so when it is opened (store.engine)
-    sa = None
-
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -33,10 +28,10 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalo
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks import (
     POLICY, Decision, StoreSources, decide,
 )
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_plan import build_plan
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, ipam
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import allocate_ip
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
@@ -51,8 +46,8 @@ class CreateResult(t.NamedTuple):
     explain: t.Optional[dict[str, t.Any]] = None
 
 
-
 # --- the transaction ------------------------------------------------------------------------------------
+
 
 def _how_many(conn: Connection, d: Decision, context: Caller, existing: int, missing: int) -> int:
     """Instance quota for what is still missing; a request already met (>= min_count) never fails on it."""
@@ -85,8 +80,8 @@ def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: 
 
 
 def create_servers(req: dict[str, t.Any], context: Caller, task_vars: dict[str, t.Any],
-           hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
-           check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
+                   hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
+                   check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
     catalog = Catalog(task_vars, raw_vars)
     d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
     with store.transaction(db_url, locked=not check_mode) as conn:
@@ -213,7 +208,6 @@ def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, 
         lifecycle.record_leftover(conn, row.host, row, "replaced by recreate (%s differ)" % ", ".join(differs),
                                   keep_addresses=False)
     lifecycle.mark_deleted(conn, row.uuid)
-
 
 
 def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Caller, d: Decision,

@@ -19,7 +19,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 
 
 def delete_servers(req: t.Mapping[str, t.Any], context: Caller, db_url: t.Optional[str], check_mode: bool,
-           request_id: str) -> CreateResult:
+                   request_id: str) -> CreateResult:
     """Start deleting the servers of a request; a server that never reached a host goes at once.
 
     Any vm_state may be deleted (ERROR included), as in Nova; a server already being deleted

@@ -21,9 +21,9 @@ if t.TYPE_CHECKING:
 
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.resources import PlacementFilter
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import claims, instances, volumes
 
 # Failures that another host cannot fix: Nova aborts the build instead of rescheduling.

@@ -1,11 +1,11 @@
-"""plugins/plugin_utils/resources/host_states.host_states: inventory hostvars and aggregates into HostStates."""
+"""plugins/plugin_utils/compute_api/host_states.host_states: inventory hostvars and aggregates into HostStates."""
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.host_states import host_states
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 
 BASE = {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 100}
 

@@ -20,15 +20,25 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 if t.TYPE_CHECKING:
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 
-# A hypervisor's own inventory variables (schemas/hypervisor.json).
-HYPERVISOR_VARS = frozenset((
-    "stratus_vcpus", "stratus_memory_mb", "stratus_local_gb", "stratus_availability_zone",
-    "stratus_cpu_allocation_ratio", "stratus_ram_allocation_ratio", "stratus_disk_allocation_ratio",
-    "stratus_reserved_host_memory_mb", "stratus_reserved_host_disk_mb", "stratus_reserved_host_cpus",
-    "stratus_disabled", "stratus_libvirt_uri", "stratus_domain_type", "stratus_aggregates", "stratus_traits",
-    "stratus_hypervisor_version", "stratus_hypervisor_type", "stratus_cpu_info", "stratus_supported_instances",
-    "stratus_service_up", "stratus_host_ip", "stratus_stats",
-))
+# A hypervisor's own inventory variables: what schemas/hypervisor.json declares.
+HYPERVISOR_VARS = schema.property_names("hypervisor.json")
+
+# HostState field <- the hypervisor's variable, its type, and the value of a host that does not say.
+_FROM_HOSTVARS: tuple[tuple[str, str, t.Callable[[t.Any], t.Any], t.Any], ...] = (
+    ("vcpus", "stratus_vcpus", int, 0),
+    ("memory_mb", "stratus_memory_mb", int, 0),
+    ("local_gb", "stratus_local_gb", int, 0),
+    ("cpu_allocation_ratio", "stratus_cpu_allocation_ratio", float, 16.0),
+    ("ram_allocation_ratio", "stratus_ram_allocation_ratio", float, 1.5),
+    ("disk_allocation_ratio", "stratus_disk_allocation_ratio", float, 1.0),
+    ("reserved_host_memory_mb", "stratus_reserved_host_memory_mb", int, 0),
+    ("reserved_host_disk_mb", "stratus_reserved_host_disk_mb", int, 0),
+    ("reserved_host_cpus", "stratus_reserved_host_cpus", int, 0),
+    ("hypervisor_type", "stratus_hypervisor_type", str, "QEMU"),
+)
+# HostState field <- what the store says is used on the host (host_usage.py).
+_FROM_USAGE = (("vcpus_used", "vcpus"), ("memory_mb_used", "memory_mb"), ("local_gb_used", "disk_gb"),
+               ("num_io_ops", "num_io_ops"), ("failed_builds", "failed_builds"))
 
 
 def network_served_by(net: dict[str, t.Any], host: str) -> bool:
@@ -86,27 +96,14 @@ def host_states(hostnames: list[str], hostvars: t.Mapping[str, t.Any], catalog: 
             if all(agg is not m for m in member_of):
                 member_of.append(agg)
         uuids = [str(u) for u in used.get("instance_uuids") or []]
+        fields: dict[str, t.Any] = {f: kind(hv.get(var, default)) for f, var, kind, default in _FROM_HOSTVARS}
+        fields.update((f, int(used.get(key, 0))) for f, key in _FROM_USAGE)
         states.append(HostState(
-            host=name,
-            vcpus=int(hv.get("stratus_vcpus", 0)),
-            memory_mb=int(hv.get("stratus_memory_mb", 0)),
-            local_gb=int(hv.get("stratus_local_gb", 0)),
-            vcpus_used=int(used.get("vcpus", 0)),
-            memory_mb_used=int(used.get("memory_mb", 0)),
-            local_gb_used=int(used.get("disk_gb", 0)),
+            host=name, **fields,
             num_instances=int(used.get("instances", len(uuids))),
-            num_io_ops=int(used.get("num_io_ops", 0)),
-            failed_builds=int(used.get("failed_builds", 0)),
             instances=uuids,
             availability_zone=_zone(name, hv, member_of),
             aggregates=member_of,
-            cpu_allocation_ratio=float(hv.get("stratus_cpu_allocation_ratio", 16.0)),
-            ram_allocation_ratio=float(hv.get("stratus_ram_allocation_ratio", 1.5)),
-            disk_allocation_ratio=float(hv.get("stratus_disk_allocation_ratio", 1.0)),
-            reserved_host_memory_mb=int(hv.get("stratus_reserved_host_memory_mb", 0)),
-            reserved_host_disk_mb=int(hv.get("stratus_reserved_host_disk_mb", 0)),
-            reserved_host_cpus=int(hv.get("stratus_reserved_host_cpus", 0)),
-            hypervisor_type=str(hv.get("stratus_hypervisor_type", "QEMU")),
             hypervisor_version=version_to_int(hv.get("stratus_hypervisor_version", 0),
                                               "hostvars[%s].stratus_hypervisor_version" % name),
             cpu_info=hv.get("stratus_cpu_info") or {},
