@@ -24,43 +24,21 @@ def dhcp_entries_command(network: str) -> str:
                                                              hosts_dir=hosts_dir_path(network))
 
 
-class Host:
-    """hvK of the lab in state dir `state` (its prefix and addresses are the ones lab.json recorded)."""
+class Host(labmod.Hypervisor):
+    """hvK of the lab in state dir `state` (its prefix and addresses are the ones lab.json recorded);
+    its names, addresses and directories are the lab's own (stratus_lab.lab.Hypervisor)."""
 
     def __init__(self, state: Path, k: int) -> None:
         lab = labmod.load_lab(state)
         if lab is None:
             raise labmod.LabError("no lab is up in %s" % state)
-        self.state = state
-        self.k = k
-        self.hv = labmod.Hypervisor(lab, k)
-
-    @property
-    def name(self) -> str:
-        return self.hv.name
-
-    @property
-    def addr(self) -> str:
-        return self.hv.addr
-
-    @property
-    def netns_path(self) -> str:
-        return self.hv.netns_path
-
-    @property
-    def root(self) -> Path:
-        """The hypervisor's private directories (/run, /var/log, /var/lib/libvirt ...) as the machine sees them."""
-        return self.hv.root
-
-    @property
-    def syslog(self) -> Path:
-        return self.hv.syslog
+        super().__init__(lab, k)
 
     # --- commands ----------------------------------------------------------------------------------
 
     def in_namespaces(self, command: str, check: bool = True, timeout: float = 60) -> str:
         """A shell command inside hvK's network and mount namespaces; its output."""
-        proc = subprocess.run(self.hv.nsenter(["sh", "-c", command]), capture_output=True, text=True,
+        proc = subprocess.run(self.nsenter(["sh", "-c", command]), capture_output=True, text=True,
                               timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise labmod.LabError("%s: %s: %s" % (self.name, command, proc.stderr.strip()))
@@ -68,7 +46,7 @@ class Host:
 
     def ssh_argv(self, known_hosts: t.Optional[Path] = None, connect_timeout: t.Optional[int] = None) -> list[str]:
         """ssh to root@hvK with the lab's key and its pinned host keys (no user config); append a command."""
-        lab = self.hv.lab
+        lab = self.lab
         argv = ["ssh", "-i", str(lab.key), "-F", "/dev/null",
                 "-o", "UserKnownHostsFile=%s" % (known_hosts or lab.known_hosts),
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"]
@@ -87,7 +65,7 @@ class Host:
 
     def close_ssh_master(self) -> None:
         """Close the SSH master connection Ansible keeps to this host, so that it is really unreachable."""
-        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=%s/%%C" % self.hv.lab.control_dir,
+        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=%s/%%C" % self.lab.control_dir,
                         "root@%s" % self.addr], capture_output=True, timeout=30, check=False)
 
     # --- libvirt -----------------------------------------------------------------------------------
@@ -104,7 +82,7 @@ class Host:
 
     def libvirt_uri(self) -> str:
         """libvirt's own remote transport over the lab's SSH, with its key and pinned host keys."""
-        lab = self.hv.lab
+        lab = self.lab
         return ("qemu+libssh://root@%s/system?keyfile=%s&known_hosts=%s&sshauth=privkey"
                 % (self.addr, lab.key, lab.known_hosts))
 
