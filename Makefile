@@ -17,14 +17,14 @@ image: setup
 	@$(PY) lab/image/build.py
 
 lab-up: setup
-	@$(PY) lab/lab.py up --hypervisors $(HYPERVISORS) --state-dir $(LAB_STATE)
+	@$(PY) -m stratus_lab up --hypervisors $(HYPERVISORS) --state-dir $(LAB_STATE)
 
 lab-down:
-	@if [ -x $(PY) ]; then $(PY) lab/lab.py down --state-dir $(LAB_STATE); fi
+	@if [ -x $(PY) ]; then $(PY) -m stratus_lab down --state-dir $(LAB_STATE); fi
 	@rm -rf $(LAB_STATE)/store
 
 lab-status:
-	@$(PY) lab/lab.py status --state-dir $(LAB_STATE)
+	@$(PY) -m stratus_lab status --state-dir $(LAB_STATE)
 
 demo: image lab-up
 	@$(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/provision.yml 2>&1 | tee $(LAB_STATE)/demo-provision.log; \

@@ -17,6 +17,7 @@ scheduler benchmark and what the machine was doing go to bench.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import json
@@ -30,14 +31,13 @@ import time
 import typing as t
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import floor  # noqa: E402
-from labkit import (ROOT, VENV, BenchError, BenchLab, cpu_times, lab_lock, machine_snapshot, playbook,  # noqa: E402
-                    run, steal_share)
-
-sys.path.insert(0, str(ROOT / "lab"))
-import inventory_overlay  # noqa: E402
-from playbook_output import recap  # noqa: E402
+import floor  # bench/floor.py, beside this script
+from stratus_lab import ansible_run, inventory_overlay
+from stratus_lab.ansible_run import CommandFailed, recap
+from stratus_lab.lock import lab_lock
+from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, VENV_BIN
+from stratus_lab.lab import LabError
+from stratus_lab.session import LabSession
 
 BENCH = ROOT / "bench"
 PEER = BENCH / "peer"
@@ -58,8 +58,67 @@ def floor_timeout(n: int) -> float:
     return 120.0 + 3.0 * n
 
 
+class BenchError(Exception):
+    """A step of the benchmark failed; the message says which and why."""
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess:
+    """A command of the benchmark (a process group of its own, killed whole past `timeout`)."""
+    try:
+        return ansible_run.run(cmd, env, timeout=timeout, check=check)
+    except CommandFailed as exc:
+        raise BenchError(str(exc)) from None
+
+
+def playbook(lab: LabSession, path: Path, extra: dict[str, t.Any], env: t.Optional[dict[str, str]] = None,
+             inventories: t.Sequence[Path] = (), check: bool = True) -> subprocess.CompletedProcess:
+    """ansible-playbook with the lab's inventory (plus `inventories`), extra vars from a file (N servers)."""
+    extra_file = lab.state / "bench-extra-vars.json"
+    extra_file.write_text(json.dumps(extra))
+    argv = ansible_run.playbook_argv(path, [lab.inventory, *inventories], options=["-e", "@%s" % extra_file])
+    return run(argv, env or lab.env, check=check)
+
+
+def machine_snapshot(lab: LabSession) -> dict[str, t.Any]:
+    """Load, CPUs, and the QEMU processes on the machine that are not this lab's."""
+    ours = set()
+    for k in lab.host_numbers():
+        with contextlib.suppress(OSError):
+            ours.add(os.stat(lab.host(k).netns_path).st_ino)
+    ours_count = others = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                argv0 = handle.read().split(b"\0", 1)[0]
+            if not argv0.endswith(b"qemu-system-x86_64"):
+                continue
+            if os.stat("/proc/%s/ns/net" % entry).st_ino in ours:
+                ours_count += 1
+            else:
+                others += 1
+        except OSError:
+            continue
+    return {"loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+            "qemu_this_lab": ours_count, "qemu_others": others}
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat's first line: user ... steal), in ticks."""
+    with open("/proc/stat") as handle:
+        return [int(v) for v in handle.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> t.Optional[float]:
+    """The share of CPU time the virtual machine's host took away between two readings (steal)."""
+    spent = [b - a for a, b in zip(before, after)]
+    total = sum(spent)
+    return round(spent[7] / total, 3) if total > 0 and len(spent) > 7 else None
+
+
 class Bench:
-    def __init__(self, lab: BenchLab, work: Path) -> None:
+    def __init__(self, lab: LabSession, work: Path) -> None:
         self.lab = lab
         self.work = work
         self.records: list[dict[str, t.Any]] = []
@@ -91,7 +150,7 @@ class Bench:
         return proc
 
     def _count(self, counter: t.Callable[[str, str], int], prefix: str) -> int:
-        return sum(counter(self.lab.libvirt_uri(h), prefix) for h in self.lab.host_names())
+        return sum(counter(self.lab.host(k).libvirt_uri(), prefix) for k in self.lab.host_numbers())
 
     def _expect(self, what: str, counter: t.Callable[[str, str], int], prefix: str, wanted: int) -> None:
         found = self._count(counter, prefix)
@@ -103,17 +162,17 @@ class Bench:
     def floor(self, n: int, rep: int, dhcp: str = "libvirt") -> None:
         """dhcp "libvirt": entries by virNetworkUpdate; "hostsdir": Stratus's way (method floor_hostsdir)."""
         method, prefix = ("floor", "floor-") if dhcp == "libvirt" else ("floor_hostsdir", floor.HD_PREFIX + "-")
-        base = [str(VENV / "python"), str(BENCH / "floor.py")]
+        base = [str(VENV_BIN / "python"), str(BENCH / "floor.py")]
         opts = ["--state-dir", str(self.lab.state), "--subnet-base", self.lab.subnet_base,
                 "--hypervisors", str(self.lab.hypervisors), "--count", str(n), "--image", str(IMAGE), "--dhcp", dhcp]
         for attempt in range(1, FLOOR_ATTEMPTS + 1):
             kept = len(self.records)
             try:
                 self._timed(method, "create", n, rep,
-                            lambda: run(base + ["create"] + opts, self.lab.env(), timeout=floor_timeout(n)))
+                            lambda: run(base + ["create"] + opts, self.lab.env, timeout=floor_timeout(n)))
                 self._expect("%s create" % method, floor.running_domains, prefix, n)
                 self._timed(method, "delete", n, rep,
-                            lambda: run(base + ["delete"] + opts, self.lab.env(), timeout=floor_timeout(n)))
+                            lambda: run(base + ["delete"] + opts, self.lab.env, timeout=floor_timeout(n)))
                 self._expect("%s delete" % method, floor.defined_domains, prefix, 0)
                 return
             except subprocess.TimeoutExpired:
@@ -121,12 +180,12 @@ class Bench:
                 self.floor_hangs.append({"method": method, "n": n, "rep": rep, "attempt": attempt})
                 print("bench: %s N=%d rep %d: no answer within %ds, killed; cleaning up and running it again"
                       % (method, n, rep + 1, floor_timeout(n)), flush=True)
-                run(base + ["clean"] + opts, self.lab.env(), timeout=600)
+                run(base + ["clean"] + opts, self.lab.env, timeout=600)
         raise BenchError("%s at N=%d hung %d times" % (method, n, FLOOR_ATTEMPTS))
 
     def peer_env(self) -> dict[str, str]:
         paths = "%s:%s" % (PEER_COLLECTIONS, ROOT / ".ansible" / "collections")
-        return dict(self.lab.env(), ANSIBLE_COLLECTIONS_PATH=paths)
+        return dict(self.lab.env, ANSIBLE_COLLECTIONS_PATH=paths)
 
     def peer(self, n: int, rep: int) -> None:
         extra = {"peer_servers": floor.servers(n, self.lab.host_names(), "peer", "10.242.0", 0xc0),
@@ -138,14 +197,14 @@ class Bench:
         self._expect("peer delete", floor.defined_domains, "peer-", 0)
 
     def stratus_env(self, profile: str) -> dict[str, str]:
-        return dict(self.lab.env(), ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
+        return dict(self.lab.env, ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
                     ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(self.work / profile))
 
     def provision(self, servers: list[dict[str, t.Any]], profile: str) -> subprocess.CompletedProcess:
         # the bench's quotas are the operator's inventory (an overlay after the demo's), not launch input
         overlay = inventory_overlay.write(self.lab.state / "bench-catalog", {"stratus_quotas": QUOTAS})
-        return playbook(self.lab, ROOT / "playbooks" / "provision.yml", {"stratus_servers": servers},
-                        self.stratus_env(profile), inventories=[ROOT / "inventory" / "demo.yml", overlay])
+        return playbook(self.lab, PROVISION, {"stratus_servers": servers}, self.stratus_env(profile),
+                        inventories=[DEMO_INVENTORY, overlay])
 
     def keep_profile(self, key: str, profile: str) -> None:
         path = self.work / profile
@@ -183,8 +242,8 @@ class Bench:
     def fixed_cost(self, rep: int) -> None:
         """Zero servers: what each method costs before it does any work (start-up, connections, plays)."""
         self._timed("floor", "empty", 0, rep, lambda: run(
-            [str(VENV / "python"), str(BENCH / "floor.py"), "create", "--state-dir", str(self.lab.state),
-             "--subnet-base", self.lab.subnet_base, "--count", "0", "--image", str(IMAGE)], self.lab.env()))
+            [str(VENV_BIN / "python"), str(BENCH / "floor.py"), "create", "--state-dir", str(self.lab.state),
+             "--subnet-base", self.lab.subnet_base, "--count", "0", "--image", str(IMAGE)], self.lab.env))
         self._timed("peer", "empty", 0, rep, lambda: playbook(
             self.lab, PEER / "create.yml", {"peer_servers": [], "peer_image": str(IMAGE)}, self.peer_env()))
         self._timed("stratus", "empty", 0, rep, lambda: self.provision([], "empty.json"))
@@ -221,7 +280,8 @@ def summarize(med: dict[str, dict[str, dict[str, float]]], sizes: list[int]) -> 
     } for n in sizes}
     lo, hi = min(sizes), max(sizes)
     growth: dict[str, t.Any] = {"from_n": lo, "to_n": hi, "n_ratio": round(hi / lo, 2)}
-    for method, phases in med.items():
+    # One size measures no growth (and the seconds per extra server would divide by zero).
+    for method, phases in (med.items() if hi > lo else ()):
         for phase in phases:
             if phase == "empty":
                 continue
@@ -265,14 +325,14 @@ def summarize(med: dict[str, dict[str, dict[str, float]]], sizes: list[int]) -> 
         check = next(fn for prefix, fn in checks.items() if key.startswith(prefix))
         verdict["met"] = None if verdict["value"] is None else bool(check(verdict["value"]))
     verdicts["growth_linear_or_better"] = {
-        "met": all(g["linear_or_better"] for k, g in growth.items() if k.startswith("stratus ")),
+        "met": all(g["linear_or_better"] for k, g in growth.items() if k.startswith("stratus ")) if hi > lo else None,
         "target": "stratus time ratio N=%d/N=%d at most %s" % (hi, lo, round(hi / lo, 2))}
     return {"ratios": ratios, "growth": growth, "targets": verdicts}
 
 
 def scheduler_benchmark(work: Path) -> dict[str, t.Any]:
     out = work / "scheduler.json"
-    proc = run([str(VENV / "python"), str(BENCH / "scheduler_bench.py"), "--output", str(out)], os.environ.copy(),
+    proc = run([str(VENV_BIN / "python"), str(BENCH / "scheduler_bench.py"), "--output", str(out)], os.environ.copy(),
                check=False, timeout=1800)
     if proc.returncode != 0:
         return {"failed": True, "stderr": proc.stderr[-2000:]}
@@ -293,11 +353,11 @@ def main(argv: t.Optional[list[str]] = None) -> int:
         parser.error("--repeats: at least 3, the report is a median")
     if not IMAGE.exists():
         parser.error("%s is missing: run `make image` first" % IMAGE)
-    if run([str(VENV / "python"), str(PEER / "fetch_collection.py")], os.environ.copy(), check=False).returncode:
+    if run([str(VENV_BIN / "python"), str(PEER / "fetch_collection.py")], os.environ.copy(), check=False).returncode:
         print("bench: cannot fetch community.libvirt for the peer", file=sys.stderr)
         return 1
     sizes = sorted(args.sizes)
-    lab = BenchLab(args.state_dir, args.prefix, args.subnet_base, 3)
+    lab = LabSession(args.state_dir, args.prefix, args.subnet_base, hypervisors=3)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp:
@@ -312,7 +372,7 @@ def main(argv: t.Optional[list[str]] = None) -> int:
                     # What is measured so far survives an interrupted run.
                     write_report(args.output, bench, sizes, args.repeats, started, load_at_start,
                                  "partial: N=%d repetition %d of %d done" % (n, rep + 1, args.repeats), None)
-        except (BenchError, subprocess.TimeoutExpired) as exc:
+        except (BenchError, LabError, subprocess.TimeoutExpired) as exc:
             error = str(exc)
             print("bench: %s" % error, file=sys.stderr)
         finally:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import libvirt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labkit import ROOT, BenchLab  # noqa: E402
+from stratus_lab.host import Host
+from stratus_lab.paths import ROOT
 
 NETWORK = "bench-floor"
 BRIDGE = "bench-floor0"
@@ -278,11 +278,6 @@ def on_host(action: str, uri: str, mine: list[dict[str, t.Any]], image: Path,
         return 0, "%s: ssh: %s" % (uri.split("@", 1)[-1].split("/", 1)[0], exc.stderr.decode(errors="replace"))
 
 
-def ssh_argv(lab: BenchLab, host: str) -> list[str]:
-    return ["ssh", "-i", str(lab.key), "-F", "/dev/null", "-o", "UserKnownHostsFile=%s" % lab.known_hosts,
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@%s" % lab.address(host)]
-
-
 def _silence(_ctx: t.Any, _err: t.Any) -> None:
     """libvirt prints every error to stderr; the failures that matter raise."""
 
@@ -291,15 +286,15 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("action", choices=("create", "delete", "clean"))
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--subnet-base", required=True)
+    parser.add_argument("--subnet-base", help="ignored: the lab's addresses are the ones its lab.json records")
     parser.add_argument("--hypervisors", type=int, default=3)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--dhcp", choices=("libvirt", "hostsdir"), default="libvirt")
     args = parser.parse_args(argv)
     libvirt.registerErrorHandler(_silence, None)
-    lab = BenchLab(args.state_dir, prefix="", subnet_base=args.subnet_base, hypervisors=args.hypervisors)
-    hosts = lab.host_names()
+    lab_hosts = {host.name: host for host in (Host(args.state_dir, k) for k in range(1, args.hypervisors + 1))}
+    hosts = list(lab_hosts)
     hosts_dir = args.dhcp == "hostsdir"
     plan = (servers(args.count, hosts, HD_PREFIX, HD_CIDR_BASE, HD_MAC_BYTE) if hosts_dir
             else servers(args.count, hosts))
@@ -307,8 +302,8 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     # One process per hypervisor: libvirt's client in one process with three libssh connections
     # driven from threads hung once (a reply left unread on a socket, every thread waiting).
     with concurrent.futures.ProcessPoolExecutor(len(hosts)) as pool:
-        futures = [pool.submit(on_host, args.action, lab.libvirt_uri(host), [s for s in plan if s["host"] == host],
-                               args.image, ssh_argv(lab, host) if hosts_dir else None) for host in hosts]
+        futures = [pool.submit(on_host, args.action, lab_hosts[host].libvirt_uri(), [s for s in plan if s["host"] == host],
+                               args.image, lab_hosts[host].ssh_argv() if hosts_dir else None) for host in hosts]
         outcomes = [f.result() for f in futures]
     errors = [err for _n, err in outcomes if err]
     if errors:

@@ -29,14 +29,12 @@ import sys
 import time
 import typing as t
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, ".ansible", "collections"))
+# The collection is importable in .venv (setup/bootstrap.sh): the scheduler is pure Python.
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler
 
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig  # noqa: E402
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import (  # noqa: E402
-    HostState, RequestSpec,
-)
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SIZES = (100, 1000, 10000)
 FLAVORS = [{"vcpus": 1, "memory_mb": 1024, "root_gb": 10}, {"vcpus": 2, "memory_mb": 4096, "root_gb": 20},

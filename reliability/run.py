@@ -21,12 +21,12 @@ import time
 import typing as t
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import lib  # noqa: E402
+from stratus_lab import pg_server
+from stratus_lab.paths import ROOT
+from stratus_lab.scenario import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_PASSED
 
-SCENARIOS = HERE / "scenarios"
-EXIT_MEANING = {lib.EXIT_PASSED: "passed", lib.EXIT_FAILED: "invariant failed", lib.EXIT_CANNOT_RUN: "could not run"}
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+EXIT_MEANING = {EXIT_PASSED: "passed", EXIT_FAILED: "invariant failed", EXIT_CANNOT_RUN: "could not run"}
 
 
 def discover() -> list[str]:
@@ -35,9 +35,9 @@ def discover() -> list[str]:
 
 def machine() -> dict[str, t.Any]:
     """Where the figures were taken: they depend on the cores and the load as much as on the code."""
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lib.ROOT, capture_output=True, text=True,
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                             check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=lib.ROOT,
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                            capture_output=True, text=True, check=False).stdout.strip()
     mem_kb = 0
     try:
@@ -48,7 +48,30 @@ def machine() -> dict[str, t.Any]:
     return {"hostname": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "memory_mb": mem_kb // 1024, "git_commit": commit or None, "git_dirty": bool(dirty),
-            "versions": lib.versions()}
+            "versions": versions()}
+
+
+def versions() -> dict[str, str]:
+    """Versions of what the scenarios drive, for reliability.json."""
+    out: dict[str, str] = {"python": sys.version.split()[0]}
+    for module in ("ansible", "sqlalchemy", "psycopg", "hypothesis", "hypothesis_jsonschema", "ansible_runner"):
+        try:
+            mod = __import__(module)
+            out[module] = getattr(mod, "__version__", "") or ""
+        except Exception:  # not installed: say so
+            out[module] = "missing"
+    try:
+        from ansible.release import __version__ as ansible_core
+        out["ansible-core"] = ansible_core
+    except ImportError:
+        pass
+    import sqlite3
+    out["sqlite"] = sqlite3.sqlite_version
+    try:
+        out["postgresql"] = pg_server.bindir().parent.name
+    except pg_server.PgServerError:
+        out["postgresql"] = "missing"
+    return out
 
 
 def load() -> list[float]:
@@ -63,7 +86,7 @@ def run_one(name: str, out_dir: Path, quick: bool, timeout: float) -> dict[str, 
     try:
         with open(log, "w") as fh:
             proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout, check=False,
-                                  cwd=str(lib.ROOT), start_new_session=True)
+                                  cwd=str(ROOT), start_new_session=True)
         rc: t.Optional[int] = proc.returncode
     except subprocess.TimeoutExpired:
         rc = None
@@ -80,7 +103,7 @@ def run_one(name: str, out_dir: Path, quick: bool, timeout: float) -> dict[str, 
     else:
         outcome = EXIT_MEANING.get(rc, "exit %s" % rc)
     # The exit code and the file must agree: a scenario that crashed after writing "passed" did not pass.
-    passed = rc == lib.EXIT_PASSED and doc.get("passed") is True and all(doc.get("invariants", {}).values()) \
+    passed = rc == EXIT_PASSED and doc.get("passed") is True and all(doc.get("invariants", {}).values()) \
         and bool(doc.get("invariants"))
     tail = ""
     if not passed:
@@ -101,7 +124,7 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="each scenario's short version")
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("STRATUS_RELIABILITY_TIMEOUT", 3600)),
                         help="seconds per scenario (default 3600, STRATUS_RELIABILITY_TIMEOUT)")
-    parser.add_argument("--out", type=Path, default=lib.ROOT / "reliability.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "reliability.json")
     parser.add_argument("--work-dir", type=Path, help="keep each scenario's result and log here")
     args = parser.parse_args(argv)
     found = discover()

@@ -45,6 +45,20 @@ if [ ! -x .venv/bin/stratus ] || ! cmp -s cli/pyproject.toml .venv/.stratus-cli;
   cp cli/pyproject.toml .venv/.stratus-cli
 fi
 
+# The lab and the toolkit of its harnesses (lab/: the package stratus_lab), editable the same way:
+# the tests, the reliability scenarios, the benchmark and the CLI's `lab` commands import it.
+if ! .venv/bin/python -c 'import stratus_lab' 2>/dev/null || ! cmp -s lab/pyproject.toml .venv/.stratus-lab; then
+  echo "setup: installing the lab toolkit (stratus_lab) into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e ./lab
+  cp lab/pyproject.toml .venv/.stratus-lab
+fi
+
 # The repo root is the collection; Ansible finds it through this link (ansible.cfg's collections_path).
 mkdir -p .ansible/collections/ansible_collections/stratus
 ln -sfn "$root" .ansible/collections/ansible_collections/stratus/compute
+# ... and .venv's Python imports it from there as ansible_collections.stratus.compute (the harnesses
+# read the product's constants and the store's quota count), as an editable install would.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+printf '%s\n' "$root/.ansible/collections" > "$site/stratus-collection.pth.tmp"
+cmp -s "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth" 2>/dev/null \
+  && rm -f "$site/stratus-collection.pth.tmp" || mv "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth"

@@ -1,23 +1,14 @@
-"""Make the checkout importable as ansible_collections.stratus.compute; database fixtures."""
+"""Database fixtures and the test markers. The checkout is importable as ansible_collections.stratus.compute
+and the lab toolkit as stratus_lab: setup/bootstrap.sh installs both into .venv."""
 from __future__ import annotations
 
 import os
 import re
-import sys
 import typing as t
 import uuid
 from pathlib import Path
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, ".ansible", "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
-TESTS = os.path.join(ROOT, "tests")
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-import pg_server  # noqa: E402  (tests/pg_server.py)
 
 ALL_BACKENDS = ("sqlite", "postgresql")
 
@@ -41,6 +32,8 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def pg_url() -> t.Iterator[str]:
     """A PostgreSQL server of our own for this session (shared with parallel sessions, stopped by the last)."""
+    from stratus_lab import pg_server  # imported here: ansible-test units reads this file in a venv without it
+
     try:
         with pg_server.shared() as url:
             yield url
@@ -56,6 +49,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[str]:
     else:
         # A readable, unique name: the test's, cut to fit the 63-byte limit, plus a random tail.
         stem = re.sub(r"[^a-z0-9]+", "_", request.node.originalname.lower()).strip("_")[:50]
+        from stratus_lab import pg_server
+
         url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "%s_%s" % (stem, uuid.uuid4().hex[:8]))
     yield url
     # The store caches one engine per URL for the life of the process: close this

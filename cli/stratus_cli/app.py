@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import re
 import shutil
@@ -529,6 +530,14 @@ def _lab_script(settings: Settings, *parts: str) -> Path:
     return path
 
 
+def _lab_command(*args: str) -> list[str]:
+    """`python -m stratus_lab ARGS`: the lab of the checkout's toolkit (setup/bootstrap.sh installs it)."""
+    if importlib.util.find_spec("stratus_lab") is None:
+        raise CliError("ConfigurationError", "the lab toolkit (stratus_lab) is not installed: the lab needs a "
+                       "checkout of the repository set up with `make setup`", "STRATUS_COLLECTION_DIR")
+    return [sys.executable, "-m", "stratus_lab", *args]
+
+
 def _lab_run(argv: list[str], what: str) -> None:
     """Run a lab step with its output on stderr (stdout is for the result)."""
     proc = subprocess.run(argv, stdout=sys.stderr, stderr=sys.stderr, check=False)
@@ -537,12 +546,12 @@ def _lab_run(argv: list[str], what: str) -> None:
 
 
 def _lab_status(settings: Settings) -> dict[str, t.Any]:
-    proc = subprocess.run([sys.executable, str(_lab_script(settings, "lab", "lab.py")), "status", "--json",
-                           "--state-dir", str(settings.lab)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(_lab_command("status", "--json", "--state-dir", str(settings.lab)), capture_output=True,
+                          text=True, check=False)
     try:
         return json.loads(proc.stdout)
     except ValueError:
-        raise CliError("LabError", "lab.py status: %s" % (proc.stderr.strip() or proc.stdout.strip()))
+        raise CliError("LabError", "lab status: %s" % (proc.stderr.strip() or proc.stdout.strip()))
 
 
 def _lab_table(data: t.Mapping[str, t.Any]) -> str:
@@ -568,13 +577,12 @@ def lab_up(ctx: typer.Context,
     settings = _settings(ctx)
     if not skip_image:
         _lab_run([sys.executable, str(_lab_script(settings, "lab", "image", "build.py"))], "the image build")
-    argv = [sys.executable, str(_lab_script(settings, "lab", "lab.py")), "up", "--hypervisors", str(hypervisors),
-            "--state-dir", str(settings.lab)]
+    argv = _lab_command("up", "--hypervisors", str(hypervisors), "--state-dir", str(settings.lab))
     if prefix:
         argv += ["--prefix", prefix]
     if subnet_base:
         argv += ["--subnet-base", subnet_base]
-    _lab_run(argv, "lab.py up")
+    _lab_run(argv, "lab up")
     output.emit(_lab_status(settings), fmt, _lab_table)
 
 
@@ -582,8 +590,7 @@ def lab_up(ctx: typer.Context,
 def lab_down(ctx: typer.Context, keep_store: KeepStoreOpt = False, fmt: OutputOpt = Format.table) -> None:
     """Stop and remove the lab, and its state store, as `make lab-down` does."""
     settings = _settings(ctx)
-    _lab_run([sys.executable, str(_lab_script(settings, "lab", "lab.py")), "down", "--state-dir",
-              str(settings.lab)], "lab.py down")
+    _lab_run(_lab_command("down", "--state-dir", str(settings.lab)), "lab down")
     if not keep_store:
         shutil.rmtree(settings.lab / "store", ignore_errors=True)
     output.emit({"state_dir": str(settings.lab), "up": False, "hypervisors": []}, fmt, _lab_table)

@@ -15,7 +15,7 @@ class CliError(Exception):
     ``code`` is a Nova exception name when a Stratus plugin said so (NoValidHost, QuotaExceeded,
     ...), else one of the CLI's own: ConfigurationError (no collection, inventory or lab found),
     RunnerError (ansible failed without a Stratus error: unreachable host, syntax error),
-    LabError (lab/lab.py or the image build failed), InternalError (a bug).
+    LabError (the lab, stratus_lab, or the image build failed), InternalError (a bug).
     """
 
     def __init__(self, code: str, message: str, field: t.Optional[str] = None, exit_code: int = EXIT_FAILED,

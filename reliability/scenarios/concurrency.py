@@ -14,15 +14,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
-import sys
 import time
 import typing as t
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import lib  # noqa: E402
+from stratus_lab import ansible_run, scenario, store
+from stratus_lab.paths import ROOT, VENV_BIN
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 QUOTA_PROJECT, NET_PROJECT, CAP_PROJECT, CLI_PROJECT = "pq", "pn", "ph", "pc"
 QUOTA_INSTANCES = 5
@@ -41,7 +40,7 @@ CATALOG = {
     "stratus_context": {"user_id": "u-" + QUOTA_PROJECT, "project_id": QUOTA_PROJECT, "roles": ["member"]},
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 128, "disk": 1},
                         {"id": "2", "name": "m1.big", "vcpus": 2, "ram": 3072, "disk": 6}],
-    "stratus_images": [{"id": lib.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_images": [{"id": ansible_run.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
     "stratus_networks": [
         # 10.78.0.0/29: .1 gateway, .6 the DHCP placeholder, so .2 - .5: four addresses
         {"id": SMALL_NET_ID, "name": "small", "cidr": "10.78.0.0/29"},
@@ -112,10 +111,10 @@ def round_workload(rnd: int, quick: bool) -> tuple[list[Run], list[list[str]]]:
 
 
 class Backend:
-    def __init__(self, sc: lib.Scenario, name: str, db_url: str, work: Path) -> None:
+    def __init__(self, sc: scenario.Scenario, name: str, db_url: str, work: Path) -> None:
         self.sc, self.name, self.db_url, self.work = sc, name, db_url, work
         work.mkdir(parents=True, exist_ok=True)
-        self.inventory = lib.write_yaml(work / "hosts.yml", lib.controller_inventory(
+        self.inventory = ansible_run.write_yaml(work / "hosts.yml", ansible_run.controller_inventory(
             CATALOG, HOSTS, CAPACITY, local_hypervisors=work / "pools"))
         (work / "decide.yml").write_text(DECIDE)
         self.decide_dir = work / "cli-playbooks"
@@ -124,7 +123,7 @@ class Backend:
         cli_play = DECIDE.replace("ignore_errors: true", "ignore_errors: false")
         (self.decide_dir / "provision.yml").write_text(
             cli_play.split("\n    - name: Write the answers", maxsplit=1)[0] + "\n")
-        self.engine = lib.open_engine(db_url)
+        self.engine = store.open_engine(db_url)
         self.seq = 0
         self.logs: list[Path] = []
 
@@ -144,16 +143,16 @@ class Backend:
         vars_file.write_text(json.dumps(extra))
         self.logs.append(self.work / ("run-%d.log" % self.seq))
         log = open(self.logs[-1], "w")
-        return subprocess.Popen([str(lib.VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook),
+        return subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook),
                                  "-e", "@%s" % vars_file], stdout=log, stderr=subprocess.STDOUT,
-                                env=lib.env(STRATUS_DB_URL=self.db_url, **lib.caller_env(caller)), cwd=str(self.work))
+                                env=ansible_run.env(STRATUS_DB_URL=self.db_url, **ansible_run.caller_env(caller)), cwd=str(self.work))
 
     def start_cli(self, args: list[str], playbook_dir: t.Optional[Path]) -> subprocess.Popen:
         extra = {"STRATUS_INVENTORY": str(self.inventory), "STRATUS_DB_URL": self.db_url}
         if playbook_dir is not None:
             extra["STRATUS_PLAYBOOK_DIR"] = str(playbook_dir)
-        return subprocess.Popen([str(lib.VENV_BIN / "stratus"), "-q", *args, "--output", "json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lib.env(**extra),
+        return subprocess.Popen([str(VENV_BIN / "stratus"), "-q", *args, "--output", "json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ansible_run.env(**extra),
                                 cwd=str(self.work))
 
     # --- one round ------------------------------------------------------------------------------------------
@@ -239,7 +238,7 @@ class Backend:
         for project, names in sorted(by_project.items())[:1 if self.sc.quick else None]:
             cli.append(["--project", project, "--user", "u-" + project, "--role", "member", "server", "delete",
                         *names[-2:]])
-        procs = [self.start_playbook(lib.ROOT / "playbooks" / "provision.yml", r, None) for r in runs]
+        procs = [self.start_playbook(ROOT / "playbooks" / "provision.yml", r, None) for r in runs]
         logs = self.logs[-len(procs):]
         clis = [self.start_cli(args, None) for args in cli]
         for proc, log in zip(procs, logs):
@@ -333,17 +332,17 @@ class Backend:
             self.sc.check("no_duplicate_server_names", not dup_names, "%s: %s" % (tag, dup_names))
 
 
-def main(sc: lib.Scenario) -> None:
-    if not (lib.VENV_BIN / "stratus").exists():
-        raise lib.CannotRun("the stratus command is not installed (make setup installs it)")
+def main(sc: scenario.Scenario) -> None:
+    if not (VENV_BIN / "stratus").exists():
+        raise scenario.CannotRun("the stratus command is not installed (make setup installs it)")
     rounds = 1 if sc.quick else 4
     sc.figures["backends"] = ["sqlite", "postgresql"]
     sc.figures["rounds_per_backend"] = rounds
     for key in ("runs", "cli_calls", "servers_requested", "servers_created", "refused_QuotaExceeded",
                 "refused_NoValidHost", "refused_NoMoreFixedIps", "refused_other", "tracebacks", "delete_runs"):
         sc.figures[key] = 0
-    with lib.postgresql() as fresh:
-        backends = [Backend(sc, "sqlite", lib.sqlite_url(sc.work / "sqlite-store"), sc.work / "sqlite"),
+    with scenario.postgresql() as fresh:
+        backends = [Backend(sc, "sqlite", store.sqlite_url(sc.work / "sqlite-store"), sc.work / "sqlite"),
                     Backend(sc, "postgresql", fresh("concurrency"), sc.work / "postgresql")]
         for backend in backends:
             for rnd in range(1, rounds + 1):
@@ -361,4 +360,4 @@ def main(sc: lib.Scenario) -> None:
 
 
 if __name__ == "__main__":
-    lib.Scenario("concurrency", __doc__ or "").run(main)
+    scenario.Scenario("concurrency", __doc__ or "").run(main)

@@ -16,17 +16,19 @@ import random
 import sys
 import time
 import typing as t
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import lablib  # noqa: E402  (reliability/lablib.py)
-from lablib import Lab, LabError, audit, lab_lock, leak_counts, log  # noqa: E402
+from stratus_lab import scenario
+from stratus_lab.audit import LEAK_KINDS, audit, clean, leak_counts
+from stratus_lab.lab import LabError
+from stratus_lab.lock import lab_lock
+from stratus_lab.scenario import log
+from stratus_lab.session import LabSession
 
 SCENARIO = "crash_recovery"
 TRIALS, QUICK_TRIALS = 30, 3
 MAX_RERUNS = 3
 NET = [{"name": "demo"}]
-BENCH = lablib.BENCH_IMAGE_ID
+BENCH = scenario.BENCH_IMAGE_ID
 
 # A mix of block device mappings; every guest but one runs the bench image (no kernel to boot).
 SERVERS: list[dict[str, t.Any]] = [
@@ -53,27 +55,27 @@ DELETE = [{"name": s["name"], "state": "absent", **({"min_count": s["min_count"]
 NAMES = sorted(n for s in SERVERS
                for n in (["%s-%d" % (s["name"], i + 1) for i in range(s["min_count"])] if "min_count" in s
                          else [s["name"]]))
-EXTRA = {"stratus_flavors": lablib.FLAVORS}  # the lab's catalog (an inventory overlay)
+EXTRA = {"stratus_flavors": scenario.FLAVORS}  # the lab's catalog (an inventory overlay)
 
 
-def live_names(lab: Lab) -> dict[str, str]:
+def live_names(lab: LabSession) -> dict[str, str]:
     return {r.name: r.vm_state for r in lab.rows("select name, vm_state from instances where deleted = ''")}
 
 
-def converge(lab: Lab, request: list[dict[str, t.Any]], want_present: bool,
+def converge(lab: LabSession, request: list[dict[str, t.Any]], want_present: bool,
              not_converged: list[dict[str, t.Any]]) -> tuple[bool, int, dict[str, list[str]]]:
     """Run the request again until it succeeds and the audit is clean: (converged, reruns, leaks).
 
     Each rerun that did not converge is appended to `not_converged` (its exit code and leaks)."""
     leaks: dict[str, list[str]] = {}
     for rerun in range(1, MAX_RERUNS + 1):
-        result = lab.playbook(request, EXTRA)
+        result = lab.provision(request, EXTRA)
         leaks = audit(lab)
         names = live_names(lab)
         wanted = {n: "active" for n in NAMES} if want_present else {}
         if names != wanted:
             leaks.setdefault("missing", []).append("servers %s, wanted %s" % (names, wanted))
-        if result.returncode == 0 and lablib.clean(leaks):
+        if result.returncode == 0 and clean(leaks):
             return True, rerun, leaks
         found = {k: v[:5] for k, v in leaks.items() if v}
         not_converged.append({"rerun": rerun, "rc": result.returncode, "leaks": found,
@@ -83,7 +85,7 @@ def converge(lab: Lab, request: list[dict[str, t.Any]], want_present: bool,
 
 
 def main() -> int:
-    args = lablib.scenario_args(__doc__.splitlines()[0])
+    args = scenario.scenario_args(__doc__.splitlines()[0])
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     wanted_kills = QUICK_TRIALS if args.quick else TRIALS
@@ -94,17 +96,17 @@ def main() -> int:
     trials: list[dict[str, t.Any]] = []
     interrupted = ""
     calibration: dict[str, float] = {}
-    totals = {kind: 0 for kind in lablib.LEAK_KINDS}
+    totals = {kind: 0 for kind in LEAK_KINDS}
     try:
-        with Lab("crash", db_url=args.db_url) as lab:
+        with scenario.lab("crash", db_url=args.db_url) as lab:
             # One whole run of each kind: how long they take is the window the kill points are drawn in.
             with lab_lock():
                 for kind, request in (("provision", SERVERS), ("delete", DELETE)):
-                    result = lab.playbook(request, EXTRA)
+                    result = lab.provision(request, EXTRA)
                     calibration[kind] = round(result.seconds, 1)
                     leaks = audit(lab)
-                    if result.returncode != 0 or not lablib.clean(leaks):
-                        return lablib.cannot_run(args.out, SCENARIO, "the uninterrupted %s run failed (rc %d): %s\n%s"
+                    if result.returncode != 0 or not clean(leaks):
+                        return scenario.cannot_run(args.out, SCENARIO, "the uninterrupted %s run failed (rc %d): %s\n%s"
                                                  % (kind, result.returncode, leaks, result.stdout[-2000:]))
             log("calibration: %s" % calibration)
             present = False
@@ -114,7 +116,7 @@ def main() -> int:
                 kill_after = round(rng.uniform(0.5, 0.95 * calibration[kind]), 2)
                 number = len(trials) + 1
                 with lab_lock():
-                    killed = lab.killed_playbook(request, EXTRA, kill_after, logs / ("trial-%02d-%s.log" % (number, kind)))
+                    killed = lab.killed_provision(request, EXTRA, kill_after, logs / ("trial-%02d-%s.log" % (number, kind)))
                     failed_reruns: list[dict[str, t.Any]] = []
                     ok, reruns, leaks = converge(lab, request, not present, failed_reruns)
                 if not killed.killed:
@@ -131,10 +133,10 @@ def main() -> int:
                        "converged" if ok else "NOT converged", reruns, "" if killed.killed else " (run ended first)"))
                 present = not present if ok else bool(live_names(lab))
     except LabError as exc:
-        return lablib.cannot_run(args.out, SCENARIO, str(exc))
+        return scenario.cannot_run(args.out, SCENARIO, str(exc))
     except KeyboardInterrupt:
         if not trials:
-            return lablib.cannot_run(args.out, SCENARIO, "interrupted")
+            return scenario.cannot_run(args.out, SCENARIO, "interrupted")
         interrupted = "interrupted after %d trials; " % len(trials)  # the figures so far still count
 
     kills = [tr for tr in trials if tr["killed"]]
@@ -166,12 +168,12 @@ def main() -> int:
                   # "run it again": one rerun, not several, must be enough
                   "every_trial_converged_on_its_first_rerun": all(tr["reruns"] == 1 and tr["converged"]
                                                                   for tr in trials)}
-    invariants.update({"no_%s_leak" % kind: totals.get(kind, 0) == 0 for kind in lablib.LEAK_KINDS})
+    invariants.update({"no_%s_leak" % kind: totals.get(kind, 0) == 0 for kind in LEAK_KINDS})
     notes = interrupted + ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision "
                            "or delete of %d servers (bench image, one guest kernel; local, ephemeral+swap, config "
                            "drive, boot from volume, kept blank volume), then reruns of the same request; audit of "
                            "store vs libvirt on 3 hypervisors after each trial." % len(NAMES))
-    code = lablib.write_result(args.out, SCENARIO, figures, invariants, notes)
+    code = scenario.write_result_file(args.out, SCENARIO, figures, invariants, notes)
     log("%s: %d trials, %d kills, %d converged, leaks %s, max reruns %d -> %s"
         % (SCENARIO, len(trials), len(kills), figures["converged"], totals, figures["max_reruns"],
            "passed" if code == 0 else "FAILED"))

@@ -21,13 +21,12 @@ import copy
 import json
 import os
 import random
-import sys
 import typing as t
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import lib  # noqa: E402
+from stratus_lab import ansible_run, scenario, store
+from stratus_lab.paths import ROOT, VENV_BIN
 
 NETWORK_ID = "8d3c1a0e-6a7e-4a57-8a8f-0d5b6c2f4e99"
 MARKER_NAME = "EXECUTED"
@@ -36,7 +35,7 @@ CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
                         {"id": "2", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 2, "ephemeral": 1,
                          "swap": 128}],
-    "stratus_images": [{"id": lib.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_images": [{"id": ansible_run.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
     "stratus_networks": [{"id": NETWORK_ID, "name": "net1", "cidr": "10.77.0.0/20"}],
     "stratus_quotas": {"defaults": {"instances": 100000, "cores": 100000, "ram": 100000000}},
 }
@@ -74,7 +73,7 @@ PLAYBOOK = """---
 # --- the schema, with its references inlined (hypothesis-jsonschema resolves local ones only) ----------
 
 def inline_schema() -> dict[str, t.Any]:
-    docs = {name: json.loads((lib.ROOT / "schemas" / name).read_text())
+    docs = {name: json.loads((ROOT / "schemas" / name).read_text())
             for name in ("server.json", "common.json", "bdm.json")}
 
     def resolve(node: t.Any, doc: str) -> t.Any:
@@ -128,7 +127,7 @@ def generate(count: int, seed: int) -> list[dict[str, t.Any]]:
 
 def point_at_catalog(req: dict[str, t.Any], rng: random.Random) -> dict[str, t.Any]:
     """The same request with the catalog's flavor, image and network, so that it may be accepted."""
-    req = dict(req, flavor=rng.choice(["m1.tiny", "1", "m1.small"]), image=rng.choice(["cirros", lib.IMAGE_ID]),
+    req = dict(req, flavor=rng.choice(["m1.tiny", "1", "m1.small"]), image=rng.choice(["cirros", ansible_run.IMAGE_ID]),
                networks=rng.choice([[{"name": "net1"}], [{"uuid": NETWORK_ID}], "auto", "none"]))
     for field in ("block_device_mapping_v2", "host", "hypervisor_hostname", "availability_zone", "key_name",
                   "scheduler_hints", "trusted_image_certificates", "context"):
@@ -214,11 +213,11 @@ def run_batch(work: Path, tag: str, requests: list[t.Any], inventory: Path, chec
     playbook = work / "requests.yml"
     if not playbook.exists():  # written once: batches run side by side
         playbook.write_text(PLAYBOOK)
-    cmd = [str(lib.VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", "@%s" % vars_file,
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", "@%s" % vars_file,
            "-e", json.dumps({"answers_file": str(answers)})]
     if check:
         cmd.append("--check")
-    proc = lib.run(cmd, timeout=3600, cwd=str(work), env=lib.env(STRATUS_DB_URL=db_url))
+    proc = ansible_run.run(cmd, ansible_run.env(db_url=db_url), timeout=3600, check=False, cwd=work)
     output = proc.stdout + proc.stderr
     (work / ("output-%s.log" % tag)).write_text(output)
     try:
@@ -227,7 +226,7 @@ def run_batch(work: Path, tag: str, requests: list[t.Any], inventory: Path, chec
         return [], output, proc.returncode
 
 
-def classify(sc: lib.Scenario, answer: dict[str, t.Any], what: str) -> str:
+def classify(sc: scenario.Scenario, answer: dict[str, t.Any], what: str) -> str:
     """'accepted' or 'refused CODE'; counts tracebacks and refusals without a code."""
     error = answer.get("error") if isinstance(answer.get("error"), dict) else None
     code = (error or {}).get("code")
@@ -263,19 +262,19 @@ def attacks(marker: Path) -> dict[str, dict[str, t.Any]]:
         "xml_metacharacters_in_user_data": dict(
             TINY, name="a-ud", user_data=_b64(b"<x>&amp;</x>\x00\x01" + XML_META.encode())),
         "xml_metacharacters_in_device_name": dict(TINY, name="a-dev", block_device_mapping_v2=[
-            {"boot_index": 0, "uuid": lib.IMAGE_ID, "source_type": "image", "destination_type": "local",
+            {"boot_index": 0, "uuid": ansible_run.IMAGE_ID, "source_type": "image", "destination_type": "local",
              "device_name": "/dev/vda'/><disk>"}]),
         "control_characters_in_name": dict(TINY, name="a\x00b\x1b[2Jc"),
         "control_characters_in_metadata": dict(TINY, name="a-ctl", metadata={"k": "v\x00\x07\x1b"}),
         "control_characters_in_device_name": dict(TINY, name="a-devctl", block_device_mapping_v2=[
-            {"boot_index": 0, "uuid": lib.IMAGE_ID, "source_type": "image", "destination_type": "local",
+            {"boot_index": 0, "uuid": ansible_run.IMAGE_ID, "source_type": "image", "destination_type": "local",
              "device_name": "vd\x00a"}]),
         "path_traversal_in_image_name": dict(TINY, name="a-img", image="../../../../etc/passwd"),
         "path_traversal_in_volume_name": dict(TINY, name="a-vol", block_device_mapping_v2=[
-            {"boot_index": 0, "uuid": lib.IMAGE_ID, "source_type": "image", "destination_type": "local"},
+            {"boot_index": 0, "uuid": ansible_run.IMAGE_ID, "source_type": "image", "destination_type": "local"},
             {"source_type": "volume", "uuid": "../../../var/lib/libvirt/x", "destination_type": "volume"}]),
         "path_traversal_in_device_name": dict(TINY, name="a-devpath", block_device_mapping_v2=[
-            {"boot_index": 0, "uuid": lib.IMAGE_ID, "source_type": "image", "destination_type": "local",
+            {"boot_index": 0, "uuid": ansible_run.IMAGE_ID, "source_type": "image", "destination_type": "local",
              "device_name": "/dev/../../etc/shadow"}]),
         "path_traversal_in_personality_path": dict(TINY, name="a-pers", personality=[
             {"path": "../../../../etc/cron.d/evil", "contents": _b64(b"* * * * * root id")}]),
@@ -301,7 +300,7 @@ def attacks(marker: Path) -> dict[str, dict[str, t.Any]]:
     }
 
 
-def follow_to_xml_and_config_drive(sc: lib.Scenario, name: str, plan: dict[str, t.Any], request: dict[str, t.Any]
+def follow_to_xml_and_config_drive(sc: scenario.Scenario, name: str, plan: dict[str, t.Any], request: dict[str, t.Any]
                                    ) -> bool:
     """Build the domain XML and the config drive of an accepted plan, with the collection's code."""
     from ansible_collections.stratus.compute.plugins.module_utils.compute import domain
@@ -323,17 +322,17 @@ def follow_to_xml_and_config_drive(sc: lib.Scenario, name: str, plan: dict[str, 
     return ok
 
 
-def named_attacks(sc: lib.Scenario, inventory: Path) -> None:
+def named_attacks(sc: scenario.Scenario, inventory: Path) -> None:
     import sqlalchemy as sa
 
     work = sc.work / "attacks"
     work.mkdir(exist_ok=True)
     marker = work / MARKER_NAME
-    db_url = lib.sqlite_url(work / "store")
+    db_url = store.sqlite_url(work / "store")
     cases = attacks(marker)
     answers, output, _rc = run_batch(work, "attacks", list(cases.values()), inventory, check=False, db_url=db_url)
     sc.check("attacks_answered", len(answers) == len(cases), output[-2000:])
-    engine = lib.open_engine(db_url)
+    engine = store.open_engine(db_url)
     with engine.connect() as conn:
         plans = {r.name: r.plan for r in conn.execute(sa.text("SELECT name, plan FROM instances WHERE deleted = ''"))}
     engine.dispose()
@@ -357,11 +356,12 @@ def named_attacks(sc: lib.Scenario, inventory: Path) -> None:
         "Traceback" not in output else "accepted (rc %d)" % rc
     sc.check("python_tag_refused", rc != 0, output[-1000:])
     # The stratus CLI reads a request file from the user: a template in it must not run either.
-    req_file = lib.write_yaml(work / "cli-request.yml", [dict(TINY, name="cli-{{ 6 * 7 }}",
+    req_file = ansible_run.write_yaml(work / "cli-request.yml", [dict(TINY, name="cli-{{ 6 * 7 }}",
                                                               metadata={"k": "{{ lookup('pipe', 'touch %s') }}"
                                                                         % marker})])
-    proc = lib.run([str(lib.VENV_BIN / "stratus"), "-q", "server", "create", "-f", str(req_file), "--check", "-o",
-                    "json"], env=lib.env(STRATUS_INVENTORY=str(inventory), STRATUS_DB_URL=db_url))
+    proc = ansible_run.run([str(VENV_BIN / "stratus"), "-q", "server", "create", "-f", str(req_file), "--check",
+                            "-o", "json"], ansible_run.env(db_url=db_url, STRATUS_INVENTORY=str(inventory)),
+                           timeout=600, check=False)
     try:
         cli_names = [s["name"] for s in json.loads(proc.stdout).get("servers", [])]
     except ValueError:
@@ -374,12 +374,12 @@ def named_attacks(sc: lib.Scenario, inventory: Path) -> None:
     sc.figures["attacks_total"] = len(results)
 
 
-def main(sc: lib.Scenario) -> None:
+def main(sc: scenario.Scenario) -> None:
     total = 300 if sc.quick else 10000
     batches = 1 if sc.quick else 10
     sc.figures.update(backends=["sqlite"], requests=0, accepted=0, refused={}, tracebacks=0, refusals_without_code=0,
                       mutations={})
-    inventory = lib.write_yaml(sc.work / "hosts.yml", lib.controller_inventory(CATALOG, HOSTS, CAPACITY))
+    inventory = ansible_run.write_yaml(sc.work / "hosts.yml", ansible_run.controller_inventory(CATALOG, HOSTS, CAPACITY))
     rng = random.Random(7)
     generated = generate(total, seed=7)
     if len(generated) < total:  # hypothesis stops early only when the space is exhausted: top up by mutating
@@ -394,7 +394,7 @@ def main(sc: lib.Scenario) -> None:
             kind, bad = mutate(point_at_catalog(req, rng) if rng.random() < 0.5 else req, rng)
             sc.figures["mutations"][kind] = sc.figures["mutations"].get(kind, 0) + 1
             requests.append(("mutated", bad))
-    db_url = lib.sqlite_url(sc.work / "store")
+    db_url = store.sqlite_url(sc.work / "store")
     size = (len(requests) + batches - 1) // batches
     per_kind: dict[str, dict[str, int]] = {}
     chunks = [requests[b * size:(b + 1) * size] for b in range(batches)]
@@ -427,7 +427,7 @@ def main(sc: lib.Scenario) -> None:
     sc.check("some_accepted_some_refused", sc.figures["accepted"] > 0 and bool(sc.figures["refused"]))
     # check mode writes nothing
     import sqlalchemy as sa
-    engine = lib.open_engine(db_url)
+    engine = store.open_engine(db_url)
     with engine.connect() as conn:
         written = conn.execute(sa.text("SELECT count(*) FROM instances")).scalar()
     engine.dispose()
@@ -436,4 +436,4 @@ def main(sc: lib.Scenario) -> None:
 
 
 if __name__ == "__main__":
-    lib.Scenario("hostile_input", __doc__ or "").run(main)
+    scenario.Scenario("hostile_input", __doc__ or "").run(main)

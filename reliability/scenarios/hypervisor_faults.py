@@ -18,22 +18,27 @@ import time
 import typing as t
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import lablib  # noqa: E402  (reliability/lablib.py)
-from lablib import Lab, LabError, audit, lab_lock, leak_counts, log  # noqa: E402
+from stratus_lab import ansible_run, console, scenario
+from stratus_lab.audit import audit, clean, leak_counts
+from stratus_lab.lab import LabError
+from stratus_lab.lock import lab_lock
+from stratus_lab.paths import DEMO_NETWORK
+from stratus_lab.scenario import log
+from stratus_lab.session import LabSession
+from stratus_lab.store import as_json
 
 SCENARIO = "hypervisor_faults"
 NET = [{"name": "demo"}]
 ADMIN = {"user_id": "operator", "project_id": "demo", "roles": ["admin"]}
 # The lab's catalog (an inventory overlay): the operator runs these as an admin of the demo project,
 # since the baseline forces hosts
-EXTRA = {"stratus_flavors": lablib.FLAVORS, "stratus_context": ADMIN}
+EXTRA = {"stratus_flavors": scenario.FLAVORS, "stratus_context": ADMIN}
 BASE_POOL = "/var/lib/libvirt/stratus/base"
 # One server forced onto each host first: every host then has the network (and its dnsmasq) and the
 # bench image cached, so a fault is the only thing that can go wrong there.
 BASELINE = [{"name": "hf-base-%d" % k, "flavor": "m1.bench", "image": "stratus-bench", "networks": NET,
              "availability_zone": "%s:hv%d" % ("az1" if k % 2 else "az2", k)}
-            for k in lablib.HYPERVISORS]
+            for k in scenario.LAB_HYPERVISORS]
 
 
 def bench_server(name: str) -> dict[str, t.Any]:
@@ -49,80 +54,80 @@ class Fault:
         return dict(bench_server("hf-%s" % self.name.replace("_", "-")), image=self.image,
                     flavor="m1.tiny" if self.image == "stratus-guest" else "m1.bench")
 
-    def inject(self, lab: Lab, k: int) -> str:
+    def inject(self, lab: LabSession, k: int) -> str:
         raise NotImplementedError
 
-    def restore(self, lab: Lab, k: int) -> None:
+    def restore(self, lab: LabSession, k: int) -> None:
         """Undo the fault (after the run, before the audit)."""
 
 
 class LibvirtdStopped(Fault):
     name = "libvirtd_stopped"
 
-    def inject(self, lab: Lab, k: int) -> str:
+    def inject(self, lab: LabSession, k: int) -> str:
         lab.daemon("stop", "libvirtd", k)
-        return "lab.py daemon stop libvirtd --hv %d" % k
+        return "stratus_lab daemon stop libvirtd --hv %d" % k
 
-    def restore(self, lab: Lab, k: int) -> None:
+    def restore(self, lab: LabSession, k: int) -> None:
         lab.daemon("start", "libvirtd", k)
 
 
 class PoolFull(Fault):
     name = "pool_full"
 
-    def inject(self, lab: Lab, k: int) -> str:
+    def inject(self, lab: LabSession, k: int) -> str:
         # A 64 KiB filesystem over the base pool: the cached image is hidden, and copying it again fails.
-        lab.in_host(k, "mkdir -p %s && mount -t tmpfs -o size=64k stratus-full %s" % (BASE_POOL, BASE_POOL))
+        lab.host(k).in_namespaces("mkdir -p %s && mount -t tmpfs -o size=64k stratus-full %s" % (BASE_POOL, BASE_POOL))
         return "tmpfs of 64 KiB mounted on %s" % BASE_POOL
 
-    def restore(self, lab: Lab, k: int) -> None:
-        lab.in_host(k, "umount %s" % BASE_POOL)
+    def restore(self, lab: LabSession, k: int) -> None:
+        lab.host(k).in_namespaces("umount %s" % BASE_POOL)
 
 
 class DnsmasqGone(Fault):
     name = "dnsmasq_gone"
     image = "stratus-guest"  # a real guest asks for its address: proof that DHCP is served again
 
-    def inject(self, lab: Lab, k: int) -> str:
-        pid = lab.dnsmasq_pid(k)
+    def inject(self, lab: LabSession, k: int) -> str:
+        pid = lab.host(k).dnsmasq_pid(DEMO_NETWORK)
         if pid is None:
-            raise LabError("hv%d: no dnsmasq running for %s to kill" % (k, lablib.NETWORK))
+            raise LabError("hv%d: no dnsmasq running for %s to kill" % (k, DEMO_NETWORK))
         os.kill(pid, signal.SIGKILL)
-        return "SIGKILL to dnsmasq pid %d of %s in hv%d's namespace" % (pid, lablib.NETWORK, k)
+        return "SIGKILL to dnsmasq pid %d of %s in hv%d's namespace" % (pid, DEMO_NETWORK, k)
 
 
 class SshdStopped(Fault):
     name = "sshd_stopped"
 
-    def inject(self, lab: Lab, k: int) -> str:
+    def inject(self, lab: LabSession, k: int) -> str:
         lab.daemon("stop", "sshd", k)
-        return "lab.py daemon stop sshd --hv %d (and its SSH master closed)" % k
+        return "stratus_lab daemon stop sshd --hv %d (and its SSH master closed)" % k
 
-    def restore(self, lab: Lab, k: int) -> None:
+    def restore(self, lab: LabSession, k: int) -> None:
         lab.daemon("start", "sshd", k)
 
 
 FAULTS = [LibvirtdStopped(), PoolFull(), DnsmasqGone(), SshdStopped()]
 
 
-def instance(lab: Lab, name: str) -> t.Optional[t.Any]:
+def instance(lab: LabSession, name: str) -> t.Optional[t.Any]:
     rows = lab.rows("select uuid, host, vm_state, task_state, attempts, fault from instances "
                     "where name = :name and deleted = ''", name=name)
     return rows[0] if rows else None
 
 
-def events(lab: Lab, uuid: str) -> list[list[str]]:
+def events(lab: LabSession, uuid: str) -> list[list[str]]:
     return [[r.event, r.host or "", r.result or ""] for r in lab.rows(
         "select e.event, e.host, e.result from instance_actions_events e join instance_actions a "
         "on a.id = e.action_id where a.instance_uuid = :uuid order by e.id", uuid=uuid)]
 
 
-def run_with_fault(lab: Lab, fault: Fault, logs: Path) -> dict[str, t.Any]:
+def run_with_fault(lab: LabSession, fault: Fault, logs: Path) -> dict[str, t.Any]:
     """Start the provision of the fault's server, inject the fault on its host once placed, wait."""
     server = fault.server()
     start = time.monotonic()
     log_path = logs / ("%s.log" % fault.name)
-    proc = lab.start_playbook([server], EXTRA, log_path)
+    proc = lab.start_provision([server], EXTRA, log_path)
     injected: dict[str, t.Any] = {}
     try:
         while proc.poll() is None and time.monotonic() - start < 300:
@@ -130,7 +135,7 @@ def run_with_fault(lab: Lab, fault: Fault, logs: Path) -> dict[str, t.Any]:
             if row is not None and row.host:
                 k = int(row.host[2:])
                 injected = {"host": row.host, "task_state_at_injection": row.task_state,
-                            "running_task": lablib.running_task(log_path.read_text(errors="replace"))[1]}
+                            "running_task": ansible_run.running_task(log_path.read_text(errors="replace"))[1]}
                 injected["how"] = fault.inject(lab, k)
                 injected["at_s"] = round(time.monotonic() - start, 2)
                 # mid-run: the build on that host had not begun (no step had taken the server yet)
@@ -139,17 +144,17 @@ def run_with_fault(lab: Lab, fault: Fault, logs: Path) -> dict[str, t.Any]:
             time.sleep(0.2)
         rc = proc.wait(timeout=900)
     except BaseException:
-        lablib.kill_group(proc)
+        ansible_run.kill_group(proc)
         raise
     return {"server": server["name"], "run_rc": rc, "run_s": round(time.monotonic() - start, 1),
             "injected": injected}
 
 
-def outcome(lab: Lab, name: str, fault_host: str) -> dict[str, t.Any]:
+def outcome(lab: LabSession, name: str, fault_host: str) -> dict[str, t.Any]:
     row = instance(lab, name)
     if row is None:
         return {"vm_state": "missing"}
-    fault = lablib.as_json(row.fault, None)
+    fault = as_json(row.fault, None)
     return {"uuid": row.uuid, "vm_state": row.vm_state, "task_state": row.task_state, "host": row.host,
             "attempts": row.attempts, "fault_code": (fault or {}).get("code"),
             "rescheduled": row.vm_state == "active" and row.host != fault_host,
@@ -157,7 +162,7 @@ def outcome(lab: Lab, name: str, fault_host: str) -> dict[str, t.Any]:
 
 
 def main() -> int:
-    args = lablib.scenario_args(__doc__.splitlines()[0])
+    args = scenario.scenario_args(__doc__.splitlines()[0])
     logs = args.out / ("%s-logs" % SCENARIO)
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -165,11 +170,11 @@ def main() -> int:
     invariants: dict[str, bool] = {}
     requested = list(BASELINE)
     try:
-        with Lab("faults", db_url=args.db_url) as lab:
+        with scenario.lab("faults", db_url=args.db_url) as lab:
             with lab_lock():
-                base = lab.playbook(BASELINE, EXTRA)
+                base = lab.provision(BASELINE, EXTRA)
             if base.returncode != 0:
-                return lablib.cannot_run(args.out, SCENARIO, "baseline provision failed:\n%s" % base.stdout[-2000:])
+                return scenario.cannot_run(args.out, SCENARIO, "baseline provision failed:\n%s" % base.stdout[-2000:])
             for fault in FAULTS:
                 with lab_lock():
                     log("%s: starting" % fault.name)
@@ -193,7 +198,7 @@ def main() -> int:
                 invariants["%s: injected mid-run" % fault.name] = bool(result["injected"].get("mid_run"))
                 invariants["%s: rescheduled, repaired or honest ERROR" % fault.name] = honest and (
                     out.get("rescheduled") or out["vm_state"] == "error" or fault.name == "dnsmasq_gone")
-                invariants["%s: store matches libvirt" % fault.name] = lablib.clean(leaks)
+                invariants["%s: store matches libvirt" % fault.name] = clean(leaks)
                 for key, value in extra.items():
                     if isinstance(value, bool):
                         invariants["%s: %s" % (fault.name, key)] = value
@@ -203,43 +208,43 @@ def main() -> int:
                        out.get("fault_code"), {k2: v for k2, v in result["audit_after_fault"].items() if v}))
             # Faults gone: the same requests again clean every leftover and change nothing else.
             with lab_lock():
-                again = lab.playbook(requested, EXTRA)
+                again = lab.provision(requested, EXTRA)
             final = audit(lab, allow_error=True)
             figures["recovery"] = {"run_rc": again.returncode, "audit": leak_counts(final),
                                    "audit_details": {k2: v for k2, v in final.items() if v}}
-            invariants["recovery run: everything clean, no leftover"] = lablib.clean(final)
+            invariants["recovery run: everything clean, no leftover"] = clean(final)
     except LabError as exc:
-        return lablib.cannot_run(args.out, SCENARIO, str(exc))
+        return scenario.cannot_run(args.out, SCENARIO, str(exc))
     except KeyboardInterrupt:
-        return lablib.cannot_run(args.out, SCENARIO, "interrupted")
+        return scenario.cannot_run(args.out, SCENARIO, "interrupted")
     figures["seconds"] = round(time.monotonic() - started, 1)
     notes = ("Each fault is injected on the host play 1 placed a new server on, after the placement and before "
              "the build began there (task_state scheduling). dnsmasq_gone is repaired in place by the network "
              "step, and its guest must get its address by DHCP; the other faults reschedule.")
-    code = lablib.write_result(args.out, SCENARIO, figures, invariants, notes)
+    code = scenario.write_result_file(args.out, SCENARIO, figures, invariants, notes)
     log("%s: %s" % (SCENARIO, "passed" if code == 0 else "FAILED: %s" % [k for k, v in invariants.items() if not v]))
     return code
 
 
-def fault_checks(lab: Lab, fault: Fault, result: dict[str, t.Any], k: int) -> dict[str, t.Any]:
+def fault_checks(lab: LabSession, fault: Fault, result: dict[str, t.Any], k: int) -> dict[str, t.Any]:
     """What a fault needs checked beyond the outcome."""
     out: dict[str, t.Any] = {}
     if isinstance(fault, DnsmasqGone) and k:
-        out["dnsmasq running after the run"] = lab.dnsmasq_pid(k) is not None
+        out["dnsmasq running after the run"] = lab.host(k).dnsmasq_pid(DEMO_NETWORK) is not None
         row = result["outcome"]
         if row.get("vm_state") == "active":
             ips = lab.rows("select address from ip_allocations where instance_uuid = :u", u=row["uuid"])
-            line = lablib.console_ready_line(lab.state, row["uuid"], row["host"])
+            line = console.ready_line(lab.state, row["uuid"], row["host"])
             out["guest_console"] = line
             out["guest got its address by DHCP"] = bool(ips) and line.endswith("ip=%s" % ips[0].address)
         # The silent case: dnsmasq dies under servers that already have their entries, and a run
         # that adds no entry (the same request again) must still bring it back.
-        pid = lab.dnsmasq_pid(k)
+        pid = lab.host(k).dnsmasq_pid(DEMO_NETWORK)
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-        rerun = lab.playbook([fault.server()], EXTRA)
+        rerun = lab.provision([fault.server()], EXTRA)
         out["rerun_rc"] = rerun.returncode
-        out["dnsmasq running after a rerun that adds no entry"] = lab.dnsmasq_pid(k) is not None
+        out["dnsmasq running after a rerun that adds no entry"] = lab.host(k).dnsmasq_pid(DEMO_NETWORK) is not None
     if isinstance(fault, (LibvirtdStopped, SshdStopped)):
         host = result["injected"].get("host")
         out["leftovers_recorded"] = [r.reason for r in lab.rows(

@@ -12,7 +12,7 @@ password, for a server with admin_pass and user data (user data is treated as se
 carries credentials), plus refused requests and an unreachable store. None of the secrets may
 appear in any output, log, runner event or in the store's action log. The hypervisors run their
 modules locally against libvirt's in-memory test:///default driver (the plans do travel to them).
-The SQLite file must be mode 0600, and the lab's SSH must pin host keys (lab/lab.py's inventory).
+The SQLite file must be mode 0600, and the lab's SSH must pin host keys (the lab's inventory, stratus_lab.lab).
 """
 from __future__ import annotations
 
@@ -21,15 +21,16 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 import typing as t
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import lib  # noqa: E402
+from stratus_lab import ansible_run, scenario, store
+from stratus_lab import lab as labmod
+from stratus_lab.lab import LabError
+from stratus_lab.paths import ROOT, VENV_BIN
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 ALICE = {"user_id": "alice", "project_id": "pa", "roles": ["member"]}
 BOB = {"user_id": "bob", "project_id": "pb", "roles": ["member"]}
@@ -44,7 +45,7 @@ SECRETS = {"admin_pass": ADMIN_PASS, "user_data (base64)": USER_DATA, "user_data
 CATALOG = {
     "stratus_context": ALICE,
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1}],
-    "stratus_images": [{"id": lib.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_images": [{"id": ansible_run.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"}],
     "stratus_networks": [{"id": NETWORK_ID, "name": "net1", "cidr": "10.77.0.0/24"}],
 }
 HOSTS = {"hv1": {"stratus_availability_zone": "az1"}, "hv2": {"stratus_availability_zone": "az2"}}
@@ -81,12 +82,12 @@ PLAYBOOK = """---
 
 
 class Context:
-    def __init__(self, sc: lib.Scenario) -> None:
+    def __init__(self, sc: scenario.Scenario) -> None:
         self.sc = sc
         self.work = sc.work
         # not made here: the collection creates the directory and the file itself
         self.db_url = "sqlite:///%s" % (self.work / "store" / "stratus.db")
-        self.inventory = lib.write_yaml(self.work / "hosts.yml", lib.controller_inventory(
+        self.inventory = ansible_run.write_yaml(self.work / "hosts.yml", ansible_run.controller_inventory(
             CATALOG, HOSTS, CAPACITY, local_hypervisors=self.work / "pools"))
         (self.work / "play.yml").write_text(PLAYBOOK)
         self.seq = 0
@@ -101,24 +102,24 @@ class Context:
                      answers_file=str(answers))
         vars_file = self.work / ("vars-%d.json" % self.seq)
         vars_file.write_text(json.dumps(extra))
-        cmd = [str(lib.VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(self.work / "play.yml"),
+        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(self.work / "play.yml"),
                "-e", "@%s" % vars_file] + (["--check"] if check else [])
-        env = lib.env(STRATUS_DB_URL=db_url or self.db_url, **lib.caller_env(caller or ALICE))
-        proc = lib.run(cmd, cwd=str(self.work), env=env)
+        env = ansible_run.env(STRATUS_DB_URL=db_url or self.db_url, **ansible_run.caller_env(caller or ALICE))
+        proc = ansible_run.run(cmd, env, timeout=600, check=False, cwd=self.work)
         try:
             return json.loads(answers.read_text())
         except (OSError, ValueError):
-            raise lib.CannotRun("playbook gave no answers: %s" % (proc.stdout + proc.stderr)[-1500:])
+            raise scenario.CannotRun("playbook gave no answers: %s" % (proc.stdout + proc.stderr)[-1500:])
 
     def cli(self, ctx: t.Mapping[str, t.Any], *args: str, **env: str) -> subprocess.CompletedProcess:
         who = ["--user", ctx["user_id"], "--project", ctx["project_id"], "--role", ",".join(ctx["roles"])]
         extra = {"STRATUS_INVENTORY": str(self.inventory), "STRATUS_DB_URL": self.db_url}
         extra.update(env)
-        return lib.run([str(lib.VENV_BIN / "stratus"), "-q", *who, *args, "-o", "json"], env=lib.env(**extra),
-                       cwd=str(self.work))
+        return ansible_run.run([str(VENV_BIN / "stratus"), "-q", *who, *args, "-o", "json"], ansible_run.env(**extra),
+                               timeout=600, check=False, cwd=self.work)
 
     def live(self) -> list[t.Any]:
-        engine = lib.open_engine(self.db_url)
+        engine = store.open_engine(self.db_url)
         try:
             with engine.connect() as conn:
                 return list(conn.execute(sa.text(
@@ -132,10 +133,10 @@ class Context:
         vars_file = self.work / ("provision-%d.json" % self.seq)
         self.seq += 1
         vars_file.write_text(json.dumps({"stratus_servers": servers}))
-        return lib.run([str(lib.VENV_BIN / "ansible-playbook"), *args, "-i", str(self.inventory),
-                        str(lib.ROOT / "playbooks" / "provision.yml"), "-e", "@%s" % vars_file],
-                       env=lib.env(STRATUS_DB_URL=db_url or self.db_url, **lib.caller_env(caller or ALICE), **env),
-                       cwd=str(self.work))
+        return ansible_run.run([str(VENV_BIN / "ansible-playbook"), *args, "-i", str(self.inventory),
+                                str(ROOT / "playbooks" / "provision.yml"), "-e", "@%s" % vars_file],
+                               ansible_run.env(db_url=db_url or self.db_url, caller=caller or ALICE, **env),
+                               timeout=600, check=False, cwd=self.work)
 
 
 def code_of(answer: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -181,9 +182,10 @@ def isolation(c: Context) -> None:
         r.get("project_id") == "pa" for r in reads[4].get("refusals") or []), str(reads[4])[:400])
 
     # the inventory plugin
-    source = lib.write_yaml(c.work / "alice.stratus.yml",
+    source = ansible_run.write_yaml(c.work / "alice.stratus.yml",
                             {"plugin": "stratus.compute.servers", "db_url": c.db_url, "context": ALICE})
-    proc = lib.run([str(lib.VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"], cwd=str(c.work))
+    proc = ansible_run.run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"], ansible_run.env(),
+                           timeout=600, check=False, cwd=c.work)
     try:
         hostvars = json.loads(proc.stdout).get("_meta", {}).get("hostvars", {})
     except ValueError:
@@ -197,7 +199,7 @@ def isolation(c: Context) -> None:
     listing = c.cli(ALICE, "server", "list")
     show_uuid = c.cli(ALICE, "server", "show", b_uuid)
     show_name = c.cli(ALICE, "server", "show", "b-db")
-    delete = c.cli(ALICE, "server", "delete", "b-db", STRATUS_PLAYBOOK_DIR=str(lib.ROOT / "playbooks"))
+    delete = c.cli(ALICE, "server", "delete", "b-db", STRATUS_PLAYBOOK_DIR=str(ROOT / "playbooks"))
     all_projects = c.cli(ALICE, "server", "list", "--all-projects")
     try:
         cli_names = [s["name"] for s in json.loads(listing.stdout)["servers"]]
@@ -253,7 +255,7 @@ def identity(c: Context, attempts: dict[str, str], b_uuid: str) -> None:
     attempts["extra_var_overrides"] = "refused %s" % [code_of(a) for a in launch]
     sc.check("launcher_cannot_override_identity_or_policy", [code_of(a) for a in launch] == ["Forbidden"],
              str(launch)[:400])
-    req_file = lib.write_yaml(c.work / "cli-as-admin.yml", [dict(TINY, name="i3", context=ADMIN)])
+    req_file = ansible_run.write_yaml(c.work / "cli-as-admin.yml", [dict(TINY, name="i3", context=ADMIN)])
     cli = c.cli(ALICE, "server", "create", "-f", str(req_file))
     attempts["cli_request_file_context"] = "rc %d: %s" % (cli.returncode, cli.stderr.strip()[-120:])
     sc.check("cli_request_file_cannot_name_caller", cli.returncode != 0 and "InvalidRequest" in cli.stderr
@@ -265,7 +267,7 @@ def identity(c: Context, attempts: dict[str, str], b_uuid: str) -> None:
 
 # --- secrets ------------------------------------------------------------------------------------------------
 
-def find_secrets(sc: lib.Scenario, where: str, text: str) -> None:
+def find_secrets(sc: scenario.Scenario, where: str, text: str) -> None:
     leaked = [name for name, value in SECRETS.items() if value in text]
     sc.figures.setdefault("secrets_checked_in", []).append(where)
     sc.check("no_secret_in_output", not leaked, "%s shows %s" % (where, ", ".join(leaked)))
@@ -294,7 +296,7 @@ def secrets(c: Context, pg_base_url: str) -> None:
     find_secrets(sc, "ANSIBLE_LOG_PATH log", log_file.read_text() if log_file.exists() else "")
 
     # the CLI through ansible-runner, its artifacts (events, stdout) kept
-    req_file = lib.write_yaml(c.work / "cli-request.yml", [dict(request, name="s-cli")])
+    req_file = ansible_run.write_yaml(c.work / "cli-request.yml", [dict(request, name="s-cli")])
     keep_root = Path(tempfile.mkdtemp(prefix="stratus-rel-runs-", dir=str(c.work)))
     cli = c.cli(ALICE, "server", "create", "-f", str(req_file), STRATUS_DB_URL=url, STRATUS_KEEP_RUNS="1",
                 TMPDIR=str(keep_root))
@@ -317,7 +319,7 @@ def secrets(c: Context, pg_base_url: str) -> None:
     sc.check("unreachable_store_has_code", code_of(answer) is not None, str(answer)[:300])
 
     # the store's action log (and faults) on PostgreSQL
-    engine = lib.open_engine(url)
+    engine = store.open_engine(url)
     try:
         with engine.connect() as conn:
             dump = json.dumps([list(r) for r in conn.execute(sa.text(
@@ -347,10 +349,8 @@ def secrets(c: Context, pg_base_url: str) -> None:
 
 # --- the lab's SSH ------------------------------------------------------------------------------------------
 
-def lab_ssh(sc: lib.Scenario) -> None:
-    """lab.py's inventory and known_hosts for a two-hypervisor lab (keys made here; nothing is started)."""
-    sys.path.insert(0, str(lib.ROOT / "lab"))
-    import lab as labmod  # lab/lab.py
+def lab_ssh(sc: scenario.Scenario) -> None:
+    """The lab's inventory and known_hosts for a two-hypervisor lab (keys made here; nothing is started)."""
 
     state = sc.work / "lab-state"
     state.mkdir(exist_ok=True)
@@ -373,7 +373,7 @@ def lab_ssh(sc: lib.Scenario) -> None:
     strict = "StrictHostKeyChecking=yes" in inventory and "UserKnownHostsFile=%s" % lab.known_hosts in inventory
     lax = any(s in inventory.lower() for s in ("stricthostkeychecking=no", "host_key_checking: false",
                                                "userknownhostsfile=/dev/null"))
-    cfg = (lib.ROOT / "ansible.cfg").read_text()
+    cfg = (ROOT / "ansible.cfg").read_text()
     sc.figures["lab_ssh"] = {"known_hosts_pins_each_hypervisor": keys_pinned, "strict_host_key_checking": strict,
                              "ansible_cfg_host_key_checking": "host_key_checking = True" in cfg,
                              "sshd_password_auth": "PasswordAuthentication no" not in sshd}
@@ -382,22 +382,19 @@ def lab_ssh(sc: lib.Scenario) -> None:
     sc.check("lab_sshd_keys_only", "PasswordAuthentication no" in sshd and "KbdInteractiveAuthentication no" in sshd)
 
 
-def lab_syslogs(sc: lib.Scenario) -> None:
-    """A lab of two real hypervisors (reliability/lablib.py), each with its own system log: the real
+def lab_syslogs(sc: scenario.Scenario) -> None:
+    """A lab of two real hypervisors (stratus_lab.scenario.lab), each with its own system log: the real
     provision.yml builds and deletes a server with admin_pass, user data and an injected file; every
     hypervisor's log must show the step modules' invocation lines and none of the secrets."""
-    import lablib  # reliability/lablib.py
-
     injected = base64.b64encode(b"api_token = LabPersonality-Secret-6e0f\n").decode()
     secrets = dict(SECRETS, **{"personality (base64)": injected, "personality (decoded)": "LabPersonality-Secret-6e0f"})
     server = {"name": "s-lab", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}],
               "admin_pass": ADMIN_PASS, "user_data": USER_DATA, "personality": [{"path": "/etc/s-lab", "contents": injected}]}
     try:
-        with lablib.Lab("secrets", hypervisors=(1, 2)) as lab:
-            runs = [lab.playbook([server]), lab.playbook([{"name": "s-lab", "state": "absent"}])]
-            logs = {"hv%d" % k: (lab.state / ("hv%d" % k) / "root" / "var" / "log" / "messages").read_text(errors="replace")
-                    for k in lab.hypervisors}
-    except (lablib.LabError, OSError) as exc:
+        with scenario.lab("secrets", hypervisors=2) as lab:
+            runs = [lab.provision([server]), lab.provision([{"name": "s-lab", "state": "absent"}])]
+            logs = {lab.host(k).name: lab.host(k).syslog.read_text(errors="replace") for k in lab.host_numbers()}
+    except (LabError, OSError) as exc:
         sc.check("lab_syslogs_read", False, str(exc))
         return
     sc.check("lab_secrets_runs_succeeded", all(r.returncode == 0 for r in runs), runs[-1].stdout[-1500:])
@@ -411,13 +408,13 @@ def lab_syslogs(sc: lib.Scenario) -> None:
         sc.check("no_secret_in_hypervisor_syslog", not leaked, "%s's system log shows %s" % (host, ", ".join(leaked)))
 
 
-def main(sc: lib.Scenario) -> None:
-    if not (lib.VENV_BIN / "stratus").exists():
-        raise lib.CannotRun("the stratus command is not installed (make setup installs it)")
+def main(sc: scenario.Scenario) -> None:
+    if not (VENV_BIN / "stratus").exists():
+        raise scenario.CannotRun("the stratus command is not installed (make setup installs it)")
     sc.figures["backends"] = ["sqlite", "postgresql"]
     c = Context(sc)
     isolation(c)
-    with lib.postgresql() as fresh:
+    with scenario.postgresql() as fresh:
         secrets(c, fresh("secrets"))
     lab_ssh(sc)
     if not sc.quick:
@@ -428,4 +425,4 @@ def main(sc: lib.Scenario) -> None:
 
 if __name__ == "__main__":
     os.umask(0o022)  # as a user's shell would have it: the store must protect itself
-    lib.Scenario("isolation_secrets", __doc__ or "").run(main)
+    scenario.Scenario("isolation_secrets", __doc__ or "").run(main)

@@ -24,14 +24,14 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-import pg_server
+from stratus_lab import pg_server
+from stratus_lab.session import LabSession
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 STATE = Path(os.environ.get("STRATUS_E2E_AWX_STATE", "/tmp/stratus-cli-lab/awx"))
 PREFIX = os.environ.get("STRATUS_E2E_AWX_PREFIX", "stxc")
 SUBNET = os.environ.get("STRATUS_E2E_AWX_SUBNET", "10.240")
-LAB = [str(VENV_BIN / "python"), str(ROOT / "lab" / "lab.py")]
 BENCH = {"flavor": "m1.bench", "image": "stratus-bench", "networks": [{"name": "demo"}]}
 
 pytestmark = [
@@ -44,13 +44,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def lab() -> t.Iterator[Path]:
     STATE.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(LAB + ["down", "--state-dir", str(STATE)], capture_output=True, timeout=300, check=False)
-    subprocess.run(LAB + ["up", "--hypervisors", "2", "--state-dir", str(STATE), "--prefix", PREFIX,
-                          "--subnet-base", SUBNET], capture_output=True, text=True, timeout=600, check=True)
-    try:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=2):
         yield STATE
-    finally:
-        subprocess.run(LAB + ["down", "--state-dir", str(STATE)], capture_output=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,67 +6,43 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from test_provision import (console_line_in, dhcp_entries_command, guest_report, on_host as provision_on_host, recap,
-                            run)
+from stratus_lab.ansible_run import kill_group
+from stratus_lab.paths import ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import rows as store_rows, sqlite_url
+from test_provision import console_line_in, dhcp_entries_command, guest_report, on_host as provision_on_host, recap
 from wait_helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "lab"))
-import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
-
-VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-faults")
 SUBNET = "10.236"
-LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
 # The caller of every run here (an admin of the demo project: some requests force hosts), named as an
 # AWX credential or the CLI names it: in the environment.
-ADMIN_ENV = {"STRATUS_USER_ID": "operator", "STRATUS_PROJECT_ID": "demo", "STRATUS_ROLES": "admin"}
+ADMIN = {"user_id": "operator", "project_id": "demo", "roles": ["admin"]}
 
 
 @pytest.fixture(scope="module")
-def lab():
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_STATE_DIR=str(STATE / "store"),
-               **ADMIN_ENV)
-    run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
-    run(LAB + ["up", "--hypervisors", "3", "--state-dir", str(STATE), "--prefix", "stxf",
-               "--subnet-base", SUBNET], env)
-    try:
-        yield env
-    finally:
-        run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
+def lab() -> t.Iterator[LabSession]:
+    with LabSession(STATE, "stxf", SUBNET, hypervisors=3, caller=ADMIN) as session:
+        yield session
 
 
-def daemon(env: dict[str, str], action: str, name: str, k: int) -> None:
-    run(LAB + ["daemon", action, name, "--hv", str(k), "--state-dir", str(STATE)], env)
-    if name == "sshd" and action == "stop":
-        # Ansible keeps a master connection per host; close it so the host is really unreachable.
-        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=%s/%%C" % (STATE / "cm"),
-                        "root@%s.%d.2" % (SUBNET, k)], capture_output=True, timeout=30, check=False)
-
-
-def playbook(env: dict[str, str], servers: list[dict], **catalog: t.Any) -> subprocess.CompletedProcess:
+def playbook(lab: LabSession, servers: list[dict], **catalog: t.Any) -> subprocess.CompletedProcess:
     """provision.yml for `servers`; `catalog` variables go in an inventory overlay (never extra vars)."""
-    overlay = ["-i", str(inventory_overlay.write(STATE / "catalog-overlay", catalog))] if catalog else []
-    return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-                *overlay, "playbooks/provision.yml", "-e", json.dumps({"stratus_servers": servers})], env,
-               check=False)
+    return subprocess.run(lab.provision_argv(servers, catalog or None), cwd=ROOT, env=lab.env, capture_output=True,
+                          text=True, timeout=900, check=False)
 
 
 def rows(query: str) -> list[tuple]:
-    with sqlite3.connect(str(STATE / "store" / "stratus.db")) as db:
-        return list(db.execute(query))
+    return [tuple(row) for row in store_rows(sqlite_url(STATE / "store"), query)]
 
 
 def server(name: str) -> dict:
@@ -82,7 +58,7 @@ def events(uuid: str) -> list[tuple[str, str, str]]:
 
 
 def on_host(k: int, command: str) -> str:
-    return provision_on_host(k, command, STATE, SUBNET)
+    return provision_on_host(k, command, STATE)
 
 
 def host_has(k: int, uuid: str, mac: str) -> list[str]:
@@ -103,7 +79,7 @@ MOVER = {"name": "mover", "flavor": "m1.tiny", "image": "stratus-guest", "networ
 
 
 GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"
-# key pairs are the caller's (ADMIN_ENV's user)
+# key pairs are the caller's (ADMIN's user)
 KEYPAIRS = {"operator": [{"name": "ops", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBDt0000 ops@stratus"}]}
 KINDS = [
     # boot from volume (deleted with the server) plus a blank volume that is kept
@@ -165,13 +141,13 @@ def test_every_block_device_kind_boots_and_deletes_as_mapped(lab):
 
 def test_stopped_libvirtd_reschedules_onto_the_last_alternate(lab):
     assert playbook(lab, [FILL]).returncode == 0  # hv3 now has the least free RAM: it is tried last
-    daemon(lab, "stop", "libvirtd", 1)
-    daemon(lab, "stop", "libvirtd", 2)
+    lab.daemon("stop", "libvirtd", 1)
+    lab.daemon("stop", "libvirtd", 2)
     try:
         out = playbook(lab, [FILL, MOVER])
     finally:
-        daemon(lab, "start", "libvirtd", 1)
-        daemon(lab, "start", "libvirtd", 2)
+        lab.daemon("start", "libvirtd", 1)
+        lab.daemon("start", "libvirtd", 2)
     assert out.returncode == 0, out.stdout[-3000:]
     mover = server("mover")
     assert mover["vm_state"] == "active" and mover["host"] == "hv3" and mover["attempts"] == 3
@@ -197,12 +173,12 @@ def test_stopped_libvirtd_reschedules_onto_the_last_alternate(lab):
 
 
 def test_forced_host_is_not_rescheduled(lab):
-    daemon(lab, "stop", "libvirtd", 2)
+    lab.daemon("stop", "libvirtd", 2)
     try:
         out = playbook(lab, [{"name": "pinned", "flavor": "m1.tiny", "image": "stratus-guest",
                               "networks": [{"name": "demo"}], "availability_zone": "az2:hv2"}])
     finally:
-        daemon(lab, "start", "libvirtd", 2)
+        lab.daemon("start", "libvirtd", 2)
     assert out.returncode != 0  # the report play fails on a server in ERROR
     pinned = server("pinned")
     assert pinned["vm_state"] == "error" and pinned["attempts"] == 1
@@ -258,7 +234,7 @@ def test_delete_while_the_host_is_down_cleans_it_when_it_is_back(lab):
     victim = server("mover")
     k = int(victim["host"][-1])
     (mac,), = rows("select mac from ip_allocations where instance_uuid = '%s'" % victim["uuid"])
-    daemon(lab, "stop", "sshd", k)
+    lab.daemon("stop", "sshd", k)
     try:
         playbook(lab, [{"name": "mover", "state": "absent"}])
         # the server is gone for the user; what the host holds is recorded and still counted there
@@ -267,7 +243,7 @@ def test_delete_while_the_host_is_down_cleans_it_when_it_is_back(lab):
         assert rows("select host, vcpus from leftovers where instance_uuid = '%s'" % victim["uuid"]) == \
             [(victim["host"], 1)]
     finally:
-        daemon(lab, "start", "sshd", k)
+        lab.daemon("start", "sshd", k)
     assert "domain" in host_has(k, victim["uuid"], mac)
     back = playbook(lab, [])
     assert back.returncode == 0, back.stdout[-3000:]
@@ -308,21 +284,17 @@ def store_shows(query: str) -> bool:
         return False
 
 
-def killed_run(env: dict[str, str], servers: list[dict], name: str, point: str) -> None:
+def killed_run(lab: LabSession, servers: list[dict], name: str, point: str) -> None:
     """provision.yml for `servers`, killed with SIGKILL (the whole process group) once the servers named
     `name`-N have got to `point` (KILL_POINTS); a run that ends before that fails the test."""
-    cmd = [str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-           "playbooks/provision.yml", "-e", json.dumps({"stratus_servers": servers})]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(lab.provision_argv(servers), cwd=ROOT, env=lab.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_until(lambda: proc.poll() is not None or store_shows(KILL_POINTS[point] % name),
                    "%s to get to %s" % (name, point), timeout=600, interval=0.1)
         assert proc.poll() is None, "the run ended (exit %s) before %s got to %s" % (proc.returncode, name, point)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        kill_group(proc)
 
 
 @pytest.mark.parametrize("point", ["scheduled", "disks", "spawning"])

@@ -1,4 +1,4 @@
-"""End-to-end test of lab/lab.py: real namespaces, libvirtd, sshd and QEMU.
+"""End-to-end test of the lab (stratus_lab.lab): real namespaces, libvirtd, sshd and QEMU.
 
 Uses its own prefix, subnet and a short fixed state dir, so it can run while
 the demo lab (prefix "stratus", <repo>/.lab) is up. Needs root.
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from stratus_lab.host import Host
+from stratus_lab.paths import ROOT as REPO, VENV_BIN
+from stratus_lab.session import lab_command
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
-REPO = Path(__file__).resolve().parents[2]
-LAB = REPO / "lab" / "lab.py"
-PYTHON = REPO / ".venv" / "bin" / "python"
-ANSIBLE = REPO / ".venv" / "bin" / "ansible"
-ANSIBLE_INVENTORY = REPO / ".venv" / "bin" / "ansible-inventory"
+ANSIBLE = VENV_BIN / "ansible"
+ANSIBLE_INVENTORY = VENV_BIN / "ansible-inventory"
 # short and fixed: ssh control sockets live under it (unix paths max ~100 chars)
 STATE = Path("/tmp/stratus-lab-test")
 PREFIX = "stxt"
@@ -59,10 +59,9 @@ def domain_xml(name: str, virt_type: str, network: str | None) -> str:
 
 
 def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(PYTHON), str(LAB), *args, "--state-dir", str(STATE)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(lab_command(*args, state=STATE), capture_output=True, text=True, timeout=300, check=False)
     if check:
-        assert proc.returncode == 0, f"lab.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, f"stratus_lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 
@@ -72,12 +71,7 @@ def addr(k: int) -> str:
 
 def ssh(k: int, command: str, known_hosts: Path | None = None,
         check: bool = True) -> subprocess.CompletedProcess[str]:
-    known_hosts = known_hosts or STATE / "ssh" / "known_hosts"
-    proc = subprocess.run(
-        ["ssh", "-i", str(STATE / "ssh" / "id_ed25519"), "-F", "/dev/null",
-         "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
-         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{addr(k)}", command],
-        capture_output=True, text=True, timeout=60, check=False)
+    proc = Host(STATE, k).ssh(command, check=False, known_hosts=known_hosts, connect_timeout=10)
     if check:
         assert proc.returncode == 0, f"ssh hv{k} {command!r} failed:\n{proc.stderr}"
     return proc

@@ -4,28 +4,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import sqlite3
 import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 
+from stratus_lab import console, inventory_overlay
+from stratus_lab.ansible_run import playbook_argv, recap, task_lines  # noqa: F401  (test_faults takes recap from here)
+from stratus_lab.host import Host, dhcp_entries_command  # noqa: F401  (test_faults takes it from here)
+from stratus_lab.paths import DEMO_INVENTORY, ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import sqlite_url, rows as store_rows_of
+from wait_helpers import wait_until  # tests/wait_helpers.py
+
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "reliability"))
-from lablib import console_ready_line, guest_report as lablib_guest_report  # noqa: E402  (shared with the reliability scenarios)
-sys.path.insert(0, str(ROOT / "lab"))
-from playbook_output import dhcp_entries_command, recap, task_lines  # noqa: E402,F401  (test_faults takes recap from here)
-import inventory_overlay  # noqa: E402  (lab/inventory_overlay.py)
-from wait_helpers import wait_until  # noqa: E402  (tests/wait_helpers.py)
-
-VENV = ROOT / ".venv" / "bin"
 STATE = Path("/tmp/stratus-e2e-prov")
-LAB = [str(VENV / "python"), str(ROOT / "lab" / "lab.py")]
 
 
 def run(cmd: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
@@ -37,29 +32,24 @@ def run(cmd: list[str], env: dict[str, str], check: bool = True) -> subprocess.C
 
 
 @pytest.fixture(scope="module")
-def lab():
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), STRATUS_STATE_DIR=str(STATE / "store"))
-    run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
-    run(LAB + ["up", "--hypervisors", "2", "--state-dir", str(STATE), "--prefix", "stxp",
-               "--subnet-base", "10.233"], env)
-    try:
-        yield env
-    finally:
-        run(LAB + ["down", "--state-dir", str(STATE)], env, check=False)
+def lab() -> t.Iterator[LabSession]:
+    with LabSession(STATE, "stxp", "10.233", hypervisors=2) as session:
+        yield session
 
 
-def playbook(env: dict[str, str], name: str, extra: dict, catalog: t.Optional[dict] = None,
+def playbook(lab: LabSession, name: str, extra: dict, catalog: t.Optional[dict] = None,
              options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """A playbook with these extra vars (launch inputs) and ansible-playbook `options`; `catalog`
     variables (the caller's `stratus_context` too) go in an inventory overlay."""
-    overlay = ["-i", str(inventory_overlay.write(STATE / "catalog-overlay", catalog))] if catalog else []
-    return run([str(VENV / "ansible-playbook"), "-i", str(STATE / "inventory.yml"), "-i", "inventory/demo.yml",
-                *overlay, "playbooks/%s.yml" % name, "-e", json.dumps(extra), *options], env, check=False)
+    inventories = [lab.inventory, DEMO_INVENTORY]
+    if catalog:
+        inventories.append(inventory_overlay.write(lab.state / "catalog-overlay", catalog))
+    return run(playbook_argv(ROOT / "playbooks" / ("%s.yml" % name), inventories, extra, options), lab.env,
+               check=False)
 
 
 def store_rows(query: str) -> list[tuple]:
-    with sqlite3.connect(str(STATE / "store" / "stratus.db")) as db:
-        return list(db.execute(query))
+    return [tuple(row) for row in store_rows_of(sqlite_url(STATE / "store"), query)]
 
 
 def console_line(uuid: str, host: str, timeout: float = 150) -> str:
@@ -68,7 +58,7 @@ def console_line(uuid: str, host: str, timeout: float = 150) -> str:
 
 def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
     """The guest's ready line from its serial console log in the lab state dir `state`."""
-    line = console_ready_line(state, uuid, host, timeout)
+    line = console.ready_line(state, uuid, host, timeout)
     if not line:
         raise AssertionError("no ready line in the console log of %s on %s" % (uuid, host))
     return line
@@ -76,7 +66,7 @@ def console_line_in(state: Path, uuid: str, host: str, timeout: float = 150) -> 
 
 def guest_report(state: Path, uuid: str, host: str, timeout: float = 150) -> list[str]:
     """Every `STRATUS-GUEST ...` line the guest printed, its ready line last."""
-    lines = lablib_guest_report(state, uuid, host, timeout)
+    lines = console.guest_report(state, uuid, host, timeout)
     if not lines:
         raise AssertionError("no ready line in the console log of %s on %s" % (uuid, host))
     return lines
@@ -168,7 +158,7 @@ STEP_MODULES = ("compute_network", "compute_block_devices", "compute_domain")
 
 
 def syslog_of(host: str) -> str:
-    """The hypervisor's system log (lab.py runs a syslog daemon in each hypervisor's namespaces)."""
+    """The hypervisor's system log (the lab runs a syslog daemon in each hypervisor's namespaces)."""
     path = STATE / host / "root" / "var" / "log" / "messages"
     return path.read_text(errors="replace") if path.exists() else ""
 
@@ -245,14 +235,9 @@ def test_a_deleted_servers_lease_does_not_keep_its_address_from_the_next(lab):
     assert cleanup.returncode == 0, cleanup.stdout[-3000:]
 
 
-def on_host(k: int, command: str, state: Path = STATE, subnet: str = "10.233") -> str:
+def on_host(k: int, command: str, state: Path = STATE) -> str:
     """A shell command on hvK of the lab in `state` (over its SSH, with its pinned host key)."""
-    proc = subprocess.run(
-        ["ssh", "-i", str(state / "ssh" / "id_ed25519"), "-F", "/dev/null",
-         "-o", "UserKnownHostsFile=%s" % (state / "ssh" / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
-         "-o", "BatchMode=yes", "root@%s.%d.2" % (subnet, k), command],
-        capture_output=True, text=True, timeout=60, check=True)
-    return proc.stdout
+    return Host(state, k).ssh(command).stdout
 
 
 def test_delete_walks_back_and_leaves_nothing(lab):

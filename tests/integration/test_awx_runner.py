@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-import pg_server
+from stratus_lab import pg_server
 from frontend_helpers import DECIDE_PLAYBOOK, ROOT, VENV_BIN, inventory, write_yaml
 
 TINY = {"flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "net1"}]}

@@ -25,7 +25,7 @@ def twins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if request.param == "sqlite":
         url = "sqlite:///%s" % (tmp / "stratus.db")
     else:
-        import pg_server
+        from stratus_lab import pg_server
         url = pg_server.fresh_database(request.getfixturevalue("pg_url"),
                                        "twins_%s" % tmp.name[-8:].lower().replace("-", "_"))
     return url, {r["id"]: r for r in run_cases_playbook("check_and_real.yml", url, tmp / "twins.json")}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import pg_server
+from stratus_lab import pg_server
 from conftest import BACKENDS
 from frontend_helpers import NETWORK_ID, VENV_BIN, decide, env, inventory, write_yaml
 

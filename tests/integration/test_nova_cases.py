@@ -29,7 +29,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if request.param == "sqlite":
         url = "sqlite:///%s" % (tmp / "stratus.db")
     else:
-        import pg_server
+        from stratus_lab import pg_server
         url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "nova_cases_%s" % tmp.name[-8:].lower()
                                        .replace("-", "_"))
     return run_cases(url, tmp / "outcomes.json")

@@ -3,23 +3,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
+# setup/bootstrap.sh installs the CLI into this checkout's .venv, editable
+from stratus_cli import app as cli
+from stratus_cli import output, runner
+from stratus_cli.survey import survey_spec
+
 ROOT = Path(__file__).resolve().parents[2]
-# This checkout's source first: setup/bootstrap.sh installs the package into .venv editable, from the
-# checkout that made the venv, which a git worktree sharing that venv is not.
-sys.path.insert(0, str(ROOT / "cli"))
-
-from typer.testing import CliRunner  # noqa: E402
-
-from stratus_cli import app as cli  # noqa: E402
-from stratus_cli import output, runner  # noqa: E402
-from stratus_cli.survey import survey_spec  # noqa: E402
 
 SERVER = {"id": "0b1f0000-0000-4000-8000-000000000001", "name": "web-1", "project_id": "demo", "user_id": "demo",
           "host": "hv1", "availability_zone": None, "flavor": {"id": "1", "name": "m1.tiny"}, "image": "img",

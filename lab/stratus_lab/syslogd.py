@@ -2,8 +2,8 @@
 
     syslogd.py --socket /dev/log --out /var/log/messages --pid-file FILE [--require-overlay]
 
-lab.py runs one in each hypervisor's network and mount namespaces, where /dev is a private overlay
-(so /dev/log exists in that namespace only). It is what a hypervisor's rsyslog or journald is to
+The lab (stratus_lab.lab) runs it as a script in each hypervisor's network and mount namespaces,
+where /dev is a private overlay (so /dev/log exists in that namespace only). It is what a hypervisor's rsyslog or journald is to
 Stratus: Ansible writes every module's "Invoked with ..." line there, dnsmasq its DHCP lines.
 
 Not busybox syslogd: that one cuts every message at about 1 KiB (the read buffer it is built
@@ -27,7 +27,7 @@ import sys
 import time
 import typing as t
 
-from lab import parse_mountinfo  # lab/lab.py, beside this script: one reader of mountinfo
+from stratus_lab.lab import parse_mountinfo  # one reader of mountinfo
 
 MAX_MESSAGE = 256 * 1024
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",

@@ -8,7 +8,7 @@ no TCP port and trusts local socket connections, so it is reachable only by the
 ``postgres`` OS user and root (the directory is 0700). Durability is switched off
 for speed: the data is thrown away anyway.
 
-    python tests/pg_server.py start|stop|url [STATE_DIR]
+    python -m stratus_lab.pg_server start|stop|url [STATE_DIR]
 
 As a module: ``start``, ``stop``, ``url``, ``fresh_database`` and ``shared``
 (what the pytest fixture uses: the last test session out stops the server).
@@ -115,7 +115,7 @@ def is_running(state_dir: Path = DEFAULT_STATE_DIR) -> bool:
 
 def _check_ours(state_dir: Path) -> None:
     if state_dir.exists() and not (state_dir / PID_FILE).exists() and any(state_dir.iterdir()):
-        raise PgServerError("%s exists but was not made by tests/pg_server.py; not touching it" % state_dir)
+        raise PgServerError("%s exists but was not made by stratus_lab.pg_server; not touching it" % state_dir)
 
 
 def _alive(pid: int) -> bool:
@@ -213,7 +213,7 @@ def fresh_database(base_url: str, name: str) -> str:
         raise PgServerError("database name %r: use 1-63 of [a-z0-9_], not starting with a digit" % name)
     host = urllib.parse.parse_qs(urllib.parse.urlsplit(base_url).query).get("host", [""])[0]
     if not host:
-        raise PgServerError("%s has no ?host=<socket dir>: not a URL from tests/pg_server.py" % base_url)
+        raise PgServerError("%s has no ?host=<socket dir>: not a URL from stratus_lab.pg_server" % base_url)
     state_dir = Path(host)
     _psql(state_dir, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name, 'CREATE DATABASE "%s"' % name)
     return url(state_dir, name)

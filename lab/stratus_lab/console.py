@@ -1,0 +1,34 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A guest's serial console: the `STRATUS-GUEST ...` lines the lab's guest image prints (its ready
+line last), read from the console log libvirt keeps in the hypervisor's state dir."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+READY = "STRATUS-GUEST ready"
+
+
+def console_log(state: Path, uuid: str, host: str) -> Path:
+    """The console log of instance `uuid` on `host` of the lab in state dir `state`, as the machine sees it."""
+    return state / host / "root" / "var" / "log" / "libvirt" / "stratus" / ("%s.console.log" % uuid)
+
+
+def guest_report(state: Path, uuid: str, host: str, timeout: float = 150) -> list[str]:
+    """Every `STRATUS-GUEST ...` line of the guest's console once its ready line is there; [] if it never came."""
+    log_file = console_log(state, uuid, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_file.exists():
+            lines = [line[line.index("STRATUS-GUEST"):].strip()
+                     for line in log_file.read_text(errors="replace").splitlines() if "STRATUS-GUEST" in line]
+            if any(line.startswith(READY) for line in lines):
+                return lines
+        time.sleep(2)  # polling a file QEMU appends to; the deadline is the wait
+    return []
+
+
+def ready_line(state: Path, uuid: str, host: str, timeout: float = 150) -> str:
+    """The guest's ready line ("" if none came)."""
+    return next((line for line in guest_report(state, uuid, host, timeout) if line.startswith(READY)), "")
