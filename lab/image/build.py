@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import file_sha256
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "images"
@@ -95,11 +97,7 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = No
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fp:
-        for block in iter(lambda: fp.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(str(path))
 
 
 # --------------------------------------------------------------- preflight

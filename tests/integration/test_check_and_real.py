@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import typing as t
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ def twins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     else:
         from stratus_lab import pg_server
         url = pg_server.fresh_database(request.getfixturevalue("pg_url"),
-                                       "twins_%s" % tmp.name[-8:].lower().replace("-", "_"))
+                                       "twins_%s" % uuid.uuid4().hex[:8])
     return url, {r["id"]: r for r in run_cases_playbook("check_and_real.yml", url, tmp / "twins.json")}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import typing as t
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = "sqlite:///%s" % (tmp / "stratus.db")
     else:
         from stratus_lab import pg_server
-        url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "nova_cases_%s" % tmp.name[-8:].lower()
-                                       .replace("-", "_"))
+        url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "nova_cases_%s" % uuid.uuid4().hex[:8])
     return run_cases(url, tmp / "outcomes.json")
 
 
