@@ -50,8 +50,9 @@ bench-scheduler: setup
 
 # Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
 # lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
+# SIZES="10" REPEATS=1 for a short run.
 bench: image
-	@$(PY) bench/bench.py
+	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
 
 # Reliability scenarios (reliability/scenarios/*.py, docs/reliability.md); writes reliability.json.
 # ONLY=concurrency,hostile_input runs some; QUICK=1 their short versions.
