@@ -46,10 +46,11 @@ def _field(kind: str, default: t.Any = dataclasses.MISSING, *, of: t.Any = None,
     ``"objects"``/``"strs"`` (a list of them); ``optional`` allows None; ``omit_none`` leaves a
     None value out of `to_dict` (state a plan gets later, so the stored shape at creation stays)."""
     metadata = {"kind": kind, "of": of, "optional": optional, "omit_none": omit_none}
+    # pylint cannot see that this helper is only called in dataclass bodies
     if isinstance(default, (list, dict)):
         empty = type(default)
-        return dataclasses.field(default_factory=empty, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(default_factory=empty, metadata=metadata)  # pylint: disable=invalid-field-call
+    return dataclasses.field(default=default, metadata=metadata)  # pylint: disable=invalid-field-call
 
 
 def _unreadable(path: str, message: str) -> StratusError:
