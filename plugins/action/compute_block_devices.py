@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import (
     BaseImageUploads, remember_disks, with_pool_paths)
 
@@ -18,7 +19,7 @@ class ActionModule(BaseImageUploads):
     # nothing to do; an upload makes one only when an image must be copied.
     TRANSFERS_FILES = False
 
-    def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    def module_args(self, plans: list[BuildPlan], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         args = with_pool_paths(super().module_args(plans, task_vars), task_vars)
         if args.get("state", "present") == "present":
             args["image_checksums"] = self.image_checksums(plans)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import HostCleaner
@@ -27,7 +28,7 @@ class ActionModule(HostCleaner):
             if not found:
                 result.update(changed=False, cleaned=[], pending={})
                 return result
-            errors = self.clean([dict(left.plan, uuid=left.instance_uuid) for left in found], task_vars)
+            errors = self.clean([read_plan(left.plan, uuid=left.instance_uuid) for left in found], task_vars)
             with store.transaction(db_url) as conn:
                 for left in found:
                     error = errors.get(left.instance_uuid)

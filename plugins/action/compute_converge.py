@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import (
     BaseImageUploads, remember_disks, with_domain_options, with_pool_paths)
@@ -37,7 +38,7 @@ class ActionModule(BaseImageUploads):
         self._under_way = [r.uuid for r in rows if r.vm_state != "active" or r.task_state is not None]
         return [] if self._under_way else rows
 
-    def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    def module_args(self, plans: list[BuildPlan], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         args = with_domain_options(with_pool_paths(super().module_args(plans, task_vars), task_vars), task_vars)
         args["image_checksums"] = self.image_checksums(plans)
         return args

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import StepAction, with_domain_options
 
@@ -14,7 +15,7 @@ class ActionModule(StepAction):
     STEP = "domain"
     MODULE = "stratus.compute.compute_domain"
 
-    def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    def module_args(self, plans: list[BuildPlan], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         return with_domain_options(super().module_args(plans, task_vars), task_vars)
 
     def after_module(self, conn: t.Any, host: str, uuid: str, outcome: dict[str, t.Any]) -> None:

@@ -16,6 +16,7 @@ import typing as t
 import xml.etree.ElementTree as ET
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import libvirt, error_text
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BlockDevice
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 BASE_POOL = "stratus-base"
@@ -87,57 +88,57 @@ def _backing_path(vol: t.Any) -> t.Optional[str]:
     return ET.fromstring(vol.XMLDesc(0)).findtext("./backingStore/path")
 
 
-def ensure_overlay(pool: t.Any, base_pool: t.Any, dev: dict[str, t.Any]) -> tuple[str, bool]:
+def ensure_overlay(pool: t.Any, base_pool: t.Any, dev: BlockDevice) -> tuple[str, bool]:
     """The root disk: a qcow2 overlay on the cached base image, at least the base's size."""
-    base = _lookup_vol(base_pool, dev["image_id"])
+    base = _lookup_vol(base_pool, dev.image_id)
     if base is None:
         raise StratusError("BuildAbortException",
-                           "image %s is not in the base pool of this host" % dev["image_id"], "image")
+                           "image %s is not in the base pool of this host" % dev.image_id, "image")
     base_size = base.info()[1]
-    size = max(int(dev.get("size_bytes") or 0), base_size)
-    vol = _lookup_vol(pool, dev["name"])
+    size = max(dev.size_bytes, base_size)
+    vol = _lookup_vol(pool, dev.name)
     if vol is not None:
         if _backing_path(vol) != base.path():
-            raise StratusError("Conflict", "volume %s exists with another backing file" % dev["name"],
+            raise StratusError("Conflict", "volume %s exists with another backing file" % dev.name,
                                "block_device_mapping_v2")
         return vol.path(), False
-    xml = volume_xml(dev["name"], size, "qcow2", base.path(), dev.get("base_format") or "qcow2")
+    xml = volume_xml(dev.name, size, "qcow2", base.path(), dev.base_format or "qcow2")
     vol = pool.createXML(xml, 0)
     return vol.path(), True
 
 
-def ensure_image_volume(pool: t.Any, base_pool: t.Any, dev: dict[str, t.Any]) -> tuple[str, bool]:
+def ensure_image_volume(pool: t.Any, base_pool: t.Any, dev: BlockDevice) -> tuple[str, bool]:
     """A volume made from an image (boot from volume): a full copy of the cached base, not an
     overlay, so it stays usable when the base is replaced; grown to the requested size."""
-    vol = _lookup_vol(pool, dev["name"])
+    vol = _lookup_vol(pool, dev.name)
     if vol is not None:
         return vol.path(), False
-    base = _lookup_vol(base_pool, dev["image_id"])
+    base = _lookup_vol(base_pool, dev.image_id)
     if base is None:
         raise StratusError("BuildAbortException",
-                           "image %s is not in the base pool of this host" % dev["image_id"], "image")
-    size = max(int(dev.get("size_bytes") or 0), base.info()[1])
-    vol = pool.createXMLFrom(volume_xml(dev["name"], size, "qcow2"), base, 0)
+                           "image %s is not in the base pool of this host" % dev.image_id, "image")
+    size = max(dev.size_bytes, base.info()[1])
+    vol = pool.createXMLFrom(volume_xml(dev.name, size, "qcow2"), base, 0)
     if vol.info()[1] < size:
         vol.resize(size, 0)
     return vol.path(), True
 
 
-def existing_volume(pool: t.Any, dev: dict[str, t.Any]) -> str:
+def existing_volume(pool: t.Any, dev: BlockDevice) -> str:
     """A volume that exists before the server (kept by an earlier one): attached as it is."""
-    vol = _lookup_vol(pool, dev["name"])
+    vol = _lookup_vol(pool, dev.name)
     if vol is None:
-        raise StratusError("VolumeNotFound", "Volume %s could not be found on this host." % dev.get("volume_id"),
+        raise StratusError("VolumeNotFound", "Volume %s could not be found on this host." % dev.volume_id,
                            "block_device_mapping_v2")
     return vol.path()
 
 
-def ensure_blank(pool: t.Any, dev: dict[str, t.Any]) -> tuple[str, bool]:
+def ensure_blank(pool: t.Any, dev: BlockDevice) -> tuple[str, bool]:
     """An empty disk: ephemeral, swap or a blank volume (qcow2, allocated on write)."""
-    vol = _lookup_vol(pool, dev["name"])
+    vol = _lookup_vol(pool, dev.name)
     if vol is not None:
         return vol.path(), False
-    vol = pool.createXML(volume_xml(dev["name"], int(dev["size_bytes"]), "qcow2"), 0)
+    vol = pool.createXML(volume_xml(dev.name, dev.size_bytes, "qcow2"), 0)
     return vol.path(), True
 
 

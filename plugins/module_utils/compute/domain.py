@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import (
     error_text, is_no_domain, libvirt,
 )
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 METADATA_NS = "https://stratus-compute.dev/xmlns/instance/1.0"
@@ -26,18 +27,23 @@ METADATA_PREFIX = "stratus"
 CONSOLE_DIR = "/var/log/libvirt/stratus"
 
 
-def canonical_spec(instance: dict[str, t.Any], disks: list[dict[str, t.Any]], domain_type: str) -> dict[str, t.Any]:
-    """Everything the domain XML is made from, in a stable shape."""
-    flavor = instance["flavor"]
+# A plan as the module got it (a dict) or as read (read_plan passes a BuildPlan through).
+PlanLike = t.Union[BuildPlan, t.Mapping[str, t.Any]]
+
+
+def canonical_spec(plan: PlanLike, disks: list[dict[str, t.Any]], domain_type: str) -> dict[str, t.Any]:
+    """Everything the domain XML is made from, in a stable shape (its hash decides a redefine:
+    keep the keys and values as they are)."""
+    plan = read_plan(plan)
     return {
-        "uuid": instance["uuid"],
-        "name": instance["domain_name"],
+        "uuid": plan.uuid,
+        "name": plan.domain_name,
         "domain_type": domain_type,
-        "vcpus": int(flavor["vcpus"]),
-        "memory_mb": int(flavor["ram"]),
+        "vcpus": int(plan.flavor["vcpus"]),
+        "memory_mb": int(plan.flavor["ram"]),
         "disks": [{k: d.get(k) for k in ("path", "device_name", "bus", "device_type", "format")} for d in disks],
-        "nics": [{k: n.get(k) for k in ("mac", "libvirt_network")} for n in instance.get("nics", [])],
-        "console_log": console_log_path(instance["uuid"]),
+        "nics": [{"mac": nic.mac, "libvirt_network": nic.libvirt_network} for nic in plan.nics],
+        "console_log": console_log_path(plan.uuid),
     }
 
 
@@ -49,32 +55,32 @@ def console_log_path(uuid: str) -> str:
     return os.path.join(CONSOLE_DIR, "%s.console.log" % uuid)
 
 
-def _metadata_element(instance: dict[str, t.Any], digest: str) -> ET.Element:
+def _metadata_element(plan: BuildPlan, digest: str) -> ET.Element:
     ET.register_namespace(METADATA_PREFIX, METADATA_NS)
     q = "{%s}%%s" % METADATA_NS
     inst = ET.Element(q % "instance")
-    ET.SubElement(inst, q % "name").text = instance["name"]
-    ET.SubElement(inst, q % "project", uuid=instance["project_id"])
-    ET.SubElement(inst, q % "user", uuid=instance["user_id"])
-    flavor = instance["flavor"]
-    ET.SubElement(inst, q % "flavor", name=str(flavor.get("name", "")), id=str(flavor.get("id", "")))
-    image = instance.get("image") or {}
-    ET.SubElement(inst, q % "image", uuid=str(image.get("id", "")), name=str(image.get("name", "")))
-    ET.SubElement(inst, q % "creationTime").text = instance.get("created_at", "")
+    ET.SubElement(inst, q % "name").text = plan.name
+    ET.SubElement(inst, q % "project", uuid=plan.project_id)
+    ET.SubElement(inst, q % "user", uuid=plan.user_id)
+    ET.SubElement(inst, q % "flavor", name=str(plan.flavor.get("name", "")), id=str(plan.flavor.get("id", "")))
+    image_id, image_name = (str(plan.image.id), str(plan.image.name)) if plan.image else ("", "")
+    ET.SubElement(inst, q % "image", uuid=image_id, name=image_name)
+    ET.SubElement(inst, q % "creationTime").text = plan.created_at
     ET.SubElement(inst, q % "specHash").text = digest
     return inst
 
 
-def domain_xml(instance: dict[str, t.Any], disks: list[dict[str, t.Any]], domain_type: str) -> tuple[str, str]:
+def domain_xml(plan: PlanLike, disks: list[dict[str, t.Any]], domain_type: str) -> tuple[str, str]:
     """The domain XML and its spec hash."""
-    spec = canonical_spec(instance, disks, domain_type)
+    plan = read_plan(plan)
+    spec = canonical_spec(plan, disks, domain_type)
     digest = spec_hash(spec)
     dom = ET.Element("domain", type=domain_type)
     ET.SubElement(dom, "name").text = spec["name"]
     ET.SubElement(dom, "uuid").text = spec["uuid"]
-    ET.SubElement(dom, "title").text = instance["name"]
+    ET.SubElement(dom, "title").text = plan.name
     meta = ET.SubElement(dom, "metadata")
-    meta.append(_metadata_element(instance, digest))
+    meta.append(_metadata_element(plan, digest))
     ET.SubElement(dom, "memory", unit="MiB").text = str(spec["memory_mb"])
     ET.SubElement(dom, "vcpu", placement="static").text = str(spec["vcpus"])
     os_el = ET.SubElement(dom, "os")
@@ -203,15 +209,16 @@ def kvm_guest_paused(dom: t.Any, settle: float) -> bool:
     return False
 
 
-def ensure_running(conn: t.Any, instance: dict[str, t.Any], disks: list[dict[str, t.Any]],
+def ensure_running(conn: t.Any, plan: PlanLike, disks: list[dict[str, t.Any]],
                    domain_type: str, timeout: float, kvm_settle: float = 4.0) -> dict[str, t.Any]:
     """Define (or redefine when the spec changed) and start the domain."""
+    plan = read_plan(plan)
     os.makedirs(CONSOLE_DIR, mode=0o700, exist_ok=True)
-    xml, digest = domain_xml(instance, disks, domain_type)
+    xml, digest = domain_xml(plan, disks, domain_type)
     changed = False
     restart_needed = False
     try:
-        dom = lookup(conn, instance["uuid"])
+        dom = lookup(conn, plan.uuid)
         if dom is None or current_spec_hash(dom) != digest:
             was_active = dom is not None and dom.isActive()
             dom = conn.defineXML(xml)
@@ -226,13 +233,13 @@ def ensure_running(conn: t.Any, instance: dict[str, t.Any], disks: list[dict[str
             # KVM is offered but cannot run guests here: fall back to TCG for good.
             dom.destroy()
             _remember_domain_type("qemu")
-            result = ensure_running(conn, instance, disks, "qemu", timeout)
+            result = ensure_running(conn, plan, disks, "qemu", timeout)
             result["kvm_fallback"] = True
             return result
     except libvirt.libvirtError as exc:
-        raise StratusError("BuildAbortException", "spawning %s failed: %s" % (instance["uuid"], error_text(exc)))
+        raise StratusError("BuildAbortException", "spawning %s failed: %s" % (plan.uuid, error_text(exc)))
     return {"changed": changed, "spec_hash": digest, "restart_needed": restart_needed,
-            "console_log": console_log_path(instance["uuid"]), "domain_type": domain_type}
+            "console_log": console_log_path(plan.uuid), "domain_type": domain_type}
 
 
 UNDEFINE_FLAGS_NAMES = (

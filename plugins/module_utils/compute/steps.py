@@ -11,24 +11,49 @@ import os
 import shutil
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.module_utils.compute import block_device, domain, network, plan_secrets
+from ansible_collections.stratus.compute.plugins.module_utils.compute import block_device, domain, network
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import per_instance
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import (
+    BlockDevice, BuildPlan, ConfigDrive, read_plan,
+)
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import connect, error_text
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 DEFAULT_BASE_POOL_PATH = "/var/lib/libvirt/stratus/base"
 DEFAULT_INSTANCE_POOL_PATH = "/var/lib/libvirt/stratus/instances"
+# The driver these steps are: a plan for another one (the bare-metal driver) is refused.
+DRIVER = "libvirt"
+
+
+def libvirt_plan(element: t.Any) -> BuildPlan:
+    """One element of a module's `instances`, read as a build plan of this driver."""
+    plan = read_plan(element)
+    if plan.driver != DRIVER:
+        raise StratusError("InvalidRequest", "the plan of instance %s is for the %s driver, not %s"
+                           % (plan.uuid, plan.driver, DRIVER), "plan.driver")
+    return plan
+
+
+def _readable_plans(elements: list[t.Any]) -> list[BuildPlan]:
+    """The elements that read as plans; each of the others fails in its own per-instance step."""
+    plans = []
+    for element in elements:
+        try:
+            plans.append(libvirt_plan(element))
+        except StratusError:
+            continue
+    return plans
 
 
 def run_network(params: dict[str, t.Any]) -> dict[str, t.Any]:
     conn = connect(params["uri"])
-    instances = params["instances"]
+    elements = params["instances"]
     changed = False
     net_errors: dict[str, dict[str, t.Any]] = {}
     # dnsmasq's PID file and hosts directory are only to be touched where the system libvirtd runs: this host
     pid_dir = network.DNSMASQ_PID_DIR if params["uri"] == "qemu:///system" else None
     if params["state"] == "present":
-        specs = {n["id"]: n for inst in instances for n in inst.get("networks", [])}
+        specs = {n["id"]: n for plan in _readable_plans(elements) for n in plan.networks}
         for net_id, spec in sorted(specs.items()):
             try:
                 changed = network.ensure_network(conn, spec, pid_dir) or changed
@@ -36,21 +61,21 @@ def run_network(params: dict[str, t.Any]) -> dict[str, t.Any]:
                 net_errors[net_id] = exc.to_dict()
     book = network.DhcpHostBook(conn, pid_dir)
 
-    def one(inst: dict[str, t.Any]) -> dict[str, t.Any]:
+    def one(element: t.Any) -> dict[str, t.Any]:
+        plan = libvirt_plan(element)
         did = False
-        for nic in inst.get("nics", []):
+        for nic in plan.nics:
             if params["state"] == "absent":
-                did = book.remove(nic["libvirt_network"], nic["mac"], nic.get("ip"), inst["uuid"]) or did
+                did = book.remove(nic.libvirt_network, nic.mac, nic.ip, plan.uuid) or did
                 continue
-            if nic["network_id"] in net_errors:
-                err = net_errors[nic["network_id"]]
+            if nic.network_id in net_errors:
+                err = net_errors[nic.network_id]
                 raise StratusError(err["code"], err["message"], err["field"])
-            did = book.ensure(nic["libvirt_network"], nic["mac"], nic["ip"], nic.get("hostname", ""),
-                              inst["uuid"]) or did
+            did = book.ensure(nic.libvirt_network, nic.mac, t.cast(str, nic.ip), nic.hostname, plan.uuid) or did
         return {"changed": did}
 
     try:
-        inst_changed, results = per_instance(instances, one)
+        inst_changed, results = per_instance(elements, one)
     finally:
         book.reload()
     # Entries gone and dnsmasq signalled: now their leases. One that cannot be released fails its
@@ -169,12 +194,14 @@ def injected_files(files: t.Optional[list[t.Any]]) -> list[tuple[str, bytes]]:
     return out
 
 
-def config_drive_image(cd: dict[str, t.Any]) -> bytes:
+def config_drive_image(drive: t.Union[ConfigDrive, t.Mapping[str, t.Any]]) -> bytes:
     """The ISO of a plan's config drive (its secrets merged back): metadata, user data, injected files."""
     from ansible_collections.stratus.compute.plugins.module_utils.compute.config_drive import build_config_drive
 
-    return build_config_drive(cd["meta_data"], cd.get("network_data"), block_device.decode_user_data(cd.get("user_data")),
-                              files=injected_files(cd.get("files")))
+    if not isinstance(drive, ConfigDrive):
+        drive = ConfigDrive.from_dict(drive, "config_drive")
+    return build_config_drive(drive.meta_data, drive.network_data, block_device.decode_user_data(drive.user_data),
+                              files=injected_files(drive.files))
 
 
 def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -191,51 +218,53 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
                                                      "volumes"))
     changed = changed or c1 or c2 or c3
 
-    def pool_of(dev: dict[str, t.Any]) -> t.Any:
-        return volume_pool if dev.get("kind") in ("volume", "new_volume") else pool
+    def pool_of(dev: BlockDevice) -> t.Any:
+        return volume_pool if dev.kind in ("volume", "new_volume") else pool
 
-    def absent(inst: dict[str, t.Any]) -> dict[str, t.Any]:
+    def absent(element: t.Any) -> dict[str, t.Any]:
+        plan = libvirt_plan(element)
         did = False
-        for dev in inst.get("block_devices", []):
-            if dev.get("delete_on_termination", True):
-                did = block_device.delete_volume(pool_of(dev), dev["name"]) or did
-        for name in block_device.volumes_with_prefix(pool, "%s-disk.config" % inst["uuid"]):
+        for dev in plan.block_devices:
+            if dev.delete_on_termination:
+                did = block_device.delete_volume(pool_of(dev), dev.name) or did
+        for name in block_device.volumes_with_prefix(pool, "%s-disk.config" % plan.uuid):
             did = block_device.delete_volume(pool, name) or did
         return {"changed": did}
 
-    def present(inst: dict[str, t.Any]) -> dict[str, t.Any]:
+    def present(element: t.Any) -> dict[str, t.Any]:
+        plan = libvirt_plan(element)
         did = False
         disks = []
-        made: list[str] = []
+        made: list[tuple[t.Any, str]] = []
         try:
-            for dev in inst.get("block_devices", []):
-                if dev["kind"] == "image":
+            for dev in plan.block_devices:
+                if dev.kind == "image":
                     path, new = block_device.ensure_overlay(pool, base_pool, dev)
-                elif dev["kind"] == "blank":
+                elif dev.kind == "blank":
                     path, new = block_device.ensure_blank(pool, dev)
-                elif dev["kind"] == "new_volume" and dev.get("image_id"):
+                elif dev.kind == "new_volume" and dev.image_id:
                     path, new = block_device.ensure_image_volume(volume_pool, base_pool, dev)
-                elif dev["kind"] == "new_volume":
+                elif dev.kind == "new_volume":
                     path, new = block_device.ensure_blank(volume_pool, dev)
-                elif dev["kind"] == "volume":
+                elif dev.kind == "volume":
                     path, new = block_device.existing_volume(volume_pool, dev), False
                 else:
-                    raise StratusError("InvalidBDM", "unsupported block device kind %r" % dev["kind"],
+                    raise StratusError("InvalidBDM", "unsupported block device kind %r" % dev.kind,
                                        "block_device_mapping_v2")
                 if new:
-                    made.append((pool_of(dev), dev["name"]))
+                    made.append((pool_of(dev), dev.name))
                 did = did or new
-                disks.append(dict(dev, path=path))
-            cd = plan_secrets.merge(inst, params.get("secrets") or {}).get("config_drive")
-            if cd:
-                data = config_drive_image(cd)
+                disks.append(dict(dev.to_dict(), path=path))
+            drive = plan.with_secrets(params.get("secrets") or {}).config_drive
+            if drive:
+                data = config_drive_image(drive)
                 digest = hashlib.sha256(data).hexdigest()[:16]
-                name = "%s-disk.config-%s.iso" % (inst["uuid"], digest)
+                name = "%s-disk.config-%s.iso" % (plan.uuid, digest)
                 path, new = block_device.ensure_file_volume(conn, pool, name, data)
                 if new:
                     made.append((pool, name))
                 # A changed config drive replaces the old one: drop older versions.
-                for old in block_device.volumes_with_prefix(pool, "%s-disk.config" % inst["uuid"]):
+                for old in block_device.volumes_with_prefix(pool, "%s-disk.config" % plan.uuid):
                     if old != name:
                         block_device.delete_volume(pool, old)
                 did = did or new
@@ -259,14 +288,15 @@ def run_domain(params: dict[str, t.Any]) -> dict[str, t.Any]:
     conn = connect(params["uri"])
     current = {"type": domain.detect_domain_type(conn, params["domain_type"])}
 
-    def present(inst: dict[str, t.Any]) -> dict[str, t.Any]:
-        res = domain.ensure_running(conn, inst, inst.get("disks") or [], current["type"], params["timeout"])
+    def present(element: t.Any) -> dict[str, t.Any]:
+        plan = libvirt_plan(element)
+        res = domain.ensure_running(conn, plan, plan.disks or [], current["type"], params["timeout"])
         if res.get("kvm_fallback"):
             current["type"] = "qemu"  # the rest of this host's instances go straight to TCG
         return res
 
-    def absent(inst: dict[str, t.Any]) -> dict[str, t.Any]:
-        return {"changed": domain.ensure_absent(conn, inst["uuid"])}
+    def absent(element: t.Any) -> dict[str, t.Any]:
+        return {"changed": domain.ensure_absent(conn, libvirt_plan(element).uuid)}
 
     inst_changed, results = per_instance(params["instances"], present if params["state"] == "present" else absent,
                                          workers=params.get("parallel") or 1)
@@ -294,10 +324,10 @@ def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
         res = runner(dict(params, instances=todo, image_checksums={}))
         changed = changed or bool(res.get("changed"))
         going_on = []
-        for inst in todo:
-            one = res["instances"].get(inst["uuid"]) or {"ok": False, "error": {
+        for element in todo:
+            one = res["instances"].get(element["uuid"]) or {"ok": False, "error": {
                 "code": "BuildAbortException", "message": "no result from the %s step" % step, "field": None}}
-            merged = outcome[inst["uuid"]]
+            merged = outcome[element["uuid"]]
             merged["changed"] = merged["changed"] or bool(one.get("changed"))
             if not one.get("ok"):
                 merged.update(ok=False, step=step, error=one.get("error"))
@@ -306,8 +336,8 @@ def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
                 continue
             if "disks" in one:
                 merged["disks"] = one["disks"]
-                inst = dict(inst, disks=one["disks"])
-            going_on.append(inst)
+                element = read_plan(element).with_disks(one["disks"]).to_dict()
+            going_on.append(element)
         todo = going_on
     return {"changed": changed, "instances": outcome}
 

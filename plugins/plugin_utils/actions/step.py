@@ -24,6 +24,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute import plan_secrets
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, ImageRef, read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import DEFAULT_BASE_POOL_PATH, file_sha256
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, reschedule
@@ -59,41 +60,34 @@ class HostCleaner(StratusAction):
         """A hypervisor step module on this host; every call goes here, so no plan travels with its secrets."""
         return self._execute_module(module, module_args=secrets_apart(module, module_args), task_vars=task_vars)
 
-    def clean(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Optional[str]]:
+    def clean(self, plans: list[BuildPlan], task_vars: dict[str, t.Any]) -> dict[str, t.Optional[str]]:
         """Domain, then disks, then DHCP entries; returns each instance's error, or None when clean."""
-        errors: dict[str, t.Optional[str]] = {p["uuid"]: None for p in plans}
+        errors: dict[str, t.Optional[str]] = {plan.uuid: None for plan in plans}
         uri = self._task.args.get("uri") or task_vars.get("stratus_libvirt_uri", "qemu:///system")
         pools = with_pool_paths({k: self._task.args[k] for k in ("base_pool_path", "instance_pool_path")
                                  if self._task.args.get(k)}, task_vars)
         for module, extra in (("stratus.compute.compute_domain", {}),
                               ("stratus.compute.compute_block_devices", pools),
                               ("stratus.compute.compute_network", {})):
-            todo = [p for p in plans if errors[p["uuid"]] is None]
+            todo = [plan for plan in plans if errors[plan.uuid] is None]
             if not todo:
                 break
             try:
-                res = self.run_step_module(module, dict(extra, uri=uri, state="absent", instances=todo), task_vars)
+                res = self.run_step_module(module, dict(extra, uri=uri, state="absent",
+                                                        instances=[plan.to_dict() for plan in todo]), task_vars)
             except AnsibleConnectionFailure as exc:
                 res = {"unreachable": True, "msg": str(exc)}
             if res.get("unreachable") or res.get("failed"):
                 why = (res.get("error") or {}).get("message") or res.get("msg") or "failed"
-                for p in todo:
-                    errors[p["uuid"]] = "%s: %s" % (module.rsplit(".", 1)[-1], why)
+                for plan in todo:
+                    errors[plan.uuid] = "%s: %s" % (module.rsplit(".", 1)[-1], why)
                 continue
-            for p in todo:
-                one = (res.get("instances") or {}).get(p["uuid"]) or {}
+            for plan in todo:
+                one = (res.get("instances") or {}).get(plan.uuid) or {}
                 if not one.get("ok"):
-                    errors[p["uuid"]] = "%s: %s" % (module.rsplit(".", 1)[-1],
+                    errors[plan.uuid] = "%s: %s" % (module.rsplit(".", 1)[-1],
                                                     (one.get("error") or {}).get("message", "no result"))
         return errors
-
-
-def cleanup_plan(plan: dict[str, t.Any]) -> dict[str, t.Any]:
-    """A failed build's plan for the backwards walk: volumes it was creating go too (they are remade
-    on the next host); volumes that existed before the build are never touched."""
-    devices = [dict(d, delete_on_termination=True) if d.get("kind") == "new_volume" else d
-               for d in plan.get("block_devices", [])]
-    return dict(plan, block_devices=devices, vm_state="error")
 
 
 class StepAction(HostCleaner):
@@ -103,10 +97,10 @@ class StepAction(HostCleaner):
     _VALID_ARGS = frozenset(("uri", "state", "run_uuids", "db_url", "base_pool_path", "instance_pool_path",
                              "domain_type", "timeout", "building_only", "parallel"))
 
-    def module_args(self, plans: list[dict[str, t.Any]], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    def module_args(self, plans: list[BuildPlan], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         args = {k: v for k, v in self._task.args.items() if k not in ("run_uuids", "db_url", "building_only")}
         args.setdefault("uri", task_vars.get("stratus_libvirt_uri", "qemu:///system"))
-        args["instances"] = plans
+        args["instances"] = [plan.to_dict() for plan in plans]
         return args
 
     def select_rows(self, conn: t.Any, host: str, run_uuids: t.Optional[list[str]], state: str) -> list[t.Any]:
@@ -119,7 +113,7 @@ class StepAction(HostCleaner):
             lifecycle.set_task_state(conn, building, lifecycle.STEP_TASK_STATES[self.STEP])
         return rows
 
-    def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
+    def execute_step(self, module_args: dict[str, t.Any], plans: list[BuildPlan],
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module on the host, once for all the plans (a step may call it again: images to copy)."""
         return self.run_step_module(self.MODULE, module_args, task_vars)
@@ -145,7 +139,7 @@ class StepAction(HostCleaner):
             if not rows:
                 result.update(changed=False, instances={}, msg="nothing to do on %s" % host)
                 return result
-            plans = [dict(r.plan, vm_state=r.vm_state) for r in rows]
+            plans = [read_plan(r.plan).with_vm_state(r.vm_state) for r in rows]
             start = lifecycle.now()
             try:
                 module_args = self.module_args(plans, task_vars)
@@ -209,14 +203,14 @@ class StepAction(HostCleaner):
         if module_result.get("unreachable"):
             cleaned: dict[str, t.Optional[str]] = {row.uuid: "host unreachable" for row, _fault in failed}
         else:
-            cleaned = self.clean([cleanup_plan(dict(row.plan)) for row, _fault in failed], task_vars)
+            cleaned = self.clean([read_plan(row.plan).for_cleanup() for row, _fault in failed], task_vars)
         hostvars = task_vars.get("hostvars") or {}
         with store.transaction(db_url, locked=True) as conn:
             for row, fault in failed:
                 fresh = conn.execute(sa.select(instances).where(instances.c.uuid == row.uuid)).first()
                 if cleaned.get(row.uuid):
                     lifecycle.record_leftover(conn, host, fresh, "failed build not cleaned: %s" % cleaned[row.uuid],
-                                              plan=cleanup_plan(dict(fresh.plan)))
+                                              plan=read_plan(fresh.plan).for_cleanup())
                 else:
                     lifecycle.record_event(conn, row.uuid, "compute_cleanup_build", host, "Success",
                                            "removed what the failed build made on %s" % host)
@@ -240,19 +234,19 @@ class BaseImageUploads(StepAction):
     (one call when nothing is to copy); the images it names are uploaded and the module called again."""
 
     @staticmethod
-    def images(plans: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
-        found = {p["image"]["id"]: p["image"] for p in plans if p.get("image")}
+    def images(plans: list[BuildPlan]) -> dict[str, ImageRef]:
+        found = {plan.image.id: plan.image for plan in plans if plan.image and plan.image.id}
         for image_id, image in found.items():
-            local = image.get("file")
+            local = image.file
             if not local or not os.path.isfile(local):
                 raise StratusError("ImageNotFound", "the file of image %s (%s) is missing on the controller"
                                    % (image_id, local), "image")
         return found
 
-    def image_checksums(self, plans: list[dict[str, t.Any]]) -> dict[str, str]:
-        return {image_id: cached_file_sha256(image["file"]) for image_id, image in self.images(plans).items()}
+    def image_checksums(self, plans: list[BuildPlan]) -> dict[str, str]:
+        return {image_id: cached_file_sha256(t.cast(str, image.file)) for image_id, image in self.images(plans).items()}
 
-    def execute_step(self, module_args: dict[str, t.Any], plans: list[dict[str, t.Any]],
+    def execute_step(self, module_args: dict[str, t.Any], plans: list[BuildPlan],
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         result = super().execute_step(module_args, plans, task_vars)
         needed = result.get("images_needed")
@@ -263,7 +257,7 @@ class BaseImageUploads(StepAction):
         uploads: dict[str, str] = {}
         for image_id in needed:
             dest = self._connection._shell.join_path(tmpdir, "image-" + image_id)
-            self._transfer_file(found[image_id]["file"], dest)
+            self._transfer_file(t.cast(str, found[image_id].file), dest)
             uploads[image_id] = dest
         return super().execute_step(dict(module_args, uploads=uploads), plans, task_vars)
 
@@ -287,4 +281,5 @@ def with_domain_options(args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> 
 def remember_disks(conn: t.Any, uuid: str, disks: list[dict[str, t.Any]]) -> None:
     """The block device step's disk paths go into the plan: the spawn step and the delete walk read them."""
     row = conn.execute(instances.select().where(instances.c.uuid == uuid)).first()
-    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=dict(row.plan, disks=disks)))
+    plan = read_plan(row.plan).with_disks(disks)
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan.to_dict()))

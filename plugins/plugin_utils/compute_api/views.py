@@ -20,6 +20,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import Nic, read_plan
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
@@ -34,26 +35,25 @@ QUOTA_RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_file
                    "injected_file_path_bytes", "key_pairs", "server_groups", "server_group_members")
 
 
-def _addresses(nics: list[dict[str, t.Any]]) -> dict[str, list[dict[str, str]]]:
+def _addresses(nics: list[Nic]) -> dict[str, list[dict[str, t.Optional[str]]]]:
     """Per network name, every NIC's address and MAC (two NICs may share a network)."""
-    out: dict[str, list[dict[str, str]]] = {}
+    out: dict[str, list[dict[str, t.Optional[str]]]] = {}
     for nic in nics:
-        out.setdefault(nic["network_name"], []).append({"addr": nic["ip"], "mac": nic["mac"]})
+        out.setdefault(nic.network_name, []).append({"addr": nic.ip, "mac": nic.mac})
     return out
 
 
 def server_view(row: t.Any) -> dict[str, t.Any]:
-    plan = row.plan or {}
+    plan = read_plan(row.plan or {}, uuid=row.uuid)
     return {
         "id": row.uuid, "name": row.name, "project_id": row.project_id, "user_id": row.user_id,
         "host": row.host, "availability_zone": row.availability_zone, "flavor": row.flavor,
         "image": row.image_id, "vm_state": row.vm_state, "task_state": row.task_state,
         "power_state": row.power_state, "fault": row.fault, "metadata": row.metadata,
         "tags": row.tags, "description": row.description,
-        "addresses": _addresses(plan.get("nics", [])),
-        "block_devices": [{"device_name": b.get("device_name"), "kind": b.get("kind"),
-                           "size_bytes": b.get("size_bytes"), "volume_id": b.get("volume_id")}
-                          for b in plan.get("block_devices", [])],
+        "addresses": _addresses(plan.nics),
+        "block_devices": [{"device_name": dev.device_name, "kind": dev.kind, "size_bytes": dev.size_bytes,
+                           "volume_id": dev.volume_id} for dev in plan.block_devices],
         "server_group": getattr(row, "server_group_id", None),
         "status": {"active": "ACTIVE", "building": "BUILD", "error": "ERROR", "deleted": "DELETED"}
         .get(row.vm_state, row.vm_state.upper()),

@@ -17,6 +17,7 @@ import uuid as uuidlib
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import Nic
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_from_name
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
@@ -210,45 +211,45 @@ def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, 
     lifecycle.mark_deleted(conn, row.uuid)
 
 
-def _insert_instance(conn: Connection, req: t.Mapping[str, t.Any], context: Caller, d: Decision,
+def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], context: Caller, decision: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
                      rng: random.Random, request_id: str, max_attempts: int) -> None:
     now = lifecycle.now()
-    hostname = req.get("hostname") or hostname_from_name(name) or "server-%s" % uuid
-    inst = {"uuid": uuid, "name": name, "hostname": hostname, "project_id": context.project_id,
-            "user_id": context.user_id, "availability_zone": d.zone, "launch_index": index}
+    hostname = request.get("hostname") or hostname_from_name(name) or "server-%s" % uuid
     conn.execute(instances.insert().values(
         uuid=uuid, project_id=context.project_id, user_id=context.user_id, name=name, hostname=hostname,
-        host=sel.host, availability_zone=d.zone, flavor=d.flavor, image_id=(d.image or {}).get("id"),
-        request=d.fingerprint, vm_state="building", task_state="scheduling",
-        metadata=dict(req.get("metadata") or {}), tags=list(req.get("tags") or []),
-        description=req.get("description"), launch_index=index, attempts=1, created_at=now, updated_at=now,
-        server_group_id=d.group["id"] if d.group else None))
+        host=sel.host, availability_zone=decision.zone, flavor=decision.flavor,
+        image_id=(decision.image or {}).get("id"), request=decision.fingerprint, vm_state="building",
+        task_state="scheduling", metadata=dict(request.get("metadata") or {}), tags=list(request.get("tags") or []),
+        description=request.get("description"), launch_index=index, attempts=1, created_at=now, updated_at=now,
+        server_group_id=decision.group["id"] if decision.group else None))
     conn.execute(claims.insert().values(instance_uuid=uuid, host=sel.host, project_id=context.project_id,
                                         vcpus=spec.vcpus, memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
                                         created_at=now))
     own = []
-    for b in bdms:
-        b = dict(b)
-        if b["destination_type"] == "volume" and b["source_type"] in ("image", "blank"):
-            b["new_volume_id"] = str(uuidlib.uuid4())
+    for bdm in bdms:
+        bdm = dict(bdm)
+        if bdm["destination_type"] == "volume" and bdm["source_type"] in ("image", "blank"):
+            bdm["new_volume_id"] = str(uuidlib.uuid4())
             conn.execute(volumes.insert().values(
-                id=b["new_volume_id"], name="%s-%s" % (name, bdmlib.strip_dev(b["device_name"])),
-                project_id=context.project_id, host=sel.host, instance_uuid=uuid, size_gb=int(b["volume_size"]),
-                device_name=b["device_name"], source_type=b["source_type"],
-                delete_on_termination=bool(b.get("delete_on_termination")), status="reserved", created_at=now))
-        elif b["source_type"] == "volume":
-            conn.execute(volumes.update().where(volumes.c.id == b["volume_id"]).values(
-                status="reserved", instance_uuid=uuid, device_name=b["device_name"],
-                delete_on_termination=bool(b.get("delete_on_termination"))))
-        own.append(b)
+                id=bdm["new_volume_id"], name="%s-%s" % (name, bdmlib.strip_dev(bdm["device_name"])),
+                project_id=context.project_id, host=sel.host, instance_uuid=uuid, size_gb=int(bdm["volume_size"]),
+                device_name=bdm["device_name"], source_type=bdm["source_type"],
+                delete_on_termination=bool(bdm.get("delete_on_termination")), status="reserved", created_at=now))
+        elif bdm["source_type"] == "volume":
+            conn.execute(volumes.update().where(volumes.c.id == bdm["volume_id"]).values(
+                status="reserved", instance_uuid=uuid, device_name=bdm["device_name"],
+                delete_on_termination=bool(bdm.get("delete_on_termination"))))
+        own.append(bdm)
     nics = []
-    for vif, (net, ip) in enumerate(zip(d.networks, d.fixed_ips)):
-        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in d.fixed_ips if f})
-        nics.append({"network_id": net["id"], "network_name": net["name"], "libvirt_network": net["libvirt_name"],
-                     "mac": alloc["mac"], "ip": alloc["address"], "hostname": hostname})
-    plan = build_plan(req, d, inst, own, nics, sel.alternates, max_attempts, now)
-    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan))
+    for vif, (net, ip) in enumerate(zip(decision.networks, decision.fixed_ips)):
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in decision.fixed_ips if f})
+        nics.append(Nic(network_id=net["id"], network_name=net["name"], libvirt_network=net["libvirt_name"],
+                        mac=alloc["mac"], ip=alloc["address"], hostname=hostname))
+    plan = build_plan(request, decision, uuid=uuid, name=name, hostname=hostname, project_id=context.project_id,
+                      user_id=context.user_id, launch_index=index, bdms=own, nics=nics,
+                      alternates=sel.alternates, max_attempts=max_attempts, created_at=now)
+    conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan.to_dict()))
     lifecycle.start_action(conn, uuid, "create", request_id, context.project_id, context.user_id)
     lifecycle.record_event(conn, uuid, "conductor_schedule_and_build_instances", sel.host, "Success",
                            "scheduled on %s (alternates: %s)" % (sel.host, ", ".join(sel.alternates) or "none"))

@@ -14,6 +14,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, read_plan
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import release_ips
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_action_events, instance_actions, instances, ip_allocations, leftovers, volumes,
@@ -160,7 +161,7 @@ def mark_delete_failed(conn: Connection, uuid: str, fault: dict[str, t.Any]) -> 
 # --- leftovers: what a host still holds of an instance that left it ---------------------------------------
 
 def record_leftover(conn: Connection, host: str, row: t.Any, reason: str, keep_addresses: bool = True,
-                    plan: t.Optional[dict[str, t.Any]] = None) -> None:
+                    plan: t.Optional[BuildPlan] = None) -> None:
     """Remember what `row` left on `host`; its resources and addresses stay taken until cleaned.
 
     The claim on that host (or, when the instance has moved on, its flavor) and its IPs are
@@ -182,7 +183,7 @@ def record_leftover(conn: Connection, host: str, row: t.Any, reason: str, keep_a
         sa.select(ip_allocations).where(ip_allocations.c.instance_uuid == row.uuid))] if keep_addresses else []
     conn.execute(leftovers.insert().values(
         host=host, instance_uuid=row.uuid, project_id=row.project_id,
-        plan=dict(plan if plan is not None else (row.plan or {}), vm_state="deleted"),
+        plan=(plan if plan is not None else read_plan(row.plan or {}, uuid=row.uuid)).as_leftover().to_dict(),
         vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb, addresses=addresses, reason=reason,
         recorded_at=now(), attempts=0))
 

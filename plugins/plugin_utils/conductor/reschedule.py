@@ -19,6 +19,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.resources import PlacementFilter
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
@@ -33,8 +34,8 @@ NOT_RESCHEDULED = frozenset(("ImageNotFound", "InvalidBDM", "InvalidRequest", "I
 def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any],
                  hostvars: t.Mapping[str, t.Any]) -> t.Optional[str]:
     """Reschedule `row` after a failure on `host`; returns the new host, or None after marking ERROR."""
-    plan = dict(row.plan or {})
-    alternates = [h for h in plan.get("alternates") or [] if h != host]
+    plan = read_plan(row.plan or {}, uuid=row.uuid)
+    alternates = [h for h in plan.alternates if h != host]
     if fault.get("code") in NOT_RESCHEDULED or (not alternates and int(row.attempts or 1) <= 1):
         # No alternates (a forced host, max_attempts 1) or a failure no host can fix: the fault as is.
         lifecycle.mark_error(conn, row.uuid, fault)
@@ -54,10 +55,9 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
             lifecycle.record_event(conn, row.uuid, "conductor_build_instances", alt, "Error",
                                    "alternate %s has no room left for the claim" % alt)
             continue
-        plan["alternates"] = alternates
-        plan.pop("disks", None)
         conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
-            host=alt, task_state="scheduling", attempts=instances.c.attempts + 1, plan=plan,
+            host=alt, task_state="scheduling", attempts=instances.c.attempts + 1,
+            plan=plan.rescheduled(alternates).to_dict(),
             updated_at=lifecycle.now()))
         conn.execute(claims.update().where(claims.c.instance_uuid == row.uuid).values(host=alt))
         # volumes this build creates are made on the host that builds it
@@ -67,7 +67,7 @@ def build_failed(conn: Connection, row: t.Any, host: str, fault: dict[str, t.Any
                                "rescheduled from %s to %s after %s: %s"
                                % (host, alt, fault.get("code"), fault.get("message")))
         return alt
-    max_attempts = int(plan.get("max_attempts") or 0)
+    max_attempts = plan.max_attempts
     if max_attempts and int(row.attempts or 1) >= max_attempts:
         message = "Exceeded max scheduling attempts %d for instance %s." % (max_attempts, row.uuid)
     else:
