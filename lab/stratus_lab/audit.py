@@ -188,5 +188,3 @@ def leak_counts(leaks: dict[str, list[str]]) -> dict[str, int]:
 
 def clean(leaks: dict[str, list[str]]) -> bool:
     return not any(leaks.values())
-
-

@@ -21,7 +21,7 @@ def dhcp_entries_command(network: str) -> str:
     XML and those in the dnsmasq hosts directory where Stratus keeps them (a line per entry)."""
     return ("virsh -q -c {uri} net-dumpxml {net} 2>/dev/null | grep '<host ' || true; "
             "cat {hosts_dir}/* 2>/dev/null || true").format(uri=LIBVIRT_URI, net=network,
-                                                             hosts_dir=hosts_dir_path(network))
+                                                            hosts_dir=hosts_dir_path(network))
 
 
 class Host(labmod.Hypervisor):
@@ -60,7 +60,7 @@ class Host(labmod.Hypervisor):
                               text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise labmod.LabError("ssh %s %r failed (exit %d): %s" % (self.name, command, proc.returncode,
-                                                               proc.stderr.strip()))
+                                                                      proc.stderr.strip()))
         return proc
 
     def close_ssh_master(self) -> None:

@@ -107,7 +107,7 @@ def main() -> int:
                     leaks = audit(lab)
                     if result.returncode != 0 or not clean(leaks):
                         return scenario.cannot_run(args.out, SCENARIO, "the uninterrupted %s run failed (rc %d): %s\n%s"
-                                                 % (kind, result.returncode, leaks, result.stdout[-2000:]))
+                                                   % (kind, result.returncode, leaks, result.stdout[-2000:]))
             log("calibration: %s" % calibration)
             present = False
             while sum(1 for tr in trials if tr["killed"]) < wanted_kills and len(trials) < 2 * wanted_kills:

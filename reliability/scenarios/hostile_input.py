@@ -356,9 +356,9 @@ def named_attacks(sc: scenario.Scenario, inventory: Path) -> None:
         "Traceback" not in output else "accepted (rc %d)" % rc
     sc.check("python_tag_refused", rc != 0, output[-1000:])
     # The stratus CLI reads a request file from the user: a template in it must not run either.
-    req_file = ansible_run.write_yaml(work / "cli-request.yml", [dict(TINY, name="cli-{{ 6 * 7 }}",
-                                                              metadata={"k": "{{ lookup('pipe', 'touch %s') }}"
-                                                                        % marker})])
+    templated = {"k": "{{ lookup('pipe', 'touch %s') }}" % marker}
+    req_file = ansible_run.write_yaml(work / "cli-request.yml",
+                                      [dict(TINY, name="cli-{{ 6 * 7 }}", metadata=templated)])
     proc = ansible_run.run([str(VENV_BIN / "stratus"), "-q", "server", "create", "-f", str(req_file), "--check",
                             "-o", "json"], ansible_run.env(db_url=db_url, STRATUS_INVENTORY=str(inventory)),
                            timeout=600, check=False)

@@ -183,7 +183,7 @@ def isolation(c: Context) -> None:
 
     # the inventory plugin
     source = ansible_run.write_yaml(c.work / "alice.stratus.yml",
-                            {"plugin": "stratus.compute.servers", "db_url": c.db_url, "context": ALICE})
+                                    {"plugin": "stratus.compute.servers", "db_url": c.db_url, "context": ALICE})
     proc = ansible_run.run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"], ansible_run.env(),
                            timeout=600, check=False, cwd=c.work)
     try:

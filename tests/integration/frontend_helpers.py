@@ -31,6 +31,7 @@ CATALOG: dict[str, t.Any] = {
     "stratus_quotas": {"defaults": {"instances": 50, "cores": 100, "ram": 512000}},
 }
 
+
 def inventory(hypervisors: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
               **capacity: t.Any) -> dict[str, t.Any]:
     """localhost (local connection) + hypervisors with the given capacity + the catalog as vars."""
