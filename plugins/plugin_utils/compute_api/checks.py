@@ -68,9 +68,9 @@ class StoreSources:
     of a volume-backed server) it opens a short one of its own.
     """
 
-    def __init__(self, catalog: Catalog, context: Caller, conn: t.Optional[Connection] = None,
+    def __init__(self, catalog: Catalog, caller: Caller, conn: t.Optional[Connection] = None,
                  db_url: t.Optional[str] = None) -> None:
-        self.catalog, self.context, self.conn, self.db_url = catalog, context, conn, db_url
+        self.catalog, self.caller, self.conn, self.db_url = catalog, caller, conn, db_url
 
     def image(self, image_id: str) -> t.Optional[dict[str, t.Any]]:
         return self.catalog.find_image(image_id)
@@ -78,9 +78,9 @@ class StoreSources:
     def volume(self, volume_id: str) -> t.Optional[dict[str, t.Any]]:
         if self.conn is None:
             with store.transaction(self.db_url) as conn:
-                return StoreSources(self.catalog, self.context, conn).volume(volume_id)
+                return StoreSources(self.catalog, self.caller, conn).volume(volume_id)
         row = self.conn.execute(sa.select(volumes).where(volumes.c.id == volume_id, volumes.c.deleted == "")).first()
-        if row is None or (row.project_id != self.context.project_id and not self.context.is_admin):
+        if row is None or (row.project_id != self.caller.project_id and not self.caller.is_admin):
             return None
         return {"id": row.id, "size_gb": row.size_gb, "status": row.status, "host": row.host, "bootable": True}
 
@@ -136,15 +136,15 @@ def _requested_networks(req: t.Mapping[str, t.Any]) -> t.Union[str, list[dict[st
     return list(nets)
 
 
-def _resolve_networks(catalog: Catalog, context: Caller, requested: t.Union[str, list[dict[str, t.Any]]]
+def _resolve_networks(catalog: Catalog, caller: Caller, requested: t.Union[str, list[dict[str, t.Any]]]
                       ) -> tuple[list[dict[str, t.Any]], list[t.Optional[str]]]:
     if requested == "none":
         return [], []
-    visible = catalog.visible_networks(context.project_id, context.is_admin)
+    visible = catalog.visible_networks(caller.project_id, caller.is_admin)
     if requested == "auto":
         if not visible:
             raise StratusError("UnableToAutoAllocateNetwork", "Unable to automatically allocate a network for "
-                               "project %s" % context.project_id, "networks")
+                               "project %s" % caller.project_id, "networks")
         if len(visible) > 1:
             raise StratusError("NetworkAmbiguous", "More than one possible network found. Specify network ID(s) to "
                                "select which one(s) to connect to.", "networks")
@@ -156,9 +156,9 @@ def _resolve_networks(catalog: Catalog, context: Caller, requested: t.Union[str,
             raise StratusError("PortNotFound", "Port %s could not be found." % item["port"], "networks[%d].port" % i)
         ref = item.get("uuid") or item.get("name")
         net = catalog.network(ref, "networks[%d]" % i)
-        if not (net["shared"] or context.is_admin or net["project_id"] == context.project_id):
+        if not (net["shared"] or caller.is_admin or net["project_id"] == caller.project_id):
             raise StratusError("NetworkNotFound", "Network %s could not be found." % ref, "networks[%d]" % i)
-        if net["external"] and not context.can("network:attach_external_network", context.target()):
+        if net["external"] and not caller.can("network:attach_external_network", caller.target()):
             raise StratusError("ExternalNetworkAttachForbidden", "It is not allowed to create an interface on "
                                "external network %s" % net["id"], "networks[%d]" % i)
         networks.append(net)
@@ -166,22 +166,22 @@ def _resolve_networks(catalog: Catalog, context: Caller, requested: t.Union[str,
     return networks, fixed
 
 
-def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
+def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
            hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str]) -> Decision:
     """Every check that needs no lock, in Nova's order; returns what the transaction needs."""
     name = str(req["name"])
     min_count, max_count = counts(req)
     zone_req = req.get("availability_zone")
-    context.authorize(POLICY % "create", context.target(availability_zone=zone_req))
+    caller.authorize(POLICY % "create", caller.target(availability_zone=zone_req))
     if req.get("trusted_image_certificates"):
-        context.authorize(POLICY % "create:trusted_certs", context.target(availability_zone=zone_req))
+        caller.authorize(POLICY % "create:trusted_certs", caller.target(availability_zone=zone_req))
     zone, forced_host, forced_node = parse_availability_zone(zone_req)
     if forced_host or forced_node:
-        context.authorize(POLICY % "create:forced_host", context.target(availability_zone=zone_req),
-                          "availability_zone")
+        caller.authorize(POLICY % "create:forced_host", caller.target(availability_zone=zone_req),
+                         "availability_zone")
     requested_host = req.get("host") or req.get("hypervisor_hostname")
     if requested_host:
-        context.authorize("compute:servers:create:requested_destination", context.target(), "host")
+        caller.authorize("compute:servers:create:requested_destination", caller.target(), "host")
         if forced_host or forced_node:
             raise StratusError("InvalidRequest", "One mechanism with host and/or hypervisor_hostname and another "
                                "mechanism with zone:host:node are mutually exclusive.", "host")
@@ -189,13 +189,13 @@ def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_v
     raw_bdms = list(req.get("block_device_mapping_v2") or [])
     bdms = [bdmlib.from_api(raw, image_ref is not None, i) for i, raw in enumerate(raw_bdms)]
     if bdms:
-        context.authorize(POLICY % "create:attach_volume", context.target(), "block_device_mapping_v2")
+        caller.authorize(POLICY % "create:attach_volume", caller.target(), "block_device_mapping_v2")
     if image_ref in (None, "") and not bdms:
         raise StratusError("InvalidRequest", "Missing imageRef attribute", "image")
     requested_nets = _requested_networks(req)
     if requested_nets != "none":
-        context.authorize(POLICY % "create:attach_network", context.target(), "networks")
-    flavor = catalog.flavor(req["flavor"], context.project_id, context.is_admin)
+        caller.authorize(POLICY % "create:attach_network", caller.target(), "networks")
+    flavor = catalog.flavor(req["flavor"], caller.project_id, caller.is_admin)
 
     # --- compute API create: multi-instance rules, AZ ----------------------------------------------------
     if max_count > 1 and isinstance(requested_nets, list):
@@ -226,26 +226,26 @@ def decide(req: t.Mapping[str, t.Any], context: Caller, catalog: Catalog, task_v
         image_id: t.Optional[str] = image["id"]
     else:  # volume-backed: the image (if any) comes from the root mapping
         image_id = None
-        image = bdmlib.boot_image_metadata(bdms, StoreSources(catalog, context, db_url=db_url))
+        image = bdmlib.boot_image_metadata(bdms, StoreSources(catalog, caller, db_url=db_url))
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
-    networks, fixed = _resolve_networks(catalog, context, requested_nets)
+    networks, fixed = _resolve_networks(catalog, caller, requested_nets)
     ipam.check_fixed_ips(networks, fixed)
-    keypair = catalog.keypair(context.user_id, req["key_name"]) if req.get("key_name") else None
-    limits = quota.Limits(task_vars.get("stratus_quotas"), context.project_id, context.user_id)
-    quota.check_key_pairs(limits, len(catalog.keypairs.get(context.user_id) or []), context.user_id)
+    keypair = catalog.keypair(caller.user_id, req["key_name"]) if req.get("key_name") else None
+    limits = quota.Limits(task_vars.get("stratus_quotas"), caller.project_id, caller.user_id)
+    quota.check_key_pairs(limits, len(catalog.keypairs.get(caller.user_id) or []), caller.user_id)
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
     quota.check_metadata(limits, req.get("metadata"))
     quota.check_injected_files(limits, req.get("personality"))
     _detect_nonbootable_image(image_id, image)
     root = bdmlib.root_bdm(bdms)
-    _validate_flavor_image(context, flavor, image, root)
+    _validate_flavor_image(caller, flavor, image, root)
     group = None
     hint_group = (req.get("scheduler_hints") or {}).get("group")
     if hint_group:
-        group = catalog.server_group(str(hint_group), context.project_id, context.is_admin)
+        group = catalog.server_group(str(hint_group), caller.project_id, caller.is_admin)
         quota.check_server_groups(limits, sum(1 for g in catalog.server_groups
-                                              if g.get("project_id") == context.project_id))
+                                              if g.get("project_id") == caller.project_id))
     names = server_names(name, max_count)
     # What cannot change on an existing server in place, resolved (a flavor named by name or by
     # id is the same flavor); metadata, tags and description are updated instead.
@@ -270,7 +270,7 @@ def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Map
                            "from an encrypted volume is unsupported." % image_id, "image")
 
 
-def _validate_flavor_image(context: Caller, flavor: t.Mapping[str, t.Any],
+def _validate_flavor_image(caller: Caller, flavor: t.Mapping[str, t.Any],
                            image: t.Optional[t.Mapping[str, t.Any]], root: t.Optional[t.Mapping[str, t.Any]]) -> None:
     """Nova's _validate_flavor_image (status) and _validate_flavor_image_nostatus."""
     if not image:
@@ -299,6 +299,6 @@ def _validate_flavor_image(context: Caller, flavor: t.Mapping[str, t.Any],
             raise StratusError("FlavorDiskSmallerThanMinDisk", "Flavor's disk is smaller than the minimum size "
                                "specified in image metadata. Flavor disk is %d bytes, minimum size is %d bytes."
                                % (dest, min_disk), "flavor")
-    elif not context.can(POLICY % "create:zero_disk_flavor", context.target()):
+    elif not caller.can(POLICY % "create:zero_disk_flavor", caller.target()):
         raise StratusError("BootFromVolumeRequiredForZeroDiskFlavor", "Only volume-backed servers are allowed for "
                            "flavors with zero disk.", "flavor")

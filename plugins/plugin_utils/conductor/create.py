@@ -50,25 +50,25 @@ class CreateResult(t.NamedTuple):
 # --- the transaction ------------------------------------------------------------------------------------
 
 
-def _how_many(conn: Connection, d: Decision, context: Caller, existing: int, missing: int) -> int:
+def _how_many(conn: Connection, decision: Decision, caller: Caller, existing: int, missing: int) -> int:
     """Instance quota for what is still missing; a request already met (>= min_count) never fails on it."""
     if not missing:
         return 0
-    need = max(0, d.min_count - existing)
+    need = max(0, decision.min_count - existing)
     if need:
-        return quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor,
+        return quota.check_num_instances(conn, decision.limits, caller.project_id, caller.user_id, decision.flavor,
                                          need, missing)
     try:
-        return quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor,
+        return quota.check_num_instances(conn, decision.limits, caller.project_id, caller.user_id, decision.flavor,
                                          1, missing)
     except StratusError:
         return 0
 
 
-def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: t.Optional[str],
+def record_refusal(db_url: t.Optional[str], caller_ids: tuple[str, str], name: t.Optional[str],
                    request_id: str, exc: StratusError, action: str = "create") -> None:
     """A refused request leaves exactly one trace: an action-log entry that says why."""
-    project_id, user_id = context_ids
+    project_id, user_id = caller_ids
     try:
         with store.transaction(db_url) as conn:
             now = lifecycle.now()
@@ -80,75 +80,75 @@ def record_refusal(db_url: t.Optional[str], context_ids: tuple[str, str], name: 
         pass  # the store itself is what failed; the user sees the original error
 
 
-def create_servers(req: dict[str, t.Any], context: Caller, task_vars: dict[str, t.Any],
+def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[str, t.Any],
                    hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
                    check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
     catalog = Catalog(task_vars, raw_vars)
-    d = decide(req, context, catalog, task_vars, hypervisors, hostvars, db_url)
+    decision = decide(request, caller, catalog, task_vars, hypervisors, hostvars, db_url)
     with store.transaction(db_url, locked=not check_mode) as conn:
-        existing = {row.name: row for row in views.live_servers(conn, context.project_id, d.names)}
+        existing = {row.name: row for row in views.live_servers(conn, caller.project_id, decision.names)}
         replaced: list[tuple[t.Any, list[str]]] = []
         for row in existing.values():
             if row.task_state == "deleting":
                 raise StratusError("InstanceInvalidState", "Server %s is being deleted; finish the delete "
                                    "(run it again) before creating it anew" % row.name, "name")
             stored = row.request or {}
-            differs = sorted(k for k, v in d.fingerprint.items() if stored.get(k) != v)
-            if differs and not schema.as_bool(req.get("recreate")):
+            differs = sorted(k for k, v in decision.fingerprint.items() if stored.get(k) != v)
+            if differs and not schema.as_bool(request.get("recreate")):
                 raise StratusError("Conflict", "Server %s exists and differs in fields that cannot change in "
                                    "place: %s (recreate: true replaces it)" % (row.name, ", ".join(differs)),
                                    differs[0])
             if differs:
-                context.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
+                caller.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
                 replaced.append((row, differs))
         # Check mode plays the replacement inside a savepoint it rolls back: quota and
         # scheduling then see the store as the real run would.
         savepoint = conn.begin_nested() if replaced and check_mode else None
         for row, differs in replaced:
-            _replace(conn, row, differs, context, request_id)
+            _replace(conn, row, differs, caller, request_id)
             del existing[row.name]
-        missing = [n for n in d.names if n not in existing]
+        missing = [n for n in decision.names if n not in existing]
         changed = False
         explain: t.Optional[dict[str, t.Any]] = None
         planned: list[dict[str, t.Any]] = []
         if missing:
-            allowed = _how_many(conn, d, context, len(existing), len(missing))
+            allowed = _how_many(conn, decision, caller, len(existing), len(missing))
             missing = missing[:allowed]
-            ipam.check_addresses(conn, d.networks, d.fixed_ips, len(missing))
+            ipam.check_addresses(conn, decision.networks, decision.fixed_ips, len(missing))
         if missing:
-            sources = StoreSources(catalog, context, conn)
-            image_id = d.image["id"] if d.image and not d.boot_volume else None
-            bdms = bdmlib.validate(d.bdms, d.flavor, image_id, sources,
+            sources = StoreSources(catalog, caller, conn)
+            image_id = decision.image["id"] if decision.image and not decision.boot_volume else None
+            bdms = bdmlib.validate(decision.bdms, decision.flavor, image_id, sources,
                                    int(task_vars.get("stratus_max_local_block_devices", 3)))
             bdms = bdmlib.assign_device_names(bdms)
-            if d.group:
-                quota.check_server_group_members(conn, d.limits, d.group["id"], context.user_id, len(missing))
+            if decision.group:
+                quota.check_server_group_members(conn, decision.limits, decision.group["id"], caller.user_id, len(missing))
             volume_hosts = sorted({b["volume_host"] for b in bdms if b.get("volume_host")})
-            force = [d.forced_host] if d.forced_host else []
+            force = [decision.forced_host] if decision.forced_host else []
             if volume_hosts:
                 # a local volume can only be attached on the host whose pool holds it
                 if len(volume_hosts) > 1 or (force and force != volume_hosts):
                     raise StratusError("NoValidHost", "No valid host was found. The requested volumes are on "
                                        "different hosts: %s" % ", ".join(volume_hosts), "block_device_mapping_v2")
-            root_gb = 0 if d.boot_volume else d.flavor["disk"]
+            root_gb = 0 if decision.boot_volume else decision.flavor["disk"]
             group = None
-            if d.group:
-                members = host_usage.group_members(conn, d.group["id"])
-                group = dict(d.group, members=[u for u, _h in members],
+            if decision.group:
+                members = host_usage.group_members(conn, decision.group["id"])
+                group = dict(decision.group, members=[u for u, _h in members],
                              hosts=sorted({h for _u, h in members if h}))
-            spec = RequestSpec(flavor={"name": d.flavor["name"], "vcpus": d.flavor["vcpus"],
-                                       "memory_mb": d.flavor["ram"], "root_gb": root_gb,
-                                       "ephemeral_gb": d.flavor["ephemeral"], "swap": d.flavor["swap"],
-                                       "extra_specs": dict(d.flavor.get("extra_specs") or {})},
-                               num_instances=len(missing), image=d.image or {}, availability_zone=d.zone,
-                               scheduler_hints=dict(req.get("scheduler_hints") or {}), instance_group=group,
-                               force_hosts=force, project_id=context.project_id,
-                               requested_networks=[n["id"] for n in d.networks])
-            candidates = volume_hosts or ([d.requested_host] if d.requested_host else hypervisors)
+            spec = RequestSpec(flavor={"name": decision.flavor["name"], "vcpus": decision.flavor["vcpus"],
+                                       "memory_mb": decision.flavor["ram"], "root_gb": root_gb,
+                                       "ephemeral_gb": decision.flavor["ephemeral"], "swap": decision.flavor["swap"],
+                                       "extra_specs": dict(decision.flavor.get("extra_specs") or {})},
+                               num_instances=len(missing), image=decision.image or {}, availability_zone=decision.zone,
+                               scheduler_hints=dict(request.get("scheduler_hints") or {}), instance_group=group,
+                               force_hosts=force, project_id=caller.project_id,
+                               requested_networks=[n["id"] for n in decision.networks])
+            candidates = volume_hosts or ([decision.requested_host] if decision.requested_host else hypervisors)
             states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
             uuids = [str(uuidlib.uuid4()) for _name in missing]
             scheduler = FilterScheduler(SchedulerConfig.from_dict(task_vars.get("stratus_scheduler")))
-            explain = {} if schema.as_bool(req.get("explain")) else None
+            explain = {} if schema.as_bool(request.get("explain")) else None
             try:
                 selections = scheduler.select_destinations(states, spec, uuids, explain=explain)
             except StratusError as exc:
@@ -159,7 +159,7 @@ def create_servers(req: dict[str, t.Any], context: Caller, task_vars: dict[str, 
                 if savepoint is not None:
                     savepoint.rollback()
                 planned = [{"name": n, "host": s.host, "alternates": s.alternates, "vm_state": "building",
-                            "task_state": "scheduling", "flavor": d.flavor["name"],
+                            "task_state": "scheduling", "flavor": decision.flavor["name"],
                             "block_devices": [{"device_name": b["device_name"], "source_type": b["source_type"],
                                                "destination_type": b["destination_type"],
                                                "size": b.get("volume_size")} for b in bdms]}
@@ -170,40 +170,40 @@ def create_servers(req: dict[str, t.Any], context: Caller, task_vars: dict[str, 
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
-                _insert_instance(conn, req, context, d, bdms, name, uuid, sel, first_index + offset, spec, rng,
+                _insert_instance(conn, request, caller, decision, bdms, name, uuid, sel, first_index + offset, spec, rng,
                                  request_id, 1 if force else scheduler.config.max_attempts)
             # Nova's recheck after the claim (delta 0: are we over now?)
-            quota.check_num_instances(conn, d.limits, context.project_id, context.user_id, d.flavor, 0, 0,
+            quota.check_num_instances(conn, decision.limits, caller.project_id, caller.user_id, decision.flavor, 0, 0,
                                       orig_num_req=len(missing))
             changed = True
         if savepoint is not None:
             savepoint.rollback()
         elif replaced:
             changed = True
-        rows = views.live_servers(conn, context.project_id, d.names)
+        rows = views.live_servers(conn, caller.project_id, decision.names)
         for row in rows:
-            if row.name in existing and (row.metadata != dict(req.get("metadata") or {})
-                                         or row.tags != list(req.get("tags") or [])
-                                         or row.description != req.get("description")):
+            if row.name in existing and (row.metadata != dict(request.get("metadata") or {})
+                                         or row.tags != list(request.get("tags") or [])
+                                         or row.description != request.get("description")):
                 if not check_mode:
                     conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
-                        metadata=dict(req.get("metadata") or {}), tags=list(req.get("tags") or []),
-                        description=req.get("description"), updated_at=lifecycle.now()))
+                        metadata=dict(request.get("metadata") or {}), tags=list(request.get("tags") or []),
+                        description=request.get("description"), updated_at=lifecycle.now()))
                 changed = True
         if changed and not check_mode:
-            rows = views.live_servers(conn, context.project_id, d.names)
+            rows = views.live_servers(conn, caller.project_id, decision.names)
     hosts = sorted({r.host for r in rows if r.host and r.vm_state in ("building", "active")})
     return CreateResult(changed, [views.server_view(r) for r in rows], hosts, explain)
 
 
-def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, request_id: str) -> None:
+def _replace(conn: Connection, row: t.Any, differs: list[str], caller: Caller, request_id: str) -> None:
     """recreate: the old server is deleted now and its host cleaned before the new one is built there.
 
     Its resources stay counted on its host as a leftover until the compute_cleanup step has run;
     its addresses are handed on (the clean-up runs before any build on that host, and libvirt
     refuses a DHCP host entry for an address another entry still holds).
     """
-    lifecycle.start_action(conn, row.uuid, "delete", request_id, context.project_id, context.user_id,
+    lifecycle.start_action(conn, row.uuid, "delete", request_id, caller.project_id, caller.user_id,
                            "replaced (recreate): %s differ" % ", ".join(differs))
     if row.host:
         lifecycle.record_leftover(conn, row.host, row, "replaced by recreate (%s differ)" % ", ".join(differs),
@@ -211,19 +211,19 @@ def _replace(conn: Connection, row: t.Any, differs: list[str], context: Caller, 
     lifecycle.mark_deleted(conn, row.uuid)
 
 
-def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], context: Caller, decision: Decision,
+def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], caller: Caller, decision: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
                      rng: random.Random, request_id: str, max_attempts: int) -> None:
     now = lifecycle.now()
     hostname = request.get("hostname") or hostname_from_name(name) or "server-%s" % uuid
     conn.execute(instances.insert().values(
-        uuid=uuid, project_id=context.project_id, user_id=context.user_id, name=name, hostname=hostname,
+        uuid=uuid, project_id=caller.project_id, user_id=caller.user_id, name=name, hostname=hostname,
         host=sel.host, availability_zone=decision.zone, flavor=decision.flavor,
         image_id=(decision.image or {}).get("id"), request=decision.fingerprint, vm_state="building",
         task_state="scheduling", metadata=dict(request.get("metadata") or {}), tags=list(request.get("tags") or []),
         description=request.get("description"), launch_index=index, attempts=1, created_at=now, updated_at=now,
         server_group_id=decision.group["id"] if decision.group else None))
-    conn.execute(claims.insert().values(instance_uuid=uuid, host=sel.host, project_id=context.project_id,
+    conn.execute(claims.insert().values(instance_uuid=uuid, host=sel.host, project_id=caller.project_id,
                                         vcpus=spec.vcpus, memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
                                         created_at=now))
     own = []
@@ -233,7 +233,7 @@ def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], context: 
             bdm["new_volume_id"] = str(uuidlib.uuid4())
             conn.execute(volumes.insert().values(
                 id=bdm["new_volume_id"], name="%s-%s" % (name, bdmlib.strip_dev(bdm["device_name"])),
-                project_id=context.project_id, host=sel.host, instance_uuid=uuid, size_gb=int(bdm["volume_size"]),
+                project_id=caller.project_id, host=sel.host, instance_uuid=uuid, size_gb=int(bdm["volume_size"]),
                 device_name=bdm["device_name"], source_type=bdm["source_type"],
                 delete_on_termination=bool(bdm.get("delete_on_termination")), status="reserved", created_at=now))
         elif bdm["source_type"] == "volume":
@@ -246,10 +246,10 @@ def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], context: 
         alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in decision.fixed_ips if f})
         nics.append(Nic(network_id=net["id"], network_name=net["name"], libvirt_network=net["libvirt_name"],
                         mac=alloc["mac"], ip=alloc["address"], hostname=hostname))
-    plan = build_plan(request, decision, uuid=uuid, name=name, hostname=hostname, project_id=context.project_id,
-                      user_id=context.user_id, launch_index=index, bdms=own, nics=nics,
+    plan = build_plan(request, decision, uuid=uuid, name=name, hostname=hostname, project_id=caller.project_id,
+                      user_id=caller.user_id, launch_index=index, bdms=own, nics=nics,
                       alternates=sel.alternates, max_attempts=max_attempts, created_at=now)
     conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan.to_dict()))
-    lifecycle.start_action(conn, uuid, "create", request_id, context.project_id, context.user_id)
+    lifecycle.start_action(conn, uuid, "create", request_id, caller.project_id, caller.user_id)
     lifecycle.record_event(conn, uuid, "conductor_schedule_and_build_instances", sel.host, "Success",
                            "scheduled on %s (alternates: %s)" % (sel.host, ", ".join(sel.alternates) or "none"))

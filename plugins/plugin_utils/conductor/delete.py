@@ -18,7 +18,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store import engin
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 
-def delete_servers(req: t.Mapping[str, t.Any], context: Caller, db_url: t.Optional[str], check_mode: bool,
+def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optional[str], check_mode: bool,
                    request_id: str) -> CreateResult:
     """Start deleting the servers of a request; a server that never reached a host goes at once.
 
@@ -28,15 +28,15 @@ def delete_servers(req: t.Mapping[str, t.Any], context: Caller, db_url: t.Option
     _min_count, max_count = checks.counts(req)
     names = checks.server_names(str(req["name"]), max_count)
     with store.transaction(db_url, locked=not check_mode) as conn:
-        rows = views.live_servers(conn, context.project_id, names)
+        rows = views.live_servers(conn, caller.project_id, names)
         for row in rows:
-            context.authorize(checks.POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
+            caller.authorize(checks.POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
         if check_mode or not rows:
             return CreateResult(bool(rows), [dict(views.server_view(r), task_state="deleting") for r in rows], [])
         hosts = set()
         for row in rows:
             if row.task_state != "deleting":
-                lifecycle.start_delete(conn, row.uuid, request_id, context.project_id, context.user_id)
+                lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)
             if row.host:
                 hosts.add(row.host)
             else:  # never placed: nothing on any host (Nova's local delete)
