@@ -50,4 +50,9 @@ options:
     type: str
 requirements:
   - libvirt-python on the hypervisor
+notes:
+  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
+    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
+  - Normally called by the provision playbook through the action plugin of the same name,
+    which reads the host's plans from the state store and records the result there.
 """

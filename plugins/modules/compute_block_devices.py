@@ -12,26 +12,15 @@ description:
     on the cached base image for the root disk, blank ephemeral and swap disks, and a content-addressed
     config drive ISO labelled C(config-2), all as libvirt storage volumes.
   - With I(state=absent) it deletes the volumes marked C(delete_on_termination) and the config drive.
-  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
-    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
-  - Normally called by the provision playbook through the action plugin of the same name,
-    which reads the host's plans from the state store and records the result there.
 options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.block_devices
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.step
 """
 
 EXAMPLES = r"""
-- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+- name: Make the disks and config drives of this run's servers on this hypervisor
   stratus.compute.compute_block_devices:
     run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
 """
@@ -43,13 +32,16 @@ images_needed:
   type: list
   elements: str
 instances:
-  description: Per instance uuid, the step's outcome.
+  description:
+    - Per instance uuid, C(ok), C(changed) and, when building, C(disks) (name, path, device name, bus,
+      device type and format of each disk the spawn step attaches), or C(error) when the step failed.
   returned: always
   type: dict
   sample:
     6b0f...:
       ok: true
       changed: true
+      disks: [{name: 6b0f...-disk, device_name: vda, bus: virtio, device_type: disk, format: qcow2}]
 """
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (

@@ -32,14 +32,7 @@ options:
     description: The state store URL; defaults as for M(stratus.compute.server).
     type: str
 extends_documentation_fragment:
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.step
 """
 
 EXAMPLES = r"""

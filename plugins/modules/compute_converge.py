@@ -22,14 +22,7 @@ extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.block_devices
   - stratus.compute.spawn
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.step
 """
 
 EXAMPLES = r"""

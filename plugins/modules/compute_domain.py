@@ -13,39 +13,34 @@ description:
     in the Stratus namespace), define, start, and wait until running.
   - Idempotency compares a hash of the canonical spec kept in the domain metadata, never raw XML.
   - With I(state=absent) it destroys and undefines the domains (dropping managed save, snapshot metadata and NVRAM).
-  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
-    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
-  - Normally called by the provision playbook through the action plugin of the same name,
-    which reads the host's plans from the state store and records the result there.
 options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.spawn
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.step
 """
 
 EXAMPLES = r"""
-- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+- name: Start this run's domains on this hypervisor, two at a time
   stratus.compute.compute_domain:
     run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
+    parallel: 2
 """
 
 RETURN = r"""
 instances:
-  description: Per instance uuid, the step's outcome.
+  description:
+    - Per instance uuid, C(ok), C(changed) and, when building, C(spec_hash) (the hash of the canonical domain
+      spec kept in its metadata), C(restart_needed), C(console_log) and C(domain_type); or C(error).
   returned: always
   type: dict
   sample:
-    6b0f...:
-      ok: true
-      changed: true
+    6b0f...: {ok: true, changed: true, spec_hash: 3f2a..., restart_needed: false, domain_type: kvm}
+domain_type:
+  description: The domain type this host's domains got (C(qemu) after a KVM that could not run guests).
+  returned: when the host had instances to handle
+  type: str
+  sample: kvm
 """
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (

@@ -21,14 +21,7 @@ options:
     elements: str
     required: true
 extends_documentation_fragment:
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.read
 """
 
 EXAMPLES = r"""

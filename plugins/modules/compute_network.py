@@ -16,39 +16,27 @@ description:
     entries changed or went); libvirt's per-entry update would reload the network's firewall each time.
     A network defined without that directory keeps its entries in libvirt's XML.
   - With I(state=absent) it removes the instances' DHCP host entries and leaves other entries alone.
-  - Takes the whole plan of one hypervisor in one call and is idempotent per instance;
-    the failure of one instance is reported in its entry of RV(instances), not as the host's failure.
-  - Normally called by the provision playbook through the action plugin of the same name,
-    which reads the host's plans from the state store and records the result there.
-options:
-  {}
+options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.step
 """
 
 EXAMPLES = r"""
-- name: Run the step for this hypervisor's plans (the action plugin fills in the instances)
+- name: Pin this run's MACs to their addresses on this hypervisor (the action plugin fills in the instances)
   stratus.compute.compute_network:
     run_uuids: "{{ hostvars['localhost']['stratus_run_uuids'] }}"
 """
 
 RETURN = r"""
 instances:
-  description: Per instance uuid, the step's outcome.
+  description:
+    - Per instance uuid, C(ok) and C(changed) (a network defined or a DHCP host entry written or dropped),
+      or C(error) (C(code), C(message), C(field)) when the instance's network step failed.
   returned: always
   type: dict
   sample:
-    6b0f...:
-      ok: true
-      changed: true
+    6b0f...: {ok: true, changed: true}
 """
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.common import run_module, step_argument_spec

@@ -23,17 +23,10 @@ options:
     elements: str
 extends_documentation_fragment:
   - stratus.compute.store_read
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - stratus.compute.attributes.read
 seealso:
   - module: stratus.compute.server_info
   - module: stratus.compute.quota_info
-author:
-  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""

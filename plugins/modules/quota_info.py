@@ -25,16 +25,9 @@ options:
     type: str
 extends_documentation_fragment:
   - stratus.compute.store_read
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - stratus.compute.attributes.read
 seealso:
   - module: stratus.compute.server
-author:
-  - Stratus contributors (@stratus-compute)
 """
 
 EXAMPLES = r"""

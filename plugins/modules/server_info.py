@@ -32,14 +32,7 @@ options:
     default: false
 extends_documentation_fragment:
   - stratus.compute.store_read
-  - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - Stratus contributors (@stratus-compute)
+  - stratus.compute.attributes.read
 """
 
 EXAMPLES = r"""
