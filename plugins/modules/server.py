@@ -28,77 +28,42 @@ description:
     (the JSON path of the offending value). A refused request leaves only an action-log entry
     (see M(stratus.compute.server_info) C(refusals)).
 options:
+  # BEGIN options generated from schemas/server.json by schemas/gen_server_doc.py: edit the schema
   name:
-    description: The server name (Nova's C(name)). Printable, no leading or trailing whitespace, at most 255 characters.
+    description: The server name (Nova's C(name)). Printable, no leading or trailing whitespace, at most 255
+      characters.
     type: str
     required: true
   state:
     description:
       - C(present) creates what is missing.
-      - C(absent) starts Nova's delete (policy C(os_compute_api:servers:delete)), for any vm_state including
-        ERROR; the servers get task_state C(deleting) and the hypervisor play of C(stratus.compute.provision)
-        walks back (destroy and undefine, disks, DHCP entries), after which the store releases IPs and claims.
-        A server that never reached a host is deleted at once; deleting what is gone reports no change.
+      - C(absent) starts Nova's delete (policy C(os_compute_api:servers:delete)), for any vm_state including ERROR;
+        the servers get task_state C(deleting) and the hypervisor play of C(stratus.compute.provision) walks back
+        (destroy and undefine, disks, DHCP entries), after which the store releases IPs and claims. A server that
+        never reached a host is deleted at once; deleting what is gone reports no change.
     type: str
     default: present
     choices: [present, absent]
-  recreate:
-    description:
-      - Replace a server whose fields that cannot change in place (flavor, image, networks, block devices,
-        key, user data, files, config drive, zone, hints, hostname) differ from the request.
-      - Without it such a difference fails with C(Conflict) naming the fields. With it the old server is
-        deleted at once (policy C(os_compute_api:servers:delete)) and a new one, with a new uuid, is built;
-        the old server's host is cleaned (domain, disks, DHCP entry) before anything is built there, and its
-        resources count as used on that host until then. A request that matches changes nothing.
-    type: bool
-    default: false
-  explain:
-    description:
-      - Return the scheduler's reasoning in RV(explain), also with a C(NoValidHost) error. For every candidate
-        host it names the filter that rejected it, or gives its weight per weigher. Best used with check mode.
-    type: bool
-    default: false
-  host:
-    description: Request a compute host (Nova 2.74 C(host)); admin only by policy; the filters still run.
-    type: str
-  hypervisor_hostname:
-    description: Request a hypervisor by name (Nova 2.74); admin only by policy.
-    type: str
-  hostname:
-    description:
-      - The guest hostname (Nova 2.90, a fully qualified name as of 2.94); defaults to the sanitized name.
-        Not with I(max_count) > 1.
-      - RFC 1123, as dnsmasq and the guest take it, checked before anything is decided
-        (C(InvalidRequest), field C(hostname)); dot-separated labels of 1 to 63 ASCII letters, digits and
-        hyphens, none starting or ending with a hyphen, at most 253 characters. No underscore.
-    type: str
-  trusted_image_certificates:
-    description: Trusted certificate ids (Nova 2.63); checked by policy, recorded.
-    type: list
-    elements: str
   flavor:
     description: Flavor name or id from C(stratus_flavors). Required unless I(state=absent).
     type: raw
   image:
-    description:
-      - Image name or id from C(stratus_images). May be omitted when booting from volume
-        (a I(block_device_mapping_v2) entry with C(boot_index=0)).
+    description: Image name or id from C(stratus_images). May be omitted when booting from volume (a
+      I(block_device_mapping_v2) entry with C(boot_index=0)).
     type: raw
   networks:
-    description:
-      - A list of C({uuid | name, fixed_ip, port}), or C(auto) (the only network of the catalog) or C(none).
+    description: A list of C({uuid | name, fixed_ip, port}), or C(auto) (the only network of the catalog) or C(none).
     type: raw
   block_device_mapping_v2:
-    description:
-      - Nova's block device mapping v2 entries (C(boot_index), C(uuid), C(source_type), C(destination_type),
-        C(device_name), C(device_type), C(disk_bus), C(volume_size), C(guest_format), C(delete_on_termination),
-        C(volume_type), C(tag)), checked by Nova's rules. With I(image), include the image entry
-        (C(source_type=image), C(destination_type=local), C(boot_index=0)) as Nova's clients do.
+    description: Nova's block device mapping v2 entries (C(boot_index), C(uuid), C(source_type), C(destination_type),
+      C(device_name), C(device_type), C(disk_bus), C(volume_size), C(guest_format), C(delete_on_termination),
+      C(volume_type), C(tag)), checked by Nova's rules. With I(image), include the image entry (C(source_type=image),
+      C(destination_type=local), C(boot_index=0)) as Nova's clients do.
     type: list
     elements: dict
   min_count:
-    description:
-      - The least number of servers to create; quota may reduce the number between I(min_count) and I(max_count).
+    description: The least number of servers to create; quota may reduce the number between I(min_count) and
+      I(max_count).
     type: int
     default: 1
   max_count:
@@ -142,6 +107,40 @@ options:
     type: list
     elements: str
     default: []
+  host:
+    description: Request a compute host (Nova 2.74 C(host)); admin only by policy; the filters still run.
+    type: str
+  hypervisor_hostname:
+    description: Request a hypervisor by name (Nova 2.74); admin only by policy.
+    type: str
+  hostname:
+    description:
+      - The guest hostname (Nova 2.90, a fully qualified name as of 2.94); defaults to the sanitized name. Not with
+        I(max_count) > 1.
+      - RFC 1123, as dnsmasq and the guest take it, checked before anything is decided (C(InvalidRequest), field
+        C(hostname)); dot-separated labels of 1 to 63 ASCII letters, digits and hyphens, none starting or ending with
+        a hyphen, at most 253 characters. No underscore.
+    type: str
+  trusted_image_certificates:
+    description: Trusted certificate ids (Nova 2.63); checked by policy, recorded.
+    type: list
+    elements: str
+  recreate:
+    description:
+      - Replace a server whose fields that cannot change in place (flavor, image, networks, block devices, key, user
+        data, files, config drive, zone, hints, hostname) differ from the request.
+      - Without it such a difference fails with C(Conflict) naming the fields. With it the old server is deleted at
+        once (policy C(os_compute_api:servers:delete)) and a new one, with a new uuid, is built; the old server's host
+        is cleaned (domain, disks, DHCP entry) before anything is built there, and its resources count as used on that
+        host until then. A request that matches changes nothing.
+    type: bool
+    default: false
+  explain:
+    description: Return the scheduler's reasoning in RV(explain), also with a C(NoValidHost) error. For every
+      candidate host it names the filter that rejected it, or gives its weight per weigher. Best used with check mode.
+    type: bool
+    default: false
+  # END options generated from schemas/server.json
   request:
     description:
       - The whole request as one mapping of the options above (the C(stratus.compute.provision) playbook

@@ -48,8 +48,29 @@ CATALOG_SCHEMAS = {
 
 # strutils.bool_from_string's true values (a superset of what the schema's boolean admits)
 TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
-# Never echoed back in an error (logs, runner events): user data and injected files often carry credentials.
-SECRET_FIELDS = frozenset(("admin_pass", "db_url", "user_data", "contents"))
+# Marks a request value that is never logged or echoed (schemas/server.json); jsonschema ignores the keyword.
+SECRET_KEYWORD = "x-stratus-secret"
+
+
+def secret_properties(node: t.Any) -> set[str]:
+    """The names of the properties marked secret anywhere in a schema (nested ones too)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            found.update(name for name, prop in properties.items()
+                         if isinstance(prop, dict) and prop.get(SECRET_KEYWORD))
+        for value in node.values():
+            found |= secret_properties(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= secret_properties(value)
+    return found
+
+
+# Never echoed back in an error (logs, runner events): the request's secret values (admin password, user
+# data and injected files often carry credentials) and the store URL.
+SECRET_FIELDS = frozenset(secret_properties(json.loads((SCHEMA_DIR / "server.json").read_text())) | {"db_url"})
 
 INVALID_NAME = ("An invalid 'name' value was provided. The name must be: printable characters. "
                 "Can not start or end with whitespace.")
