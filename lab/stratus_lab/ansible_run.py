@@ -31,20 +31,15 @@ IMAGE_ID = "11111111-2222-4333-8444-555555555555"
 DECIDE_PLAYBOOK = """---
 # Play 1 of provision.yml only: decide, claim and write the store; the hypervisors are not contacted.
 - name: Decide what to build
+  ansible.builtin.import_playbook: stratus.compute.decide
+
+- name: Report
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Request servers
-      stratus.compute.server:
-        request: "{{ item }}"
-      loop: "{{ stratus_servers | default([]) }}"
-      loop_control:
-        label: "{{ item.name }}"
-      register: stratus_requests
-
     - name: Read this run's servers from the state store
       stratus.compute.server_info:
-        uuids: "{{ stratus_requests.results | map(attribute='server_uuids') | flatten }}"
+        uuids: "{{ stratus_run_uuids }}"
 """
 
 
