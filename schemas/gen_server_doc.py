@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The stratus.compute.server module's request options, generated from schemas/server.json.
@@ -11,7 +10,8 @@ marker comments; the module's own options (``request``, ``db_url``) follow the m
     python schemas/gen_server_doc.py --check  # exit 1 when the module differs from the schema
 
 Also the schema's reading for the checks of the other copies (tests/unit/test_server_options.py):
-``request_options`` (each option as Ansible documents it) and ``secret_options``.
+``request_options`` (each option as Ansible documents it) and ``secret_options``. (The
+error masking walks the schema for nested secrets itself: plugins/plugin_utils/compute_api/schema.py.)
 """
 from __future__ import annotations
 
@@ -111,22 +111,6 @@ def request_options() -> dict[str, dict[str, t.Any]]:
 def secret_options() -> list[str]:
     """The request's options whose values are never logged or echoed (x-stratus-secret), in schema order."""
     return [name for name, prop in load("server.json")["properties"].items() if prop.get(SECRET)]
-
-
-def secret_fields(node: t.Any = None) -> set[str]:
-    """Every property name marked x-stratus-secret anywhere in the schema (nested ones too)."""
-    node = load("server.json") if node is None else node
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for name, prop in (node.get("properties") or {}).items():
-            if isinstance(prop, dict) and prop.get(SECRET):
-                found.add(name)
-        for value in node.values():
-            found |= secret_fields(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= secret_fields(value)
-    return found
 
 
 def _scalar(value: t.Any) -> str:
