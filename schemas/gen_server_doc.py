@@ -47,7 +47,7 @@ def resolve(node: t.Mapping[str, t.Any], base: str = "server.json") -> dict[str,
     ref = node.get("$ref")
     if not ref:
         return dict(node)
-    file_name, _, pointer = ref.partition("#")
+    file_name, _sep, pointer = ref.partition("#")
     file_name = file_name or base
     target: t.Any = load(file_name)
     for part in [p for p in pointer.split("/") if p]:
@@ -168,7 +168,7 @@ def render(module_source: str) -> str:
     if module_source.count(BEGIN) != 1 or module_source.count(END) != 1:
         raise ValueError("%s: the generated options' marker lines are missing" % MODULE)
     head, rest = module_source.split(BEGIN)
-    _, tail = rest.split(END)
+    tail = rest.split(END)[1]  # what stood between the markers is replaced
     return head + BEGIN + options_yaml(request_options()) + END + tail
 
 

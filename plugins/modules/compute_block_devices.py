@@ -16,6 +16,7 @@ options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.block_devices
+  - stratus.compute.attributes
   - stratus.compute.attributes.step
 """
 

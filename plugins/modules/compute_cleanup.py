@@ -32,6 +32,7 @@ options:
     description: The state store URL; defaults as for M(stratus.compute.server).
     type: str
 extends_documentation_fragment:
+  - stratus.compute.attributes
   - stratus.compute.attributes.step
 """
 

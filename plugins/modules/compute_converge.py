@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.block_devices
   - stratus.compute.spawn
+  - stratus.compute.attributes
   - stratus.compute.attributes.step
 """
 

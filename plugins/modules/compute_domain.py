@@ -17,6 +17,7 @@ options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
   - stratus.compute.spawn
+  - stratus.compute.attributes
   - stratus.compute.attributes.step
 """
 

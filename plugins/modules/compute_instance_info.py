@@ -21,6 +21,7 @@ options:
     elements: str
     required: true
 extends_documentation_fragment:
+  - stratus.compute.attributes
   - stratus.compute.attributes.read
 """
 

@@ -19,6 +19,7 @@ description:
 options: {}
 extends_documentation_fragment:
   - stratus.compute.hypervisor
+  - stratus.compute.attributes
   - stratus.compute.attributes.step
 """
 

@@ -23,6 +23,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - stratus.compute.store_read
+  - stratus.compute.attributes
   - stratus.compute.attributes.read
 seealso:
   - module: stratus.compute.server_info

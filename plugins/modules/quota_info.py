@@ -25,6 +25,7 @@ options:
     type: str
 extends_documentation_fragment:
   - stratus.compute.store_read
+  - stratus.compute.attributes
   - stratus.compute.attributes.read
 seealso:
   - module: stratus.compute.server

@@ -32,6 +32,7 @@ options:
     default: false
 extends_documentation_fragment:
   - stratus.compute.store_read
+  - stratus.compute.attributes
   - stratus.compute.attributes.read
 """
 
