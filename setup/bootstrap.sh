@@ -60,5 +60,8 @@ ln -sfn "$root" .ansible/collections/ansible_collections/stratus/compute
 # read the product's constants and the store's quota count), as an editable install would.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n' "$root/.ansible/collections" > "$site/stratus-collection.pth.tmp"
-cmp -s "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth" 2>/dev/null \
-  && rm -f "$site/stratus-collection.pth.tmp" || mv "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth"
+if cmp -s "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth" 2>/dev/null; then
+  rm -f "$site/stratus-collection.pth.tmp"
+else
+  mv "$site/stratus-collection.pth.tmp" "$site/stratus-collection.pth"
+fi
