@@ -55,7 +55,7 @@ bench-scheduler: setup
 
 # Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
 # lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
-# SIZES="10" REPEATS=1 for a short run.
+# SIZES=10 for a short run (REPEATS: 3 at least, the report is a median).
 bench: image
 	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
 

@@ -3,9 +3,7 @@ and the lab toolkit as stratus_lab: setup/bootstrap.sh installs both into .venv.
 from __future__ import annotations
 
 import os
-import re
 import typing as t
-import uuid
 from pathlib import Path
 
 import pytest
@@ -44,14 +42,10 @@ def pg_url() -> t.Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[str]:
     """An empty state store for one test: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = "sqlite:///%s" % (tmp_path / "state" / "stratus.db")
-    else:
-        # A readable, unique name: the test's, cut to fit the 63-byte limit, plus a random tail.
-        stem = re.sub(r"[^a-z0-9]+", "_", request.node.originalname.lower()).strip("_")[:50]
-        from stratus_lab import pg_server
+    from stratus_lab.store import empty_store_url
 
-        url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "%s_%s" % (stem, uuid.uuid4().hex[:8]))
+    url = empty_store_url(request.param, tmp_path / "state", request.node.originalname,
+                          lambda: request.getfixturevalue("pg_url"))
     yield url
     # The store caches one engine per URL for the life of the process: close this
     # one, or every test leaves its pooled connections open on the server.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -12,6 +13,20 @@ def sqlite_url(directory: Path) -> str:
     """The URL of the SQLite store in `directory` (made if missing), as STRATUS_STATE_DIR names it."""
     directory.mkdir(parents=True, exist_ok=True)
     return "sqlite:///%s" % (directory / "stratus.db")
+
+
+def empty_store_url(backend: str, directory: Path, name: str, pg_base_url: t.Callable[[], str]) -> str:
+    """An empty state store for a test: a SQLite file in ``directory``, or a fresh PostgreSQL database
+    named ``name`` plus a random tail (unique when two suites share the test server) beside
+    ``pg_base_url()``'s (called only for PostgreSQL: it may start the server)."""
+    if backend == "sqlite":
+        return sqlite_url(directory)
+    import uuid
+
+    from stratus_lab import pg_server
+
+    stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:50]
+    return pg_server.fresh_database(pg_base_url(), "%s_%s" % (stem, uuid.uuid4().hex[:8]))
 
 
 def open_engine(db_url: str) -> t.Any:

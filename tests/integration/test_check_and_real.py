@@ -4,31 +4,25 @@ answers must be the same (the same error code, message and field, or the same se
 what the case expects. A refused request leaves nothing in the store but its action-log entry."""
 from __future__ import annotations
 
-import os
 import typing as t
-import uuid
 
 import pytest
 import sqlalchemy as sa
 import yaml
 
+from conftest import BACKENDS
+from stratus_lab.store import empty_store_url
 from frontend_helpers import CASES_DIR, run_cases_playbook
 
 TWINS = yaml.safe_load((CASES_DIR / "twin_cases.yml").read_text())
 CASES = TWINS["stratus_twin_cases"]
-BACKENDS = os.environ.get("STRATUS_TEST_BACKENDS", "") or "sqlite,postgresql"
 
 
-@pytest.fixture(scope="module", params=[b for b in ("sqlite", "postgresql") if b in BACKENDS])
+@pytest.fixture(scope="module", params=BACKENDS)
 def twins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> tuple[str, dict[str, dict[str, t.Any]]]:
     tmp = tmp_path_factory.mktemp("twins-%s" % request.param)
-    if request.param == "sqlite":
-        url = "sqlite:///%s" % (tmp / "stratus.db")
-    else:
-        from stratus_lab import pg_server
-        url = pg_server.fresh_database(request.getfixturevalue("pg_url"),
-                                       "twins_%s" % uuid.uuid4().hex[:8])
+    url = empty_store_url(request.param, tmp, "twins", lambda: request.getfixturevalue("pg_url"))
     return url, {r["id"]: r for r in run_cases_playbook("check_and_real.yml", url, tmp / "twins.json")}
 
 

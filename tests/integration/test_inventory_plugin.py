@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 import typing as t
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from stratus_lab import pg_server
+from stratus_lab.store import empty_store_url
 from conftest import BACKENDS
 from frontend_helpers import NETWORK_ID, VENV_BIN, decide, env, inventory, write_yaml
 
@@ -23,11 +22,7 @@ ROOT_CTX = {"user_id": "root", "project_id": "ops", "roles": ["admin"]}
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """One store per backend for the module, filled once by play 1 (the plugin only reads it)."""
     tmp = tmp_path_factory.mktemp("inventory-%s" % request.param)
-    if request.param == "sqlite":
-        db_url = "sqlite:///%s" % (tmp / "stratus.db")
-    else:
-        db_url = pg_server.fresh_database(request.getfixturevalue("pg_url"),
-                                          "inventory_plugin_%s" % uuid.uuid4().hex[:8])
+    db_url = empty_store_url(request.param, tmp, "inventory_plugin", lambda: request.getfixturevalue("pg_url"))
     inv = write_yaml(tmp / "hosts.yml", inventory())
     decide(tmp, inv, db_url, [
         {"name": "web", "flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "net1"}], "min_count": 2,

@@ -6,32 +6,27 @@ then its own test comparing error.code, the key part of the message and the fiel
 """
 from __future__ import annotations
 
-import os
 import typing as t
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import BACKENDS
+from stratus_lab.store import empty_store_url
 from frontend_helpers import CASES_DIR, run_cases_playbook
 
 CASES = yaml.safe_load((CASES_DIR / "cases.yml").read_text())["stratus_cases"]
-BACKENDS = os.environ.get("STRATUS_TEST_BACKENDS", "") or "sqlite,postgresql"
 
 
 def run_cases(db_url: str, out: Path) -> dict[str, dict[str, t.Any]]:
     return {r["item"]["id"]: r for r in run_cases_playbook("check_cases.yml", db_url, out)}
 
 
-@pytest.fixture(scope="module", params=[b for b in ("sqlite", "postgresql") if b in BACKENDS])
+@pytest.fixture(scope="module", params=BACKENDS)
 def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
     tmp = tmp_path_factory.mktemp("nova-cases-%s" % request.param)
-    if request.param == "sqlite":
-        url = "sqlite:///%s" % (tmp / "stratus.db")
-    else:
-        from stratus_lab import pg_server
-        url = pg_server.fresh_database(request.getfixturevalue("pg_url"), "nova_cases_%s" % uuid.uuid4().hex[:8])
+    url = empty_store_url(request.param, tmp, "nova_cases", lambda: request.getfixturevalue("pg_url"))
     return run_cases(url, tmp / "outcomes.json")
 
 
