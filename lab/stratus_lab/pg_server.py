@@ -186,7 +186,7 @@ def start(state_dir: Path = DEFAULT_STATE_DIR) -> str:
         "full_page_writes": "off",
     }
     with open(data / "postgresql.conf", "a") as conf:  # root may write it; postgres keeps ownership
-        conf.write("\n# tests/pg_server.py\n" + "".join("%s = %s\n" % kv for kv in settings.items()))
+        conf.write("\n# stratus_lab.pg_server\n" + "".join("%s = %s\n" % kv for kv in settings.items()))
     _run([str(tools / "pg_ctl"), "-D", str(data), "-l", str(state_dir / "log"), "-w", "-t", "60", "start"],
          state_dir)
     _psql(state_dir, 'CREATE DATABASE "%s"' % DATABASE)

@@ -4,7 +4,7 @@
 
 Each refuses launch overrides, checks its arguments against its spec plus the shared ``db_url``
 option (documented by the ``stratus.compute.store_read`` doc fragment), resolves the caller and
-the catalog as every action does (action_base.py), reads the state store, and maps failures in
+the catalog as every action does (base.py), reads the state store, and maps failures in
 one place: a StratusError is the error result, anything else an InternalError.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the state store says about each host, for the scheduler, read only.
 
-``usage(conn)`` gives per host what ``catalog.host_states`` takes: the resources claimed
+``usage(conn)`` gives per host what ``compute_api.host_states`` takes: the resources claimed
 (claims of live instances plus leftovers not yet cleaned), the instances there (``instance_uuids``),
 ``num_io_ops`` (builds under way, Nova's io_workload) and ``failed_builds`` (builds that
 failed on the host since its last successful spawn, Nova's counter that a success resets).
