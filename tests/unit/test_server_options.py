@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 import typing as t
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute import pla
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "cli"))  # this checkout's CLI, not the one .venv was installed from
+from stratus_cli import app as cli
 
-from stratus_cli import app as cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator() -> t.Any:
