@@ -1,6 +1,8 @@
 # Stratus: every entry point. `make demo` and `make test` install what is missing first.
 SHELL := /bin/bash
 HYPERVISORS ?= 2
+# bare-metal nodes behind emulated BMCs (stratus_lab/baremetal.py); empty: none, or as many as the lab has
+BAREMETAL ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 LAB_STATE ?= .lab
@@ -17,7 +19,7 @@ image: setup
 	@$(PY) lab/image/build.py
 
 lab-up: setup
-	@$(PY) -m stratus_lab up --hypervisors $(HYPERVISORS) --state-dir $(LAB_STATE)
+	@$(PY) -m stratus_lab up --hypervisors $(HYPERVISORS) $(if $(BAREMETAL),--baremetal $(BAREMETAL)) --state-dir $(LAB_STATE)
 
 lab-down:
 	@if [ -x $(PY) ]; then $(PY) -m stratus_lab down --state-dir $(LAB_STATE); fi

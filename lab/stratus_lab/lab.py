@@ -5,10 +5,13 @@ with private libvirt directories and a private /dev (an overlay: its /dev/log
 exists there only), running its own system log (stratus_lab/syslogd.py, into
 <state>/hvK/root/var/log/messages), virtlogd, libvirtd and sshd.
 
-    python -m stratus_lab up [--hypervisors N] [--state-dir DIR] [--prefix P] [--subnet-base A.B]
+    python -m stratus_lab up [--hypervisors N] [--baremetal N] [--state-dir DIR] [--prefix P] [--subnet-base A.B]
     python -m stratus_lab down [--state-dir DIR]
     python -m stratus_lab status [--json] [--state-dir DIR]
     python -m stratus_lab daemon stop|start DAEMON --hv K [--state-dir DIR]
+
+With --baremetal N the lab also gets a BMC namespace (stratus_lab/baremetal.py): N blank
+nodes behind a Redfish emulator (sushy-tools) and virtual IPMI BMCs (virtualbmc).
 
 Everything the lab creates is recorded in <state>/lab.json, so `down` removes
 exactly what `up` made and nothing else.
@@ -32,9 +35,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
-from stratus_lab.paths import ROOT, VENV_PYTHON
+from stratus_lab.paths import ROOT, VENV_BIN, VENV_PYTHON
 
 DEFAULT_STATE_DIR = ROOT / ".lab"
 DEFAULT_PREFIX = "stratus"
@@ -58,7 +62,9 @@ SHADOWED_PATHS = ["/run", "/var/run", "/var/log", "/var/cache", "/var/lib", "/et
 # In start order (the system log first: dnsmasq and Ansible's modules log there); stopped backwards.
 DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sshd")
 # Daemons that are Python scripts of the lab: known by their script, not by their executable.
-DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py"}
+DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py",
+                  # the BMC namespace's emulators (stratus_lab/baremetal.py), run by the venv's Python
+                  "sushy-emulator": VENV_BIN / "sushy-emulator", "vbmcd": VENV_BIN / "vbmcd"}
 SYSLOG_FILE = "/var/log/messages"
 LIBVIRT_URI = "qemu:///system"
 
@@ -226,6 +232,9 @@ class Lab:
     # up created the state dir, so down may remove it with all it contains
     # (e.g. the demo's store); otherwise down removes only the lab's entries
     owns_state_dir: bool = False
+    # bare-metal nodes of the BMC namespace (0: none), and their records (stratus_lab/baremetal.py)
+    baremetal: int = 0
+    nodes: list[dict[str, object]] | None = None
 
     @property
     def lab_json(self) -> Path:
@@ -257,7 +266,8 @@ class Lab:
     def save(self) -> None:
         data = {"version": LAB_JSON_VERSION, "prefix": self.prefix,
                 "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
-                "iptables": self.iptables, "owns_state_dir": self.owns_state_dir}
+                "iptables": self.iptables, "owns_state_dir": self.owns_state_dir,
+                "baremetal": self.baremetal, "nodes": self.nodes or []}
         write_if_changed(self.lab_json, json.dumps(data, indent=2) + "\n")
 
 
@@ -270,7 +280,8 @@ def load_lab(state: Path) -> Lab | None:
         return Lab(state=state, prefix=data["prefix"], subnet_base=data["subnet_base"],
                    hypervisors=[int(k) for k in data["hypervisors"]],
                    iptables=data.get("iptables", "nft"),
-                   owns_state_dir=bool(data.get("owns_state_dir", False)))
+                   owns_state_dir=bool(data.get("owns_state_dir", False)),
+                   baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])))
     except (ValueError, KeyError, TypeError) as exc:
         raise LabError(f"{path} is unreadable ({exc}); remove it by hand") from None
 
@@ -279,6 +290,15 @@ def load_lab(state: Path) -> Lab | None:
 class Hypervisor:
     lab: Lab
     k: int
+    # daemons in start order; those in `foreground` stay attached and are detached by start_daemon
+    daemons: tuple[str, ...] = DAEMONS
+    foreground: frozenset[str] = frozenset()
+
+    def argv_of(self, daemon: str) -> list[str]:
+        return daemon_argv(self, daemon)
+
+    def env_of(self, daemon: str) -> dict[str, str]:  # pylint: disable=unused-argument
+        return DAEMON_ENV
 
     @property
     def name(self) -> str:
@@ -731,12 +751,27 @@ def daemon_argv(hv: Hypervisor, daemon: str) -> list[str]:
 
 def start_daemon(hv: Hypervisor, daemon: str) -> None:
     hv.pidfile(daemon).unlink(missing_ok=True)
-    run(hv.nsenter(daemon_argv(hv, daemon)), env=DAEMON_ENV, timeout=60)
+    if daemon in hv.foreground:
+        start_foreground(hv, daemon)
+    else:
+        run(hv.nsenter(hv.argv_of(daemon)), env=hv.env_of(daemon), timeout=60)
     deadline = time.monotonic() + 60  # for its pid file: generous, a loaded machine starts it slowly
     while daemon_pid(hv, daemon) is None:
         if time.monotonic() > deadline:
             raise LabError(f"{hv.name}: {daemon} did not start (see {log_hint(hv, daemon)})")
         time.sleep(0.05)
+
+
+def start_foreground(hv: Hypervisor, daemon: str) -> None:
+    """Start a daemon that does not detach itself: its own session, output into its log, its pid
+    recorded (nsenter execs it, so the child's pid is the daemon's)."""
+    log = log_hint(hv, daemon)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(hv.nsenter(hv.argv_of(daemon)), env=hv.env_of(daemon),  # pylint: disable=consider-using-with
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    write_if_changed(hv.pidfile(daemon), f"{child.pid}\n")
 
 
 def stop_daemon(hv: Hypervisor, daemon: str) -> bool:
@@ -754,6 +789,8 @@ def log_hint(hv: Hypervisor, daemon: str) -> Path:
         return hv.sshd_dir / "sshd.log"
     if daemon == "syslogd":
         return hv.syslog
+    if daemon in hv.foreground:
+        return hv.dir / "logs" / f"{daemon}.log"
     return hv.root / "var" / "log" / "libvirt" / f"{daemon}.log"
 
 
@@ -791,7 +828,7 @@ def ensure_configs(hv: Hypervisor) -> set[str]:
 
 def ensure_daemons(hv: Hypervisor, changed: set[str]) -> list[str]:
     done = []
-    for daemon in DAEMONS:
+    for daemon in hv.daemons:
         pid = daemon_pid(hv, daemon)
         if pid is not None and daemon in changed:
             stop_daemon(hv, daemon)
@@ -960,6 +997,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     subnet = validate_subnet_base(args.subnet_base) if args.subnet_base else None
     if args.hypervisors is not None and not 1 <= args.hypervisors <= 200:
         raise LabError("--hypervisors must be between 1 and 200")
+    if args.baremetal is not None:
+        baremetal().validate_count(args.baremetal)
     fresh_dir = not state.exists() or not any(state.iterdir())
     created_dir = not state.exists()
     state.mkdir(parents=True, exist_ok=True)
@@ -967,14 +1006,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         lab = open_lab(state, prefix, subnet, args.iptables, fresh_dir)
         asked = args.hypervisors or (len(lab.hypervisors) or 2)
         wanted = sorted(set(lab.hypervisors) | set(range(1, asked + 1)))
+        # like hypervisors, nodes are only added: `down` removes them
+        nodes = max(lab.baremetal, args.baremetal or 0)
         try:
             check_collisions(lab, [k for k in wanted if k not in lab.hypervisors])
+            if nodes and not lab.baremetal:
+                baremetal().check_bmc_collisions(baremetal().bmc_of(lab))
         except LabError:
             if not lab.lab_json.exists():
                 forget_state_dir(state, created_dir)
             raise
         # record before creating, so `down` can clean up a half-finished `up`
         lab.hypervisors = wanted
+        lab.baremetal = nodes
         lab.save()
         changes = build_lab(lab)
     report_up(lab, changes, time.monotonic() - started, asked)
@@ -1000,6 +1044,10 @@ def build_lab(lab: Lab) -> dict[str, list[str]]:
         if done:
             changes[hv.name] = done
         caps_source = hv
+    if lab.baremetal:
+        done = baremetal().up_bmc(lab, caps_source)
+        if done:
+            changes["bmc"] = done
     if write_if_changed(lab.known_hosts, known_hosts_text(lab)):
         changes.setdefault("lab", []).append("known_hosts")
     if write_if_changed(lab.inventory, inventory_text(lab)):
@@ -1012,6 +1060,10 @@ def report_up(lab: Lab, changes: dict[str, list[str]], seconds: float, asked: in
         hv = lab.hv(k)
         what = ", ".join(changes.get(hv.name, [])) or "already up, unchanged"
         print(f"{hv.name}: {hv.netns} {hv.addr}: {what}")
+    if lab.baremetal:
+        bmc = baremetal().bmc_of(lab)
+        what = ", ".join(changes.get("bmc", [])) or "already up, unchanged"
+        print(f"bmc: {bmc.netns} {bmc.addr}: {lab.baremetal} nodes: {what}")
     if "lab" in changes:
         print(f"lab: wrote {', '.join(changes['lab'])}")
     if len(lab.hypervisors) > asked:
@@ -1071,7 +1123,7 @@ def ns_member_pids(hv: Hypervisor) -> list[int]:
 
 def down_hypervisor(hv: Hypervisor) -> list[str]:
     done = destroy_guests(hv)
-    for daemon in reversed(DAEMONS):
+    for daemon in reversed(hv.daemons):
         if stop_daemon(hv, daemon):
             done.append(f"stopped {daemon}")
     leftovers = ns_member_pids(hv)
@@ -1125,6 +1177,9 @@ def cmd_down(args: argparse.Namespace) -> int:
         close_ssh_masters(lab)
         errors = []
         hvs = [lab.hv(k) for k in sorted(lab.hypervisors)]
+        bmc = baremetal().bmc_of(lab)
+        if lab.baremetal or netns_exists(bmc.netns) or bmc.dir.exists():
+            hvs.append(bmc)
         # in parallel: destroying guests and stopping daemons is mostly waiting
         with ThreadPoolExecutor(max_workers=min(len(hvs), 8) or 1) as pool:
             results = list(pool.map(try_down_hypervisor, hvs))
@@ -1132,7 +1187,10 @@ def cmd_down(args: argparse.Namespace) -> int:
             if error:
                 errors.append(error)
                 continue
-            lab.hypervisors.remove(hv.k)
+            if hv.k in lab.hypervisors:
+                lab.hypervisors.remove(hv.k)
+            else:
+                lab.baremetal, lab.nodes = 0, []
             print(f"{hv.name}: removed {', '.join(done) or 'leftover state'}")
         lab.save()
         if errors:
@@ -1198,10 +1256,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     statuses = [hv_status(lab.hv(k)) for k in sorted(lab.hypervisors)]
     healthy = all(s["libvirt_reachable"] and s["ssh_port_open"]
                   and all(p["alive"] for p in s["pids"].values()) for s in statuses)
+    bmc_status = baremetal().bmc_status(lab) if lab.baremetal else None
+    if bmc_status is not None:
+        healthy = healthy and bool(bmc_status["redfish_port_open"])
     if args.json:
         print(json.dumps({"state_dir": str(state), "up": healthy, "prefix": lab.prefix,
                           "subnet_base": lab.subnet_base, "iptables": lab.iptables,
-                          "inventory": str(lab.inventory), "hypervisors": statuses}, indent=2))
+                          "inventory": str(lab.inventory), "hypervisors": statuses,
+                          "bmc": bmc_status}, indent=2))
     else:
         for s in statuses:
             daemons = "  ".join(f"{d}={p['pid'] if p['alive'] else 'DEAD'}"
@@ -1209,6 +1271,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             libvirt = "libvirt ok" if s["libvirt_reachable"] else "libvirt UNREACHABLE"
             ssh = "ssh ok" if s["ssh_port_open"] else "ssh CLOSED"
             print(f"{s['name']}  {s['namespace']}  {s['address']}  {daemons}  {libvirt}  {ssh}  log {s['syslog']}")
+        if bmc_status is not None:
+            print("\n".join(baremetal().bmc_status_lines(bmc_status)))
         print(f"lab {'healthy' if healthy else 'DEGRADED'} ({lab.inventory})")
     return 0 if healthy else 1
 
@@ -1236,6 +1300,12 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return 0
 
 
+def baremetal() -> ModuleType:
+    """stratus_lab.baremetal, imported when used: it builds on this module."""
+    from stratus_lab import baremetal as module  # pylint: disable=import-outside-toplevel,cyclic-import
+    return module
+
+
 def cmd_setup_mntns(args: argparse.Namespace) -> int:
     setup_mntns(Path(args.hv_dir), args.iptables)
     return 0
@@ -1260,6 +1330,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "or what the existing lab uses)")
     up.add_argument("--subnet-base", help=f"first two octets of hvK's /24 (default "
                     f"{DEFAULT_SUBNET_BASE} -> {DEFAULT_SUBNET_BASE}.K.0/24, or what the existing lab uses)")
+    up.add_argument("--baremetal", type=int,
+                    help="bare-metal nodes behind emulated BMCs (Redfish and IPMI) in a BMC namespace "
+                    "(default 0, or as many as the lab has)")
     up.add_argument("--iptables", choices=["auto", "nft", "legacy"], default="auto",
                     help="iptables flavour inside the hypervisors (default: nft if it works)")
     up.set_defaults(func=cmd_up)

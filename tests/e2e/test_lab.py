@@ -18,6 +18,7 @@ import pytest
 from stratus_lab.host import Host
 from stratus_lab.paths import ROOT as REPO, VENV_BIN
 from stratus_lab.session import lab_command
+from lab_helpers import alive, lab_links, lab_netns, netns_pids  # tests/lab_helpers.py
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
 ANSIBLE = VENV_BIN / "ansible"
@@ -81,15 +82,6 @@ def virsh(k: int, *args: str, check: bool = True) -> subprocess.CompletedProcess
     return ssh(k, " ".join(["virsh", "-q", "-c", "qemu:///system", *args]), check=check)
 
 
-def alive(pid: int) -> bool:
-    # zombies waiting for PID 1 to reap them are gone for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def netns_inode(name: str) -> int:
     return os.stat(f"/run/netns/{name}").st_ino
 
@@ -98,28 +90,12 @@ def in_netns(pid: int, name: str) -> bool:
     return os.readlink(f"/proc/{pid}/ns/net") == f"net:[{netns_inode(name)}]"
 
 
-def netns_pids(name: str) -> set[int]:
-    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout
-    return {int(p) for p in out.split()}
-
-
 def comm(pid: int) -> str:
     """A process's command name; '' when it exited meanwhile (helpers come and go)."""
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
-
-
-def lab_netns() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith(f"{PREFIX}-")]
-
-
-def lab_links() -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
-    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
-    return [n for n in names if n.startswith(f"{PREFIX}-")]
 
 
 def status() -> dict:
@@ -262,8 +238,8 @@ def test_down_removes_everything(lab_up):
     print(f"\nlab down took {time.monotonic() - started:.1f}s\n{out}")
     assert "destroyed domain labtest-vm1" in out and "destroyed domain labtest-vm2" in out
 
-    assert lab_netns() == []
-    assert lab_links() == []
+    assert lab_netns(PREFIX) == []
+    assert lab_links(PREFIX) == []
     assert [p for p in lab_pids if alive(p)] == []
     me = {os.getpid(), os.getppid()}
     strays = []
