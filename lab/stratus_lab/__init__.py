@@ -4,6 +4,7 @@
 commands) drives it with: one module per thing driven, as Nova keeps nova/tests/fixtures/.
 
     lab                 the namespaced hypervisors (`python -m stratus_lab up|down|status|daemon`)
+    baremetal           the BMC namespace: blank nodes behind Redfish and IPMI emulators (`up --baremetal N`)
     session             a harness's lab: up (and down on exit), its environment, its hosts
     host                one hypervisor: a command in its namespaces or over its SSH, libvirt
     store               the state store read with SQL

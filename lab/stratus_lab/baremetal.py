@@ -217,8 +217,9 @@ def write_secret(path: Path, content: str) -> bool:
 def ensure_htpasswd(bmc: BmcHost, password: str) -> bool:
     # bcrypt salts every hash: keep the file while it still matches, so `up` stays idempotent
     if bmc.htpasswd.exists():
-        user, _, digest = bmc.htpasswd.read_text().strip().partition(":")
-        if user == BMC_USER and bcrypt.checkpw(password.encode(), digest.encode()):
+        entry = bmc.htpasswd.read_text().strip()
+        user, digest = entry.split(":", 1) if ":" in entry else (entry, "")
+        if user == BMC_USER and digest.startswith("$2") and bcrypt.checkpw(password.encode(), digest.encode()):
             return False
     digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
     return write_secret(bmc.htpasswd, f"{BMC_USER}:{digest}\n")
@@ -443,4 +444,3 @@ def bmc_status_lines(status: dict[str, object]) -> list[str]:
                      f"ipmi {node['ipmi_address']}:{node['ipmi_port']}  user {node['username']} "
                      f"password in {node['password_file']}  nics {nics}")
     return lines
-
