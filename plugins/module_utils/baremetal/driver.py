@@ -174,5 +174,5 @@ class BMCDriver(abc.ABC):
 def missing_library(node: str, package: str, driver: str) -> StratusError:
     """The error of a driver whose client library is not installed where it runs."""
     return StratusError("BMCError", "the Python package %s, which the %s driver needs, is not installed on the host "
-                        "that runs the BMC calls (setup/requirements.txt, ee-requirements.txt)" % (package, driver),
+                        "that runs the BMC calls (setup/requirements.txt, meta/ee-requirements.txt)" % (package, driver),
                         "hostvars[%s].stratus_bm_driver" % node)
