@@ -195,6 +195,15 @@ def test_redfish_inventory_without_processors_or_memory(sushy_root: mock.Mock) -
     assert redfish.RedfishDriver(redfish_access()).read_inventory() == BMCInventory(cpus=None, memory_mb=None, macs=())
 
 
+def test_redfish_inventory_of_a_system_without_processors_or_nics(sushy_root: mock.Mock) -> None:
+    system = system_of(sushy_root)
+    missing = sushy.exceptions.MissingAttributeError(attribute="Processors", resource="System")
+    type(system).processors = mock.PropertyMock(side_effect=missing)
+    type(system).ethernet_interfaces = mock.PropertyMock(side_effect=missing)
+    system.memory_summary.size_gib = 2
+    assert redfish.RedfishDriver(redfish_access()).read_inventory() == BMCInventory(cpus=None, memory_mb=2048, macs=())
+
+
 @pytest.mark.parametrize("exc, code, field", [
     (sushy.exceptions.ConnectionError(url="https://10.0.0.5:8443", error="Connection refused"), "BMCUnreachable",
      "hostvars[n1].stratus_bm_address"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import re
+import time
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
@@ -132,6 +133,16 @@ class BMCDriver(abc.ABC):
     def verify(self) -> str:
         """Reachable, credentials right, power readable: the node's power state, or the StratusError."""
         return self.power_state()
+
+    def wait_for_power(self, target: str, timeout: float = 120.0, interval: float = 2.0) -> None:
+        """Wait until the node's power state is target: a BMC accepts a power change at once and
+        applies it seconds later (real ones and sushy-tools' fake driver alike), as Ironic waits."""
+        deadline = time.monotonic() + timeout
+        while self.power_state() != target:
+            if time.monotonic() >= deadline:
+                raise self.error("BMCError", "wait for %s" % target,
+                                 "the node was not in %s after %d seconds" % (target, timeout))
+            time.sleep(interval)
 
     # helpers for the drivers
 

@@ -9,6 +9,7 @@ data: MACs when the vendor puts them there, CPUs and memory rarely.
 from __future__ import annotations
 
 import re
+import types
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
@@ -30,9 +31,9 @@ _BOOT_DEVICES = {BOOT_PXE: "network", BOOT_DISK: "hd", BOOT_CDROM: "optical"}
 def split_address(address: str) -> t.Tuple[str, int]:
     """host[:port] (an IPv6 host in brackets) -> (host, port); the schema has checked the form."""
     if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
+        host, rest = address[1:].split("]", 1)
         return host, int(rest[1:]) if rest.startswith(":") else DEFAULT_PORT
-    host, _, port = address.partition(":")
+    host, port = (address.split(":", 1) + [""])[:2]
     return host, int(port) if port else DEFAULT_PORT
 
 
@@ -48,12 +49,12 @@ class IPMIDriver(BMCDriver):
         """pyghmi's command and exceptions modules."""
         from pyghmi import exceptions  # pylint: disable=import-outside-toplevel
         from pyghmi.ipmi import command  # pylint: disable=import-outside-toplevel
-        return command, exceptions
+        return types.SimpleNamespace(command=command, exceptions=exceptions)
 
     def command(self, action: str) -> t.Any:
         """The node's IPMI session (logging in the first time)."""
         if self._command is None:
-            command_module, _ = self.lib
+            command_module = self.lib.command
             host, port = split_address(self.access.address)
             self._command = self.call(action, lambda: command_module.Command(
                 bmc=host, userid=self.access.username, password=self.access.password, port=port))
@@ -107,7 +108,7 @@ class IPMIDriver(BMCDriver):
         return self.call("read the inventory", read)
 
     def map_error(self, action: str, exc: BaseException) -> t.Optional[StratusError]:
-        _, errors = self.lib
+        errors = self.lib.exceptions
         if isinstance(exc, errors.UnsupportedFunctionality):
             return self.error("BMCUnsupported", action, "the BMC cannot do this: %s" % exc)
         if isinstance(exc, errors.IpmiException) and not isinstance(exc, errors.BmcErrorException):

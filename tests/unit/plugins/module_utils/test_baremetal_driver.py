@@ -133,3 +133,27 @@ def test_a_programming_error_is_raised_as_it_is() -> None:
     with pytest.raises(KeyError):
         driver.call("power on", lambda: {}["x"])
     assert driver.call("power on", lambda: POWER_ON) == POWER_ON
+
+
+class SlowBMC(VendorDriver):
+    """A BMC that applies a power change after some reads."""
+
+    def __init__(self, access: BMCAccess, states: t.List[str]) -> None:
+        super().__init__(access)
+        self.states = states
+
+    def power_state(self) -> str:
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def test_wait_for_power_polls_until_the_state_is_reached() -> None:
+    driver = SlowBMC(ACCESS, ["power off", "power off", POWER_ON])
+    driver.wait_for_power(POWER_ON, timeout=5, interval=0)
+    assert driver.states == [POWER_ON]
+
+
+def test_wait_for_power_gives_up_with_a_bmc_error() -> None:
+    with pytest.raises(StratusError) as err:
+        SlowBMC(ACCESS, ["power off"]).wait_for_power(POWER_ON, timeout=0, interval=0)
+    assert (err.value.code, err.value.field) == ("BMCError", "hostvars[n1]")
+    assert "was not in power on after 0 seconds" in err.value.message
