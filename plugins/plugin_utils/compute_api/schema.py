@@ -172,6 +172,12 @@ def _whole_string_patterns(node: t.Any) -> t.Any:
 
 
 @functools.lru_cache(maxsize=None)
+def secret_names(schema_file: str) -> frozenset[str]:
+    """The properties ``schemas/<schema_file>`` marks secret (``x-stratus-secret``)."""
+    return frozenset(secret_properties(json.loads((SCHEMA_DIR / schema_file).read_text())))
+
+
+@functools.lru_cache(maxsize=None)
 def property_names(schema_file: str) -> frozenset[str]:
     """The properties an object schema declares (``schemas/<schema_file>``): the one list of its keys."""
     return frozenset(json.loads((SCHEMA_DIR / schema_file).read_text()).get("properties") or {})
@@ -288,6 +294,21 @@ def _value_at(document: t.Any, path: list[t.Any]) -> list[t.Any]:
     return chain
 
 
+def _secret_values(document: t.Any, secrets: frozenset[str]) -> list[t.Any]:
+    """The values of the secret properties anywhere in a document (non-empty ones)."""
+    found: list[t.Any] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in secrets and value not in (None, ""):
+                found.append(value)
+            else:
+                found.extend(_secret_values(value, secrets))
+    elif isinstance(document, list):
+        for value in document:
+            found.extend(_secret_values(value, secrets))
+    return found
+
+
 def validate_catalog(name: str, value: t.Any, raw: t.Any = None, schema_file: t.Optional[str] = None) -> None:
     """Check one catalog variable; the error names the file, the path and what is wrong.
 
@@ -304,7 +325,14 @@ def validate_catalog(name: str, value: t.Any, raw: t.Any = None, schema_file: t.
         where = _origin(candidate)
         if where:
             break
-    message = "%s%s: %s" % ("%s: " % where if where else "", field, error.message)
+    why = error.message
+    secrets = secret_names(schema_file)
+    if any(part in secrets for part in path):
+        # a secret (a BMC password) is never echoed: jsonschema's message quotes the value
+        why = "the value (not shown) fails the rule %r of the schema" % error.validator
+    for secret in _secret_values(value, secrets):  # nor quoted inside a message about its parent
+        why = why.replace(repr(secret), "********")
+    message = "%s%s: %s" % ("%s: " % where if where else "", field, why)
     if error.validator == "format" and error.validator_value == "name":
         message = "%s%s: %s" % ("%s: " % where if where else "", field, INVALID_NAME)
     raise StratusError("InvalidCatalog", message, field)
