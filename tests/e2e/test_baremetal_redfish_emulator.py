@@ -2,13 +2,11 @@
 
 The emulator (sushy-tools, pinned with the lab's BMCs) listens on 127.0.0.1 only, with HTTP basic
 auth, and keeps its state in a temporary directory; it is started and stopped (by its PID) here.
-The lab lock of the BMC work (/tmp/stratus-e2e.lock) is held meanwhile. Skipped when no
-sushy-emulator is installed (.venv/bin, the PATH, or STRATUS_SUSHY_EMULATOR).
+sushy-tools is pinned in setup/requirements.txt, so a missing sushy-emulator (.venv/bin, the PATH,
+or STRATUS_SUSHY_EMULATOR) fails the test rather than skipping it.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import http.server
 import os
@@ -26,15 +24,12 @@ import pytest
 
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
-pytest.importorskip("sushy")
-
-from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (  # noqa: E402
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
     POWER_OFF, POWER_ON, BMCAccess,
 )
-from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for  # noqa: E402
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError  # noqa: E402
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
-E2E_LOCK = Path("/tmp/stratus-e2e.lock")
 SYSTEM_UUID = "27946b59-9e44-4fa7-8e91-f3527a1ef094"
 MAC = "52:54:00:5e:00:01"
 PASSWORD = "Emul-S3cret-41"
@@ -56,22 +51,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def e2e_lock() -> t.Iterator[None]:
-    with open(E2E_LOCK, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     """The emulator's base URL; it runs for this module's tests."""
     command = emulator_command()
     if command is None:
-        pytest.skip("no sushy-emulator (sushy-tools) installed")
+        pytest.fail("no sushy-emulator: sushy-tools is pinned in setup/requirements.txt (run make setup)")
     work = tmp_path_factory.mktemp("sushy-emulator")
     (work / "htpasswd").write_text("admin:%s\n" % PASSWORD_HASH)
     (work / "emulator.conf").write_text(
@@ -83,17 +68,16 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
         % (str(work / "state"), str(work / "htpasswd"), SYSTEM_UUID, MAC))
     port = free_port()
     url = "http://127.0.0.1:%d" % port
-    with e2e_lock():
-        with open(work / "emulator.log", "w") as log:
-            process = subprocess.Popen([command, "--config", str(work / "emulator.conf"), "-i", "127.0.0.1",
-                                        "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        try:
-            wait_until(lambda: _answers(url + "/redfish/v1/"), "the emulator answers on %s" % url)
-            yield url
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+    with open(work / "emulator.log", "w") as log:
+        process = subprocess.Popen([command, "--config", str(work / "emulator.conf"), "-i", "127.0.0.1",
+                                    "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        wait_until(lambda: _answers(url + "/redfish/v1/"), "the emulator answers on %s" % url)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def _answers(url: str) -> bool:
