@@ -27,7 +27,7 @@ from pathlib import Path
 
 import bcrypt
 
-from stratus_lab.lab import (DAEMON_ENV, DEFAULT_PREFIX, Hypervisor, Lab, LabError, VENV_BIN,
+from stratus_lab.lab import (DAEMON_ENV, Hypervisor, Lab, LabError, VENV_BIN,
                              VENV_PYTHON, daemon_pid, ensure_daemons, ensure_mntns, ensure_netns,
                              libvirt_configs, link_exists, log_hint, netns_exists, port_open, prepare_dirs,
                              read_pid, run, seed_caps_cache, subnet_in_use, warm_libvirt,
@@ -61,21 +61,8 @@ class BmcHost(Hypervisor):
         return "bmc"
 
     @property
-    def netns(self) -> str:
-        return f"{self.lab.prefix}-bmc"
-
-    @property
-    def host_link(self) -> str:
-        short = "stx" if self.lab.prefix == DEFAULT_PREFIX else self.lab.prefix
-        return f"{short}-bmc"
-
-    @property
-    def host_addr(self) -> str:
-        return f"{self.lab.subnet_base}.{BMC_OCTET}.1"
-
-    @property
-    def addr(self) -> str:
-        return f"{self.lab.subnet_base}.{BMC_OCTET}.2"
+    def octet(self) -> int:
+        return BMC_OCTET
 
     @property
     def password_file(self) -> Path:

@@ -305,22 +305,27 @@ class Hypervisor:
         return f"hv{self.k}"
 
     @property
+    def octet(self) -> int:
+        """The third octet of its /24 on the lab's subnet: the host side .1, the namespace .2."""
+        return self.k
+
+    @property
     def netns(self) -> str:
-        return f"{self.lab.prefix}-hv{self.k}"
+        return f"{self.lab.prefix}-{self.name}"
 
     @property
     def host_link(self) -> str:
         # "stx" keeps the default names short and recognisable (IFNAMSIZ is 16)
         short = "stx" if self.lab.prefix == DEFAULT_PREFIX else self.lab.prefix
-        return f"{short}-hv{self.k}"
+        return f"{short}-{self.name}"
 
     @property
     def host_addr(self) -> str:
-        return f"{self.lab.subnet_base}.{self.k}.1"
+        return f"{self.lab.subnet_base}.{self.octet}.1"
 
     @property
     def addr(self) -> str:
-        return f"{self.lab.subnet_base}.{self.k}.2"
+        return f"{self.lab.subnet_base}.{self.octet}.2"
 
     @property
     def dir(self) -> Path:

@@ -81,6 +81,8 @@ class BMCDriver(abc.ABC):
     def __init__(self, access: BMCAccess) -> None:
         self.access = access
         self._lib: t.Any = None
+        # the library's handle on this BMC (a sushy System, a pyghmi Command), made on first use
+        self._handle: t.Any = None
 
     @abc.abstractmethod
     def import_library(self) -> t.Any:

@@ -13,7 +13,7 @@ import types
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
-    BOOT_CDROM, BOOT_DISK, BOOT_PXE, POWER_OFF, POWER_ON, BMCAccess, BMCDriver, BMCInventory,
+    BOOT_CDROM, BOOT_DISK, BOOT_PXE, POWER_OFF, POWER_ON, BMCDriver, BMCInventory,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
@@ -41,10 +41,6 @@ class IPMIDriver(BMCDriver):
     name = "ipmi"
     package = "pyghmi"
 
-    def __init__(self, access: BMCAccess) -> None:
-        super().__init__(access)
-        self._command: t.Any = None
-
     def import_library(self) -> t.Any:
         """pyghmi's command and exceptions modules."""
         from pyghmi import exceptions  # pylint: disable=import-outside-toplevel
@@ -53,12 +49,12 @@ class IPMIDriver(BMCDriver):
 
     def command(self, action: str) -> t.Any:
         """The node's IPMI session (logging in the first time)."""
-        if self._command is None:
+        if self._handle is None:
             command_module = self.lib.command
             host, port = split_address(self.access.address)
-            self._command = self.call(action, lambda: command_module.Command(
+            self._handle = self.call(action, lambda: command_module.Command(
                 bmc=host, userid=self.access.username, password=self.access.password, port=port))
-        return self._command
+        return self._handle
 
     def power_state(self) -> str:
         ipmi = self.command("read the power state")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
-    BOOT_CDROM, BOOT_DISK, BOOT_PXE, POWER_OFF, POWER_ON, BMCAccess, BMCDriver, BMCInventory,
+    BOOT_CDROM, BOOT_DISK, BOOT_PXE, POWER_OFF, POWER_ON, BMCDriver, BMCInventory,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
@@ -19,10 +19,6 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 class RedfishDriver(BMCDriver):
     name = "redfish"
     package = "sushy"
-
-    def __init__(self, access: BMCAccess) -> None:
-        super().__init__(access)
-        self._system: t.Any = None
 
     def import_library(self) -> t.Any:
         import sushy  # pylint: disable=import-outside-toplevel
@@ -32,7 +28,7 @@ class RedfishDriver(BMCDriver):
 
     def system(self, action: str) -> t.Any:
         """The node's System (connecting, logging in and reading it the first time)."""
-        if self._system is None:
+        if self._handle is None:
             lib = self.lib
 
             def connect() -> t.Any:
@@ -40,8 +36,8 @@ class RedfishDriver(BMCDriver):
                                  verify=self.access.verify_tls, read_timeout=self.access.timeout,
                                  connect_timeout=self.access.timeout)
                 return root.get_system(self.access.system_id)
-            self._system = self.call(action, connect)
-        return self._system
+            self._handle = self.call(action, connect)
+        return self._handle
 
     # the interface
 
