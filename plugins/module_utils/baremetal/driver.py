@@ -104,13 +104,20 @@ class BMCDriver(abc.ABC):
     def power_state(self) -> str:
         """POWER_ON or POWER_OFF."""
 
-    @abc.abstractmethod
     def power_on(self) -> None:
         """Power the node on (nothing if it is on)."""
+        if self.power_state() != POWER_ON:
+            self.set_power(POWER_ON, force=False)
 
-    @abc.abstractmethod
     def power_off(self, force: bool = True) -> None:
         """Power the node off (nothing if it is off): at once, or by asking its OS when not force."""
+        if self.power_state() != POWER_OFF:
+            self.set_power(POWER_OFF, force)
+
+    @abc.abstractmethod
+    def set_power(self, target: str, force: bool) -> None:
+        """Ask the BMC for target (POWER_ON or POWER_OFF; force: off at once, not by the OS); the
+        base class calls it only when the node is not there already."""
 
     @abc.abstractmethod
     def set_boot_device(self, device: str, once: bool = True) -> None:

@@ -65,17 +65,10 @@ class IPMIDriver(BMCDriver):
             return POWER_OFF
         raise self.error("BMCError", "read the power state", "the BMC reports no power state we know (%s)" % state)
 
-    def power_on(self) -> None:
-        if self.power_state() == POWER_ON:
-            return
-        ipmi = self.command("power on")
-        self.call("power on", lambda: ipmi.set_power("on"))
-
-    def power_off(self, force: bool = True) -> None:
-        if self.power_state() == POWER_OFF:
-            return
-        ipmi = self.command("power off")
-        self.call("power off", lambda: ipmi.set_power("off" if force else "shutdown"))
+    def set_power(self, target: str, force: bool) -> None:
+        state = "on" if target == POWER_ON else ("off" if force else "shutdown")
+        ipmi = self.command(target)  # the action's name is the target's: "power on", "power off"
+        self.call(target, lambda: ipmi.set_power(state))
 
     def set_boot_device(self, device: str, once: bool = True) -> None:
         self.check_boot_device(device)

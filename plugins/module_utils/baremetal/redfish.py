@@ -55,18 +55,11 @@ class RedfishDriver(BMCDriver):
             return POWER_OFF
         raise self.error("BMCError", "read the power state", "the BMC reports no power state we know (%s)" % state)
 
-    def power_on(self) -> None:
-        if self.power_state() == POWER_ON:
-            return
-        system = self.system("power on")
-        self.call("power on", lambda: system.reset_system(self.lib.ResetType.ON))
-
-    def power_off(self, force: bool = True) -> None:
-        if self.power_state() == POWER_OFF:
-            return
-        system = self.system("power off")
-        reset = self.lib.ResetType.FORCE_OFF if force else self.lib.ResetType.GRACEFUL_SHUTDOWN
-        self.call("power off", lambda: system.reset_system(reset))
+    def set_power(self, target: str, force: bool) -> None:
+        reset = self.lib.ResetType
+        kind = reset.ON if target == POWER_ON else (reset.FORCE_OFF if force else reset.GRACEFUL_SHUTDOWN)
+        system = self.system(target)  # the action's name is the target's: "power on", "power off"
+        self.call(target, lambda: system.reset_system(kind))
 
     def set_boot_device(self, device: str, once: bool = True) -> None:
         self.check_boot_device(device)

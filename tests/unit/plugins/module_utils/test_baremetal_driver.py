@@ -45,11 +45,8 @@ class VendorDriver(BMCDriver):
     def _read(self) -> str:
         raise VendorError("login as admin/%s refused" % PASSWORD)
 
-    def power_on(self) -> None:
-        self.call("power on", lambda: None)
-
-    def power_off(self, force: bool = True) -> None:
-        self.call("power off", lambda: None)
+    def set_power(self, target: str, force: bool) -> None:
+        self.call("power %s" % target, lambda: None)
 
     def set_boot_device(self, device: str, once: bool = True) -> None:
         self.check_boot_device(device)
