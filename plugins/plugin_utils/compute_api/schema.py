@@ -52,6 +52,12 @@ TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
 SECRET_KEYWORD = "x-stratus-secret"
 
 
+@functools.lru_cache(maxsize=None)
+def document(schema_file: str) -> t.Any:
+    """``schemas/<schema_file>`` as parsed JSON, read once per process; callers never change it."""
+    return json.loads((SCHEMA_DIR / schema_file).read_text())
+
+
 def secret_properties(node: t.Any) -> set[str]:
     """The names of the properties marked secret anywhere in a schema (nested ones too)."""
     found: set[str] = set()
@@ -70,7 +76,7 @@ def secret_properties(node: t.Any) -> set[str]:
 
 # Never echoed back in an error (logs, runner events): the request's secret values (admin password, user
 # data and injected files often carry credentials) and the store URL.
-SECRET_FIELDS = frozenset(secret_properties(json.loads((SCHEMA_DIR / "server.json").read_text())) | {"db_url"})
+SECRET_FIELDS = frozenset(secret_properties(document("server.json")) | {"db_url"})
 
 INVALID_NAME = ("An invalid 'name' value was provided. The name must be: printable characters. "
                 "Can not start or end with whitespace.")
@@ -174,13 +180,13 @@ def _whole_string_patterns(node: t.Any) -> t.Any:
 @functools.lru_cache(maxsize=None)
 def secret_names(schema_file: str) -> frozenset[str]:
     """The properties ``schemas/<schema_file>`` marks secret (``x-stratus-secret``)."""
-    return frozenset(secret_properties(json.loads((SCHEMA_DIR / schema_file).read_text())))
+    return frozenset(secret_properties(document(schema_file)))
 
 
 @functools.lru_cache(maxsize=None)
 def property_names(schema_file: str) -> frozenset[str]:
     """The properties an object schema declares (``schemas/<schema_file>``): the one list of its keys."""
-    return frozenset(json.loads((SCHEMA_DIR / schema_file).read_text()).get("properties") or {})
+    return frozenset(document(schema_file).get("properties") or {})
 
 
 @functools.lru_cache(maxsize=None)
@@ -189,12 +195,12 @@ def _validator(schema_file: str) -> "jsonschema.protocols.Validator":
         raise StratusError("InternalError", "the Python package jsonschema is required on the controller")
     resources = []
     for path in sorted(SCHEMA_DIR.glob("*.json")):
-        contents = _whole_string_patterns(json.loads(path.read_text()))
+        contents = _whole_string_patterns(document(path.name))
         # without $schema a referenced file is checked by our extended validator, not a stock one
         contents.pop("$schema", None)
         resources.append((BASE_URI + path.name, referencing.jsonschema.DRAFT202012.create_resource(contents)))
     registry = referencing.Registry().with_resources(resources)
-    schema = _whole_string_patterns(json.loads((SCHEMA_DIR / schema_file).read_text()))
+    schema = _whole_string_patterns(document(schema_file))
     base = jsonschema.validators.validator_for(schema)
     # Like Nova's _SchemaValidator: digit strings ("0", "2") meet minimum/maximum as numbers
     cls = jsonschema.validators.extend(base, {"minimum": _numeric(base.VALIDATORS["minimum"]),
