@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from stratus_lab.host import Host
+from stratus_lab.lab import pid_alive
+from stratus_lab.machine import lab_links, lab_netns, netns_pids
 from stratus_lab.paths import ROOT as REPO, VENV_BIN
 from stratus_lab.session import lab_command
-from lab_helpers import alive, lab_links, lab_netns, netns_pids  # tests/lab_helpers.py
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
 ANSIBLE = VENV_BIN / "ansible"
@@ -222,7 +223,7 @@ def test_domains_run(lab_up, tmp_path):
         assert virsh(k, "domstate", name).stdout.strip() == "running"
         pidfile = STATE / f"hv{k}" / "root" / "run" / "libvirt" / "qemu" / f"{name}.pid"
         pid = int(pidfile.read_text())
-        assert alive(pid) and in_netns(pid, f"{PREFIX}-hv{k}")
+        assert pid_alive(pid) and in_netns(pid, f"{PREFIX}-hv{k}")
         assert name not in virsh(3 - k, "list", "--all", "--name").stdout
 
 
@@ -240,7 +241,7 @@ def test_down_removes_everything(lab_up):
 
     assert lab_netns(PREFIX) == []
     assert lab_links(PREFIX) == []
-    assert [p for p in lab_pids if alive(p)] == []
+    assert [p for p in lab_pids if pid_alive(p)] == []
     me = {os.getpid(), os.getppid()}
     strays = []
     for entry in os.listdir("/proc"):

@@ -24,9 +24,9 @@ from pyghmi import exceptions as ipmi_exceptions
 from pyghmi.ipmi import command as ipmi_command
 from pyghmi.ipmi.private import session as ipmi_session
 
-from stratus_lab.lab import port_open
+from stratus_lab.lab import pid_alive, port_open
+from stratus_lab.machine import lab_links, lab_netns, netns_pids
 from stratus_lab.session import lab_command
-from lab_helpers import alive, lab_links, lab_netns, netns_pids  # tests/lab_helpers.py
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
 STATE = Path("/tmp/stratus-lab-bm-test")
@@ -241,5 +241,5 @@ def test_down_leaves_nothing(lab_up):
     assert bmc_pids
     lab("down")
     assert lab_netns(PREFIX) == [] and lab_links(PREFIX) == []
-    wait_until(lambda: not any(alive(pid) for pid in bmc_pids), "the BMC namespace's processes to be gone")
+    wait_until(lambda: not any(pid_alive(pid) for pid in bmc_pids), "the BMC namespace's processes to be gone")
     assert not STATE.exists()

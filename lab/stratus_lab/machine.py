@@ -1,16 +1,10 @@
-"""What the lab's end-to-end tests ask the machine: its namespaces, links and processes by prefix."""
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What this machine holds of a lab, found by its name prefix: network namespaces, links, and the
+processes in a namespace (what `down` must leave none of)."""
 from __future__ import annotations
 
 import subprocess
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs; zombies waiting for PID 1 to reap them are gone for our purposes."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def netns_pids(name: str) -> set[int]:
