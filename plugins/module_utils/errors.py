@@ -42,6 +42,8 @@ HTTP_STATUS: dict[str, int] = {
     "InternalError": 500,
     # bare metal: a node's BMC (module_utils/baremetal/); Ironic reports these as a node's last_error
     "BMCUnreachable": 503, "BMCAuthFailed": 400, "BMCError": 500, "BMCUnsupported": 400,
+    # bare metal: a node (Ironic's names: a verb Ironic does not allow in the node's provision state)
+    "NodeNotFound": 404, "InvalidStateRequested": 400, "NodeInMaintenance": 400,
 }
 ERROR_CODES = frozenset(HTTP_STATUS)
 

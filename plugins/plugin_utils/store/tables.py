@@ -136,6 +136,43 @@ if sa is not None:
         sa.UniqueConstraint("host", "instance_uuid", name="uniq_leftovers0host_instance"),
     )
 
+    # Bare-metal nodes (docs/baremetal.md): the inventory says what a node is, this row where it
+    # is in Ironic's provision states (module_utils/baremetal/states.py). instance_uuid is the
+    # whole-node claim: set under the placement lock, unique, so no node is ever double-booked.
+    baremetal_nodes = sa.Table(
+        "baremetal_nodes", metadata,
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("provision_state", sa.String(32), nullable=False, server_default="enroll"),
+        sa.Column("target_provision_state", sa.String(32)),
+        sa.Column("power_state", sa.String(16)),
+        sa.Column("maintenance", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("maintenance_reason", sa.Text),
+        sa.Column("instance_uuid", sa.String(36), unique=True),
+        sa.Column("last_error", sa.Text),
+        # what inspection read from the BMC, and where it differs from the inventory
+        sa.Column("inspected", sa.JSON),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+        sa.Column("provision_updated_at", sa.DateTime(timezone=True)),
+    )
+
+    # Each node's event log: every move, who asked, and how it ended.
+    baremetal_node_events = sa.Table(
+        "baremetal_node_events", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("node", sa.String(255), nullable=False, index=True),
+        sa.Column("event", sa.String(64), nullable=False),
+        sa.Column("from_state", sa.String(32)),
+        sa.Column("to_state", sa.String(32)),
+        sa.Column("result", sa.String(32), nullable=False),
+        sa.Column("message", sa.Text),
+        sa.Column("instance_uuid", sa.String(36)),
+        sa.Column("request_id", sa.String(255)),
+        sa.Column("user_id", sa.String(255)),
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -147,3 +184,4 @@ if sa is not None:
 else:
     metadata = instances = instance_actions = instance_action_events = None
     claims = ip_allocations = volumes = placement_lock = leftovers = None
+    baremetal_nodes = baremetal_node_events = None
