@@ -8,6 +8,7 @@ import typing as t
 import uuid
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_states import node_names
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers, record_refusal
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
@@ -62,7 +63,7 @@ class ActionModule(StratusAction):
                     req["config_drive"] = bool(task_vars.get("stratus_force_config_drive", True))
                 hypervisors = list((task_vars.get("groups") or {}).get("hypervisors") or [])
                 outcome = create_servers(req, caller, catalog.values, hypervisors, task_vars.get("hostvars") or {},
-                                         db_url, check_mode, request_id, catalog.raw)
+                                         db_url, check_mode, request_id, catalog.raw, node_names(task_vars))
         except StratusError as exc:
             if who and not self._task.check_mode and exc.code != "InvalidCatalog":
                 record_refusal(db_url, who, req.get("name"), request_id, exc,

@@ -5,7 +5,6 @@ servers as fit are created; everyone else gets NoValidHost.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import typing as t
 
 import sqlalchemy as sa
@@ -14,6 +13,8 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
+
+from race_helpers import race
 
 CATALOG = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1},
@@ -58,15 +59,7 @@ def test_concurrent_runs_never_overcommit_a_host(db_url: str) -> None:
                           Caller({"user_id": "w", "project_id": "warm", "roles": ["member"]}, Enforcer()),
                           CATALOG, ["hv1", "hv2"], HOSTVARS, db_url, False, "req-warm")
     assert warm.changed
-    ctx = mp.get_context("spawn")  # fresh interpreters: nothing shared but the store
-    start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=racer, args=(db_url, n, start, out)) for n in range(RACERS)]
-    for p in procs:
-        p.start()
-    start.set()
-    results = [out.get(timeout=240) for _racer in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = race(racer, db_url, RACERS)
     outcomes = sorted(r[1] for r in results)
     assert "crash" not in outcomes, results
     assert set(outcomes) <= {"created", "NoValidHost"}, results

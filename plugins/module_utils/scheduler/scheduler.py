@@ -27,9 +27,10 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler import c
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler import filters as filters_mod
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler import weighers as weighers_mod
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.baremetal import load_node_filters
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
 
-__all__ = ["FilterScheduler", "NO_VALID_HOST", "SchedulerConfig", "Selection"]
+__all__ = ["FilterScheduler", "NO_VALID_HOST", "SchedulerConfig", "Selection", "node_scheduler"]
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 Explain = t.Optional[dict[str, dict[str, t.Any]]]
@@ -79,10 +80,14 @@ class _Window:
 
 
 class FilterScheduler:
-    def __init__(self, config: t.Optional[SchedulerConfig] = None, rng: t.Optional[random.Random] = None) -> None:
+    def __init__(self, config: t.Optional[SchedulerConfig] = None, rng: t.Optional[random.Random] = None,
+                 filters: t.Optional[list[filters_mod.BaseHostFilter]] = None,
+                 weighers: t.Optional[list[weighers_mod.BaseHostWeigher]] = None) -> None:
+        """``filters`` and ``weighers`` replace the configured ones (the node scheduler's fixed set)."""
         self.config = config or SchedulerConfig()
-        self.filters = filters_mod.load_filters(self.config.enabled_filters, self.config)
-        self.weighers = weighers_mod.load_weighers(self.config.weighers, self.config)
+        cfg = self.config
+        self.filters = filters if filters is not None else filters_mod.load_filters(cfg.enabled_filters, cfg)
+        self.weighers = weighers if weighers is not None else weighers_mod.load_weighers(cfg.weighers, cfg)
         self.rng = rng or random.Random()
         self._next_start: t.Optional[int] = None
 
@@ -369,3 +374,17 @@ class FilterScheduler:
     def _snapshot(notes: dict[str, dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
         return {name: dict(note, weights=dict(note["weights"])) if "weights" in note else dict(note)
                 for name, note in notes.items()}
+
+
+def node_scheduler(config: t.Optional[SchedulerConfig] = None, rng: t.Optional[random.Random] = None) -> FilterScheduler:
+    """The scheduler of bare-metal flavors: the node filters (filters/baremetal.py), no weigher.
+
+    Nodes of one class are alike, so the first that passes wins, by name (the candidates come
+    sorted): the same request on the same store goes to the same node, every time. Every node
+    is evaluated (no sampling). ``max_attempts`` and the default zone are the configured ones,
+    so the alternates a reschedule needs are there as for hypervisors.
+    """
+    config = dataclasses.replace(config or SchedulerConfig(), enabled_filters=(), weighers=(), host_subset_size=1,
+                                 shuffle_best_same_weighed_hosts=False, hosts_to_score=0,
+                                 percentage_of_hosts_to_score=0.0)
+    return FilterScheduler(config, rng, filters=load_node_filters(config), weighers=[])

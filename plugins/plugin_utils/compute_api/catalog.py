@@ -10,6 +10,9 @@ import hashlib
 import ipaddress
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.flavor import (
+    BaremetalFlavor, FlavorSpecError, baremetal_flavor,
+)
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import aggregate_from_dict
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
@@ -57,6 +60,20 @@ def _check_network(i: int, net: t.Mapping[str, t.Any]) -> None:
                                "%s.%s" % (where, path))
 
 
+def _check_flavor(i: int, flavor: t.Mapping[str, t.Any]) -> None:
+    """The bare-metal flavor convention (module_utils/baremetal/flavor.py), once, when the catalog is read."""
+    try:
+        baremetal_flavor(flavor.get("extra_specs"))
+    except FlavorSpecError as exc:
+        where = "stratus_flavors[%d].extra_specs" % i
+        raise StratusError("InvalidCatalog", "%s.%s" % (where, exc.message), "%s.%s" % (where, exc.key))
+
+
+def flavor_baremetal(flavor: t.Mapping[str, t.Any]) -> t.Optional[BaremetalFlavor]:
+    """A flavor of the catalog (checked when it was read): its resource class and traits, None when virtual."""
+    return baremetal_flavor(flavor.get("extra_specs"))
+
+
 class Catalog:
     """What may be built: each kind checked against its schema when read."""
 
@@ -79,6 +96,8 @@ class Catalog:
             _unique_ids(name, items)
         for i, net in enumerate(self.networks):
             _check_network(i, net)
+        for i, flavor in enumerate(self.flavors):
+            _check_flavor(i, flavor)
 
     def flavor(self, ref: t.Any, project_id: str, is_admin: bool) -> dict[str, t.Any]:
         """The API's lookup: unknown or private without access -> FlavorNotFound (disabled is found here

@@ -29,7 +29,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_sta
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog, flavor_baremetal
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
@@ -167,8 +167,12 @@ def _resolve_networks(catalog: Catalog, caller: Caller, requested: t.Union[str, 
 
 
 def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
-           hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str]) -> Decision:
-    """Every check that needs no lock, in Nova's order; returns what the transaction needs."""
+           hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
+           nodes: t.Sequence[str] = ()) -> Decision:
+    """Every check that needs no lock, in Nova's order; returns what the transaction needs.
+
+    ``nodes`` are the inventory's bare-metal nodes: their zones exist too, and a request may name one as its host.
+    """
     name = str(req["name"])
     min_count, max_count = counts(req)
     zone_req = req.get("availability_zone")
@@ -214,10 +218,13 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
         # a host's zone is its own variable or that of an aggregate it is in (Nova's AZ aggregates)
         zones = {s.availability_zone or "nova" for s in host_states(hypervisors, hostvars, catalog, {})
                  if not s.service.get("disabled")}
+        # a node's zone (its stratus_bm_availability_zone, else the default) exists too: whether a node of
+        # the flavor's class is there is the node scheduler's to say, node by node
+        zones.update(str((hostvars.get(n) or {}).get("stratus_bm_availability_zone") or "nova") for n in nodes)
         if zone not in zones:
             raise StratusError("InvalidRequest", "The requested availability zone is not available",
                                "availability_zone")
-    if requested_host and requested_host not in states:
+    if requested_host and requested_host not in states and requested_host not in nodes:
         raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % requested_host, "host")
 
     # --- _create_instance: image, base options, BDM transform, quota of metadata and files -------------
@@ -235,6 +242,8 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
     limits = quota.Limits(task_vars.get("stratus_quotas"), caller.project_id, caller.user_id)
     quota.check_key_pairs(limits, len(catalog.keypairs.get(caller.user_id) or []), caller.user_id)
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
+    if flavor_baremetal(flavor) is not None:
+        _check_baremetal_bdms(bdms)
     quota.check_metadata(limits, req.get("metadata"))
     quota.check_injected_files(limits, req.get("personality"))
     _detect_nonbootable_image(image_id, image)
@@ -260,6 +269,15 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
     return Decision(names, min_count, max_count, flavor, image, root is not None and bdmlib.is_volume(root), bdms,
                     networks, fixed, keypair, zone, forced_host or forced_node, requested_host, group, limits,
                     fingerprint)
+
+
+def _check_baremetal_bdms(bdms: list[dict[str, t.Any]]) -> None:
+    """A bare-metal server is deployed onto its node's own disks: the store's volumes live in hypervisors'
+    pools, which no node can attach."""
+    if any(bdmlib.is_volume(bdm) for bdm in bdms):
+        raise StratusError("InvalidBDM", "Block Device Mapping is Invalid: a bare-metal flavor deploys onto the "
+                           "node's own disk; volumes (destination_type volume) live in hypervisors' pools and "
+                           "cannot be attached to a node", "block_device_mapping_v2")
 
 
 def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Mapping[str, t.Any]]) -> None:

@@ -20,24 +20,36 @@ if t.TYPE_CHECKING:
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import Nic
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_from_name
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import (
+    FilterScheduler, SchedulerConfig, node_scheduler,
+)
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema, views
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import BaremetalNode
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog, flavor_baremetal
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks import (
     POLICY, Decision, StoreSources, decide,
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_plan import build_plan
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.node_schedule import NodeFleet
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import allocate_ip
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_actions, instances, volumes,
 )
+
+
+# The one switch of the bare-metal build: until the deploy steps are wired (networking, the deploy
+# medium, power on; docs/baremetal.md), a real create with a bare-metal flavor is decided and
+# scheduled, then refused before anything is written. Check mode and explain work whole. The
+# deploy increment removes this switch and its test (tests/unit/test_node_schedule.py).
+BAREMETAL_DEPLOY_WIRED = False
 
 
 class CreateResult(t.NamedTuple):
@@ -82,9 +94,12 @@ def record_refusal(db_url: t.Optional[str], caller_ids: tuple[str, str], name: t
 
 def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[str, t.Any],
                    hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
-                   check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None) -> CreateResult:
+                   check_mode: bool, request_id: str, raw_vars: t.Optional[t.Mapping[str, t.Any]] = None,
+                   nodes: t.Sequence[str] = ()) -> CreateResult:
+    """Create the servers of a request; ``nodes`` are the inventory's bare-metal nodes (node_states.node_names)."""
     catalog = Catalog(task_vars, raw_vars)
-    decision = decide(request, caller, catalog, task_vars, hypervisors, hostvars, db_url)
+    decision = decide(request, caller, catalog, task_vars, hypervisors, hostvars, db_url, nodes)
+    baremetal = flavor_baremetal(decision.flavor)
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in views.live_servers(conn, caller.project_id, decision.names)}
         replaced: list[tuple[t.Any, list[str]]] = []
@@ -144,16 +159,28 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
                                scheduler_hints=dict(request.get("scheduler_hints") or {}), instance_group=group,
                                force_hosts=force, project_id=caller.project_id,
                                requested_networks=[n["id"] for n in decision.networks])
-            candidates = volume_hosts or ([decision.requested_host] if decision.requested_host else hypervisors)
-            states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
             uuids = [str(uuidlib.uuid4()) for _name in missing]
-            scheduler = FilterScheduler(SchedulerConfig.from_dict(task_vars.get("stratus_scheduler")))
+            config = SchedulerConfig.from_dict(task_vars.get("stratus_scheduler"))
             explain = {} if schema.as_bool(request.get("explain")) else None
+            fleet: t.Optional[NodeFleet] = None
+            if baremetal is not None or (nodes and not hypervisors):
+                # a bare-metal flavor goes to a node; a virtual one on a fleet of nodes only is told why not
+                fleet = NodeFleet.read(conn, nodes, hypervisors, hostvars, catalog, decision.requested_host)
+                scheduler = node_scheduler(config)
+                states: t.Sequence[HostState] = fleet.states
+                if force:  # a forced node still passes the node filters: it may be taken or in maintenance
+                    spec.force_hosts, spec.requested_destination = [], {"host": force[0]}
+            else:
+                candidates = volume_hosts or ([decision.requested_host] if decision.requested_host else hypervisors)
+                states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
+                scheduler = FilterScheduler(config)
             try:
                 selections = scheduler.select_destinations(states, spec, uuids, explain=explain)
             except StratusError as exc:
                 if explain is not None and getattr(exc, "explain", None) is None:
                     exc.explain = explain  # type: ignore[attr-defined]  # "why NoValidHost?" goes with the error
+                if fleet is not None and exc.code == "NoValidHost":
+                    raise fleet.no_valid_host(exc, decision.flavor, baremetal)
                 raise
             if check_mode:
                 if savepoint is not None:
@@ -167,11 +194,19 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
                 replacing = [dict(views.server_view(r), task_state="deleting", replaced_because=f) for r, f in replaced]
                 return CreateResult(True, planned + [views.server_view(r) for r in existing.values()] + replacing, [],
                                     explain)
+            if fleet is not None and not BAREMETAL_DEPLOY_WIRED:
+                # decided and scheduled (explain, NoValidHost and check mode are whole), refused before any write
+                taken = ", ".join(s.host for s in selections)
+                raise StratusError("BuildAbortException", "bare-metal deploy is not available yet: flavor %s asks for "
+                                   "a whole node (%s would be taken); the deploy steps come in a later increment, "
+                                   "nothing was created" % (decision.flavor["name"], taken), "flavor")
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
+                node = fleet.claim(conn, sel.host, uuid, Who(request_id, caller.project_id, caller.user_id)) \
+                    if fleet is not None else None
                 _insert_instance(conn, request, caller, decision, bdms, name, uuid, sel, first_index + offset, spec, rng,
-                                 request_id, 1 if force else scheduler.config.max_attempts)
+                                 request_id, 1 if force else scheduler.config.max_attempts, node)
             # Nova's recheck after the claim (delta 0: are we over now?)
             quota.check_num_instances(conn, decision.limits, caller.project_id, caller.user_id, decision.flavor, 0, 0,
                                       orig_num_req=len(missing))
@@ -213,8 +248,14 @@ def _replace(conn: Connection, row: t.Any, differs: list[str], caller: Caller, r
 
 def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], caller: Caller, decision: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
-                     rng: random.Random, request_id: str, max_attempts: int) -> None:
+                     rng: random.Random, request_id: str, max_attempts: int,
+                     node: t.Optional[BaremetalNode] = None) -> None:
+    """One new instance: its row, claim, volumes, addresses, plan. On a bare-metal ``node`` the claim
+    row records the node whole (what the node is, not what the flavor says: nothing else can use it)."""
     now = lifecycle.now()
+    sizes = (spec.vcpus, spec.memory_mb, spec.disk_gb)
+    if node is not None:
+        sizes = (node.cpus, node.memory_mb, node.local_gb)
     hostname = request.get("hostname") or hostname_from_name(name) or "server-%s" % uuid
     conn.execute(instances.insert().values(
         uuid=uuid, project_id=caller.project_id, user_id=caller.user_id, name=name, hostname=hostname,
@@ -224,8 +265,7 @@ def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], caller: C
         description=request.get("description"), launch_index=index, attempts=1, created_at=now, updated_at=now,
         server_group_id=decision.group["id"] if decision.group else None))
     conn.execute(claims.insert().values(instance_uuid=uuid, host=sel.host, project_id=caller.project_id,
-                                        vcpus=spec.vcpus, memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
-                                        created_at=now))
+                                        vcpus=sizes[0], memory_mb=sizes[1], disk_gb=sizes[2], created_at=now))
     own = []
     for bdm in bdms:
         bdm = dict(bdm)

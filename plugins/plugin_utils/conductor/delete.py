@@ -14,6 +14,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import CreateResult
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -34,10 +36,15 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
         if check_mode or not rows:
             return CreateResult(bool(rows), [dict(views.server_view(r), task_state="deleting") for r in rows], [])
         hosts = set()
+        who = Who(request_id, caller.project_id, caller.user_id)
         for row in rows:
             if row.task_state != "deleting":
                 lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)
-            if row.host:
+            if node_claims.release_node(conn, row.uuid, who) is not None:
+                # a bare-metal server: no hypervisor step walks it back; the node goes to cleaning (the
+                # power-off and eject are the deploy's, docs/baremetal.md) and the server is gone at once
+                lifecycle.mark_deleted(conn, row.uuid)
+            elif row.host:
                 hosts.add(row.host)
             else:  # never placed: nothing on any host (Nova's local delete)
                 lifecycle.mark_deleted(conn, row.uuid)
