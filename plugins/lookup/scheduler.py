@@ -23,6 +23,12 @@ description:
     filter that rejected it or its weight per weigher. A request that fits nowhere then returns an
     entry with C(host=null) and C(error) (NoValidHost) instead of failing, so the explanation is the
     answer to "why NoValidHost?".
+  - A spec whose flavor is a bare-metal flavor (C(extra_specs) C(resources:CUSTOM_<CLASS>=1) with
+    C(resources:VCPU), C(resources:MEMORY_MB) and C(resources:DISK_GB) C(0)) is scheduled as the
+    M(stratus.compute.server) action schedules it, among the C(baremetal_nodes) group's nodes only (their
+    C(stratus_bm_*) variables joined with the store's node rows; without the store every node is
+    C(enroll)), each taken whole; its explain names every node and why it was left out. Not with
+    I(host_states).
   - Nothing is written anywhere, and the lookup does not check policy (a forced host is honoured).
 options:
   _terms:
@@ -150,7 +156,8 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config i
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import (
     HostState, RequestSpec, aggregate_from_dict, parse_availability_zone,
 )
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.baremetal import requested
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, NodeScheduler
 
 display = Display()
 
@@ -296,6 +303,27 @@ class LookupModule(LookupBase):
         catalog = Catalog(catalog_vars, {k: variables[k] for k in catalog_vars})
         return host_states(hostnames, own, catalog, usage)
 
+    def _node_states(self, variables: t.Mapping[str, t.Any]) -> list[HostState]:
+        """The baremetal_nodes group's nodes joined with their store rows (none read: every node is enroll)."""
+        from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
+        from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import PREFIX
+        from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_states import (
+            node_names, node_states, read_nodes,
+        )
+        from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
+
+        hostvars = variables.get("hostvars") or {}
+        names = node_names(variables)
+        own = {name: {k: self._template(v) for k, v in (hostvars.get(name) or {}).items() if str(k).startswith(PREFIX)}
+               for name in names}
+        networks = self._template(variables.get("stratus_networks"))
+        catalog = Catalog({"stratus_networks": networks} if networks is not None else {})
+        hypervisors = list((variables.get("groups") or {}).get("hypervisors") or [])
+        rows: dict[str, t.Any] = {}
+        if self.get_option("use_store"):
+            rows = node_claims.read_node_rows(self.get_option("db_url") or self._template(variables.get("stratus_db_url")))
+        return list(node_states(read_nodes(names, own, catalog, hypervisors), rows, catalog))
+
     def _run(self, terms: list[t.Any], variables: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
         raw_specs = self._specs(terms)
         config = self.get_option("config")
@@ -329,11 +357,23 @@ class LookupModule(LookupBase):
                     spec.instance_group.setdefault("members", [u for u, _h in found])
                     spec.instance_group["hosts"] = [h for _u, h in found if h] + list(spec.instance_group["hosts"])
             states = self._inventory_states(hostnames, variables, usage)
-        scheduler = FilterScheduler(cfg, random.Random(seed) if seed is not None else None)
+        rng = random.Random(seed) if seed is not None else None
+        scheduler = FilterScheduler(cfg, rng)
+        nodes: t.Optional[list[HostState]] = None  # read when a bare-metal flavor asks for them
         out: list[dict[str, t.Any]] = []
-        for spec, _gid in specs:
+        for i, (spec, _gid) in enumerate(specs):
+            pool: t.Sequence[HostState] = states
+            on = scheduler
+            if requested(spec) is not None:  # a bare-metal flavor: whole nodes, never a hypervisor
+                if explicit is not None:
+                    raise StratusError("InvalidRequest", "request_spec[%d].flavor: a bare-metal flavor is scheduled "
+                                       "among the inventory's nodes (the baremetal_nodes group); host_states gives "
+                                       "hypervisors" % i, "host_states")
+                if nodes is None:
+                    nodes = self._node_states(variables)
+                pool, on = nodes, NodeScheduler(cfg, rng)
             try:
-                selections = scheduler.select_destinations(states, spec, explain={} if explain else None)
+                selections = on.select_destinations(pool, spec, explain={} if explain else None)
             except StratusError as exc:
                 if not explain or exc.code != "NoValidHost":
                     raise

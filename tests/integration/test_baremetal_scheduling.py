@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from ansible.errors import AnsibleError
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
@@ -260,6 +261,33 @@ def test_with_the_deploy_wired_create_claims_whole_nodes_and_delete_releases_the
     assert rows["node-2"] == ("cleaning", "available", None)
     assert sorted(released) == [("node-1", "available", "available"), ("node-2", "active", "cleaning")]
     assert live == 0 and store_counts(db)["claims"] == 0
+
+
+# --- the scheduler lookup ------------------------------------------------------------------------------------
+
+def test_the_scheduler_lookup_schedules_a_bare_metal_flavor_among_nodes_only(db: str) -> None:
+    from ansible_collections.stratus.compute.plugins.lookup.scheduler import LookupModule
+
+    variables = {"groups": {"hypervisors": list(HYPERVISORS), "baremetal_nodes": list(NODES)},
+                 "hostvars": dict(HYPERVISORS, **NODES), "stratus_networks": CATALOG["stratus_networks"],
+                 "stratus_db_url": db}
+    metal = {"flavor": {"name": "bm.small", "vcpus": 8, "memory_mb": 32768, "root_gb": 400, "extra_specs": BM_SPECS},
+             "num_instances": 4, "requested_networks": ["net-1"]}
+    tiny = {"flavor": {"vcpus": 1, "memory_mb": 512, "root_gb": 1}, "num_instances": 2}
+    out = LookupModule().run([tiny, metal], variables, explain=True)
+    assert {o["host"] for o in out[:2]} <= set(HYPERVISORS) and set(out[1]["explain"]) == set(HYPERVISORS)
+    assert [o["host"] for o in out[2:]] == ["node-1", "node-2", "node-7", None]
+    assert out[-1]["error"]["code"] == "NoValidHost" and set(out[-1]["explain"]) == set(NODES)
+    for node, (rejected_by, reason) in LEFT_OUT.items():
+        assert out[-1]["explain"][node] == {"rejected_by": rejected_by, "reason": reason}
+    with pytest.raises(AnsibleError) as err:
+        LookupModule().run([metal], variables, host_states=[{"host": "hv1", "vcpus": 8}])
+    assert "a bare-metal flavor is scheduled among the inventory's nodes" in str(err.value)
+    # without the store every node is enroll
+    out = LookupModule().run([dict(metal, num_instances=1)], variables, use_store=False, explain=True)
+    assert out[0]["host"] is None
+    assert {v["rejected_by"] for n, v in out[0]["explain"].items() if n not in ("node-3", "node-6")} == {
+        "ProvisionStateFilter"}
 
 
 # --- through the server action: `stratus server explain` runs playbooks/explain.yml -----------------------

@@ -15,7 +15,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters 
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.node_state import NodeState
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import (
-    SchedulerConfig, node_scheduler,
+    NodeScheduler, SchedulerConfig,
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 
@@ -192,17 +192,17 @@ def fleet() -> list[NodeState]:
 
 def test_the_first_node_by_order_wins_with_the_others_as_alternates() -> None:
     for _run in range(5):  # no randomness: the same store gives the same node
-        selections = node_scheduler(SchedulerConfig(max_attempts=3)).select_destinations(fleet(), spec(), ["u-1"])
+        selections = NodeScheduler(SchedulerConfig(max_attempts=3)).select_destinations(fleet(), spec(), ["u-1"])
         assert [(s.host, s.alternates) for s in selections] == [("n1", ["n2", "n7"])]
 
 
 def test_max_attempts_one_means_no_alternates() -> None:
-    selections = node_scheduler(SchedulerConfig(max_attempts=1)).select_destinations(fleet(), spec(), ["u-1"])
+    selections = NodeScheduler(SchedulerConfig(max_attempts=1)).select_destinations(fleet(), spec(), ["u-1"])
     assert selections[0].alternates == []
 
 
 def test_two_instances_take_two_nodes_and_a_third_gets_no_valid_host_with_every_reason() -> None:
-    scheduler = node_scheduler(SchedulerConfig())
+    scheduler = NodeScheduler(SchedulerConfig())
     two = scheduler.select_destinations(fleet(), spec(num_instances=2, availability_zone="nova"), ["a", "b"])
     assert [s.host for s in two] == ["n1", "n2"]
     explain: dict[str, t.Any] = {}
@@ -227,7 +227,7 @@ def test_two_instances_take_two_nodes_and_a_third_gets_no_valid_host_with_every_
 
 def test_explain_of_a_placement_has_the_host_structure() -> None:
     explain: dict[str, t.Any] = {}
-    node_scheduler().select_destinations(fleet(), spec(), ["u-1"], explain=explain)
+    NodeScheduler().select_destinations(fleet(), spec(), ["u-1"], explain=explain)
     assert explain["n1"] == {"rejected_by": None, "weights": {}, "weight": 0.0}
     assert explain["n3"]["rejected_by"] == "NodeMaintenanceFilter"
     assert set(explain) == {"n%d" % i for i in range(1, 8)}
@@ -236,7 +236,18 @@ def test_explain_of_a_placement_has_the_host_structure() -> None:
 def test_the_configured_filters_and_weighers_do_not_apply_to_nodes() -> None:
     config = SchedulerConfig.from_dict({"enabled_filters": ["RamFilter"], "weighers": ["RAMWeigher"],
                                         "host_subset_size": 3, "max_attempts": 2})
-    scheduler = node_scheduler(config)
+    scheduler = NodeScheduler(config)
     assert [f.name for f in scheduler.filters] == [cls.name for cls in bmf.NODE_FILTERS]
     assert scheduler.weighers == [] and scheduler.config.host_subset_size == 1
     assert scheduler.config.max_attempts == 2
+
+
+def test_a_forced_node_is_the_only_candidate_and_still_filtered() -> None:
+    scheduler = NodeScheduler(SchedulerConfig(max_attempts=3))
+    picked = scheduler.select_destinations(fleet(), spec(force_hosts=["n2"]), ["u-1"])
+    assert [(s.host, s.alternates) for s in picked] == [("n2", [])]
+    explain: dict[str, t.Any] = {}
+    with pytest.raises(StratusError) as err:
+        scheduler.select_destinations(fleet(), spec(force_hosts=["n4"]), ["u-1"], explain=explain)
+    assert err.value.explain["n4"]["rejected_by"] == "NodeClaimedFilter"
+    assert err.value.explain["n1"] == {"rejected_by": "force_hosts"}

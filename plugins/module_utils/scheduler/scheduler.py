@@ -30,7 +30,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config i
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters.baremetal import load_node_filters
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
 
-__all__ = ["FilterScheduler", "NO_VALID_HOST", "SchedulerConfig", "Selection", "node_scheduler"]
+__all__ = ["FilterScheduler", "NO_VALID_HOST", "SchedulerConfig", "NodeScheduler", "Selection"]
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 Explain = t.Optional[dict[str, dict[str, t.Any]]]
@@ -376,15 +376,25 @@ class FilterScheduler:
                 for name, note in notes.items()}
 
 
-def node_scheduler(config: t.Optional[SchedulerConfig] = None, rng: t.Optional[random.Random] = None) -> FilterScheduler:
+
+class NodeScheduler(FilterScheduler):
     """The scheduler of bare-metal flavors: the node filters (filters/baremetal.py), no weigher.
 
     Nodes of one class are alike, so the first that passes wins, by name (the candidates come
     sorted): the same request on the same store goes to the same node, every time. Every node
     is evaluated (no sampling). ``max_attempts`` and the default zone are the configured ones,
-    so the alternates a reschedule needs are there as for hypervisors.
+    so the alternates a reschedule needs are there as for hypervisors. A forced node
+    (``az:node``) narrows the candidates to it but skips no filter: a node someone holds, in
+    maintenance or not available cannot be given to anyone (placement refuses it in Nova too).
     """
-    config = dataclasses.replace(config or SchedulerConfig(), enabled_filters=(), weighers=(), host_subset_size=1,
-                                 shuffle_best_same_weighed_hosts=False, hosts_to_score=0,
-                                 percentage_of_hosts_to_score=0.0)
-    return FilterScheduler(config, rng, filters=load_node_filters(config), weighers=[])
+
+    def __init__(self, config: t.Optional[SchedulerConfig] = None, rng: t.Optional[random.Random] = None) -> None:
+        config = dataclasses.replace(config or SchedulerConfig(), enabled_filters=(), weighers=(), host_subset_size=1,
+                                     shuffle_best_same_weighed_hosts=False, hosts_to_score=0,
+                                     percentage_of_hosts_to_score=0.0)
+        super().__init__(config, rng, filters=load_node_filters(config), weighers=[])
+
+    def _narrow(self, hosts: t.Sequence[HostState], spec: RequestSpec,
+                notes: t.Optional[dict[str, dict[str, t.Any]]]) -> tuple[t.Sequence[HostState], bool]:
+        left, _forcing = super()._narrow(hosts, spec, notes)
+        return left, False

@@ -22,7 +22,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 from ansible_collections.stratus.compute.plugins.module_utils.hostname import hostname_from_name
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import HostState, RequestSpec
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import (
-    FilterScheduler, SchedulerConfig, node_scheduler,
+    FilterScheduler, NodeScheduler, SchedulerConfig,
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm as bdmlib
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema, views
@@ -166,10 +166,8 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
             if baremetal is not None or (nodes and not hypervisors):
                 # a bare-metal flavor goes to a node; a virtual one on a fleet of nodes only is told why not
                 fleet = NodeFleet.read(conn, nodes, hypervisors, hostvars, catalog, decision.requested_host)
-                scheduler = node_scheduler(config)
+                scheduler: FilterScheduler = NodeScheduler(config)
                 states: t.Sequence[HostState] = fleet.states
-                if force:  # a forced node still passes the node filters: it may be taken or in maintenance
-                    spec.force_hosts, spec.requested_destination = [], {"host": force[0]}
             else:
                 candidates = volume_hosts or ([decision.requested_host] if decision.requested_host else hypervisors)
                 states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))

@@ -32,6 +32,8 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.states i
     ACTIVE, AVAILABLE, CLEANING, DEPLOY_FAILED, DEPLOYING, ENROLL,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     baremetal_node_events, baremetal_nodes,
 )
@@ -55,6 +57,14 @@ class Who(t.NamedTuple):
 def node_rows(conn: Connection) -> dict[str, t.Any]:
     """Every node row of the store, by name."""
     return {row.name: row for row in conn.execute(sa.select(baremetal_nodes))}
+
+
+def read_node_rows(db_url: t.Optional[str]) -> dict[str, t.Any]:
+    """Every node row, in a short transaction of its own (a SQLite store never created has none)."""
+    if not host_usage.store_exists(db_url):
+        return {}
+    with store.transaction(db_url) as conn:
+        return node_rows(conn)
 
 
 def node_of_instance(conn: Connection, instance_uuid: str) -> t.Optional[t.Any]:
