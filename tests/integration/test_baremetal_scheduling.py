@@ -103,7 +103,8 @@ def request(**kw: t.Any) -> dict[str, t.Any]:
 
 
 def create(db: str, req: dict[str, t.Any], check: bool = True, hypervisors: t.Sequence[str] = tuple(HYPERVISORS),
-           nodes: t.Mapping[str, t.Any] = NODES) -> createlib.CreateResult:
+           nodes: t.Optional[t.Mapping[str, t.Any]] = None) -> createlib.CreateResult:
+    nodes = NODES if nodes is None else nodes
     hostvars = {name: HYPERVISORS[name] for name in hypervisors}
     hostvars.update(nodes)
     return create_servers(req, Caller(CTX, Enforcer()), CATALOG, list(hypervisors), hostvars, db, check, "req-bm",

@@ -376,7 +376,6 @@ class FilterScheduler:
                 for name, note in notes.items()}
 
 
-
 class NodeScheduler(FilterScheduler):
     """The scheduler of bare-metal flavors: the node filters (filters/baremetal.py), no weigher.
 
