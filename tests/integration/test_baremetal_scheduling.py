@@ -189,7 +189,7 @@ def test_a_virtual_flavor_on_a_fleet_of_nodes_only_says_so(db: str) -> None:
     assert set(err.value.explain) == set(NODES)
 
 
-def test_a_forced_node_still_passes_the_node_filters(db: str) -> None:
+def test_a_forced_or_requested_node_still_passes_the_node_filters(db: str) -> None:
     admin = {"user_id": "root", "project_id": "p1", "roles": ["admin", "member"]}
     hostvars = dict(HYPERVISORS, **NODES)
     out = create_servers(request(availability_zone="nova:node-2"), Caller(admin, Enforcer()), CATALOG,
@@ -199,6 +199,19 @@ def test_a_forced_node_still_passes_the_node_filters(db: str) -> None:
         create_servers(request(availability_zone="nova:node-4", explain=True), Caller(admin, Enforcer()), CATALOG,
                        list(HYPERVISORS), hostvars, db, True, "req-bm", nodes=list(NODES))
     assert err.value.code == "NoValidHost" and err.value.explain["node-4"]["rejected_by"] == "NodeClaimedFilter"
+    out = create_servers(request(host="node-7"), Caller(admin, Enforcer()), CATALOG, list(HYPERVISORS), hostvars, db,
+                         True, "req-bm", nodes=list(NODES))
+    assert out.servers[0]["host"] == "node-7"
+    with pytest.raises(StratusError) as err:
+        create_servers(request(host="hv1"), Caller(admin, Enforcer()), CATALOG, list(HYPERVISORS), hostvars, db,
+                       True, "req-bm", nodes=list(NODES))
+    assert (err.value.code, err.value.field) == ("NoValidHost", "host")
+    assert "the requested host hv1 is not a bare-metal node" in err.value.message
+    with pytest.raises(StratusError) as err:
+        create_servers(request(flavor="m1.tiny", host="node-1"), Caller(admin, Enforcer()), CATALOG,
+                       list(HYPERVISORS), hostvars, db, True, "req-bm", nodes=list(NODES))
+    assert (err.value.code, err.value.field) == ("NoValidHost", "host")
+    assert "m1.tiny is a virtual flavor; the requested host node-1 is a bare-metal node" in err.value.message
 
 
 def test_a_volume_on_a_bare_metal_flavor_is_refused(db: str) -> None:

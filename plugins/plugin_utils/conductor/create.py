@@ -48,7 +48,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 # The one switch of the bare-metal build: until the deploy steps are wired (networking, the deploy
 # medium, power on; docs/baremetal.md), a real create with a bare-metal flavor is decided and
 # scheduled, then refused before anything is written. Check mode and explain work whole. The
-# deploy increment removes this switch and its test (tests/unit/test_node_schedule.py).
+# deploy increment removes this switch and its test (tests/integration/test_baremetal_scheduling.py,
+# test_a_real_create_is_refused_after_scheduling_and_leaves_nothing).
 BAREMETAL_DEPLOY_WIRED = False
 
 
@@ -169,6 +170,10 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
                 scheduler: FilterScheduler = NodeScheduler(config)
                 states: t.Sequence[HostState] = fleet.states
             else:
+                if decision.requested_host in nodes:
+                    raise StratusError("NoValidHost", "No valid host was found. Flavor %s is a virtual flavor; the "
+                                       "requested host %s is a bare-metal node"
+                                       % (decision.flavor["name"], decision.requested_host), "host")
                 candidates = volume_hosts or ([decision.requested_host] if decision.requested_host else hypervisors)
                 states = host_states(candidates, hostvars, catalog, host_usage.usage(conn))
                 scheduler = FilterScheduler(config)

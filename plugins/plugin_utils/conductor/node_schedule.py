@@ -27,9 +27,11 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_cla
 class NodeFleet:
     """The inventory's nodes joined with their store rows, for one create."""
 
-    def __init__(self, nodes: t.Sequence[BaremetalNode], states: t.Sequence[NodeState]) -> None:
+    def __init__(self, nodes: t.Sequence[BaremetalNode], states: t.Sequence[NodeState],
+                 requested_host: t.Optional[str] = None) -> None:
         self.nodes = {node.name: node for node in nodes}
         self.states = list(states)
+        self.requested_host = requested_host
 
     @classmethod
     def read(cls, conn: Connection, names: t.Sequence[str], hypervisors: t.Sequence[str],
@@ -38,7 +40,7 @@ class NodeFleet:
         nodes = read_nodes(names, hostvars, catalog, hypervisors)
         if requested_host:
             nodes = [node for node in nodes if node.name == requested_host]
-        return cls(nodes, node_states(nodes, node_claims.node_rows(conn), catalog))
+        return cls(nodes, node_states(nodes, node_claims.node_rows(conn), catalog), requested_host)
 
     def claim(self, conn: Connection, node: str, instance_uuid: str, who: Who) -> BaremetalNode:
         """The whole-node claim of a scheduled instance (node_claims.claim_node); the node's record."""
@@ -54,6 +56,11 @@ class NodeFleet:
                        "this cloud has bare-metal nodes only (%d), no hypervisor to run a virtual server"
                        % (flavor["name"], len(self.nodes)))
             field: t.Optional[str] = "flavor"
+        elif not self.nodes and self.requested_host:
+            message = ("No valid host was found. Flavor %s asks for a bare-metal node of class %s; the requested "
+                       "host %s is not a bare-metal node" % (flavor["name"], baremetal.resource_class,
+                                                             self.requested_host))
+            field = "host"
         elif not self.nodes:
             message = ("No valid host was found. Flavor %s asks for a bare-metal node of class %s, and there is no "
                        "bare-metal node to schedule on (the inventory group %s)"

@@ -85,8 +85,13 @@ def claim_node(conn: Connection, node: str, instance_uuid: str, who: Who = Who()
 
     Only a node that is ``available``, not in maintenance (the store's flag: the scheduler has
     checked the inventory's) and held by nobody is taken. Anything else is NoValidHost naming
-    the node and why: the scheduler chose it from an older view of the store.
+    the node and why: the scheduler chose it from an older view of the store. An instance that
+    holds another node is a Conflict (one instance, one node).
     """
+    holds = node_of_instance(conn, instance_uuid)
+    if holds is not None and holds.name != node:  # the unique constraint would refuse it: say so first
+        raise StratusError("Conflict", "Instance %s holds bare-metal node %s already; it cannot take %s too"
+                           % (instance_uuid, holds.name, node), "flavor")
     stamp = now()
     taken = conn.execute(baremetal_nodes.update().where(
         baremetal_nodes.c.name == node, baremetal_nodes.c.instance_uuid.is_(None),
