@@ -17,7 +17,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 from race_helpers import race
-from test_baremetal_scheduling import CATALOG, HYPERVISORS, NODES, request, seed
+from test_baremetal_placement import CATALOG, HYPERVISORS, NODES, request, seed
 
 RACERS = 8
 FREE = ("node-1", "node-2", "node-7")  # what the seeded store leaves for a bm.small server

@@ -48,7 +48,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 # The one switch of the bare-metal build: until the deploy steps are wired (networking, the deploy
 # medium, power on; docs/baremetal.md), a real create with a bare-metal flavor is decided and
 # scheduled, then refused before anything is written. Check mode and explain work whole. The
-# deploy increment removes this switch and its test (tests/integration/test_baremetal_scheduling.py,
+# deploy increment removes this switch and its test (tests/integration/test_baremetal_placement.py,
 # test_a_real_create_is_refused_after_scheduling_and_leaves_nothing).
 BAREMETAL_DEPLOY_WIRED = False
 
