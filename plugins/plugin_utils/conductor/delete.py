@@ -41,8 +41,9 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
             if row.task_state != "deleting":
                 lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)
             if node_claims.release_node(conn, row.uuid, who) is not None:
-                # a bare-metal server: no hypervisor step walks it back; the node goes to cleaning (the
-                # power-off and eject are the deploy's, docs/baremetal.md) and the server is gone at once
+                # a bare-metal server: no hypervisor step walks it back; its node is released (to cleaning
+                # when the deploy touched it: the power-off and eject are the deploy's, docs/baremetal.md)
+                # and the server is gone at once
                 lifecycle.mark_deleted(conn, row.uuid)
             elif row.host:
                 hosts.add(row.host)
