@@ -189,6 +189,19 @@ def test_a_virtual_flavor_on_a_fleet_of_nodes_only_says_so(db: str) -> None:
     assert set(err.value.explain) == set(NODES)
 
 
+def test_quota_counts_the_flavors_vcpus_and_ram_as_nova_does(db: str) -> None:
+    """Nova's default count (not from placement): cores and RAM as the flavor says, whatever resources:VCPU=0 says."""
+    catalog = dict(CATALOG, stratus_quotas={"defaults": {"instances": 20, "cores": 12, "ram": 1024000}})
+    hostvars = dict(HYPERVISORS, **NODES)
+    with pytest.raises(StratusError) as err:
+        create_servers(request(max_count=2, min_count=2), Caller(CTX, Enforcer()), catalog, list(HYPERVISORS),
+                       hostvars, db, True, "req-bm", nodes=list(NODES))
+    assert err.value.code == "QuotaExceeded" and "cores" in err.value.message
+    one = create_servers(request(max_count=2), Caller(CTX, Enforcer()), catalog, list(HYPERVISORS), hostvars, db,
+                         True, "req-bm", nodes=list(NODES))
+    assert [s["host"] for s in one.servers] == ["node-1"]  # max_count is cut to what quota allows
+
+
 def test_a_forced_or_requested_node_still_passes_the_node_filters(db: str) -> None:
     admin = {"user_id": "root", "project_id": "p1", "roles": ["admin", "member"]}
     hostvars = dict(HYPERVISORS, **NODES)
