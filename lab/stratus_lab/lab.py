@@ -924,7 +924,45 @@ def inventory_text(lab: Lab) -> str:
         }
         out.append(f"        {hv.name}:")
         out += [f"          {key}: {q(value)}" for key, value in hostvars.items()]
+    if lab.nodes:
+        out += ["    baremetal_nodes:", "      hosts:"]
+        for index, record in enumerate(lab.nodes, start=1):
+            out.append(f"        {record['name']}:")
+            out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
     return "\n".join(out) + "\n"
+
+
+# The lab's nodes in the inventory (docs/baremetal.md): every node answers both ways; with two or more
+# nodes the last one is driven by IPMI, the others by Redfish (3 nodes: two Redfish, one IPMI).
+LAB_NODE_RESOURCE_CLASS = "baremetal"
+LOOKUP_PATH = re.compile(r"/[A-Za-z0-9_./+-]+")
+
+
+def node_driver(index: int, count: int) -> str:
+    return "ipmi" if count >= 2 and index == count else "redfish"
+
+
+def node_hostvars(record: dict[str, object], index: int, count: int) -> dict[str, object]:
+    """One node's stratus_bm_* variables. The password is a lookup of the lab's password file on the
+    controller when a task reads it: the inventory holds its path, never the password."""
+    driver = node_driver(index, count)
+    hostvars: dict[str, object] = {"stratus_bm_driver": driver}
+    if driver == "redfish":
+        hostvars.update(stratus_bm_address=record["redfish_address"], stratus_bm_system_id=record["redfish_path"])
+    else:
+        hostvars["stratus_bm_address"] = f"{record['ipmi_address']}:{record['ipmi_port']}"
+    password_file = str(record["password_file"])
+    if not LOOKUP_PATH.fullmatch(password_file):  # it goes into a Jinja string literal
+        raise LabError(f"the BMC password file {password_file!r} has characters the inventory cannot quote")
+    hostvars.update(
+        stratus_bm_username=record["username"],
+        stratus_bm_password="{{ lookup('ansible.builtin.file', '%s') }}" % password_file,
+        stratus_bm_nics=[{"mac": nic["mac"], "network": nic["network"]} for nic in record["nics"]],  # type: ignore[attr-defined]
+        stratus_bm_resource_class=LAB_NODE_RESOURCE_CLASS,
+        # what the lab's blank domains are (stratus_lab.baremetal.node_xml): inspection finds the same
+        stratus_bm_properties={"cpus": 1, "memory_mb": baremetal().NODE_MEMORY_MB, "local_gb": 1, "cpu_arch": "x86_64"},
+    )
+    return hostvars
 
 
 # --------------------------------------------------------------------------
