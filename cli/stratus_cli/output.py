@@ -173,6 +173,12 @@ def nodes_table(data: t.Mapping[str, t.Any]) -> str:
     return grid(["NODE", "DRIVER", "PROVISION STATE", "POWER", "MAINTENANCE", "INSTANCE", "LAST ERROR"], rows)
 
 
+def _maintenance(node: t.Mapping[str, t.Any]) -> str:
+    if not node.get("maintenance"):
+        return "no"
+    return "yes (%s): %s" % (", ".join(node.get("maintenance_set_by") or []), node.get("maintenance_reason"))
+
+
 def node_detail(data: t.Mapping[str, t.Any]) -> str:
     n = data.get("node") or {}
     props = n.get("properties") or {}
@@ -180,8 +186,7 @@ def node_detail(data: t.Mapping[str, t.Any]) -> str:
     fields = [("name", n.get("name")), ("driver", n.get("driver")), ("bmc_address", n.get("bmc_address")),
               ("provision_state", n.get("provision_state")),
               ("target_provision_state", n.get("target_provision_state")), ("power_state", n.get("power_state")),
-              ("maintenance", ("yes (%s): %s" % (", ".join(n.get("maintenance_set_by") or []),
-                                                  n.get("maintenance_reason"))) if n.get("maintenance") else "no"),
+              ("maintenance", _maintenance(n)),
               ("last_error", n.get("last_error")), ("instance_uuid", n.get("instance_uuid")),
               ("resource_class", n.get("resource_class")),
               ("properties", ", ".join("%s=%s" % kv for kv in props.items())),

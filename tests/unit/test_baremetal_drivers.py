@@ -381,3 +381,21 @@ def test_ipmi_driver_teaches_pyghmi_once(ipmi_command: mock.Mock) -> None:
     handler = ClientSession._got_rmcp_response  # pylint: disable=protected-access
     ipmi.IPMIDriver(ipmi_access()).verify()
     assert ClientSession._got_rmcp_response is handler  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("exc", [pyghmi_exceptions.IpmiException("Invalid command"),
+                                 pyghmi_exceptions.IpmiException("no FRU", 0xCB)], ids=["text", "code"])
+def test_ipmi_inventory_of_a_bmc_without_fru_data_reports_nothing(ipmi_command: mock.Mock, exc: Exception) -> None:
+    """virtualbmc answers Invalid command to the FRU and SDR reads: what came before is kept."""
+    def fru() -> t.Iterator[tuple[str, dict[str, str]]]:
+        yield ("System", {"Device ID": "32"})
+        yield ("NIC 1", {"MAC Address 1": "52:54:00:BB:00:01"})
+        raise exc
+    ipmi_command.return_value.get_inventory.return_value = fru()
+    assert ipmi.IPMIDriver(ipmi_access()).read_inventory() == BMCInventory(cpus=None, memory_mb=None,
+                                                                         macs=("52:54:00:bb:00:01",))
+
+
+def test_ipmi_inventory_fault_is_still_a_fault(ipmi_command: mock.Mock) -> None:
+    ipmi_command.return_value.get_inventory.side_effect = pyghmi_exceptions.IpmiException("Node busy", 0xc0)
+    refused(ipmi.IPMIDriver(ipmi_access()).read_inventory, "BMCError", "hostvars[n2]")

@@ -62,6 +62,18 @@ def adopt_answered_cipher_suite(session_class: t.Any) -> None:
     session_class.stratus_adopts_answered_suite = True
 
 
+# FRU data and the SDR repository are optional in IPMI: a BMC without them answers completion code 0xC1
+# (Invalid command) or 0xCB (Requested sensor, data, or record not present); pyghmi often keeps only the
+# text. Such a BMC reports no hardware (virtualbmc's): what it has is kept, the rest is not reported.
+_NO_INVENTORY_CODES = (0xC1, 0xCB)
+_NO_INVENTORY = re.compile(r"Invalid command|Requested sensor, data, or record not present")
+
+
+def lacks_inventory(exc: BaseException) -> bool:
+    """Whether a pyghmi error of reading the inventory says the BMC has none (not a fault)."""
+    return getattr(exc, "ipmicode", 0) in _NO_INVENTORY_CODES or bool(_NO_INVENTORY.fullmatch(str(exc).strip()))
+
+
 def split_address(address: str) -> t.Tuple[str, int]:
     """host[:port] (an IPv6 host in brackets) -> (host, port); the schema has checked the form."""
     if address.startswith("["):
@@ -125,10 +137,14 @@ class IPMIDriver(BMCDriver):
 
         def read() -> BMCInventory:
             macs: t.Set[str] = set()
-            for _name, described in ipmi.get_inventory():
-                for key, value in (described or {}).items():
-                    if "mac" in str(key).lower() and isinstance(value, str) and _MAC.fullmatch(value.strip()):
-                        macs.add(value.strip().lower().replace("-", ":"))
+            try:
+                for _name, described in ipmi.get_inventory():
+                    for key, value in (described or {}).items():
+                        if "mac" in str(key).lower() and isinstance(value, str) and _MAC.fullmatch(value.strip()):
+                            macs.add(value.strip().lower().replace("-", ":"))
+            except self.lib.exceptions.IpmiException as exc:
+                if not lacks_inventory(exc):
+                    raise
             return BMCInventory(cpus=None, memory_mb=None, macs=tuple(sorted(macs)))
         return self.call("read the inventory", read)
 

@@ -248,8 +248,8 @@ def move_node(nodes: t.Sequence[BaremetalNode], name: str, verb: str, caller: Ca
         message = "%s: %s" % (fault.code, fault.message)
     end = move.failure if fault else move.success
     with store.transaction(db_url) as conn:
-        _set_state(conn, name, move.via, end, dict(updates, target_provision_state=None,
-                                                    last_error=message if fault else None))
+        ending = dict(updates, target_provision_state=None, last_error=message if fault else None)
+        _set_state(conn, name, move.via, end, ending)
         record_event(conn, name, verb, move.via, end, "error" if fault else "success", message, who)
         view = node_view(node, node_row(conn, name))
     return NodeOutcome(True, view, verb, current, end, message, fault)
