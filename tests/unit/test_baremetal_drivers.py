@@ -392,8 +392,8 @@ def test_ipmi_inventory_of_a_bmc_without_fru_data_reports_nothing(ipmi_command: 
         yield ("NIC 1", {"MAC Address 1": "52:54:00:BB:00:01"})
         raise exc
     ipmi_command.return_value.get_inventory.return_value = fru()
-    assert ipmi.IPMIDriver(ipmi_access()).read_inventory() == BMCInventory(cpus=None, memory_mb=None,
-                                                                         macs=("52:54:00:bb:00:01",))
+    found = ipmi.IPMIDriver(ipmi_access()).read_inventory()
+    assert found == BMCInventory(cpus=None, memory_mb=None, macs=("52:54:00:bb:00:01",))
 
 
 def test_ipmi_inventory_fault_is_still_a_fault(ipmi_command: mock.Mock) -> None:

@@ -165,7 +165,7 @@ def test_a_rerun_changes_nothing_and_calls_no_bmc(lab: Lab) -> None:
     walk(lab, "node1")
     calls = list(lab.drivers["node1"].calls)
     again = lab.move("node1", "provide")
-    assert not again.changed and again.message == "provide: already available"
+    assert not again.changed and again.message == "already available"
     assert lab.drivers["node1"].calls == calls
 
 
@@ -174,6 +174,7 @@ def test_manage_from_available_is_a_plain_move(lab: Lab) -> None:
     calls = list(lab.drivers["node1"].calls)
     outcome = lab.move("node1", "manage")
     assert outcome.changed and (outcome.from_state, outcome.to_state) == ("available", "manageable")
+    assert outcome.message == "available -> manageable (no BMC call)"
     assert lab.drivers["node1"].calls == calls
     assert lab.events("node1")[-1] == ("manage", "available", "manageable", "success")
 
@@ -247,7 +248,7 @@ def test_policy_admin_by_default(lab: Lab) -> None:
 
 def test_check_mode_says_what_would_happen_and_changes_nothing(lab: Lab) -> None:
     outcome = lab.move("node1", "manage", check=True)
-    assert outcome.changed and outcome.message == "manage: enroll -> verifying -> manageable (or enroll)"
+    assert outcome.changed and outcome.message == "enroll -> verifying -> manageable (or enroll)"
     assert lab.snapshot() == [] and lab.drivers["node1"].calls == []
     walk(lab, "node1")
     assert not lab.move("node1", "provide", check=True).changed
@@ -257,7 +258,8 @@ def test_maintenance_on_and_off_with_a_reason(lab: Lab) -> None:
     lab.refused("InvalidRequest", lambda: lab.maintenance("node1", True))
     lab.refused("InvalidRequest", lambda: lab.maintenance("node1", True, "two\nlines"))
     lab.refused("InvalidRequest", lambda: lab.maintenance("node1", False, "why"))
-    assert lab.maintenance("node1", True, "replacing a DIMM").changed
+    on = lab.maintenance("node1", True, "replacing a DIMM")
+    assert on.changed and on.message == "in maintenance: replacing a DIMM"
     view = lab.view("node1")
     assert (view["maintenance"], view["maintenance_reason"], view["maintenance_set_by"]) == (
         True, "replacing a DIMM", ["store"])

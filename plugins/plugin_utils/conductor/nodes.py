@@ -225,16 +225,16 @@ def move_node(nodes: t.Sequence[BaremetalNode], name: str, verb: str, caller: Ca
                                "and provided; take it out of maintenance first"
                                % (name, maintenance_of(node, row)[1]), name)
         if not move.changed or check_mode:
-            message = ("%s: already %s" % (verb, current) if not move.changed else
-                       "%s: %s -> %s%s" % (verb, current, " -> ".join(s for s in (move.via, move.success) if s),
-                                           "" if move.via is None else " (or %s)" % move.failure))
+            message = ("already %s" % current if not move.changed else
+                       "%s -> %s%s" % (current, " -> ".join(s for s in (move.via, move.success) if s),
+                                       " (no BMC call)" if move.via is None else " (or %s)" % move.failure))
             return NodeOutcome(move.changed, node_view(node, row), verb, current,
                                move.success if move.changed else current, message)
         if move.via is None:  # Ironic's plain move (available -> manageable): no BMC call
             _set_state(conn, name, current, move.success, {"last_error": None})
             record_event(conn, name, verb, current, move.success, "success", None, who)
             return NodeOutcome(True, node_view(node, node_row(conn, name)), verb, current, move.success,
-                               "%s: %s -> %s" % (verb, current, move.success))
+                               "%s -> %s (no BMC call)" % (current, move.success))
         _set_state(conn, name, current, move.via, {"target_provision_state": move.success})
         record_event(conn, name, verb, current, move.via, "start", None, who)
     # the BMC work: outside any transaction (a BMC may take a minute to answer)
@@ -296,7 +296,10 @@ def set_maintenance(nodes: t.Sequence[BaremetalNode], name: str, on: bool, reaso
             record_event(conn, name, action, state, state, "success", reason, Who.of(caller, request_id))
             row = node_row(conn, name)
         view = node_view(node, row)
-    message = action if changed else "%s: already so" % action
+    if on:
+        message = "%s maintenance: %s" % ("in" if changed else "already in", reason)
+    else:
+        message = "out of maintenance" if changed else "already out of maintenance"
     if not on and node.maintenance:
         message += "; the inventory still puts %s in maintenance (stratus_bm_maintenance: %s)" % (
             name, node.maintenance_reason)
