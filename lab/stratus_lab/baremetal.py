@@ -30,6 +30,8 @@ from pathlib import Path
 
 import bcrypt
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network as node_network
+
 from stratus_lab.lab import (DAEMON_ENV, DAEMON_SCRIPTS, Hypervisor, Lab, LabError, VENV_BIN,
                              VENV_PYTHON, daemon_pid, ensure_daemons, ensure_mntns, ensure_netns,
                              libvirt_configs, link_exists, log_hint, netns_exists, port_open, prepare_dirs,
@@ -44,10 +46,14 @@ IPMI_FIRST_PORT = 623
 BMC_USER = "admin"
 MAX_NODES = 16
 BMC_DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sushy-emulator", "vbmcd", "media-server")
-# The nodes' one network: isolated (no <forward>, no <ip>: no NAT, no DHCP of libvirt's). The later
-# deploy increments attach the provisioning side (DHCP/TFTP for IPMI nodes) to its bridge.
+# The nodes' one network: the demo catalog's `baremetal` (10.241.0.0/24), isolated (no <forward>: no NAT)
+# and made as Stratus makes a hypervisor's network (module_utils/compute/network.py): DHCP in static mode
+# (a placeholder entry), so dnsmasq answers only a MAC with a host entry, one file per MAC in its hosts
+# directory (the deploy's networking step pins the store's IPAM address there; the e2e test does it by hand).
 NODE_NETWORK = "baremetal"
 NODE_BRIDGE = "bmbr0"
+NODE_NETWORK_SPEC = {"libvirt_name": NODE_NETWORK, "cidr": "10.241.0.0/24", "gateway": "10.241.0.1",
+                     "bridge": NODE_BRIDGE, "dhcp": True}
 VMEDIA_POOL = "vmedia"
 NODE_MEMORY_MB = 512
 # qemu-system-x86 here does not link iPXE's ROMs where QEMU looks; name the one the NIC needs (PXE).
@@ -100,6 +106,11 @@ class BmcHost(Hypervisor):
     @property
     def media_url(self) -> str:
         return f"http://{self.addr}:{MEDIA_PORT}"
+
+    @property
+    def node_dhcp_hosts(self) -> Path:
+        """The node network's dnsmasq hosts directory (a file per MAC), as the machine sees it."""
+        return self.root / node_network.hosts_dir_path(NODE_NETWORK).lstrip("/")
 
     def node_console(self, node: str) -> Path:
         return self.dir / "consoles" / f"{node}.log"
@@ -264,11 +275,7 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
 
 
 def network_xml() -> str:
-    return f"""<network>
-  <name>{NODE_NETWORK}</name>
-  <bridge name='{NODE_BRIDGE}' stp='off'/>
-</network>
-"""
+    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_NETWORK))
 
 
 def pool_xml(bmc: BmcHost) -> str:
@@ -340,6 +347,7 @@ def start_if_inactive(bmc: BmcHost, kind: str, name: str) -> None:
 
 def ensure_nodes(bmc: BmcHost, count: int) -> list[str]:
     done = []
+    bmc.node_dhcp_hosts.mkdir(mode=0o755, parents=True, exist_ok=True)
     if define_from(bmc, "net", NODE_NETWORK, network_xml()):
         done.append(f"network {NODE_NETWORK}")
     start_if_inactive(bmc, "net", NODE_NETWORK)

@@ -2,7 +2,8 @@
 libvirtd, blank nodes, sushy-tools' Redfish emulator, virtualbmc and the deploy-media server, driven by
 the real clients (sushy, pyghmi) and the project's Redfish driver: a node boots the deploy medium
 (module_utils/baremetal/deploy_medium.py) of a made-up instance from virtual media, as Ironic's
-ramdisk deploy does. Traffic goes to the lab's BMC address only.
+ramdisk deploy does, and gets its address from the node network's DHCP entry. Traffic goes to the
+lab's BMC address and the lab's node network only.
 
 Its own prefix, subnet and state dir (no other test uses stxm / 10.244). Needs root.
 """
@@ -33,8 +34,9 @@ from pyghmi.ipmi.private import session as ipmi_session
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import POWER_OFF, BMCAccess
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import file_sha256
-from stratus_lab.baremetal import BmcHost, bmc_of
+from stratus_lab.baremetal import NODE_NETWORK, BmcHost, bmc_of
 from stratus_lab.lab import load_lab, pid_alive
 from stratus_lab.machine import lab_links, lab_netns, netns_pids
 from stratus_lab.paths import ROOT
@@ -50,9 +52,10 @@ MEDIA_URL = f"http://{BMC_ADDR}:8080"
 # The first Redfish GET of a System can take ~60 s on 2 cores (libvirtd probing QEMU); far above it.
 FIRST_ANSWER_S = 240.0
 POWER_S = 120.0
-# A node booting its deploy medium under TCG: ISOLINUX, the kernel, and the guest's ~60 s of DHCP tries
-# (the node network has no DHCP yet) before it reports ready; far above what that takes.
+# A node booting its deploy medium under TCG: ISOLINUX, the kernel, its DHCP, ~25 s; far above that.
 BOOT_S = 900.0
+# node2's address on the node network baremetal (10.241.0.0/24), as the store's IPAM would give it
+NODE2_IP = "10.241.0.12"
 IMAGES = ROOT / "build" / "images"
 
 pytestmark = [
@@ -279,9 +282,10 @@ def vmedia_volumes(bmc: BmcHost) -> list[str]:
 
 
 def test_a_redfish_node_boots_its_deploy_medium(lab_up):
-    """Ironic's ramdisk deploy through virtual media, with the project's Redfish driver: the medium in
-    the lab's media directory, inserted by URL, boot from CD once, power on; the node's console shows
-    the config drive's name and uuid (ip=-: no DHCP on the node network yet). Then off and ejected."""
+    """Ironic's ramdisk deploy through virtual media, with the project's Redfish driver: a DHCP entry for
+    the node's MAC, the medium in the lab's media directory, inserted by URL, boot from CD once, power on;
+    the node's console shows the config drive's name and uuid and the entry's address. Then off, ejected,
+    the entry gone."""
     record = node("node2")
     instance, name = str(uuid.uuid4()), "bm-e2e"
     user_data = b"#!/bin/sh\necho deployed by stratus\n"
@@ -299,11 +303,15 @@ def test_a_redfish_node_boots_its_deploy_medium(lab_up):
     driver.power_off(force=True)  # whatever an earlier test left
     driver.wait_for_power(POWER_OFF, timeout=POWER_S)
     console = Path(record["console_log"])
+    bmc = bmc_of(load_lab(STATE))
+    mac = record["nics"][0]["mac"]
+    dhcp = network.DirHostEntries(str(bmc.node_dhcp_hosts))
+    dhcp.add(mac, NODE2_IP, name)
     started = time.monotonic()
     driver.insert_media(url)
     driver.set_boot_device("cdrom", once=True)
     driver.power_on()
-    ready = f"STRATUS-GUEST ready name={name} uuid={instance} ip=-"
+    ready = f"STRATUS-GUEST ready name={name} uuid={instance} ip={NODE2_IP}"
     wait_until(lambda: ready in console.read_text(errors="replace"), f"{record['name']} to boot its medium",
                timeout=BOOT_S, interval=1)
     print(f"\n{record['name']}: deploy medium ({medium.size} bytes) booted to ready in "
@@ -322,12 +330,15 @@ def test_a_redfish_node_boots_its_deploy_medium(lab_up):
     # vmedia after the eject, named <file name, '.' as '-'>-<System id>.img (the next insert of that name
     # replaces it). The lab's BMC drops it with virsh, in the BMC namespace; `down` removes the pool.
     copy = f"{os.path.basename(dest).replace('.', '-')}-{record['redfish_system_id']}.img"
-    bmc = bmc_of(load_lab(STATE))
     assert copy in vmedia_volumes(bmc)
     assert file_sha256(str(STATE / "bmc" / "vmedia" / copy)) == medium.sha256
     bmc.virsh("vol-delete", "--pool", "vmedia", copy)
     assert copy not in vmedia_volumes(bmc)
     os.unlink(dest)
+    # the DHCP entry goes (dnsmasq forgets it on SIGHUP; the deploy's delete also releases the lease)
+    dhcp.delete(mac, NODE2_IP)
+    assert network.signal_dnsmasq(NODE_NETWORK, str(bmc.root / "run" / "libvirt" / "network"))
+    assert network.DirHostEntries(str(bmc.node_dhcp_hosts)).entries() == {}
     # sushy-emulator's state and downloads stay in the lab's directory (`down` removes them)
     assert (STATE / "bmc" / "sushy-state" / "vmedia.sqlite").exists()
     assert not any(path.is_file() for path in (STATE / "bmc" / "tmp").rglob("*"))
