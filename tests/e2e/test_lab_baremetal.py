@@ -89,8 +89,12 @@ def lab_up() -> Iterator[str]:
     lab("down", check=False)
 
 
+def lab_json() -> dict:
+    return json.loads((STATE / "lab.json").read_text())
+
+
 def node(name: str) -> dict:
-    return next(n for n in json.loads((STATE / "lab.json").read_text())["nodes"] if n["name"] == name)
+    return next(n for n in lab_json()["nodes"] if n["name"] == name)
 
 
 def password(record: dict) -> str:
@@ -212,10 +216,6 @@ def make_iso(path: Path) -> Path:
     iso.write(str(path))
     iso.close()
     return path
-
-
-def lab_json() -> dict:
-    return json.loads((STATE / "lab.json").read_text())
 
 
 def http_status(url: str, method: str = "GET") -> int:

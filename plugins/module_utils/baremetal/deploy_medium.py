@@ -58,7 +58,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 # Printable ASCII words, one space apart: one line of isolinux.cfg, and the kernel's limit (x86: 2048).
 KERNEL_CMDLINE = re.compile(r"[!-~]+(?: [!-~]+)*")
 MAX_KERNEL_CMDLINE = 1024
-# The whole ramdisk is loaded into memory below 4 GiB by ISOLINUX: a bigger one is a mistake.
+# ISOLINUX loads the kernel and the ramdisk whole into memory below 4 GiB: bigger ones are a mistake.
 MAX_KERNEL_BYTES = 64 << 20
 MAX_RAMDISK_BYTES = 1 << 30
 MAX_BOOT_LOADER_BYTES = 1 << 20
