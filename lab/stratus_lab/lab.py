@@ -64,7 +64,8 @@ DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sshd")
 # Daemons that are Python scripts of the lab: known by their script, not by their executable.
 DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py",
                   # the BMC namespace's emulators (stratus_lab/baremetal.py), run by the venv's Python
-                  "sushy-emulator": VENV_BIN / "sushy-emulator", "vbmcd": VENV_BIN / "vbmcd"}
+                  "sushy-emulator": VENV_BIN / "sushy-emulator", "vbmcd": VENV_BIN / "vbmcd",
+                  "media-server": Path(__file__).resolve().parent / "media_server.py"}
 SYSLOG_FILE = "/var/log/messages"
 LIBVIRT_URI = "qemu:///system"
 
@@ -235,6 +236,9 @@ class Lab:
     # bare-metal nodes of the BMC namespace (0: none), and their records (stratus_lab/baremetal.py)
     baremetal: int = 0
     nodes: list[dict[str, object]] | None = None
+    # where the BMCs download deploy media from: the directory and its URL (stratus_lab/baremetal.py)
+    media_dir: str | None = None
+    media_url: str | None = None
 
     @property
     def lab_json(self) -> Path:
@@ -267,7 +271,8 @@ class Lab:
         data = {"version": LAB_JSON_VERSION, "prefix": self.prefix,
                 "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
                 "iptables": self.iptables, "owns_state_dir": self.owns_state_dir,
-                "baremetal": self.baremetal, "nodes": self.nodes or []}
+                "baremetal": self.baremetal, "nodes": self.nodes or [],
+                "media_dir": self.media_dir, "media_url": self.media_url}
         write_if_changed(self.lab_json, json.dumps(data, indent=2) + "\n")
 
 
@@ -281,7 +286,8 @@ def load_lab(state: Path) -> Lab | None:
                    hypervisors=[int(k) for k in data["hypervisors"]],
                    iptables=data.get("iptables", "nft"),
                    owns_state_dir=bool(data.get("owns_state_dir", False)),
-                   baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])))
+                   baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])),
+                   media_dir=data.get("media_dir"), media_url=data.get("media_url"))
     except (ValueError, KeyError, TypeError) as exc:
         raise LabError(f"{path} is unreadable ({exc}); remove it by hand") from None
 
@@ -1233,7 +1239,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             if hv.k in lab.hypervisors:
                 lab.hypervisors.remove(hv.k)
             else:
-                lab.baremetal, lab.nodes = 0, []
+                lab.baremetal, lab.nodes, lab.media_dir, lab.media_url = 0, [], None, None
             print(f"{hv.name}: removed {', '.join(done) or 'leftover state'}")
         lab.save()
         if errors:
