@@ -87,6 +87,8 @@ EPILOG = """Examples:
 
   stratus --user root --project ops --role admin hypervisor list
 
+  stratus --user root --project ops --role admin baremetal node manage node1
+
 Exit codes: 0 ok, 1 a request or the run failed (the error code is printed), 2 usage error.
 Environment: STRATUS_DB_URL or STRATUS_STATE_DIR (the state store), STRATUS_INVENTORY, STRATUS_LAB_DIR,
 STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT, STRATUS_COLLECTION_DIR."""
@@ -100,10 +102,15 @@ quota_app = typer.Typer(help="The project's quota.", no_args_is_help=True)
 lab_app = typer.Typer(help="The local lab of namespaced libvirt hypervisors (a checkout, as root).",
                       no_args_is_help=True)
 awx_app = typer.Typer(help="AWX/Tower helpers.", no_args_is_help=True)
+baremetal_app = typer.Typer(help="Bare-metal nodes (admin).", no_args_is_help=True)
+node_app = typer.Typer(help="Bare-metal nodes through Ironic's provision states: list, show, manage, inspect, "
+                            "provide, maintenance (admin).", no_args_is_help=True)
+baremetal_app.add_typer(node_app, name="node")
 app.add_typer(server_app, name="server")
 app.add_typer(hypervisor_app, name="hypervisor")
 app.add_typer(quota_app, name="quota")
 app.add_typer(lab_app, name="lab")
+app.add_typer(baremetal_app, name="baremetal")
 app.add_typer(awx_app, name="awx")
 
 OutputOpt = t.Annotated[Format, typer.Option("--output", "-o", envvar="STRATUS_OUTPUT", case_sensitive=False,
@@ -518,6 +525,102 @@ def quota_show(ctx: typer.Context,
     res = _info(ctx, "quota_show.yml", extra, "stratus.compute.quota_info")
     output.emit({"project_id": res.get("project_id"), "user_id": res.get("user_id"),
                  "quota_set": res.get("quota_set") or {}}, fmt, output.quota_table)
+
+
+# --- bare-metal nodes ----------------------------------------------------------------------------------
+
+NODE_MODULE = "stratus.compute.baremetal_node"
+NodeArg = t.Annotated[str, typer.Argument(help="The node (a host of the inventory group baremetal_nodes).")]
+
+
+def _node_move(ctx: typer.Context, node: str, extravars: dict[str, t.Any], check: bool, fmt: Format) -> None:
+    """Run baremetal_node.yml; the node after the move, or the refusal (nothing changed) / the BMC's fault."""
+    result = runner.run_playbook(_settings(ctx), "baremetal_node.yml", dict(extravars, stratus_baremetal_node=node),
+                                 check=check)
+    results = result.results(NODE_MODULE)
+    if not results:
+        raise result.error() or CliError("RunnerError", "%s returned nothing" % NODE_MODULE)
+    res = results[-1]
+    error = res.get("error") if isinstance(res.get("error"), dict) else None
+    if res["_failed"] and error is None:
+        error = {"code": "RunnerError", "message": res.get("msg")}
+    if "node" not in res:  # refused: nothing changed
+        raise CliError.from_result(error or {"code": "RunnerError", "message": res.get("msg")})
+    data: dict[str, t.Any] = {"node": res["node"], "changed": bool(res.get("changed")), "check": check,
+                              "moves": res.get("moves") or [], "enrolled": res.get("enrolled") or [],
+                              "departed": res.get("departed") or []}
+    if error is not None:  # the BMC's fault, recorded as the node's last_error
+        data["errors"] = [error]
+    output.emit(data, fmt, output.node_detail)
+    if error is not None:
+        raise CliError.from_result(error)
+
+
+@node_app.command("list", epilog="""Examples:
+
+  stratus --user root --project ops --role admin baremetal node list
+
+  stratus baremetal node list -o json | jq -r '.nodes[] | [.name, .provision_state] | @tsv'""")
+def node_list(ctx: typer.Context, fmt: OutputOpt = Format.table) -> None:
+    """The nodes: the inventory's, with their provision state, power state, maintenance and last error."""
+    res = _info(ctx, "baremetal_node_list.yml", {}, "stratus.compute.baremetal_node_info")
+    output.emit({"nodes": res.get("nodes") or []}, fmt, output.nodes_table)
+
+
+@node_app.command("show", epilog="""Examples:
+
+  stratus baremetal node show node1
+
+  stratus baremetal node show node1 -o json | jq .node.events""")
+def node_show(ctx: typer.Context, node: NodeArg, fmt: OutputOpt = Format.table) -> None:
+    """One node, with what inspection found and its event log."""
+    res = _info(ctx, "baremetal_node_list.yml", {"stratus_baremetal_node": node, "stratus_baremetal_events": True},
+                "stratus.compute.baremetal_node_info")
+    nodes = res.get("nodes") or []
+    if not nodes:
+        raise CliError("NodeNotFound", "Node %s could not be found." % node, "name")
+    output.emit({"node": nodes[0]}, fmt, output.node_detail)
+
+
+def _verb_command(verb: str, summary: str) -> None:
+    def command(ctx: typer.Context, node: NodeArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+        _node_move(ctx, node, {"stratus_baremetal_action": verb}, check, fmt)
+
+    command.__doc__ = summary
+    node_app.command(verb, epilog="Examples:\n\n  stratus baremetal node %s node1\n\n"
+                                  "  stratus baremetal node %s node1 --check -o json" % (verb, verb))(command)
+
+
+_verb_command("manage", "enroll -> verifying -> manageable: the BMC answers, the credentials are right, the power "
+                        "state is readable (from available: a plain move). A BMC fault leaves the node in enroll "
+                        "with last_error, and exits 1 with its code (BMCAuthFailed, BMCUnreachable, ...).")
+_verb_command("inspect", "manageable -> inspecting -> manageable: CPUs, memory and NICs read from the BMC and "
+                         "recorded, with where they differ from the inventory (a fault: inspect failed).")
+_verb_command("provide", "manageable -> cleaning -> available: powered off, virtual media ejected (a fault: clean "
+                         "failed). A node in maintenance is refused (NodeInMaintenance).")
+
+
+@node_app.command("maintenance", epilog="""Examples:
+
+  stratus baremetal node maintenance node2 on --reason "replacing a DIMM"
+
+  stratus baremetal node maintenance node2 off""")
+def node_maintenance(ctx: typer.Context, node: NodeArg,
+                     state: t.Annotated[str, typer.Argument(help="on or off.",
+                                                            click_type=click.Choice(["on", "off"]))],
+                     reason: t.Annotated[t.Optional[str], typer.Option(
+                         "--reason", help="Why (required with on).")] = None,
+                     check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Put the node in maintenance (with a reason) or take it out; off clears what this command set,
+    not the inventory's stratus_bm_maintenance."""
+    if state == "on" and not reason:
+        raise _usage("maintenance on needs --reason", "--reason")
+    if state == "off" and reason:
+        raise _usage("--reason goes with on only", "--reason")
+    extravars: dict[str, t.Any] = {"stratus_baremetal_maintenance": state == "on"}
+    if reason:
+        extravars["stratus_baremetal_reason"] = reason
+    _node_move(ctx, node, extravars, check, fmt)
 
 
 # --- lab -----------------------------------------------------------------------------------------------

@@ -161,3 +161,48 @@ def quota_table(data: t.Mapping[str, t.Any]) -> str:
     rows = [[r, "unlimited" if v.get("limit") == -1 else v.get("limit"), v.get("in_use"), v.get("reserved")]
             for r, v in qs.items()]
     return "project %s\n" % data.get("project_id") + grid(["RESOURCE", "LIMIT", "IN USE", "RESERVED"], rows)
+
+
+def nodes_table(data: t.Mapping[str, t.Any]) -> str:
+    nodes = data.get("nodes") or []
+    if not nodes:
+        return "no bare-metal nodes (inventory group baremetal_nodes)"
+    rows = [[n.get("name"), n.get("driver"), n.get("provision_state"), n.get("power_state"),
+             ("yes: %s" % n.get("maintenance_reason")) if n.get("maintenance") else "no", n.get("instance_uuid"),
+             n.get("last_error") if n.get("in_inventory", True) else "not in the inventory any more"] for n in nodes]
+    return grid(["NODE", "DRIVER", "PROVISION STATE", "POWER", "MAINTENANCE", "INSTANCE", "LAST ERROR"], rows)
+
+
+def _maintenance(node: t.Mapping[str, t.Any]) -> str:
+    if not node.get("maintenance"):
+        return "no"
+    return "yes (%s): %s" % (", ".join(node.get("maintenance_set_by") or []), node.get("maintenance_reason"))
+
+
+def node_detail(data: t.Mapping[str, t.Any]) -> str:
+    n = data.get("node") or {}
+    props = n.get("properties") or {}
+    inspected = n.get("inspected") or {}
+    fields = [("name", n.get("name")), ("driver", n.get("driver")), ("bmc_address", n.get("bmc_address")),
+              ("provision_state", n.get("provision_state")),
+              ("target_provision_state", n.get("target_provision_state")), ("power_state", n.get("power_state")),
+              ("maintenance", _maintenance(n)),
+              ("last_error", n.get("last_error")), ("instance_uuid", n.get("instance_uuid")),
+              ("resource_class", n.get("resource_class")),
+              ("properties", ", ".join("%s=%s" % kv for kv in props.items())),
+              ("nics", ", ".join("%s on %s" % (nic.get("mac"), nic.get("network")) for nic in n.get("nics") or [])),
+              ("in_inventory", "yes" if n.get("in_inventory", True) else "no (the store still has its row)")]
+    if inspected:
+        differences = inspected.get("differences") or []
+        fields.append(("inspected", "%s: %s" % (inspected.get("inspected_at"), "; ".join(
+            "%s %s (inventory %s)" % (d.get("property"), d.get("bmc"), d.get("inventory")) for d in differences)
+            or "matches the inventory")))
+    for move in data.get("moves") or []:
+        fields.append(("move", "%s: %s" % (move.get("action"), move.get("message"))))
+    for event in n.get("events") or []:
+        fields.append(("event", _joined(event, ("time", "event", "from_state", "to_state", "result", "message"))))
+    width = max(len(k) for k, _v in fields)
+    out = "\n".join("%s  %s" % (k.ljust(width), "-" if v in (None, "") else v) for k, v in fields)
+    if data.get("check"):
+        out += "\n(check mode: nothing was recorded, no BMC was contacted)"
+    return out

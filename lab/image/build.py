@@ -7,7 +7,11 @@ Outputs (default ``build/images`` under the repo root):
   drive and its DHCP address on the serial console (see ``init.sh``).
 * ``stratus-bench.qcow2``: a 1 MiB disk whose boot sector just halts, for
   starting many domains cheaply.
-* ``manifest.json``: name, sha256, sizes and format of each image.
+* ``stratus-guest.vmlinuz``, ``stratus-guest.initrd``: the guest's kernel and
+  initramfs as they are, the bare-metal image (a kernel + ramdisk pair that the
+  deploy medium makes bootable, plugins/module_utils/baremetal/deploy_medium.py).
+* ``manifest.json``: name, sha256, sizes and format of each image, and of the
+  kernel and initramfs (``boot_files``).
 
 No root loop-mounts are used: the FAT image is built with mkfs.vfat/mtools
 and ``syslinux --install`` (mtools variant), the initramfs is written as a
@@ -42,6 +46,8 @@ DEFAULT_OUT = REPO_ROOT / "build" / "images"
 
 GUEST_IMAGE = "stratus-guest.qcow2"
 BENCH_IMAGE = "stratus-bench.qcow2"
+GUEST_KERNEL = "stratus-guest.vmlinuz"
+GUEST_RAMDISK = "stratus-guest.initrd"
 MANIFEST = "manifest.json"
 
 # Files whose content defines the guest; any change rebuilds the images.
@@ -504,17 +510,19 @@ def up_to_date(out: Path, key: str) -> bool:
         return False
     if manifest.get("build_key") != key:
         return False
-    for entry in manifest.get("images", []):
+    entries = manifest.get("images", []) + manifest.get("boot_files", [])
+    for entry in entries:
         path = out / entry.get("file", "")
         if not path.is_file() or sha256_file(path) != entry.get("sha256"):
             return False
-    return {e.get("file") for e in manifest.get("images", [])} == {GUEST_IMAGE, BENCH_IMAGE}
+    return {e.get("file") for e in entries} == {GUEST_IMAGE, BENCH_IMAGE, GUEST_KERNEL, GUEST_RAMDISK}
 
 
 # --------------------------------------------------------------------- main
 
-def build_guest(out: Path, cache: Path, workdir: Path, kernel_pkg: str,
-                kernel_version: str) -> Path:
+def build_guest(cache: Path, workdir: Path, kernel_pkg: str,
+                kernel_version: str) -> tuple[Path, Path, Path]:
+    """(the guest disk, its kernel, its initramfs) in workdir."""
     deb = fetch_kernel_deb(cache, kernel_pkg, kernel_version)
     vmlinuz, base, kver = extract_kernel(deb, workdir / "kernel")
     moddir = base / "lib" / "modules" / kver
@@ -531,7 +539,9 @@ def build_guest(out: Path, cache: Path, workdir: Path, kernel_pkg: str,
     qcow2 = workdir / GUEST_IMAGE
     to_qcow2(raw, qcow2)
     log("built %s" % GUEST_IMAGE)
-    return qcow2
+    kernel = workdir / GUEST_KERNEL
+    shutil.copyfile(vmlinuz, kernel)
+    return qcow2, kernel, initrd.rename(workdir / GUEST_RAMDISK)
 
 
 def build_bench(workdir: Path) -> Path:
@@ -558,24 +568,33 @@ def build_all(out: Path, force: bool, kernel_override: str | None) -> None:
     # Work next to the output so the final moves are renames on one disk.
     with tempfile.TemporaryDirectory(prefix=".work-", dir=out) as tmp:
         workdir = Path(tmp)
-        images = [build_guest(out, cache, workdir, kernel_pkg, kernel_version),
-                  build_bench(workdir)]
+        guest, kernel, ramdisk = build_guest(cache, workdir, kernel_pkg, kernel_version)
         entries = []
-        for image in images:
+        for image in (guest, build_bench(workdir)):
             final = out / image.name
             os.replace(image, final)
             entries.append(image_entry(final))
+        boot_files = []
+        for path, kind in ((kernel, "kernel"), (ramdisk, "ramdisk")):
+            final = out / path.name
+            os.replace(path, final)
+            boot_files.append({"file": final.name, "kind": kind, "sha256": sha256_file(final),
+                               "size": final.stat().st_size})
     manifest = {
         "build_key": key,
         "kernel": {"package": kernel_pkg, "version": kernel_version},
         "kernel_cmdline": KERNEL_CMDLINE,
         "images": entries,
+        # the guest's kernel and initramfs as a bare-metal image (the deploy medium boots them)
+        "boot_files": boot_files,
     }
     # Written last: its key marks the whole set as complete.
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     for e in entries:
         log("%s: %d bytes, virtual %d, sha256 %s" % (e["file"], e["actual_size"],
                                                      e["virtual_size"], e["sha256"]))
+    for b in boot_files:
+        log("%s: %d bytes, sha256 %s" % (b["file"], b["size"], b["sha256"]))
     log("done in %.1f s" % (time.monotonic() - started))
 
 

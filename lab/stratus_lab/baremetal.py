@@ -11,7 +11,10 @@ lab's own addresses, {base}.250.2; a mount namespace with private /etc/libvirt, 
   logged to <state>/bmc/consoles/nodeK.log);
 - sushy-tools' Redfish emulator (libvirt driver on that libvirtd) on http://{base}.250.2:8000,
   HTTP basic auth, virtual media uploaded into the libvirt pool `vmedia` (<state>/bmc/vmedia);
-- virtualbmc's vbmcd, one IPMI endpoint per node on {base}.250.2, UDP ports 623, 624, ...
+- virtualbmc's vbmcd, one IPMI endpoint per node on {base}.250.2, UDP ports 623, 624, ...;
+- the deploy-media server (stratus_lab/media_server.py) on http://{base}.250.2:8080, serving
+  <state>/bmc/media (0700): InsertMedia downloads a node's deploy medium from there. lab.json
+  records both (`media_dir`, `media_url`).
 
 Every node is reachable both ways (Redfish and IPMI): the user is `admin`, the password is generated
 once into <state>/bmc/password (0600) and lab.json records its path, never the password.
@@ -27,7 +30,9 @@ from pathlib import Path
 
 import bcrypt
 
-from stratus_lab.lab import (DAEMON_ENV, Hypervisor, Lab, LabError, VENV_BIN,
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network as node_network
+
+from stratus_lab.lab import (DAEMON_ENV, DAEMON_SCRIPTS, Hypervisor, Lab, LabError, VENV_BIN,
                              VENV_PYTHON, daemon_pid, ensure_daemons, ensure_mntns, ensure_netns,
                              libvirt_configs, link_exists, log_hint, netns_exists, port_open, prepare_dirs,
                              read_pid, run, seed_caps_cache, subnet_in_use, warm_libvirt,
@@ -36,14 +41,19 @@ from stratus_lab.lab import (DAEMON_ENV, Hypervisor, Lab, LabError, VENV_BIN,
 # The third octet of the BMC namespace's /24: above any hypervisor's (--hypervisors is at most 200).
 BMC_OCTET = 250
 REDFISH_PORT = 8000
+MEDIA_PORT = 8080
 IPMI_FIRST_PORT = 623
 BMC_USER = "admin"
 MAX_NODES = 16
-BMC_DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sushy-emulator", "vbmcd")
-# The nodes' one network: isolated (no <forward>, no <ip>: no NAT, no DHCP of libvirt's). The later
-# deploy increments attach the provisioning side (DHCP/TFTP for IPMI nodes) to its bridge.
+BMC_DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sushy-emulator", "vbmcd", "media-server")
+# The nodes' one network: the demo catalog's `baremetal` (10.241.0.0/24), isolated (no <forward>: no NAT)
+# and made as Stratus makes a hypervisor's network (module_utils/compute/network.py): DHCP in static mode
+# (a placeholder entry), so dnsmasq answers only a MAC with a host entry, one file per MAC in its hosts
+# directory (the deploy's networking step pins the store's IPAM address there; the e2e test does it by hand).
 NODE_NETWORK = "baremetal"
 NODE_BRIDGE = "bmbr0"
+NODE_NETWORK_SPEC = {"libvirt_name": NODE_NETWORK, "cidr": "10.241.0.0/24", "gateway": "10.241.0.1",
+                     "bridge": NODE_BRIDGE, "dhcp": True}
 VMEDIA_POOL = "vmedia"
 NODE_MEMORY_MB = 512
 # qemu-system-x86 here does not link iPXE's ROMs where QEMU looks; name the one the NIC needs (PXE).
@@ -54,7 +64,7 @@ VIRTIO_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
 class BmcHost(Hypervisor):
     """The BMC namespace: a hypervisor-shaped namespace without sshd, with the two emulators."""
     daemons: tuple[str, ...] = BMC_DAEMONS
-    foreground: frozenset[str] = field(default=frozenset({"sushy-emulator", "vbmcd"}))
+    foreground: frozenset[str] = field(default=frozenset({"sushy-emulator", "vbmcd", "media-server"}))
 
     @property
     def name(self) -> str:
@@ -88,6 +98,20 @@ class BmcHost(Hypervisor):
     def redfish_url(self) -> str:
         return f"http://{self.addr}:{REDFISH_PORT}"
 
+    @property
+    def media_dir(self) -> Path:
+        """Deploy media for the BMCs to download: they hold user data, so root's only (0700)."""
+        return self.dir / "media"
+
+    @property
+    def media_url(self) -> str:
+        return f"http://{self.addr}:{MEDIA_PORT}"
+
+    @property
+    def node_dhcp_hosts(self) -> Path:
+        """The node network's dnsmasq hosts directory (a file per MAC), as the machine sees it."""
+        return self.root / node_network.hosts_dir_path(NODE_NETWORK).lstrip("/")
+
     def node_console(self, node: str) -> Path:
         return self.dir / "consoles" / f"{node}.log"
 
@@ -99,11 +123,22 @@ class BmcHost(Hypervisor):
             return [str(VENV_PYTHON), str(VENV_BIN / "sushy-emulator"), "--config", str(self.sushy_conf)]
         if daemon == "vbmcd":
             return [str(VENV_PYTHON), str(VENV_BIN / "vbmcd"), "--foreground"]
+        if daemon == "media-server":
+            return [str(VENV_PYTHON), str(DAEMON_SCRIPTS[daemon]), "--bind", self.addr, "--port", str(MEDIA_PORT),
+                    "--directory", str(self.media_dir)]
         return super().argv_of(daemon)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """sushy-emulator's TMPDIR: it downloads each virtual medium into a mkdtemp directory and
+        leaves the directory behind at eject; here `down` removes it with the rest."""
+        return self.dir / "tmp"
 
     def env_of(self, daemon: str) -> dict[str, str]:
         if daemon == "vbmcd":
             return {**DAEMON_ENV, "VIRTUALBMC_CONFIG": str(self.vbmc_conf)}
+        if daemon == "sushy-emulator":
+            return {**DAEMON_ENV, "TMPDIR": str(self.tmp_dir)}
         return DAEMON_ENV
 
 
@@ -158,6 +193,8 @@ SUSHY_EMULATOR_LIBVIRT_URI = 'qemu:///system'
 SUSHY_EMULATOR_AUTH_FILE = {str(bmc.htpasswd)!r}
 SUSHY_EMULATOR_STORAGE_POOL = {VMEDIA_POOL!r}
 SUSHY_EMULATOR_FEATURE_SET = 'full'
+# its state (virtual media, indicators) in the lab, not in the machine's /tmp/sushy-emulator
+SUSHY_EMULATOR_STATE_DIR = {str(bmc.dir / 'sushy-state')!r}
 # the lab's nodes only, by UUID (the Redfish system ids)
 SUSHY_EMULATOR_ALLOWED_INSTANCES = {system_ids!r}
 """
@@ -227,6 +264,9 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
         for d in (bmc.node_console(node).parent, bmc.node_disk(node).parent, bmc.vbmc_dir):
             d.mkdir(parents=True, exist_ok=True)
     (bmc.dir / "vmedia").mkdir(exist_ok=True)
+    for private in (bmc.media_dir, bmc.tmp_dir):
+        private.mkdir(mode=0o700, exist_ok=True)
+        private.chmod(0o700)
     return changed
 
 
@@ -235,11 +275,7 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
 
 
 def network_xml() -> str:
-    return f"""<network>
-  <name>{NODE_NETWORK}</name>
-  <bridge name='{NODE_BRIDGE}' stp='off'/>
-</network>
-"""
+    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_NETWORK))
 
 
 def pool_xml(bmc: BmcHost) -> str:
@@ -311,6 +347,7 @@ def start_if_inactive(bmc: BmcHost, kind: str, name: str) -> None:
 
 def ensure_nodes(bmc: BmcHost, count: int) -> list[str]:
     done = []
+    bmc.node_dhcp_hosts.mkdir(mode=0o755, parents=True, exist_ok=True)
     if define_from(bmc, "net", NODE_NETWORK, network_xml()):
         done.append(f"network {NODE_NETWORK}")
     start_if_inactive(bmc, "net", NODE_NETWORK)
@@ -380,6 +417,7 @@ def up_bmc(lab: Lab, caps_source: Hypervisor | None) -> list[str]:
     done += ensure_daemons(bmc, changed)
     wait_bmcs_listening(bmc, count)
     lab.nodes = records
+    lab.media_dir, lab.media_url = str(bmc.media_dir), bmc.media_url
     lab.save()
     return done
 
@@ -394,7 +432,7 @@ def udp_ports_bound(pid: int) -> set[int]:
 
 
 def wait_bmcs_listening(bmc: BmcHost, count: int, timeout: float = 180) -> None:
-    """Until the Redfish port answers and every IPMI port is bound: `up` hands over working BMCs."""
+    """Until the Redfish and media ports answer and every IPMI port is bound: `up` hands over working BMCs."""
     ipmi_ports = {IPMI_FIRST_PORT + i for i in range(count)}
     deadline = time.monotonic() + timeout
     while True:
@@ -402,10 +440,11 @@ def wait_bmcs_listening(bmc: BmcHost, count: int, timeout: float = 180) -> None:
             if not daemon_running(bmc, daemon):
                 raise LabError(f"bmc: {daemon} exited (see {log_hint(bmc, daemon)})")
         vbmcd = daemon_pid(bmc, "vbmcd")
-        if port_open(bmc.addr, REDFISH_PORT) and vbmcd and ipmi_ports <= udp_ports_bound(vbmcd):
+        if (port_open(bmc.addr, REDFISH_PORT) and port_open(bmc.addr, MEDIA_PORT) and vbmcd
+                and ipmi_ports <= udp_ports_bound(vbmcd)):
             return
         if time.monotonic() > deadline:
-            raise LabError(f"bmc: Redfish port {REDFISH_PORT} or IPMI ports {sorted(ipmi_ports)} not "
+            raise LabError(f"bmc: Redfish port {REDFISH_PORT}, media port {MEDIA_PORT} or IPMI ports {sorted(ipmi_ports)} not "
                            f"listening after {timeout:.0f}s (see {bmc.dir / 'logs'})")
         time.sleep(0.2)
 
@@ -416,7 +455,8 @@ def bmc_status(lab: Lab) -> dict[str, object]:
     up = netns_exists(bmc.netns) and all(p["alive"] for p in pids.values())
     return {"name": bmc.name, "namespace": bmc.netns, "address": bmc.addr, "pids": pids,
             "redfish_port_open": up and port_open(bmc.addr, REDFISH_PORT),
-            "redfish": bmc.redfish_url, "state_dir": str(bmc.dir), "nodes": lab.nodes or []}
+            "redfish": bmc.redfish_url, "media_url": lab.media_url, "media_dir": lab.media_dir,
+            "state_dir": str(bmc.dir), "nodes": lab.nodes or []}
 
 
 def bmc_status_lines(status: dict[str, object]) -> list[str]:
@@ -424,7 +464,8 @@ def bmc_status_lines(status: dict[str, object]) -> list[str]:
     assert isinstance(pids, dict)
     daemons = "  ".join(f"{d}={p['pid'] if p['alive'] else 'DEAD'}" for d, p in pids.items())
     redfish = "redfish ok" if status["redfish_port_open"] else "redfish CLOSED"
-    lines = [f"{status['name']}  {status['namespace']}  {status['address']}  {daemons}  {redfish}"]
+    lines = [f"{status['name']}  {status['namespace']}  {status['address']}  {daemons}  {redfish}",
+             f"  deploy media: {status['media_dir']} served at {status['media_url']}"]
     for node in status["nodes"]:  # type: ignore[attr-defined]
         nics = ", ".join(f"{n['mac']} on {n['network']}" for n in node["nics"])
         lines.append(f"  {node['name']}  redfish {node['redfish_address']}{node['redfish_path']}  "

@@ -64,7 +64,8 @@ DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sshd")
 # Daemons that are Python scripts of the lab: known by their script, not by their executable.
 DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py",
                   # the BMC namespace's emulators (stratus_lab/baremetal.py), run by the venv's Python
-                  "sushy-emulator": VENV_BIN / "sushy-emulator", "vbmcd": VENV_BIN / "vbmcd"}
+                  "sushy-emulator": VENV_BIN / "sushy-emulator", "vbmcd": VENV_BIN / "vbmcd",
+                  "media-server": Path(__file__).resolve().parent / "media_server.py"}
 SYSLOG_FILE = "/var/log/messages"
 LIBVIRT_URI = "qemu:///system"
 
@@ -235,6 +236,9 @@ class Lab:
     # bare-metal nodes of the BMC namespace (0: none), and their records (stratus_lab/baremetal.py)
     baremetal: int = 0
     nodes: list[dict[str, object]] | None = None
+    # where the BMCs download deploy media from: the directory and its URL (stratus_lab/baremetal.py)
+    media_dir: str | None = None
+    media_url: str | None = None
 
     @property
     def lab_json(self) -> Path:
@@ -267,7 +271,8 @@ class Lab:
         data = {"version": LAB_JSON_VERSION, "prefix": self.prefix,
                 "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
                 "iptables": self.iptables, "owns_state_dir": self.owns_state_dir,
-                "baremetal": self.baremetal, "nodes": self.nodes or []}
+                "baremetal": self.baremetal, "nodes": self.nodes or [],
+                "media_dir": self.media_dir, "media_url": self.media_url}
         write_if_changed(self.lab_json, json.dumps(data, indent=2) + "\n")
 
 
@@ -281,7 +286,8 @@ def load_lab(state: Path) -> Lab | None:
                    hypervisors=[int(k) for k in data["hypervisors"]],
                    iptables=data.get("iptables", "nft"),
                    owns_state_dir=bool(data.get("owns_state_dir", False)),
-                   baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])))
+                   baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])),
+                   media_dir=data.get("media_dir"), media_url=data.get("media_url"))
     except (ValueError, KeyError, TypeError) as exc:
         raise LabError(f"{path} is unreadable ({exc}); remove it by hand") from None
 
@@ -924,7 +930,45 @@ def inventory_text(lab: Lab) -> str:
         }
         out.append(f"        {hv.name}:")
         out += [f"          {key}: {q(value)}" for key, value in hostvars.items()]
+    if lab.nodes:
+        out += ["    baremetal_nodes:", "      hosts:"]
+        for index, record in enumerate(lab.nodes, start=1):
+            out.append(f"        {record['name']}:")
+            out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
     return "\n".join(out) + "\n"
+
+
+# The lab's nodes in the inventory (docs/baremetal.md): every node answers both ways; with two or more
+# nodes the last one is driven by IPMI, the others by Redfish (3 nodes: two Redfish, one IPMI).
+LAB_NODE_RESOURCE_CLASS = "baremetal"
+LOOKUP_PATH = re.compile(r"/[A-Za-z0-9_./+-]+")
+
+
+def node_driver(index: int, count: int) -> str:
+    return "ipmi" if count >= 2 and index == count else "redfish"
+
+
+def node_hostvars(record: dict[str, object], index: int, count: int) -> dict[str, object]:
+    """One node's stratus_bm_* variables. The password is a lookup of the lab's password file on the
+    controller when a task reads it: the inventory holds its path, never the password."""
+    driver = node_driver(index, count)
+    hostvars: dict[str, object] = {"stratus_bm_driver": driver}
+    if driver == "redfish":
+        hostvars.update(stratus_bm_address=record["redfish_address"], stratus_bm_system_id=record["redfish_path"])
+    else:
+        hostvars["stratus_bm_address"] = f"{record['ipmi_address']}:{record['ipmi_port']}"
+    password_file = str(record["password_file"])
+    if not LOOKUP_PATH.fullmatch(password_file):  # it goes into a Jinja string literal
+        raise LabError(f"the BMC password file {password_file!r} has characters the inventory cannot quote")
+    hostvars.update(
+        stratus_bm_username=record["username"],
+        stratus_bm_password="{{ lookup('ansible.builtin.file', '%s') }}" % password_file,
+        stratus_bm_nics=[{"mac": nic["mac"], "network": nic["network"]} for nic in record["nics"]],  # type: ignore[attr-defined]
+        stratus_bm_resource_class=LAB_NODE_RESOURCE_CLASS,
+        # what the lab's blank domains are (stratus_lab.baremetal.node_xml): inspection finds the same
+        stratus_bm_properties={"cpus": 1, "memory_mb": baremetal().NODE_MEMORY_MB, "local_gb": 1, "cpu_arch": "x86_64"},
+    )
+    return hostvars
 
 
 # --------------------------------------------------------------------------
@@ -1195,7 +1239,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             if hv.k in lab.hypervisors:
                 lab.hypervisors.remove(hv.k)
             else:
-                lab.baremetal, lab.nodes = 0, []
+                lab.baremetal, lab.nodes, lab.media_dir, lab.media_url = 0, [], None, None
             print(f"{hv.name}: removed {', '.join(done) or 'leftover state'}")
         lab.save()
         if errors:

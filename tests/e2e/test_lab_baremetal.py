@@ -1,19 +1,26 @@
 """End-to-end test of the lab's bare-metal nodes (stratus_lab.baremetal): a BMC namespace with its own
-libvirtd, blank nodes, sushy-tools' Redfish emulator and virtualbmc, driven by the real clients (sushy,
-pyghmi). Traffic goes to the lab's BMC address only.
+libvirtd, blank nodes, sushy-tools' Redfish emulator, virtualbmc and the deploy-media server, driven by
+the real clients (sushy, pyghmi) and the project's Redfish driver: a node boots the deploy medium
+(module_utils/baremetal/deploy_medium.py) of a made-up instance from virtual media, as Ironic's
+ramdisk deploy does, and gets its address from the node network's DHCP entry. Traffic goes to the
+lab's BMC address and the lab's node network only.
 
 Its own prefix, subnet and state dir (no other test uses stxm / 10.244). Needs root.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
 import stat
 import subprocess
-import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -24,8 +31,15 @@ from pyghmi import exceptions as ipmi_exceptions
 from pyghmi.ipmi import command as ipmi_command
 from pyghmi.ipmi.private import session as ipmi_session
 
-from stratus_lab.lab import pid_alive, port_open
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import POWER_OFF, BMCAccess
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network
+from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import file_sha256
+from stratus_lab.baremetal import NODE_NETWORK, BmcHost, bmc_of
+from stratus_lab.lab import load_lab, pid_alive
 from stratus_lab.machine import lab_links, lab_netns, netns_pids
+from stratus_lab.paths import ROOT
 from stratus_lab.session import lab_command
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
@@ -34,10 +48,15 @@ PREFIX = "stxm"
 SUBNET = "10.244"
 BMC_NETNS = f"{PREFIX}-bmc"
 BMC_ADDR = f"{SUBNET}.250.2"
-MEDIA_PORT = 8081
+MEDIA_URL = f"http://{BMC_ADDR}:8080"
 # The first Redfish GET of a System can take ~60 s on 2 cores (libvirtd probing QEMU); far above it.
 FIRST_ANSWER_S = 240.0
 POWER_S = 120.0
+# A node booting its deploy medium under TCG: ISOLINUX, the kernel, its DHCP, ~25 s; far above that.
+BOOT_S = 900.0
+# node2's address on the node network baremetal (10.241.0.0/24), as the store's IPAM would give it
+NODE2_IP = "10.241.0.12"
+IMAGES = ROOT / "build" / "images"
 
 pytestmark = [
     pytest.mark.lab,
@@ -70,8 +89,12 @@ def lab_up() -> Iterator[str]:
     lab("down", check=False)
 
 
+def lab_json() -> dict:
+    return json.loads((STATE / "lab.json").read_text())
+
+
 def node(name: str) -> dict:
-    return next(n for n in json.loads((STATE / "lab.json").read_text())["nodes"] if n["name"] == name)
+    return next(n for n in lab_json()["nodes"] if n["name"] == name)
 
 
 def password(record: dict) -> str:
@@ -158,7 +181,7 @@ def test_up_twice_changes_nothing(lab_up):
     assert status()["bmc"]["pids"] == before["bmc"]["pids"]
 
 
-def test_redfish_power_boot_device_and_virtual_media(lab_up, tmp_path):
+def test_redfish_power_boot_device_and_virtual_media(lab_up):
     record = node("node1")
     system = redfish_system(record)
     assert system.power_state == sushy.PowerState.OFF
@@ -172,21 +195,20 @@ def test_redfish_power_boot_device_and_virtual_media(lab_up, tmp_path):
     # the libvirt driver of sushy-tools 2.2.0 keeps the device but reports (and makes) it Continuous
     assert system.boot.target == sushy.BootSource.CD
 
-    iso = make_iso(tmp_path / "media" / "tiny.iso")
-    with media_server(iso.parent) as base_url:
-        cd = system.virtual_media.get_member(f"{record['redfish_path']}/VirtualMedia/Cd")
-        cd.insert_media(f"{base_url}/{iso.name}", inserted=True, write_protected=True)
-        cd.refresh()
-        assert cd.inserted and cd.image == f"{base_url}/{iso.name}"
-        volumes = list((STATE / "bmc" / "vmedia").iterdir())
-        assert [v.stat().st_size for v in volumes] == [iso.stat().st_size]
-        cd.eject_media()
-        cd.refresh()
-        assert not cd.inserted
+    iso = make_iso(Path(lab_json()["media_dir"]) / "tiny.iso")
+    cd = system.virtual_media.get_member(f"{record['redfish_path']}/VirtualMedia/Cd")
+    cd.insert_media(f"{MEDIA_URL}/{iso.name}", inserted=True, write_protected=True)
+    cd.refresh()
+    assert cd.inserted and cd.image == f"{MEDIA_URL}/{iso.name}"
+    volumes = list((STATE / "bmc" / "vmedia").iterdir())
+    assert [v.stat().st_size for v in volumes] == [iso.stat().st_size]
+    cd.eject_media()
+    cd.refresh()
+    assert not cd.inserted
+    iso.unlink()
 
 
 def make_iso(path: Path) -> Path:
-    path.parent.mkdir(parents=True)
     iso = pycdlib.PyCdlib()
     iso.new(joliet=3, vol_ident="STXLAB")
     content = b"stratus lab virtual media\n"
@@ -196,25 +218,35 @@ def make_iso(path: Path) -> Path:
     return path
 
 
-class media_server:  # pylint: disable=invalid-name
-    """python's http.server in the BMC namespace on the BMC's address: the emulator downloads from the lab."""
+def http_status(url: str, method: str = "GET") -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> str:
-        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["nsenter", f"--net=/run/netns/{BMC_NETNS}", "--", sys.executable, "-m", "http.server",
-             "--bind", BMC_ADDR, "--directory", str(self.directory), str(MEDIA_PORT)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: port_open(BMC_ADDR, MEDIA_PORT), "the media server's port", interval=0.1)
-        return f"http://{BMC_ADDR}:{MEDIA_PORT}"
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+def test_the_media_server_serves_the_media_directory_only(lab_up):
+    data = lab_json()
+    media = Path(data["media_dir"])
+    assert (data["media_url"], media) == (MEDIA_URL, STATE / "bmc" / "media")
+    assert stat.S_IMODE(media.stat().st_mode) == 0o700
+    assert status()["bmc"]["pids"]["media-server"]["pid"] in netns_pids(BMC_NETNS)
+    (media / "m.iso").write_bytes(b"medium")
+    (media / ".m.iso.x.tmp").write_bytes(b"half")
+    (media / "sub").mkdir()
+    (media / "sub" / "n.iso").write_bytes(b"n")
+    try:
+        with urllib.request.urlopen(f"{MEDIA_URL}/m.iso", timeout=30) as answer:
+            assert answer.read() == b"medium"
+        assert http_status(f"{MEDIA_URL}/m.iso", "HEAD") == 200
+        for path in ("/", "/.m.iso.x.tmp", "/sub", "/sub/n.iso", "/../lab.json", "/missing.iso"):
+            assert http_status(MEDIA_URL + path) == 404, path
+        assert http_status(f"{MEDIA_URL}/m.iso", "PUT") == 501
+    finally:
+        shutil.rmtree(media / "sub")
+        for name in ("m.iso", ".m.iso.x.tmp"):
+            (media / name).unlink()
 
 
 def test_ipmi_power(lab_up, ipmi_suite3):  # pylint: disable=unused-argument
@@ -234,6 +266,82 @@ def test_wrong_password_is_refused(lab_up, ipmi_suite3):  # pylint: disable=unus
         redfish(record, secret="not-the-password").get_system(record["redfish_path"])
     with pytest.raises(ipmi_exceptions.IpmiException, match="(?i)password"):
         ipmi(record, secret="not-the-password").get_power()
+
+
+def boot_files() -> tuple[str, str, str]:
+    """The lab image's kernel, initramfs and kernel command line (lab/image/build.py, `make image`)."""
+    manifest = json.loads((IMAGES / "manifest.json").read_text())
+    files = {entry["kind"]: str(IMAGES / entry["file"]) for entry in manifest.get("boot_files", [])}
+    assert set(files) == {"kernel", "ramdisk"}, f"{IMAGES} has no kernel and initramfs: run make image"
+    return files["kernel"], files["ramdisk"], manifest["kernel_cmdline"]
+
+
+def vmedia_volumes(bmc: BmcHost) -> list[str]:
+    """The volumes of the BMC's pool vmedia ("<name> <path>" lines; this virsh has no vol-list --name)."""
+    return [line.split()[0] for line in bmc.virsh("vol-list", "--pool", "vmedia").stdout.splitlines() if line.strip()]
+
+
+def test_a_redfish_node_boots_its_deploy_medium(lab_up):
+    """Ironic's ramdisk deploy through virtual media, with the project's Redfish driver: a DHCP entry for
+    the node's MAC, the medium in the lab's media directory, inserted by URL, boot from CD once, power on;
+    the node's console shows the config drive's name and uuid and the entry's address. Then off, ejected,
+    the entry gone."""
+    record = node("node2")
+    instance, name = str(uuid.uuid4()), "bm-e2e"
+    user_data = b"#!/bin/sh\necho deployed by stratus\n"
+    public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIStratusLabDeployMedium e2e@stratus"
+    kernel, ramdisk, cmdline = boot_files()
+    dest = os.path.join(lab_json()["media_dir"], deploy_medium.medium_name(instance))
+    medium = deploy_medium.build_deploy_medium(
+        dest, kernel, ramdisk, {"uuid": instance, "name": name, "hostname": name, "public_keys": {"e2e": public_key}},
+        network_data={"links": [], "networks": [], "services": []}, user_data=user_data, kernel_cmdline=cmdline)
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o640
+    url = f"{MEDIA_URL}/{os.path.basename(dest)}"
+    driver = driver_for("redfish", BMCAccess(node=record["name"], address=record["redfish_address"],
+                                             username=record["username"], password=password(record),
+                                             system_id=record["redfish_path"], timeout=int(FIRST_ANSWER_S)))
+    driver.power_off(force=True)  # whatever an earlier test left
+    driver.wait_for_power(POWER_OFF, timeout=POWER_S)
+    console = Path(record["console_log"])
+    bmc = bmc_of(load_lab(STATE))
+    mac = record["nics"][0]["mac"]
+    dhcp = network.DirHostEntries(str(bmc.node_dhcp_hosts))
+    dhcp.add(mac, NODE2_IP, name)
+    started = time.monotonic()
+    driver.insert_media(url)
+    driver.set_boot_device("cdrom", once=True)
+    driver.power_on()
+    ready = f"STRATUS-GUEST ready name={name} uuid={instance} ip={NODE2_IP}"
+    wait_until(lambda: ready in console.read_text(errors="replace"), f"{record['name']} to boot its medium",
+               timeout=BOOT_S, interval=1)
+    print(f"\n{record['name']}: deploy medium ({medium.size} bytes) booted to ready in "
+          f"{time.monotonic() - started:.0f} s")
+    text = console.read_text(errors="replace")
+    assert (f"STRATUS-GUEST user_data bytes={len(user_data)} sha256={hashlib.sha256(user_data).hexdigest()}"
+            in text)
+    assert f"STRATUS-GUEST public_key name=e2e sha256={hashlib.sha256(public_key.encode()).hexdigest()}" in text
+
+    driver.power_off(force=True)
+    driver.wait_for_power(POWER_OFF, timeout=POWER_S)
+    driver.eject_media()
+    driver.eject_media()  # nothing inserted: nothing to do
+    assert not redfish_system(record).virtual_media.get_member(f"{record['redfish_path']}/VirtualMedia/Cd").inserted
+    # sushy-tools' libvirt driver keeps its upload of the medium (user data and all) as a volume of the pool
+    # vmedia after the eject, named <file name, '.' as '-'>-<System id>.img (the next insert of that name
+    # replaces it). The lab's BMC drops it with virsh, in the BMC namespace; `down` removes the pool.
+    copy = f"{os.path.basename(dest).replace('.', '-')}-{record['redfish_system_id']}.img"
+    assert copy in vmedia_volumes(bmc)
+    assert file_sha256(str(STATE / "bmc" / "vmedia" / copy)) == medium.sha256
+    bmc.virsh("vol-delete", "--pool", "vmedia", copy)
+    assert copy not in vmedia_volumes(bmc)
+    os.unlink(dest)
+    # the DHCP entry goes (dnsmasq forgets it on SIGHUP; the deploy's delete also releases the lease)
+    dhcp.delete(mac, NODE2_IP)
+    assert network.signal_dnsmasq(NODE_NETWORK, str(bmc.root / "run" / "libvirt" / "network"))
+    assert network.DirHostEntries(str(bmc.node_dhcp_hosts)).entries() == {}
+    # sushy-emulator's state and downloads stay in the lab's directory (`down` removes them)
+    assert (STATE / "bmc" / "sushy-state" / "vmedia.sqlite").exists()
+    assert not any(path.is_file() for path in (STATE / "bmc" / "tmp").rglob("*"))
 
 
 def test_down_leaves_nothing(lab_up):

@@ -22,7 +22,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import create as createlib
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_events
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     baremetal_node_events, baremetal_nodes, claims, instance_actions, instances,
@@ -86,7 +86,7 @@ LEFT_OUT = {
 def seed(db_url: str, rows: t.Mapping[str, t.Mapping[str, t.Any]] = ROWS) -> None:
     with store.transaction(db_url) as conn:
         for name, row in rows.items():
-            conn.execute(baremetal_nodes.insert().values(name=name, created_at=node_claims.now(), **row))
+            conn.execute(baremetal_nodes.insert().values(name=name, created_at=node_events.now(), **row))
 
 
 @pytest.fixture()

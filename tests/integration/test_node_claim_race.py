@@ -44,11 +44,13 @@ def create_racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
 
 def claim_racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
     from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
+    from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who
 
     start.wait()
     try:
         with store.transaction(db_url) as conn:  # no placement lock: the update alone decides
-            took = node_claims.claim_node(conn, "node-1", "00000000-0000-0000-0000-%012d" % n)
+            took = node_claims.claim_node(conn, "node-1", "00000000-0000-0000-0000-%012d" % n,
+                                          Who("u%d" % n, "p%d" % n, "req-claim-%d" % n))
         out.put((n, "claimed" if took else "again"))
     except StratusError as exc:
         out.put((n, exc.code))

@@ -6,6 +6,8 @@ module_utils/test_baremetal_driver.py tests the interface without either.
 """
 from __future__ import annotations
 
+import hashlib
+import types
 import typing as t
 from unittest import mock
 
@@ -13,6 +15,8 @@ import pytest
 
 sushy = pytest.importorskip("sushy")
 pyghmi_exceptions = pytest.importorskip("pyghmi.exceptions")
+from pyghmi.ipmi.private.serversession import ServerSession  # noqa: E402  (virtualbmc's BMC side)
+from pyghmi.ipmi.private.session import Session as ClientSession  # noqa: E402
 
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import ipmi, redfish  # noqa: E402
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (  # noqa: E402
@@ -321,3 +325,77 @@ def test_ipmi_error_of_a_call_and_a_password_it_echoes(ipmi_command: mock.Mock) 
     ipmi_command.return_value.set_bootdev.side_effect = pyghmi_exceptions.IpmiException("bad request " + PASSWORD)
     err = refused(lambda: ipmi.IPMIDriver(ipmi_access()).set_boot_device("pxe"), "BMCError", "hostvars[n2]")
     assert "bad request ********" in err.message and ": set the boot device pxe: " in err.message
+
+
+class ProposingClient:
+    """pyghmi's client session as it stands after proposing suite 17 (its _open_rmcpplus_request)."""
+
+    def __init__(self) -> None:
+        self.attemptedhash = 256
+        self.currhashlib: t.Any = hashlib.sha256
+        self.currhashlen = 16
+        self.answers: list[tuple[int, t.Any, int]] = []
+
+    def _got_rmcp_response(self, data: t.Any) -> None:
+        """pyghmi's own handling: what it would hash the RAKP exchange with."""
+        self.answers.append((self.attemptedhash, self.currhashlib, self.currhashlen))
+
+
+def open_session_answer(suite3: bool = True, status: int = 0) -> bytearray:
+    """What a BMC answers to the Open Session Request: virtualbmc's own answer (pyghmi's server, suite 3
+    always), else a suite 17 BMC's (the same layout, SHA-256 algorithms)."""
+    request = bytearray([7, 0, 0, 0, 0x53, 0x41, 0x43, 0x78])
+    answer = ServerSession.create_open_session_response(types.SimpleNamespace(), request)
+    if not suite3:
+        answer[16], answer[24] = 3, 4
+    answer[1] = status
+    return answer
+
+
+@pytest.fixture()
+def client_class() -> type[ProposingClient]:
+    class Client(ProposingClient):
+        pass
+    ipmi.adopt_answered_cipher_suite(Client)
+    ipmi.adopt_answered_cipher_suite(Client)  # once: the second call changes nothing
+    return Client
+
+
+def test_ipmi_client_follows_a_bmc_that_answers_suite_3(client_class: type[ProposingClient]) -> None:
+    client = client_class()
+    client._got_rmcp_response(open_session_answer())  # pylint: disable=protected-access
+    assert client.answers == [(1, hashlib.sha1, 12)]  # RAKP and integrity with SHA-1, as the BMC chose
+
+
+@pytest.mark.parametrize("answer", [open_session_answer(suite3=False), open_session_answer(status=0x0d)],
+                         ids=["suite 17 answered", "refused"])
+def test_ipmi_client_keeps_what_pyghmi_does_otherwise(client_class: type[ProposingClient], answer: bytearray) -> None:
+    client = client_class()
+    client._got_rmcp_response(answer)  # pylint: disable=protected-access
+    assert client.answers == [(256, hashlib.sha256, 16)]
+
+
+def test_ipmi_driver_teaches_pyghmi_once(ipmi_command: mock.Mock) -> None:
+    ipmi.IPMIDriver(ipmi_access()).verify()
+    assert ClientSession.stratus_adopts_answered_suite is True
+    handler = ClientSession._got_rmcp_response  # pylint: disable=protected-access
+    ipmi.IPMIDriver(ipmi_access()).verify()
+    assert ClientSession._got_rmcp_response is handler  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("exc", [pyghmi_exceptions.IpmiException("Invalid command"),
+                                 pyghmi_exceptions.IpmiException("no FRU", 0xCB)], ids=["text", "code"])
+def test_ipmi_inventory_of_a_bmc_without_fru_data_reports_nothing(ipmi_command: mock.Mock, exc: Exception) -> None:
+    """virtualbmc answers Invalid command to the FRU and SDR reads: what came before is kept."""
+    def fru() -> t.Iterator[tuple[str, dict[str, str]]]:
+        yield ("System", {"Device ID": "32"})
+        yield ("NIC 1", {"MAC Address 1": "52:54:00:BB:00:01"})
+        raise exc
+    ipmi_command.return_value.get_inventory.return_value = fru()
+    found = ipmi.IPMIDriver(ipmi_access()).read_inventory()
+    assert found == BMCInventory(cpus=None, memory_mb=None, macs=("52:54:00:bb:00:01",))
+
+
+def test_ipmi_inventory_fault_is_still_a_fault(ipmi_command: mock.Mock) -> None:
+    ipmi_command.return_value.get_inventory.side_effect = pyghmi_exceptions.IpmiException("Node busy", 0xc0)
+    refused(ipmi.IPMIDriver(ipmi_access()).read_inventory, "BMCError", "hostvars[n2]")

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who, now
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import baremetal_node_events, baremetal_nodes
 
 UUID = "aaaaaaaa-0000-0000-0000-000000000001"
 OTHER = "bbbbbbbb-0000-0000-0000-000000000002"
-WHO = Who("req-1", "p1", "alice")
+WHO = Who("alice", "p1", "req-1")
 
 
 @pytest.fixture()
@@ -25,7 +25,7 @@ def db(db_url: str) -> str:
     with store.transaction(db_url) as conn:
         for name, row in rows.items():
             conn.execute(baremetal_nodes.insert().values(**dict({"name": name, "provision_state": "available",
-                                                                 "created_at": node_claims.now()}, **row)))
+                                                                 "created_at": now()}, **row)))
     return db_url
 
 
@@ -47,7 +47,7 @@ def test_a_claim_takes_a_free_node_once_and_is_an_event(db: str) -> None:
         assert node_claims.claim_node(conn, "free", UUID, WHO) is False  # a rerun changes nothing
     row = node(db, "free")
     assert (row.instance_uuid, row.provision_state) == (UUID, "available")
-    assert events(db) == [("free", "claim", "available", "available", "Success", UUID, "req-1", "alice")]
+    assert events(db) == [("free", "claim", "available", "available", "success", UUID, "req-1", "alice")]
 
 
 @pytest.mark.parametrize("name, why", [

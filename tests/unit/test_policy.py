@@ -58,6 +58,9 @@ def test_delete_targets_the_instance_project(enforcer: policy.Enforcer, roles: t
     "compute:servers:create:requested_destination",
     "os_compute_api:servers:index:get_all_tenants",
     "network:attach_external_network",
+    # Ironic's node rules (the baremetal_node modules, the CLI's `baremetal node ...`)
+    "baremetal:node:list", "baremetal:node:get", "baremetal:node:set_provision_state",
+    "baremetal:node:set_maintenance", "baremetal:node:clear_maintenance",
 ])
 def test_admin_only_rules(enforcer: policy.Enforcer, rule: str) -> None:
     assert enforcer.check(rule, None, creds(enforcer, "admin"))

@@ -5,9 +5,15 @@
 IPMI has no virtual media, so an IPMI node boots from the network (PXE); insert_media and
 eject_media refuse with BMCUnsupported. What a plain IPMI BMC reports of the hardware is its FRU
 data: MACs when the vendor puts them there, CPUs and memory rarely.
+
+pyghmi 1.6.19 asks for cipher suite 17 (SHA-256) and takes for granted that the BMC agreed (its
+own TODO); a BMC that answers with suite 3 (SHA-1, the suite every IPMI 2.0 BMC has: virtualbmc's
+always does) then fails the login half-way. ``adopt_answered_cipher_suite`` makes the client read
+the BMC's answer and go on with the suite the BMC chose, as ipmitool does.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import types
 import typing as t
@@ -26,6 +32,46 @@ _REFUSED = re.compile(r"incorrect password|unauthorized name|unauthorized role|r
 _MAC = re.compile(r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
 # Ironic's boot devices -> pyghmi's
 _BOOT_DEVICES = {BOOT_PXE: "network", BOOT_DISK: "hd", BOOT_CDROM: "optical"}
+# RMCP+ Open Session Response (IPMI 2.0 section 13.18): byte 1 the status, byte 16 the authentication
+# algorithm the BMC chose (table 13-17: 1 RAKP-HMAC-SHA1, 3 RAKP-HMAC-SHA256), byte 24 the integrity one
+_STATUS_AT, _AUTH_AT, _INTEGRITY_AT = 1, 16, 24
+_HMAC_SHA1 = 1
+# pyghmi's attemptedhash: 256 while it proposes suite 17, 1 for suite 3
+_PROPOSES_SHA256, _PROPOSES_SHA1 = 256, 1
+
+
+def adopt_answered_cipher_suite(session_class: t.Any) -> None:
+    """Teach pyghmi's client session (once) to follow the cipher suite the BMC answered with.
+
+    Suite 3 (SHA-1) instead of the proposed 17 is the one answer pyghmi cannot take yet: its RAKP
+    exchange then hashes with SHA-256 what the BMC hashed with SHA-1. Anything else is left to
+    pyghmi (a refusal, a suite 17 answer)."""
+    if getattr(session_class, "stratus_adopts_answered_suite", False):
+        return
+    answered = session_class._got_rmcp_response  # pylint: disable=protected-access
+
+    def got_rmcp_response(session: t.Any, data: t.Any) -> t.Any:
+        if (len(data) > _INTEGRITY_AT and data[_STATUS_AT] == 0 and session.attemptedhash == _PROPOSES_SHA256
+                and data[_AUTH_AT] == _HMAC_SHA1 and data[_INTEGRITY_AT] == _HMAC_SHA1):
+            session.attemptedhash = _PROPOSES_SHA1
+            session.currhashlib = hashlib.sha1
+            session.currhashlen = 12  # HMAC-SHA1-96
+        return answered(session, data)
+
+    session_class._got_rmcp_response = got_rmcp_response  # pylint: disable=protected-access
+    session_class.stratus_adopts_answered_suite = True
+
+
+# FRU data and the SDR repository are optional in IPMI: a BMC without them answers completion code 0xC1
+# (Invalid command) or 0xCB (Requested sensor, data, or record not present); pyghmi often keeps only the
+# text. Such a BMC reports no hardware (virtualbmc's): what it has is kept, the rest is not reported.
+_NO_INVENTORY_CODES = (0xC1, 0xCB)
+_NO_INVENTORY = re.compile(r"Invalid command|Requested sensor, data, or record not present")
+
+
+def lacks_inventory(exc: BaseException) -> bool:
+    """Whether a pyghmi error of reading the inventory says the BMC has none (not a fault)."""
+    return getattr(exc, "ipmicode", 0) in _NO_INVENTORY_CODES or bool(_NO_INVENTORY.fullmatch(str(exc).strip()))
 
 
 def split_address(address: str) -> t.Tuple[str, int]:
@@ -42,9 +88,11 @@ class IPMIDriver(BMCDriver):
     package = "pyghmi"
 
     def import_library(self) -> t.Any:
-        """pyghmi's command and exceptions modules."""
+        """pyghmi's command and exceptions modules (its session taught to follow the BMC's cipher suite)."""
         from pyghmi import exceptions  # pylint: disable=import-outside-toplevel
         from pyghmi.ipmi import command  # pylint: disable=import-outside-toplevel
+        from pyghmi.ipmi.private import session  # pylint: disable=import-outside-toplevel
+        adopt_answered_cipher_suite(session.Session)
         return types.SimpleNamespace(command=command, exceptions=exceptions)
 
     def command(self, action: str) -> t.Any:
@@ -89,10 +137,14 @@ class IPMIDriver(BMCDriver):
 
         def read() -> BMCInventory:
             macs: t.Set[str] = set()
-            for _name, described in ipmi.get_inventory():
-                for key, value in (described or {}).items():
-                    if "mac" in str(key).lower() and isinstance(value, str) and _MAC.fullmatch(value.strip()):
-                        macs.add(value.strip().lower().replace("-", ":"))
+            try:
+                for _name, described in ipmi.get_inventory():
+                    for key, value in (described or {}).items():
+                        if "mac" in str(key).lower() and isinstance(value, str) and _MAC.fullmatch(value.strip()):
+                            macs.add(value.strip().lower().replace("-", ":"))
+            except self.lib.exceptions.IpmiException as exc:
+                if not lacks_inventory(exc):
+                    raise
             return BMCInventory(cpus=None, memory_mb=None, macs=tuple(sorted(macs)))
         return self.call("read the inventory", read)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 # Build Nova-style config drives (ISO9660, label ``config-2``).
 #
+# ``config_drive_tree`` is the one list of what the volume holds; the bare-metal
+# deploy medium (baremetal/deploy_medium.py) writes the same tree into its
+# bootable volume, through ``new_config_volume`` and ``add_tree`` too.
+#
 # The layout mirrors what Nova writes with genisoimage::
 #
 #     openstack/latest/meta_data.json
@@ -38,10 +42,15 @@ __all__ = [
     "CONFIG_DRIVE_LABEL",
     "DATED_VERSION",
     "FIXED_EPOCH",
+    "add_directory",
+    "add_file",
+    "add_tree",
     "build_config_drive",
     "build_config_drive_with_digest",
     "config_drive_digest",
+    "config_drive_tree",
     "content_files",
+    "new_config_volume",
     "serialize_json",
 ]
 
@@ -202,7 +211,48 @@ def _check_inputs(meta_data: Any, network_data: Any, user_data: Any,
     return bytes(user_data) if user_data is not None else None
 
 
-def _add_dir(iso: Any, parts: list[str]) -> None:
+def config_drive_tree(meta_data: dict, network_data: dict | None = None,
+                      user_data: bytes | None = None,
+                      vendor_data: dict | None = None,
+                      files: list[tuple[str, bytes]] | None = None) -> list[tuple[tuple[str, ...], bytes | None]]:
+    """The config drive's directories (content None) and files (path parts, content), parents first.
+
+    The one list of what a config-2 volume holds: the hypervisor's config drive and the
+    bare-metal deploy medium (baremetal/deploy_medium.py) both write it. Inputs are checked
+    here (ConfigDriveError), before anything is built.
+    """
+    user_bytes = _check_inputs(meta_data, network_data, user_data, vendor_data)
+    contents = content_files(files)
+    version_files = _drive_files(_with_files(meta_data, files), network_data, user_bytes, vendor_data)
+    tree: list[tuple[tuple[str, ...], bytes | None]] = [(("openstack",), None)]
+    for version in ("latest", DATED_VERSION):
+        tree.append((("openstack", version), None))
+        tree.extend((("openstack", version, name), content) for name, content in version_files)
+    if contents:
+        tree.append((("openstack", CONTENT_DIR), None))
+        tree.extend((("openstack", CONTENT_DIR, name), content) for name, content in contents)
+    return tree
+
+
+@contextlib.contextmanager
+def new_config_volume() -> Iterator[Any]:
+    """A new, empty config-2 ISO9660 volume (Rock Ridge + Joliet), pycdlib's clock pinned to
+    FIXED_EPOCH until it is closed: write it (``write_fp``) inside the ``with``."""
+    pycdlib = _import_pycdlib()
+    with _pinned_clock(pycdlib, FIXED_EPOCH):
+        iso = pycdlib.PyCdlib()
+        # Level 3 allows 30-character names such as NETWORK_DATA.JSON.
+        iso.new(interchange_level=3, vol_ident=CONFIG_DRIVE_LABEL,
+                sys_ident="LINUX", app_ident_str="STRATUS",
+                rock_ridge="1.09", joliet=3)
+        try:
+            yield iso
+        finally:
+            iso.close()
+
+
+def add_directory(iso: Any, parts: tuple[str, ...]) -> None:
+    """A directory of the volume, named by its path parts (its parent added before)."""
     iso.add_directory(
         iso_path="/" + "/".join(_iso_name(p) for p in parts),
         rr_name=parts[-1],
@@ -210,15 +260,25 @@ def _add_dir(iso: Any, parts: list[str]) -> None:
     )
 
 
-def _add_file(iso: Any, parts: list[str], content: bytes) -> None:
+def add_file(iso: Any, parts: tuple[str, ...], fp: Any, length: int) -> None:
+    """A read-only file of the volume, its content read from ``fp`` when the volume is written."""
     iso_parts = [_iso_name(p) for p in parts[:-1]] + [_iso_file_name(parts[-1])]
     iso.add_fp(
-        io.BytesIO(content), len(content),
+        fp, length,
         iso_path="/" + "/".join(iso_parts),
         rr_name=parts[-1],
         joliet_path="/" + "/".join(parts),
         file_mode=0o100444,
     )
+
+
+def add_tree(iso: Any, tree: list[tuple[tuple[str, ...], bytes | None]]) -> None:
+    """Every directory and file of a ``config_drive_tree`` list, in its order."""
+    for parts, content in tree:
+        if content is None:
+            add_directory(iso, parts)
+        else:
+            add_file(iso, parts, io.BytesIO(content), len(content))
 
 
 def build_config_drive(meta_data: dict, network_data: dict | None = None,
@@ -230,31 +290,11 @@ def build_config_drive(meta_data: dict, network_data: dict | None = None,
     `files` are the injected files, (path in the guest, content). Same inputs
     always give the same bytes.
     """
-    user_bytes = _check_inputs(meta_data, network_data, user_data, vendor_data)
-    contents = content_files(files)
-    version_files = _drive_files(_with_files(meta_data, files), network_data, user_bytes, vendor_data)
-    pycdlib = _import_pycdlib()
-
+    tree = config_drive_tree(meta_data, network_data, user_data, vendor_data, files)
     out = io.BytesIO()
-    with _pinned_clock(pycdlib, FIXED_EPOCH):
-        iso = pycdlib.PyCdlib()
-        # Level 3 allows 30-character names such as NETWORK_DATA.JSON.
-        iso.new(interchange_level=3, vol_ident=CONFIG_DRIVE_LABEL,
-                sys_ident="LINUX", app_ident_str="STRATUS",
-                rock_ridge="1.09", joliet=3)
-        try:
-            _add_dir(iso, ["openstack"])
-            for version in ("latest", DATED_VERSION):
-                _add_dir(iso, ["openstack", version])
-                for name, content in version_files:
-                    _add_file(iso, ["openstack", version, name], content)
-            if contents:
-                _add_dir(iso, ["openstack", CONTENT_DIR])
-                for name, content in contents:
-                    _add_file(iso, ["openstack", CONTENT_DIR, name], content)
-            iso.write_fp(out)
-        finally:
-            iso.close()
+    with new_config_volume() as iso:
+        add_tree(iso, tree)
+        iso.write_fp(out)
     return out.getvalue()
 
 

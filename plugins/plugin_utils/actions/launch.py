@@ -29,6 +29,9 @@ LAUNCH_VARS = frozenset((
     "stratus_server_name", "stratus_server_uuids", "stratus_server_actions",
     "stratus_quota_project", "stratus_quota_user",  # quota_show.yml (policy: reader of that project, or admin)
     "stratus_hypervisors",    # hypervisor_list.yml (policy: admin)
+    # baremetal_node.yml, baremetal_node_list.yml (policy: admin)
+    "stratus_baremetal_node", "stratus_baremetal_action", "stratus_baremetal_maintenance",
+    "stratus_baremetal_reason", "stratus_baremetal_events",
 ))
 LAUNCH_PREFIXES = ("stratus_survey_",)  # provision_survey.yml: a survey's answers
 GUARDED_PREFIXES = ("stratus_", "ansible_")

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shape of the read-only controller actions (server_info, hypervisor_info, quota_info).
+"""The shape of the read-only controller actions (server_info, hypervisor_info, quota_info), and of
+the bare-metal node actions that share it (baremetal_node says itself whether it changed something).
 
 Each refuses launch overrides, checks its arguments against its spec plus the shared ``db_url``
 option (documented by the ``stratus.compute.store_read`` doc fragment), resolves the caller and
@@ -16,6 +17,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.base import StratusAction
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import (
+    BaremetalNode, nodes_from_task_vars,
+)
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 
 # Mirrored by plugins/doc_fragments/store_read.py.
@@ -29,12 +33,18 @@ class StoreReadAction(StratusAction):
     ARG_SPEC: dict[str, dict[str, t.Any]] = {}
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        """What the action returns (besides changed=False)."""
+        """What the action returns (changed=False unless it says otherwise)."""
         raise NotImplementedError
 
     def catalog(self, task_vars: t.Mapping[str, t.Any]) -> Catalog:
         values, raw = self.catalog_vars(task_vars)
         return Catalog(values, raw)
+
+    def baremetal_nodes(self, task_vars: t.Mapping[str, t.Any]) -> list[BaremetalNode]:
+        """The inventory's baremetal_nodes group, checked against the catalog's networks (templated)."""
+        networks = self.catalog_vars(task_vars).values.get("stratus_networks") or []
+        return nodes_from_task_vars({"groups": task_vars.get("groups") or {},
+                                     "hostvars": task_vars.get("hostvars") or {}, "stratus_networks": networks})
 
     def arguments(self) -> dict[str, t.Any]:
         """The task's arguments against the spec; InvalidRequest names what is wrong.
@@ -62,5 +72,6 @@ class StoreReadAction(StratusAction):
             result.update(error_result(StratusError("InternalError", "%s: %s" % (type(exc).__name__, exc)),
                                        exception=traceback.format_exc()))
             return result
-        result.update(out, changed=False)
+        result.update(changed=False)
+        result.update(out)
         return result

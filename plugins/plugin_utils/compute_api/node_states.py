@@ -6,7 +6,7 @@ The inventory (baremetal_nodes.py) says what a node is: its class, properties, t
 NICs and maintenance flag. The store's ``baremetal_nodes`` row says where it is in Ironic's
 provision states, whether an operator put it in maintenance, and which instance holds it. A node
 with no row has never been managed: it is ``enroll`` and not schedulable. Maintenance is the
-inventory's flag or the row's, with the first reason given.
+inventory's flag or the row's (node_views.maintenance_of, as the node views show it).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.node_sta
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import baremetal_nodes
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import BaremetalNode
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_views import maintenance_of
 
 if t.TYPE_CHECKING:
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
@@ -47,8 +48,7 @@ def node_states(nodes: t.Iterable[BaremetalNode], rows: t.Mapping[str, t.Any], c
     for node in sorted(nodes, key=lambda n: n.name):
         row = rows.get(node.name)
         held = row.instance_uuid if row is not None else None
-        maintenance = node.maintenance or bool(row is not None and row.maintenance)
-        reason = node.maintenance_reason if node.maintenance else (row.maintenance_reason if maintenance else None)
+        maintenance, reason, _said_by = maintenance_of(node, row)
         states.append(NodeState(
             host=node.name, vcpus=node.cpus, memory_mb=node.memory_mb, local_gb=node.local_gb,
             # a node someone holds is used whole (IronicNodeState)

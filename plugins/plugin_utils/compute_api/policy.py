@@ -73,6 +73,13 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-hypervisors:list-detail": _ADMIN,
     "os_compute_api:os-quota-sets:show": _READER_OR_ADMIN,
     "os_compute_api:os-quota-sets:detail": _READER_OR_ADMIN,
+    # Bare-metal nodes: Ironic's rule names (ironic/common/policy.py), admin by default here
+    # (Ironic's system-scoped reader/member roles are Keystone's; Stratus has projects only).
+    "baremetal:node:list": _ADMIN,
+    "baremetal:node:get": _ADMIN,
+    "baremetal:node:set_provision_state": _ADMIN,
+    "baremetal:node:set_maintenance": _ADMIN,
+    "baremetal:node:clear_maintenance": _ADMIN,
 }
 
 # Keystone's default implied roles (admin => manager => member => reader). Nova's

@@ -38,7 +38,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_pl
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.node_schedule import NodeFleet
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import allocate_ip
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_actions, instances, volumes,
@@ -206,7 +206,7 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
-                node = fleet.claim(conn, sel.host, uuid, Who(request_id, caller.project_id, caller.user_id)) \
+                node = fleet.claim(conn, sel.host, uuid, Who.of(caller, request_id)) \
                     if fleet is not None else None
                 _insert_instance(conn, request, caller, decision, bdms, name, uuid, sel, first_index + offset, spec, rng,
                                  request_id, 1 if force else scheduler.config.max_attempts, node)

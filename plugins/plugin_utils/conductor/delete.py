@@ -15,7 +15,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import CreateResult
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
@@ -36,7 +36,7 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
         if check_mode or not rows:
             return CreateResult(bool(rows), [dict(views.server_view(r), task_state="deleting") for r in rows], [])
         hosts = set()
-        who = Who(request_id, caller.project_id, caller.user_id)
+        who = Who.of(caller, request_id)
         for row in rows:
             if row.task_state != "deleting":
                 lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)

@@ -21,7 +21,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.bareme
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_states import node_states, read_nodes
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_claims import Who
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who
 
 
 class NodeFleet:

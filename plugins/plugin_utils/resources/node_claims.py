@@ -17,7 +17,6 @@ event in ``baremetal_node_events``.
 """
 from __future__ import annotations
 
-import datetime
 import typing as t
 
 try:
@@ -33,25 +32,12 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.states i
 )
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who, now, record_event
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    baremetal_node_events, baremetal_nodes,
-)
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import baremetal_nodes
 
 # The states in which the deploy has touched the node: its release sends it to cleaning.
 TOUCHED_BY_DEPLOY = (DEPLOYING, DEPLOY_FAILED, ACTIVE)
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-class Who(t.NamedTuple):
-    """Who asked, for the node's event log."""
-
-    request_id: t.Optional[str] = None
-    project_id: t.Optional[str] = None
-    user_id: t.Optional[str] = None
 
 
 def node_rows(conn: Connection) -> dict[str, t.Any]:
@@ -72,15 +58,7 @@ def node_of_instance(conn: Connection, instance_uuid: str) -> t.Optional[t.Any]:
     return conn.execute(sa.select(baremetal_nodes).where(baremetal_nodes.c.instance_uuid == instance_uuid)).first()
 
 
-def _event(conn: Connection, node: str, event: str, from_state: t.Optional[str], to_state: t.Optional[str],
-           message: str, instance_uuid: str, who: Who) -> None:
-    conn.execute(baremetal_node_events.insert().values(
-        node=node, event=event, from_state=from_state, to_state=to_state, result="Success", message=message,
-        instance_uuid=instance_uuid, request_id=who.request_id, user_id=who.user_id, project_id=who.project_id,
-        time=now()))
-
-
-def claim_node(conn: Connection, node: str, instance_uuid: str, who: Who = Who()) -> bool:
+def claim_node(conn: Connection, node: str, instance_uuid: str, who: Who) -> bool:
     """Take ``node`` whole for ``instance_uuid``; True when this call took it, False when it held it already.
 
     Only a node that is ``available``, not in maintenance (the store's flag: the scheduler has
@@ -98,8 +76,8 @@ def claim_node(conn: Connection, node: str, instance_uuid: str, who: Who = Who()
         baremetal_nodes.c.provision_state == AVAILABLE, baremetal_nodes.c.maintenance.is_(False),
     ).values(instance_uuid=instance_uuid, updated_at=stamp)).rowcount
     if taken == 1:
-        _event(conn, node, "claim", AVAILABLE, AVAILABLE, "claimed whole for instance %s" % instance_uuid,
-               instance_uuid, who)
+        record_event(conn, node, "claim", AVAILABLE, AVAILABLE, "success",
+                     "claimed whole for instance %s" % instance_uuid, who, instance_uuid)
         return True
     row = conn.execute(sa.select(baremetal_nodes).where(baremetal_nodes.c.name == node)).first()
     if row is not None and row.instance_uuid == instance_uuid:
@@ -116,7 +94,7 @@ def claim_node(conn: Connection, node: str, instance_uuid: str, who: Who = Who()
                        "%s: %s" % (node, instance_uuid, why), "flavor")
 
 
-def release_node(conn: Connection, instance_uuid: str, who: Who = Who()) -> t.Optional[str]:
+def release_node(conn: Connection, instance_uuid: str, who: Who) -> t.Optional[str]:
     """Free the node ``instance_uuid`` holds; returns the node's name (None: it holds none, a rerun).
 
     A node the deploy touched goes to ``cleaning`` (target ``available``); one still
@@ -137,5 +115,5 @@ def release_node(conn: Connection, instance_uuid: str, who: Who = Who()) -> t.Op
         message = "released by instance %s (never deployed: nothing to clean)" % instance_uuid
     conn.execute(baremetal_nodes.update().where(baremetal_nodes.c.name == row.name,
                                                 baremetal_nodes.c.instance_uuid == instance_uuid).values(**values))
-    _event(conn, row.name, "release", row.provision_state, to_state, message, instance_uuid, who)
+    record_event(conn, row.name, "release", row.provision_state, to_state, "success", message, who, instance_uuid)
     return str(row.name)
