@@ -935,7 +935,23 @@ def inventory_text(lab: Lab) -> str:
         for index, record in enumerate(lab.nodes, start=1):
             out.append(f"        {record['name']}:")
             out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
+        # the deploy runs on the controller (docs/baremetal.md, "Deploy"): where it writes the media the
+        # BMCs download, and the root of the BMC namespace's libvirt (the node network's DHCP hosts)
+        out += ["    baremetal_conductors:", "      hosts:", "        localhost:"]
+        out += [f"          {key}: {q(value)}" for key, value in conductor_hostvars(lab).items()]
     return "\n".join(out) + "\n"
+
+
+def conductor_hostvars(lab: Lab) -> dict[str, object]:
+    """The controller as the nodes' conductor: the implicit localhost's connection, and the deploy's site."""
+    bmc = baremetal().bmc_of(lab)
+    return {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "stratus_bm_media_dir": lab.media_dir or str(bmc.media_dir),
+        "stratus_bm_media_url": lab.media_url or bmc.media_url,
+        "stratus_bm_host_root": str(bmc.root),
+    }
 
 
 # The lab's nodes in the inventory (docs/baremetal.md): every node answers both ways; with two or more
