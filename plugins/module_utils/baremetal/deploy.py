@@ -25,7 +25,6 @@ import re
 import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
-from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import boot_interface
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
     BOOT_CDROM, MEDIA_URL, POWER_OFF, POWER_ON, BMCDriver,
 )

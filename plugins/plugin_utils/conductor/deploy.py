@@ -30,6 +30,7 @@ if t.TYPE_CHECKING:
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy as work
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import states
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import POWER_OFF, POWER_ON, BMCDriver
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import boot_interface
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, Nic, read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import BaremetalNode
@@ -161,7 +162,7 @@ class Deployer:
             if plan.driver != DRIVER:
                 raise StratusError("InvalidRequest", "the plan of instance %s is for the %s driver, not %s"
                                    % (row.uuid, plan.driver, DRIVER), "plan.driver")
-            if work.boot_interface(node.driver) is None:
+            if boot_interface(node.driver) is None:
                 raise StratusError("BMCUnsupported", "node %s: driver %s has no deploy boot interface yet"
                                    % (node.name, node.driver), "hostvars[%s].stratus_bm_driver" % node.name)
             self._start_deploy(node, row.uuid)
@@ -184,7 +185,7 @@ class Deployer:
             _set_state(conn, node.name, states.DEPLOYING, states.ACTIVE,
                        {"target_provision_state": None, "last_error": None, "power_state": POWER_ON})
             record_event(conn, node.name, "deploy", states.DEPLOYING, states.ACTIVE, "success",
-                         "deployed instance %s (%s)" % (row.uuid, work.boot_interface(node.driver)), PIPELINE, row.uuid)
+                         "deployed instance %s (%s)" % (row.uuid, boot_interface(node.driver)), PIPELINE, row.uuid)
             lifecycle.mark_active(conn, row.uuid)
         self.instances[row.uuid] = {"ok": True, "changed": True, "node": node.name}
 
