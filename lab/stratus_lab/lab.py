@@ -936,21 +936,20 @@ def inventory_text(lab: Lab) -> str:
             out.append(f"        {record['name']}:")
             out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
         # the deploy runs on the controller (docs/baremetal.md, "Deploy"): where it writes the media the
-        # BMCs download, and the root of the BMC namespace's libvirt (the node network's DHCP hosts)
-        out += ["    baremetal_conductors:", "      hosts:", "        localhost:"]
-        out += [f"          {key}: {q(value)}" for key, value in conductor_hostvars(lab).items()]
+        # BMCs download, and the root of the BMC namespace's libvirt (the node network's DHCP hosts).
+        # Variables of all, which the implicit localhost (the controller) reads too.
+        out += ["  vars:"]
+        out += [f"    {key}: {q(value)}" for key, value in conductor_vars(lab).items()]
     return "\n".join(out) + "\n"
 
 
-def conductor_hostvars(lab: Lab) -> dict[str, object]:
-    """The controller as the nodes' conductor: the implicit localhost's connection, and the deploy's site."""
+def conductor_vars(lab: Lab) -> dict[str, object]:
+    """The controller as the nodes' conductor: the deploy's site."""
     bmc = baremetal().bmc_of(lab)
     return {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "stratus_bm_media_dir": lab.media_dir or str(bmc.media_dir),
-        "stratus_bm_media_url": lab.media_url or bmc.media_url,
-        "stratus_bm_host_root": str(bmc.root),
+        "stratus_baremetal_media_dir": lab.media_dir or str(bmc.media_dir),
+        "stratus_baremetal_media_url": lab.media_url or bmc.media_url,
+        "stratus_baremetal_host_root": str(bmc.root),
     }
 
 

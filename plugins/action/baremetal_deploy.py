@@ -12,7 +12,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read impor
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.deploy import Deployer
 
 # The controller's variables that say where the deploy's media and node-network DHCP live.
-SITE_VARS = ("stratus_bm_media_dir", "stratus_bm_media_url", "stratus_bm_host_root")
+SITE_VARS = ("stratus_baremetal_media_dir", "stratus_baremetal_media_url", "stratus_baremetal_host_root")
 
 
 class ActionModule(StoreReadAction):
@@ -26,8 +26,8 @@ class ActionModule(StoreReadAction):
         if not nodes:
             return {"changed": False, "instances": {}, "cleaned": {}, "msg": "no bare-metal nodes"}
         site_vars = {name: self._templar.template(task_vars.get(name)) for name in SITE_VARS}
-        site = DeploySite.checked(site_vars["stratus_bm_media_dir"], site_vars["stratus_bm_media_url"],
-                                  site_vars["stratus_bm_host_root"] or "/")
+        site = DeploySite.checked(site_vars["stratus_baremetal_media_dir"], site_vars["stratus_baremetal_media_url"],
+                                  site_vars["stratus_baremetal_host_root"] or "/")
         if self._task.check_mode:
             return {"changed": False, "instances": {}, "cleaned": {}, "msg": "check mode: no node is touched"}
         deployer = Deployer(nodes, site, self.store_url(task_vars))

@@ -188,6 +188,41 @@ def test_delete_gives_every_node_back(lab: LabSession) -> None:
     assert sorted(cleaned) == [("node1", "available", "success"), ("node2", "available", "success")]
 
 
+def wrong_password_overlay() -> Path:
+    """An inventory source after the others: node1's BMC password is wrong (its host variable wins)."""
+    overlay = STATE / "wrong-password"
+    overlay.mkdir(exist_ok=True)
+    (overlay / "hosts.yml").write_text(json.dumps({"all": {"children": {"baremetal_nodes": {"hosts": {
+        "node1": {"stratus_bm_password": "not-the-bmc-password"}}}}}}))
+    return overlay
+
+
+def test_a_node_whose_bmc_refuses_is_left_for_the_next(lab: LabSession) -> None:
+    """node1's BMC refuses the credentials: its deploy fails, the server is rescheduled onto node2
+    (its alternate) and built there; node1 ends in clean failed with the fault, until the operator's
+    manage and provide."""
+    server = {"name": "bm-retry", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}]}
+    argv = lab.provision_argv([server]) + ["-i", str(wrong_password_overlay())]
+    run = run_merged(argv, lab.env, 1500)
+    SHOWN.append(run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:]
+    ((uuid, node, vm_state, attempts),) = rows("select uuid, host, vm_state, attempts from instances "
+                                               "where name = 'bm-retry' and deleted = ''")
+    assert (node, vm_state, attempts) == ("node2", "active", 2)
+    events = rows("select e.event, e.host, e.result from instance_actions_events e join instance_actions a "
+                  "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % uuid)
+    assert ("compute_spawn", "node1", "Error") in events and events[-1] == ("compute_spawn", "node2", "Success")
+    state, holder, fault = node_rows()["node1"]
+    assert (state, holder) == ("clean failed", None) and fault.startswith("BMCAuthFailed")
+    SHOWN.append(fault)
+    gone = provision(lab, [dict(server, state="absent")])
+    assert gone.returncode == 0, gone.stdout[-4000:]
+    assert node_rows()["node2"] == ("available", None, None)
+    for verb in ("manage", "provide"):
+        stratus(lab, "baremetal", "node", verb, "node1")
+    assert node_rows()["node1"] == ("available", None, None)
+
+
 def test_the_bmc_password_is_in_no_output_or_log(lab: LabSession) -> None:
     secret = password()
     texts = list(SHOWN) + [p.read_text(errors="replace") for p in (STATE / "bmc" / "logs").glob("*.log")]

@@ -240,11 +240,11 @@ def test_delete_cleans_the_node_and_a_silent_bmc_waits_in_cleaning(db_url: str, 
 
 
 def test_the_site_is_checked_whole(tmp_path: Path) -> None:
-    for media_dir, url, root, field in ((str(tmp_path), "http://x:80/path", "/", "stratus_bm_media_url"),
-                                        (str(tmp_path), "ftp://x", "/", "stratus_bm_media_url"),
-                                        ("relative", URL, "/", "stratus_bm_media_dir"),
-                                        (str(tmp_path / "missing"), URL, "/", "stratus_bm_media_dir"),
-                                        (str(tmp_path), URL, "/a/../b", "stratus_bm_host_root")):
+    for media_dir, url, root, field in ((str(tmp_path), "http://x:80/path", "/", "stratus_baremetal_media_url"),
+                                        (str(tmp_path), "ftp://x", "/", "stratus_baremetal_media_url"),
+                                        ("relative", URL, "/", "stratus_baremetal_media_dir"),
+                                        (str(tmp_path / "missing"), URL, "/", "stratus_baremetal_media_dir"),
+                                        (str(tmp_path), URL, "/a/../b", "stratus_baremetal_host_root")):
         with pytest.raises(StratusError) as err:
             DeploySite.checked(media_dir, url, root)
         assert (err.value.code, err.value.field) == ("InvalidCatalog", field)

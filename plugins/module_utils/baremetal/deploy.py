@@ -58,18 +58,18 @@ class DeploySite:
     def checked(cls, media_dir: t.Any, media_url: t.Any, host_root: t.Any = "/") -> "DeploySite":
         """Each value full-matched (they reach file calls and the URL a BMC downloads); field: the variable."""
         if not isinstance(media_dir, str) or not DIR_PATH.fullmatch(media_dir) or ".." in media_dir.split("/"):
-            raise StratusError("InvalidCatalog", "stratus_bm_media_dir must be an absolute path of letters, digits "
-                               "and ._/+- (the directory the deploy media are written to)", "stratus_bm_media_dir")
+            raise StratusError("InvalidCatalog", "stratus_baremetal_media_dir must be an absolute path of letters, digits "
+                               "and ._/+- (the directory the deploy media are written to)", "stratus_baremetal_media_dir")
         if not os.path.isdir(media_dir):
-            raise StratusError("InvalidCatalog", "stratus_bm_media_dir %s is not a directory" % media_dir,
-                               "stratus_bm_media_dir")
+            raise StratusError("InvalidCatalog", "stratus_baremetal_media_dir %s is not a directory" % media_dir,
+                               "stratus_baremetal_media_dir")
         url = media_url.rstrip("/") if isinstance(media_url, str) else media_url
         if not isinstance(url, str) or not MEDIA_BASE_URL.fullmatch(url):
-            raise StratusError("InvalidCatalog", "stratus_bm_media_url must be http(s)://host[:port] (no path, user "
-                               "or query): the URL the BMCs download stratus_bm_media_dir from",
-                               "stratus_bm_media_url")
+            raise StratusError("InvalidCatalog", "stratus_baremetal_media_url must be http(s)://host[:port] (no path, user "
+                               "or query): the URL the BMCs download stratus_baremetal_media_dir from",
+                               "stratus_baremetal_media_url")
         if not isinstance(host_root, str) or not DIR_PATH.fullmatch(host_root) or ".." in host_root.split("/"):
-            raise StratusError("InvalidCatalog", "stratus_bm_host_root must be an absolute path", "stratus_bm_host_root")
+            raise StratusError("InvalidCatalog", "stratus_baremetal_host_root must be an absolute path", "stratus_baremetal_host_root")
         return cls(media_dir, url, host_root)
 
     def medium_path(self, instance_uuid: str) -> str:
@@ -146,7 +146,7 @@ def spawn(driver: BMCDriver, site: DeploySite, plan: BuildPlan, timeout: float =
     """Boot the node from its medium (virtual media): inserted, CD once, on. Returns changed (it was off)."""
     url = site.medium_url(plan.uuid)
     if not MEDIA_URL.fullmatch(url):
-        raise StratusError("InvalidRequest", "the medium URL %s is not a plain http(s) URL" % url, "stratus_bm_media_url")
+        raise StratusError("InvalidRequest", "the medium URL %s is not a plain http(s) URL" % url, "stratus_baremetal_media_url")
     was = driver.power_state()
     if was == POWER_ON:
         # an interrupted spawn, or a rerun: the node is up from this medium already (insert is idempotent)
