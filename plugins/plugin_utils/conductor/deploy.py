@@ -76,6 +76,38 @@ def take_node_macs(conn: Connection, uuid: str, nics: t.Sequence[Nic]) -> None:
                                                    ip_allocations.c.address == nic.ip).values(mac=nic.mac))
 
 
+class BootInterface:
+    """How a node boots its deploy (Ironic's boot interface): what block_device_mapping prepares for
+    it, and how spawning boots it. A new one (IPMI's `pxe`) is a class here, an entry in
+    BOOT_INTERFACES and its name in module_utils/baremetal/drivers.BOOT_INTERFACES."""
+
+    name = ""
+
+    def prepare(self, site: work.DeploySite, plan: BuildPlan) -> str:
+        raise NotImplementedError
+
+    def boot(self, driver: BMCDriver, site: work.DeploySite, plan: BuildPlan) -> str:
+        raise NotImplementedError
+
+
+class VirtualMediaBoot(BootInterface):
+    """redfish-virtual-media: the deploy medium (kernel, ramdisk, config drive) as the node's virtual CD."""
+
+    name = "redfish-virtual-media"
+
+    def prepare(self, site: work.DeploySite, plan: BuildPlan) -> str:
+        medium = work.write_medium(site, plan)
+        return "deploy medium %s (%d bytes)%s" % (medium.path.rsplit("/", 1)[-1], medium.size,
+                                                  "" if medium.changed else ", unchanged")
+
+    def boot(self, driver: BMCDriver, site: work.DeploySite, plan: BuildPlan) -> str:
+        work.spawn(driver, site, plan)
+        return "booted from %s by virtual media" % site.medium_url(plan.uuid)
+
+
+BOOT_INTERFACES: dict[str, BootInterface] = {VirtualMediaBoot.name: VirtualMediaBoot()}
+
+
 class Deployer:
     """The deploy and clean-up of the bare-metal servers whose nodes this conductor reaches."""
 
@@ -162,7 +194,7 @@ class Deployer:
             if plan.driver != DRIVER:
                 raise StratusError("InvalidRequest", "the plan of instance %s is for the %s driver, not %s"
                                    % (row.uuid, plan.driver, DRIVER), "plan.driver")
-            if boot_interface(node.driver) is None:
+            if boot_interface(node.driver) not in BOOT_INTERFACES:
                 raise StratusError("BMCUnsupported", "node %s: driver %s has no deploy boot interface yet"
                                    % (node.name, node.driver), "hostvars[%s].stratus_bm_driver" % node.name)
             self._start_deploy(node, row.uuid)
@@ -175,7 +207,7 @@ class Deployer:
                 lifecycle.set_task_state(conn, [row.uuid], task_state)
             start = lifecycle.now()
             try:
-                detail = self._step(task_state, driver, plan)
+                detail = self._step(task_state, driver, plan, BOOT_INTERFACES[str(boot_interface(node.driver))])
             except StratusError as exc:
                 self._failed(row, node, event, exc.to_dict(), start)
                 return
@@ -206,17 +238,14 @@ class Deployer:
                        {"target_provision_state": move.success, "last_error": None})
             record_event(conn, node.name, "deploy", row.provision_state, move.via, "start", None, PIPELINE, uuid)
 
-    def _step(self, task_state: str, driver: BMCDriver, plan: BuildPlan) -> str:
+    def _step(self, task_state: str, driver: BMCDriver, plan: BuildPlan, boot: "BootInterface") -> str:
         if task_state == "networking":
             changed = work.networking(self.site, plan)
             return "DHCP %s on %s" % ("entry written" if changed else "entry there",
                                       ", ".join("%s=%s" % (n.mac, n.ip) for n in plan.nics) or "no network")
         if task_state == "block_device_mapping":
-            medium = work.write_medium(self.site, plan)
-            return "deploy medium %s (%d bytes)%s" % (medium.path.rsplit("/", 1)[-1], medium.size,
-                                                      "" if medium.changed else ", unchanged")
-        work.spawn(driver, self.site, plan)
-        return "booted from %s by virtual media" % self.site.medium_url(plan.uuid)
+            return boot.prepare(self.site, plan)
+        return boot.boot(driver, self.site, plan)
 
     # ------------------------------------------------------------------ failure
 
