@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 LAB_STATE ?= .lab
 INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-export STRATUS_STATE_DIR ?= $(CURDIR)/$(LAB_STATE)/store
+export STRATUS_STATE_DIR ?= $(abspath $(LAB_STATE))/store
 
 .PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench reliability
 
