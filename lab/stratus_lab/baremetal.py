@@ -51,8 +51,10 @@ BMC_DAEMONS = ("syslogd", "virtlogd", "libvirtd", "sushy-emulator", "vbmcd", "me
 # (a placeholder entry), so dnsmasq answers only a MAC with a host entry, one file per MAC in its hosts
 # directory (the deploy's networking step pins the store's IPAM address there; the e2e test does it by hand).
 NODE_NETWORK = "baremetal"
+# its libvirt name, as Stratus names a catalog network's (catalog.py: "stratus-<name>"): the deploy finds its DHCP
+NODE_LIBVIRT_NETWORK = "stratus-" + NODE_NETWORK
 NODE_BRIDGE = "bmbr0"
-NODE_NETWORK_SPEC = {"libvirt_name": NODE_NETWORK, "cidr": "10.241.0.0/24", "gateway": "10.241.0.1",
+NODE_NETWORK_SPEC = {"libvirt_name": NODE_LIBVIRT_NETWORK, "cidr": "10.241.0.0/24", "gateway": "10.241.0.1",
                      "bridge": NODE_BRIDGE, "dhcp": True}
 VMEDIA_POOL = "vmedia"
 NODE_MEMORY_MB = 512
@@ -110,7 +112,7 @@ class BmcHost(Hypervisor):
     @property
     def node_dhcp_hosts(self) -> Path:
         """The node network's dnsmasq hosts directory (a file per MAC), as the machine sees it."""
-        return self.root / node_network.hosts_dir_path(NODE_NETWORK).lstrip("/")
+        return self.root / node_network.hosts_dir_path(NODE_LIBVIRT_NETWORK).lstrip("/")
 
     def node_console(self, node: str) -> Path:
         return self.dir / "consoles" / f"{node}.log"
@@ -275,7 +277,7 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
 
 
 def network_xml() -> str:
-    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_NETWORK))
+    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_LIBVIRT_NETWORK))
 
 
 def pool_xml(bmc: BmcHost) -> str:
@@ -311,7 +313,7 @@ def node_xml(bmc: BmcHost, index: int) -> str:
       <readonly/>
     </disk>
     <interface type='network'>
-      <source network='{NODE_NETWORK}'/>
+      <source network='{NODE_LIBVIRT_NETWORK}'/>
       <mac address='{node_mac(index)}'/>
       <model type='virtio'/>
       {rom}
@@ -348,9 +350,9 @@ def start_if_inactive(bmc: BmcHost, kind: str, name: str) -> None:
 def ensure_nodes(bmc: BmcHost, count: int) -> list[str]:
     done = []
     bmc.node_dhcp_hosts.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if define_from(bmc, "net", NODE_NETWORK, network_xml()):
-        done.append(f"network {NODE_NETWORK}")
-    start_if_inactive(bmc, "net", NODE_NETWORK)
+    if define_from(bmc, "net", NODE_LIBVIRT_NETWORK, network_xml()):
+        done.append(f"network {NODE_LIBVIRT_NETWORK}")
+    start_if_inactive(bmc, "net", NODE_LIBVIRT_NETWORK)
     if define_from(bmc, "pool", VMEDIA_POOL, pool_xml(bmc)):
         done.append(f"pool {VMEDIA_POOL}")
     start_if_inactive(bmc, "pool", VMEDIA_POOL)

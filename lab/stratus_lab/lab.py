@@ -935,7 +935,22 @@ def inventory_text(lab: Lab) -> str:
         for index, record in enumerate(lab.nodes, start=1):
             out.append(f"        {record['name']}:")
             out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
+        # the deploy runs on the controller (docs/baremetal.md, "Deploy"): where it writes the media the
+        # BMCs download, and the root of the BMC namespace's libvirt (the node network's DHCP hosts).
+        # Variables of all, which the implicit localhost (the controller) reads too.
+        out += ["  vars:"]
+        out += [f"    {key}: {q(value)}" for key, value in conductor_vars(lab).items()]
     return "\n".join(out) + "\n"
+
+
+def conductor_vars(lab: Lab) -> dict[str, object]:
+    """The controller as the nodes' conductor: the deploy's site."""
+    bmc = baremetal().bmc_of(lab)
+    return {
+        "stratus_baremetal_media_dir": lab.media_dir or str(bmc.media_dir),
+        "stratus_baremetal_media_url": lab.media_url or bmc.media_url,
+        "stratus_baremetal_host_root": str(bmc.root),
+    }
 
 
 # The lab's nodes in the inventory (docs/baremetal.md): every node answers both ways; with two or more

@@ -46,6 +46,7 @@ class LabSession:
     caller: t.Optional[t.Mapping[str, t.Any]] = None  # the caller of every run (None: stratus_context)
     lock_up: bool = False                          # bring it up holding the lab lock (a CPU-heavy phase)
     forget_state: bool = False                     # down also removes the state dir (logs, overlays)
+    baremetal: int = 0                             # bare-metal nodes behind the lab's BMCs (stratus_lab.baremetal)
     _handlers: dict[int, t.Any] = field(default_factory=dict, init=False, repr=False)
 
     # --- life cycle ---------------------------------------------------------------------------------
@@ -66,7 +67,10 @@ class LabSession:
     def up(self) -> None:
         """A fresh lab: whatever an earlier run left in the state dir is taken down first."""
         self.down()
-        argv = ("up", "--hypervisors", str(self.hypervisors), "--prefix", self.prefix, "--subnet-base", self.subnet_base)
+        argv: tuple[str, ...] = ("up", "--hypervisors", str(self.hypervisors), "--prefix", self.prefix,
+                                 "--subnet-base", self.subnet_base)
+        if self.baremetal:
+            argv += ("--baremetal", str(self.baremetal))
         if self.lock_up:
             with lab_lock():
                 self.lab(*argv)

@@ -36,7 +36,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver i
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import file_sha256
-from stratus_lab.baremetal import NODE_NETWORK, BmcHost, bmc_of
+from stratus_lab.baremetal import NODE_LIBVIRT_NETWORK, BmcHost, bmc_of
 from stratus_lab.lab import load_lab, pid_alive
 from stratus_lab.machine import lab_links, lab_netns, netns_pids
 from stratus_lab.paths import ROOT
@@ -337,7 +337,7 @@ def test_a_redfish_node_boots_its_deploy_medium(lab_up):
     os.unlink(dest)
     # the DHCP entry goes (dnsmasq forgets it on SIGHUP; the deploy's delete also releases the lease)
     dhcp.delete(mac, NODE2_IP)
-    assert network.signal_dnsmasq(NODE_NETWORK, str(bmc.root / "run" / "libvirt" / "network"))
+    assert network.signal_dnsmasq(NODE_LIBVIRT_NETWORK, str(bmc.root / "run" / "libvirt" / "network"))
     assert network.DirHostEntries(str(bmc.node_dhcp_hosts)).entries() == {}
     # sushy-emulator's state and downloads stay in the lab's directory (`down` removes them)
     assert (STATE / "bmc" / "sushy-state" / "vmedia.sqlite").exists()

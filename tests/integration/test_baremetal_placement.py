@@ -37,7 +37,12 @@ CATALOG: dict[str, t.Any] = {
         {"id": "11", "name": "bm.raid", "vcpus": 8, "ram": 32768, "disk": 400,
          "extra_specs": dict(BM_SPECS, **{"trait:CUSTOM_RAID": "required"})},
     ],
-    "stratus_images": [{"id": "img-1", "name": "guest", "file": "/nonexistent", "disk_format": "qcow2"}],
+    # a bare-metal deploy boots the image's kernel_id and ramdisk_id (Ironic's properties)
+    "stratus_images": [{"id": "img-1", "name": "guest", "file": "/nonexistent", "disk_format": "qcow2",
+                        "kernel_id": "img-k", "ramdisk_id": "img-r", "os_command_line": "console=ttyS0"},
+                       {"id": "img-k", "name": "guest-kernel", "file": "/nonexistent.vmlinuz", "disk_format": "aki"},
+                       {"id": "img-r", "name": "guest-ramdisk", "file": "/nonexistent.initrd", "disk_format": "ari"},
+                       {"id": "img-2", "name": "disk-only", "file": "/nonexistent", "disk_format": "qcow2"}],
     "stratus_networks": [{"id": "net-1", "name": "provisioning", "cidr": "10.9.0.0/24", "gateway": "10.9.0.1"}],
     "stratus_quotas": {"defaults": {"instances": 20, "cores": 200, "ram": 1024000}},
 }
@@ -241,23 +246,17 @@ def test_a_host_in_both_groups_is_refused(db: str) -> None:
     assert (err.value.code, err.value.field) == ("InvalidCatalog", "hostvars[hv1]")
 
 
-def test_a_real_create_is_refused_after_scheduling_and_leaves_nothing(db: str) -> None:
+def test_an_image_without_kernel_and_ramdisk_is_refused_for_a_bare_metal_flavor(db: str) -> None:
     before = store_counts(db)
     with pytest.raises(StratusError) as err:
-        create(db, request(), check=False)
-    assert (err.value.code, err.value.field) == ("BuildAbortException", "flavor")
-    assert err.value.message.startswith("bare-metal deploy is not available yet: flavor bm.small")
-    assert "node-1 would be taken" in err.value.message
+        create(db, request(image="img-2"), check=False)
+    assert (err.value.code, err.value.field) == ("ImageUnacceptable", "image")
+    assert "kernel_id property is missing" in err.value.message
     assert store_counts(db) == before
-    with pytest.raises(StratusError) as err:  # NoValidHost still comes first: the decision is whole
-        create(db, request(max_count=4, min_count=4), check=False)
-    assert err.value.code == "NoValidHost"
 
 
-def test_with_the_deploy_wired_create_claims_whole_nodes_and_delete_releases_them(
-        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the deploy increment gets when it flips the switch: the claim, the claim row, the release."""
-    monkeypatch.setattr(createlib, "BAREMETAL_DEPLOY_WIRED", True)
+def test_create_claims_whole_nodes_and_delete_releases_them(db: str) -> None:
+    """The claim, the claim row, a bare-metal plan on the node's own MAC, the release."""
     out = create(db, request(max_count=2), check=False)
     placed = {s["name"]: (s["host"], s["id"]) for s in out.servers}
     assert {h for h, _u in placed.values()} == {"node-1", "node-2"}
@@ -268,6 +267,14 @@ def test_with_the_deploy_wired_create_claims_whole_nodes_and_delete_releases_the
     for host, uuid in placed.values():
         assert held[host] == uuid and claim_rows[host] == (4, 8192, 20)  # the node whole
     assert sorted(events) == [("node-1", "claim"), ("node-2", "claim")]
+    with store.transaction(db) as conn:
+        plans = {r.host: r.plan for r in conn.execute(sa.select(instances).where(instances.c.host.like("node-%")))}
+    for host, plan in plans.items():
+        assert plan["driver"] == "baremetal" and plan["block_devices"] == []
+        assert plan["nics"][0]["mac"] == NODES[host]["stratus_bm_nics"][0]["mac"]
+        boot = (plan["image"]["kernel_file"], plan["image"]["ramdisk_file"])
+        assert boot == ("/nonexistent.vmlinuz", "/nonexistent.initrd")
+        assert plan["config_drive"]["meta_data"]["name"] in ("metal-1", "metal-2")
     again = create(db, request(max_count=2), check=False)  # idempotent: nothing more is claimed
     assert not again.changed and store_counts(db)["held"] == 3
     with pytest.raises(StratusError) as err:  # node-7 is the last: two more do not fit

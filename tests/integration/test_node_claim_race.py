@@ -28,7 +28,6 @@ def create_racer(db_url: str, n: int, start: t.Any, out: t.Any) -> None:
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
     from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import create as createlib
 
-    createlib.BAREMETAL_DEPLOY_WIRED = True  # this process only
     ctx = {"user_id": "u%d" % n, "project_id": "p%d" % n, "roles": ["member"]}
     start.wait()
     try:

@@ -86,7 +86,8 @@ def test_the_catalog_refuses_a_bad_bare_metal_flavor_with_its_field() -> None:
 
 def node(name: str = "n1", **kw: t.Any) -> NodeState:
     fields: dict[str, t.Any] = dict(vcpus=8, memory_mb=32768, local_gb=400, resource_class="CUSTOM_BAREMETAL_SMALL",
-                                    provision_state="available", networks=["net-1"], traits=["CUSTOM_RAID"])
+                                    provision_state="available", networks=["net-1"], traits=["CUSTOM_RAID"],
+                                    driver="redfish", boot_interface="redfish-virtual-media")
     fields.update(kw)
     return NodeState(host=name, **fields)
 
@@ -145,6 +146,10 @@ def test_network_filter() -> None:
 
 
 def test_maintenance_filter() -> None:
+    assert verdict(bmf.NodeBootInterfaceFilter, node(), spec()) == (True, None)
+    # IPMI's PXE boot is not built yet: an IPMI node is never given out for a deploy it cannot do
+    assert verdict(bmf.NodeBootInterfaceFilter, node(driver="ipmi", boot_interface=None), spec()) == (
+        False, "driver ipmi: no deploy boot interface yet")
     assert verdict(bmf.NodeMaintenanceFilter, node(), spec()) == (True, None)
     assert verdict(bmf.NodeMaintenanceFilter, node(maintenance=True, maintenance_reason="replacing a DIMM"),
                    spec()) == (False, "the node is in maintenance: replacing a DIMM")

@@ -25,3 +25,14 @@ def driver_for(driver: str, access: BMCAccess) -> BMCDriver:
         raise StratusError("InvalidCatalog", "hostvars[%s].stratus_bm_driver: unknown driver %r (known: %s)"
                            % (access.node, driver, ", ".join(sorted(DRIVERS))), access.field("stratus_bm_driver"))
     return cls(access)
+
+
+# Ironic's boot interface of each driver for a deploy: how a node boots its deploy (Redfish: the
+# deploy medium as virtual CD). IPMI has no virtual media; its PXE boot ("pxe", docs/baremetal.md)
+# plugs in here when it is built. A driver without one is never scheduled for a deploy.
+BOOT_INTERFACES: t.Dict[str, str] = {RedfishDriver.name: "redfish-virtual-media"}
+
+
+def boot_interface(driver: str) -> t.Optional[str]:
+    """The deploy boot interface of a driver, None when it has none yet."""
+    return BOOT_INTERFACES.get(driver)

@@ -27,8 +27,9 @@ import typing as t
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 PLAN_VERSION = 1
-# The hypervisor drivers a plan may name: libvirt today, the bare-metal driver next.
-DRIVERS = ("libvirt",)
+# The drivers a plan may name: libvirt (a hypervisor's domain) and baremetal (a whole node, deployed
+# through its BMC by the controller: plugin_utils/conductor/deploy.py).
+DRIVERS = ("libvirt", "baremetal")
 DEFAULT_DRIVER = "libvirt"
 # The error code of a plan that cannot be read (a hand-made module call, a damaged store row).
 UNREADABLE = "InvalidRequest"
@@ -191,6 +192,11 @@ class ImageRef(_Declared):
     name: t.Optional[str] = _field("str", None, optional=True)
     file: t.Optional[str] = _field("str", None, optional=True)
     disk_format: t.Optional[str] = _field("str", None, optional=True)
+    # a bare-metal deploy's boot files (the image's kernel_id and ramdisk_id images, Ironic's way) and
+    # the kernel command line (its os_command_line); absent from a virtual server's plan
+    kernel_file: t.Optional[str] = _field("str", None, optional=True, omit_none=True)
+    ramdisk_file: t.Optional[str] = _field("str", None, optional=True, omit_none=True)
+    kernel_cmdline: t.Optional[str] = _field("str", None, optional=True, omit_none=True)
 
 
 @dataclasses.dataclass(frozen=True)

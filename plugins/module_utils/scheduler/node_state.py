@@ -29,6 +29,8 @@ class NodeState(HostState):
     maintenance_reason: t.Optional[str] = None
     provision_state: str = "enroll"
     instance_uuid: t.Optional[str] = None  # the instance that holds the node
+    driver: str = ""  # stratus_bm_driver
+    boot_interface: t.Optional[str] = None  # how a deploy boots it (drivers.BOOT_INTERFACES); None: it cannot
     # True when an earlier instance of the request being scheduled took it (explain says so)
     taken_by_request: bool = False
 

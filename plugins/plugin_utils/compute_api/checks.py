@@ -136,11 +136,14 @@ def _requested_networks(req: t.Mapping[str, t.Any]) -> t.Union[str, list[dict[st
     return list(nets)
 
 
-def _resolve_networks(catalog: Catalog, caller: Caller, requested: t.Union[str, list[dict[str, t.Any]]]
-                      ) -> tuple[list[dict[str, t.Any]], list[t.Optional[str]]]:
+def _resolve_networks(catalog: Catalog, caller: Caller, requested: t.Union[str, list[dict[str, t.Any]]],
+                      virtual: bool = True) -> tuple[list[dict[str, t.Any]], list[t.Optional[str]]]:
     if requested == "none":
         return [], []
     visible = catalog.visible_networks(caller.project_id, caller.is_admin)
+    if requested == "auto" and virtual:
+        # a network no hypervisor has (`hypervisors: []`, a bare-metal node network) cannot take a virtual NIC
+        visible = [n for n in visible if n.get("hypervisors", "all") != []]
     if requested == "auto":
         if not visible:
             raise StratusError("UnableToAutoAllocateNetwork", "Unable to automatically allocate a network for "
@@ -236,7 +239,7 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
         image = bdmlib.boot_image_metadata(bdms, StoreSources(catalog, caller, db_url=db_url))
     if flavor["disabled"]:
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
-    networks, fixed = _resolve_networks(catalog, caller, requested_nets)
+    networks, fixed = _resolve_networks(catalog, caller, requested_nets, flavor_baremetal(flavor) is None)
     ipam.check_fixed_ips(networks, fixed)
     keypair = catalog.keypair(caller.user_id, req["key_name"]) if req.get("key_name") else None
     limits = quota.Limits(task_vars.get("stratus_quotas"), caller.project_id, caller.user_id)

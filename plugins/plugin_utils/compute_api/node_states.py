@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import boot_interface
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.states import ENROLL
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.node_state import (
@@ -62,5 +63,6 @@ def node_states(nodes: t.Iterable[BaremetalNode], rows: t.Mapping[str, t.Any], c
             networks=[network_ids[nic.network] for nic in node.nics if nic.network in network_ids],
             resource_class=node.placement_resource_class, traits=list(node.traits),
             maintenance=maintenance, maintenance_reason=reason,
-            provision_state=row.provision_state if row is not None else ENROLL, instance_uuid=held))
+            provision_state=row.provision_state if row is not None else ENROLL, instance_uuid=held,
+            driver=node.driver, boot_interface=boot_interface(node.driver)))
     return states

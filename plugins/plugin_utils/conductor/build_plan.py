@@ -26,19 +26,26 @@ GiB, MiB = bdmlib.GiB, bdmlib.MiB
 
 def build_plan(request: t.Mapping[str, t.Any], decision: Decision, *, uuid: str, name: str, hostname: str,
                project_id: str, user_id: str, launch_index: int, bdms: list[dict[str, t.Any]], nics: list[Nic],
-               alternates: list[str], max_attempts: int, created_at: datetime.datetime) -> BuildPlan:
+               alternates: list[str], max_attempts: int, created_at: datetime.datetime,
+               boot_files: t.Optional[t.Mapping[str, t.Optional[str]]] = None) -> BuildPlan:
     """The plan of one new instance: its block devices, NICs, config drive, and what a reschedule
-    needs (alternates, attempts)."""
+    needs (alternates, attempts). ``boot_files`` (kernel_file, ramdisk_file, kernel_cmdline) make it
+    a bare-metal deploy's plan (driver baremetal): its config drive always goes on the deploy medium."""
     image = decision.image
+    image_ref = None
+    if image:
+        image_ref = ImageRef(**{k: image.get(k) for k in ("id", "name", "file", "disk_format")},
+                             **dict(boot_files or {}))
     plan = BuildPlan(
         uuid=uuid, name=name, hostname=hostname, project_id=project_id, user_id=user_id,
+        driver="baremetal" if boot_files is not None else "libvirt",
         availability_zone=decision.zone, launch_index=launch_index, domain_name="instance-%s" % uuid,
         flavor=dict(decision.flavor),
-        image=ImageRef(**{k: image.get(k) for k in ("id", "name", "file", "disk_format")}) if image else None,
+        image=image_ref,
         nics=list(nics), networks=[dict(n) for n in decision.networks], alternates=list(alternates),
-        max_attempts=max_attempts, block_devices=_block_devices(uuid, bdms, decision.flavor, image),
+        max_attempts=max_attempts, block_devices=[] if boot_files is not None else _block_devices(uuid, bdms, decision.flavor, image),
         server_group=dict(decision.group) if decision.group else None, created_at=created_at.isoformat())
-    if schema.as_bool(request.get("config_drive")):
+    if schema.as_bool(request.get("config_drive")) or boot_files is not None:
         plan = _with_config_drive(plan, request, decision.keypair)
     return plan
 

@@ -35,6 +35,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_plan import build_plan
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import node_schedule
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.node_schedule import NodeFleet
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, ipam
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.ipam import allocate_ip
@@ -43,14 +44,6 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store import engin
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_actions, instances, volumes,
 )
-
-
-# The one switch of the bare-metal build: until the deploy steps are wired (networking, the deploy
-# medium, power on; docs/baremetal.md), a real create with a bare-metal flavor is decided and
-# scheduled, then refused before anything is written. Check mode and explain work whole. The
-# deploy increment removes this switch and its test (tests/integration/test_baremetal_placement.py,
-# test_a_real_create_is_refused_after_scheduling_and_leaves_nothing).
-BAREMETAL_DEPLOY_WIRED = False
 
 
 class CreateResult(t.NamedTuple):
@@ -101,6 +94,8 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
     catalog = Catalog(task_vars, raw_vars)
     decision = decide(request, caller, catalog, task_vars, hypervisors, hostvars, db_url, nodes)
     baremetal = flavor_baremetal(decision.flavor)
+    # a bare-metal deploy boots the image's kernel and ramdisk (Ironic's kernel_id / ramdisk_id)
+    boot_files = node_schedule.boot_files(catalog, decision.image) if baremetal is not None else None
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in views.live_servers(conn, caller.project_id, decision.names)}
         replaced: list[tuple[t.Any, list[str]]] = []
@@ -197,19 +192,13 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
                 replacing = [dict(views.server_view(r), task_state="deleting", replaced_because=f) for r, f in replaced]
                 return CreateResult(True, planned + [views.server_view(r) for r in existing.values()] + replacing, [],
                                     explain)
-            if fleet is not None and not BAREMETAL_DEPLOY_WIRED:
-                # decided and scheduled (explain, NoValidHost and check mode are whole), refused before any write
-                taken = ", ".join(s.host for s in selections)
-                raise StratusError("BuildAbortException", "bare-metal deploy is not available yet: flavor %s asks for "
-                                   "a whole node (%s would be taken); the deploy steps come in a later increment, "
-                                   "nothing was created" % (decision.flavor["name"], taken), "flavor")
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
                 node = fleet.claim(conn, sel.host, uuid, Who.of(caller, request_id)) \
                     if fleet is not None else None
                 _insert_instance(conn, request, caller, decision, bdms, name, uuid, sel, first_index + offset, spec, rng,
-                                 request_id, 1 if force else scheduler.config.max_attempts, node)
+                                 request_id, 1 if force else scheduler.config.max_attempts, node, boot_files)
             # Nova's recheck after the claim (delta 0: are we over now?)
             quota.check_num_instances(conn, decision.limits, caller.project_id, caller.user_id, decision.flavor, 0, 0,
                                       orig_num_req=len(missing))
@@ -252,9 +241,11 @@ def _replace(conn: Connection, row: t.Any, differs: list[str], caller: Caller, r
 def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], caller: Caller, decision: Decision,
                      bdms: list[dict[str, t.Any]], name: str, uuid: str, sel: t.Any, index: int, spec: RequestSpec,
                      rng: random.Random, request_id: str, max_attempts: int,
-                     node: t.Optional[BaremetalNode] = None) -> None:
+                     node: t.Optional[BaremetalNode] = None,
+                     boot_files: t.Optional[dict[str, t.Optional[str]]] = None) -> None:
     """One new instance: its row, claim, volumes, addresses, plan. On a bare-metal ``node`` the claim
-    row records the node whole (what the node is, not what the flavor says: nothing else can use it)."""
+    row records the node whole (what the node is, not what the flavor says: nothing else can use it),
+    and each address goes with the node's own NIC on that network."""
     now = lifecycle.now()
     sizes = (spec.vcpus, spec.memory_mb, spec.disk_gb)
     if node is not None:
@@ -286,12 +277,13 @@ def _insert_instance(conn: Connection, request: t.Mapping[str, t.Any], caller: C
         own.append(bdm)
     nics = []
     for vif, (net, ip) in enumerate(zip(decision.networks, decision.fixed_ips)):
-        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in decision.fixed_ips if f})
+        alloc = allocate_ip(conn, net, uuid, hostname, ip, vif, rng, avoid={f for f in decision.fixed_ips if f},
+                            mac=node_schedule.node_mac(node, net) if node is not None else None)
         nics.append(Nic(network_id=net["id"], network_name=net["name"], libvirt_network=net["libvirt_name"],
                         mac=alloc["mac"], ip=alloc["address"], hostname=hostname))
     plan = build_plan(request, decision, uuid=uuid, name=name, hostname=hostname, project_id=caller.project_id,
                       user_id=caller.user_id, launch_index=index, bdms=own, nics=nics,
-                      alternates=sel.alternates, max_attempts=max_attempts, created_at=now)
+                      alternates=sel.alternates, max_attempts=max_attempts, created_at=now, boot_files=boot_files)
     conn.execute(instances.update().where(instances.c.uuid == uuid).values(plan=plan.to_dict()))
     lifecycle.start_action(conn, uuid, "create", request_id, caller.project_id, caller.user_id)
     lifecycle.record_event(conn, uuid, "conductor_schedule_and_build_instances", sel.host, "Success",

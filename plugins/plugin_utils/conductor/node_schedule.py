@@ -76,3 +76,37 @@ class NodeFleet:
             if hasattr(exc, attribute):
                 setattr(err, attribute, getattr(exc, attribute))
         return err
+
+
+def node_mac(node: BaremetalNode, network: t.Mapping[str, t.Any]) -> str:
+    """The node's own MAC on a network of the request (the scheduler's NodeNetworkFilter has made
+    sure it has one): the address IPAM gives goes with it."""
+    for nic in node.nics:
+        if nic.network == network["name"]:
+            return nic.mac
+    raise StratusError("NoValidHost", "No valid host was found. Bare-metal node %s has no NIC on network %s"
+                       % (node.name, network["name"]), "networks")
+
+
+def boot_files(catalog: Catalog, image: t.Optional[t.Mapping[str, t.Any]]) -> dict[str, t.Optional[str]]:
+    """The kernel and ramdisk a bare-metal deploy boots: the image's ``kernel_id`` and ``ramdisk_id``
+    properties name catalog images with files (Ironic's way), ``os_command_line`` the kernel's
+    command line (deploy_medium.py checks it). Anything else is ImageUnacceptable, field image."""
+    if not image:
+        raise StratusError("ImageUnacceptable", "a bare-metal server boots an image (its kernel_id and ramdisk_id); "
+                           "none was given", "image")
+    properties = image.get("properties") or {}
+    found: dict[str, t.Optional[str]] = {}
+    for prop, key in (("kernel_id", "kernel_file"), ("ramdisk_id", "ramdisk_file")):
+        ref = properties.get(prop)
+        part = catalog.find_image(ref) if isinstance(ref, str) and ref else None
+        if part is None or not part.get("file"):
+            raise StratusError("ImageUnacceptable", "Image %s is unacceptable for a bare-metal deploy: its %s %s"
+                               % (image["id"], prop, "names no image of the catalog with a file" if ref else
+                                  "property is missing (the kernel and ramdisk a node boots)"), "image")
+        found[key] = str(part["file"])
+    cmdline = properties.get("os_command_line")
+    if cmdline is not None and not isinstance(cmdline, str):
+        raise StratusError("ImageUnacceptable", "Image %s: os_command_line must be a string" % image["id"], "image")
+    found["kernel_cmdline"] = cmdline
+    return found

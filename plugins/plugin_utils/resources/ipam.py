@@ -153,9 +153,9 @@ def check_addresses(conn: Connection, networks: t.Sequence[t.Mapping[str, t.Any]
 
 def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hostname: str,
                 fixed_ip: t.Optional[str], vif_index: int, rng: random.Random,
-                avoid: t.Collection[str] = ()) -> dict[str, str]:
+                avoid: t.Collection[str] = (), mac: t.Optional[str] = None) -> dict[str, str]:
     """One address (the fixed one, or the first free one not in ``avoid``: the fixed IPs of the
-    same request) and a new MAC, recorded for the instance."""
+    same request) and a new MAC (or ``mac``: a bare-metal node's own NIC), recorded for the instance."""
     held = _held(conn)
     used = _used(conn, net["id"], held)
     if fixed_ip:
@@ -168,7 +168,7 @@ def allocate_ip(conn: Connection, net: dict[str, t.Any], instance_uuid: str, hos
         if not address:
             raise _no_more(net)
     macs = {row.mac for row in conn.execute(sa.select(ip_allocations.c.mac))} | {a["mac"] for a in held}
-    mac = ""
+    mac = mac or ""
     while not mac or mac in macs:
         tail = [rng.randrange(256) for _octet in range(3)]
         mac = ":".join("%02x" % b for b in MAC_PREFIX + tuple(tail))

@@ -111,6 +111,20 @@ class NodeNetworkFilter(NetworkFilter):
         return "the node has no NIC on network(s) %s" % ", ".join(missing)
 
 
+class NodeBootInterfaceFilter(BaseHostFilter):
+    """The node's driver has a deploy boot interface (Redfish: virtual media; IPMI's PXE boot is not
+    built yet): a node the deploy cannot boot is never given out."""
+
+    name = "NodeBootInterfaceFilter"
+    run_filter_once_per_request = True
+
+    def prepare(self, spec: RequestSpec) -> Check:
+        return lambda h: _node(h).boot_interface is not None
+
+    def reason(self, host: HostState, spec: RequestSpec) -> t.Optional[str]:
+        return "driver %s: no deploy boot interface yet" % _node(host).driver
+
+
 class NodeMaintenanceFilter(BaseHostFilter):
     """Not in maintenance: the inventory's flag or the store's (an operator's maintenance on)."""
 
@@ -161,7 +175,7 @@ class ProvisionStateFilter(BaseHostFilter):
 # The order explain reports in: what the request asks of the node, then whether the node is free.
 NODE_FILTERS: t.Tuple[t.Type[BaseHostFilter], ...] = (
     ResourceClassFilter, NodeTraitsFilter, NodeAvailabilityZoneFilter, NodeNetworkFilter,
-    NodeMaintenanceFilter, NodeClaimedFilter, ProvisionStateFilter,
+    NodeBootInterfaceFilter, NodeMaintenanceFilter, NodeClaimedFilter, ProvisionStateFilter,
 )
 
 

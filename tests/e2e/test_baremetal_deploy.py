@@ -1,0 +1,231 @@
+"""End-to-end: bare-metal servers through the user's own provision.yml, on the lab's real BMCs.
+
+One lab: one hypervisor and three nodes (node1 and node2 Redfish, node3 IPMI) behind sushy-tools and
+virtualbmc in the BMC namespace; the demo catalog's bm.small flavor and stratus-guest image (its kernel and
+initramfs). The operator manages and provides the nodes; then provision.yml with two bare-metal servers and
+a virtual one: the bare-metal servers are ACTIVE on the Redfish nodes, each node's console shows the
+config drive's name and uuid and the store's address; a rerun changes nothing; one more is NoValidHost
+with every node's reason (the IPMI node: no deploy boot interface yet); the delete leaves every node
+available, powered off, no medium inserted, no DHCP entry, no medium file; the BMC password is in no
+output or log.
+
+Its own prefix, subnet and state dir (no other test uses stxw / 10.238); one lab bring-up. Needs root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+import sushy
+
+from stratus_lab.ansible_run import recap, run_merged
+from stratus_lab.baremetal import BmcHost, bmc_of
+from stratus_lab.lab import load_lab
+from stratus_lab.paths import ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import rows as store_rows, sqlite_url
+from wait_helpers import wait_until  # tests/wait_helpers.py
+
+STATE = Path("/tmp/stratus-bm-wire")
+PREFIX = "stxw"
+SUBNET = "10.238"
+STRATUS = ROOT / ".venv" / "bin" / "stratus"
+ADMIN = ["--user", "root", "--project", "ops", "--role", "admin"]
+# The demo project's member asks for the servers (the node network `baremetal` is the demo project's).
+DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
+# The first Redfish GET of a System can take ~60 s on 2 cores (libvirtd probing QEMU); far above it.
+FIRST_ANSWER_S = 240.0
+# A node booting its deploy medium under TCG: ~10-25 s from power on; far above it.
+BOOT_S = 900.0
+BM = {"name": "bm", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
+      "min_count": 2, "max_count": 2}
+VM = {"name": "vm", "flavor": "m1.tiny", "image": "stratus-guest"}
+ONE_MORE = {"name": "bm-more", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
+            "explain": True}
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("/usr/sbin/libvirtd") is None, reason="libvirtd not installed"),
+    pytest.mark.skipif(not STRATUS.exists(), reason="the CLI is not installed (make setup installs it)"),
+]
+
+SHOWN: list[str] = []  # every output of the module's commands: the password must be in none
+
+
+@pytest.fixture(scope="module")
+def lab() -> t.Iterator[LabSession]:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=1, baremetal=3, caller=DEMO) as session:
+        wait_until(lambda: redfish_system("node1") is not None, "the Redfish emulator to answer",
+                   timeout=FIRST_ANSWER_S, interval=1)
+        yield session
+
+
+def lab_json() -> dict[str, t.Any]:
+    return json.loads((STATE / "lab.json").read_text())
+
+
+def record(name: str) -> dict[str, t.Any]:
+    return next(n for n in lab_json()["nodes"] if n["name"] == name)
+
+
+def password() -> str:
+    return Path(lab_json()["nodes"][0]["password_file"]).read_text().strip()
+
+
+def redfish_system(name: str) -> t.Optional[t.Any]:
+    rec = record(name)
+    try:
+        client = sushy.Sushy(f"{rec['redfish_address']}/redfish/v1",
+                             auth=sushy.auth.BasicAuth(username=rec["username"], password=password()))
+        return client.get_system(rec["redfish_path"])
+    except sushy.exceptions.ConnectionError:
+        return None
+
+
+def bmc() -> BmcHost:
+    return bmc_of(load_lab(STATE))
+
+
+def rows(query: str) -> list[tuple]:
+    return [tuple(row) for row in store_rows(sqlite_url(STATE / "store"), query)]
+
+
+def stratus(lab: LabSession, *args: str) -> dict[str, t.Any]:
+    # the operator (ADMIN's flags), not the demo member the provision runs are asked by
+    env = {k: v for k, v in lab.env.items() if k not in ("STRATUS_USER_ID", "STRATUS_PROJECT_ID", "STRATUS_ROLES")}
+    env["STRATUS_LAB_DIR"] = str(STATE)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "cli"), os.environ.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([str(STRATUS), *ADMIN, *args, "-o", "json"], capture_output=True, text=True, env=env,
+                          cwd=str(STATE), timeout=900, check=False)
+    SHOWN.extend([proc.stdout, proc.stderr])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+
+def provision(lab: LabSession, servers: list[dict[str, t.Any]]) -> t.Any:
+    run = run_merged(lab.provision_argv(servers), lab.env, 1500)
+    SHOWN.append(run.stdout)
+    return run
+
+
+def node_rows() -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in rows("select name, provision_state, instance_uuid, last_error from baremetal_nodes")}
+
+
+def console(name: str) -> str:
+    return bmc().node_console(name).read_text(errors="replace") if bmc().node_console(name).exists() else ""
+
+
+def test_the_nodes_are_managed_and_provided(lab: LabSession) -> None:
+    for name in ("node1", "node2", "node3"):
+        for verb in ("manage", "provide"):
+            stratus(lab, "baremetal", "node", verb, name)
+    assert {n: r[0] for n, r in node_rows().items()} == {"node1": "available", "node2": "available",
+                                                         "node3": "available"}
+
+
+def test_two_bare_metal_servers_and_a_virtual_one_are_built(lab: LabSession) -> None:
+    run = provision(lab, [BM, VM])
+    assert run.returncode == 0, run.stdout[-4000:]
+    servers = rows("select i.uuid, i.name, i.host, i.vm_state, i.power_state, a.address, a.mac from instances i "
+                   "join ip_allocations a on a.instance_uuid = i.uuid where i.deleted = '' order by i.name")
+    assert [(s[1], s[2], s[3]) for s in servers] == [("bm-1", "node1", "active"), ("bm-2", "node2", "active"),
+                                                     ("vm", "hv1", "active")]
+    for uuid, name, node, _vm_state, power, ip, mac in servers[:2]:
+        assert power == "running"
+        assert mac == record(node)["nics"][0]["mac"]  # the node's own NIC
+        ready = f"STRATUS-GUEST ready name={name} uuid={uuid} ip={ip}"
+        wait_until(lambda n=node, line=ready: line in console(n), f"{node} to boot {name}", timeout=BOOT_S, interval=1)
+        events = rows("select e.event, e.result from instance_actions_events e join instance_actions a "
+                      "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % uuid)
+        assert events == [("conductor_schedule_and_build_instances", "Success"), ("compute_allocate_network", "Success"),
+                          ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
+    states = node_rows()
+    assert states["node1"][:2] == ("active", servers[0][0]) and states["node2"][:2] == ("active", servers[1][0])
+    assert states["node3"][:2] == ("available", None)
+    media = sorted(p.name for p in Path(lab_json()["media_dir"]).iterdir())
+    assert media == sorted(f"{s[0]}.iso" for s in servers[:2])
+    assert all(oct((Path(lab_json()["media_dir"]) / m).stat().st_mode & 0o777) == "0o640" for m in media)
+
+
+def test_a_rerun_changes_nothing(lab: LabSession) -> None:
+    before = console("node1")
+    run = provision(lab, [BM, VM])
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert all(v["changed"] == 0 for v in recap(run.stdout).values()), run.stdout[-3000:]
+    assert console("node1") == before  # not booted again
+
+
+def test_one_more_is_no_valid_host_naming_each_node(lab: LabSession) -> None:
+    run = provision(lab, [ONE_MORE])
+    assert run.returncode != 0
+    assert "NoValidHost" in run.stdout and "There are not enough bare-metal nodes available" in run.stdout
+    for reason in ("the node is claimed by instance", "driver ipmi: no deploy boot interface yet"):
+        assert reason in run.stdout, run.stdout[-4000:]
+    assert not rows("select uuid from instances where name = 'bm-more' and deleted = ''")
+
+
+def test_delete_gives_every_node_back(lab: LabSession) -> None:
+    uuids = [r[0] for r in rows("select uuid from instances where name like 'bm-%' and deleted = ''")]
+    run = provision(lab, [dict(BM, state="absent"), dict(VM, state="absent")])
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert not rows("select uuid from instances where deleted = ''")
+    assert node_rows() == {n: ("available", None, None) for n in ("node1", "node2", "node3")}
+    for name in ("node1", "node2"):
+        system = redfish_system(name)
+        assert system is not None and system.power_state == sushy.PowerState.OFF
+        cd = system.virtual_media.get_member(f"{record(name)['redfish_path']}/VirtualMedia/Cd")
+        assert not cd.inserted
+    assert not [p for p in bmc().node_dhcp_hosts.iterdir() if not p.name.startswith(".")]
+    assert not [p for p in Path(lab_json()["media_dir"]).iterdir() if any(u in p.name for u in uuids)]
+    cleaned = rows("select node, to_state, result from baremetal_node_events where event = 'clean' order by id")
+    assert sorted(cleaned) == [("node1", "available", "success"), ("node2", "available", "success")]
+
+
+def wrong_password_overlay() -> Path:
+    """An inventory source after the others: node1's BMC password is wrong (its host variable wins)."""
+    overlay = STATE / "wrong-password"
+    overlay.mkdir(exist_ok=True)
+    (overlay / "hosts.yml").write_text(json.dumps({"all": {"children": {"baremetal_nodes": {"hosts": {
+        "node1": {"stratus_bm_password": "not-the-bmc-password"}}}}}}))
+    return overlay
+
+
+def test_a_node_whose_bmc_refuses_is_left_for_the_next(lab: LabSession) -> None:
+    """node1's BMC refuses the credentials: its deploy fails, the server is rescheduled onto node2
+    (its alternate) and built there; node1 ends in clean failed with the fault, until the operator's
+    manage and provide."""
+    server = {"name": "bm-retry", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}]}
+    argv = lab.provision_argv([server]) + ["-i", str(wrong_password_overlay())]
+    run = run_merged(argv, lab.env, 1500)
+    SHOWN.append(run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:]
+    ((uuid, node, vm_state, attempts),) = rows("select uuid, host, vm_state, attempts from instances "
+                                               "where name = 'bm-retry' and deleted = ''")
+    assert (node, vm_state, attempts) == ("node2", "active", 2)
+    events = rows("select e.event, e.host, e.result from instance_actions_events e join instance_actions a "
+                  "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % uuid)
+    assert ("compute_spawn", "node1", "Error") in events and events[-1] == ("compute_spawn", "node2", "Success")
+    state, holder, fault = node_rows()["node1"]
+    assert (state, holder) == ("clean failed", None) and fault.startswith("BMCAuthFailed")
+    SHOWN.append(fault)
+    gone = provision(lab, [dict(server, state="absent")])
+    assert gone.returncode == 0, gone.stdout[-4000:]
+    assert node_rows()["node2"] == ("available", None, None)
+    for verb in ("manage", "provide"):
+        stratus(lab, "baremetal", "node", verb, "node1")
+    assert node_rows()["node1"] == ("available", None, None)
+
+
+def test_the_bmc_password_is_in_no_output_or_log(lab: LabSession) -> None:
+    secret = password()
+    texts = list(SHOWN) + [p.read_text(errors="replace") for p in (STATE / "bmc" / "logs").glob("*.log")]
+    texts += [json.dumps(rows("select * from baremetal_node_events")),
+              json.dumps(rows("select * from instances"), default=str)]
+    assert texts and not any(secret in text for text in texts)
