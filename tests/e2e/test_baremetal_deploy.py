@@ -9,7 +9,7 @@ with every node's reason (the IPMI node: no deploy boot interface yet); the dele
 available, powered off, no medium inserted, no DHCP entry, no medium file; the BMC password is in no
 output or log.
 
-Its own prefix, subnet and state dir (no other test uses stxw / 10.238); one lab bring-up. Needs root.
+Its own prefix, subnet and state dir (no other test uses stxw / 10.248); one lab bring-up. Needs root.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from wait_helpers import wait_until  # tests/wait_helpers.py
 
 STATE = Path("/tmp/stratus-bm-wire")
 PREFIX = "stxw"
-SUBNET = "10.238"
+SUBNET = "10.248"
 STRATUS = ROOT / ".venv" / "bin" / "stratus"
 ADMIN = ["--user", "root", "--project", "ops", "--role", "admin"]
 # The demo project's member asks for the servers (the node network `baremetal` is the demo project's).
