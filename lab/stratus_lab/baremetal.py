@@ -62,6 +62,11 @@ VMEDIA_POOL = "vmedia"
 NODE_MEMORY_MB = 512
 # qemu-system-x86 here does not link iPXE's ROMs where QEMU looks; name the one the NIC needs (PXE).
 VIRTIO_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
+# That ROM says PCI device 1af4:1041 (virtio 1.0 net). QEMU rewrites a ROM's device id to the device's only
+# for its default ROM, not for one named, and SeaBIOS runs no ROM whose id differs: a transitional
+# virtio-net (1af4:1000, the `virtio` model on i440fx) would never start iPXE. The modern-only device is 1041.
+NODE_NIC_MODEL = "virtio-non-transitional"
+
 
 
 @dataclass
@@ -357,7 +362,7 @@ def node_xml(bmc: BmcHost, index: int) -> str:
     <interface type='network'>
       <source network='{NODE_NETWORK}'/>
       <mac address='{node_mac(index)}'/>
-      <model type='virtio'/>
+      <model type='{NODE_NIC_MODEL}'/>
       {rom}
     </interface>
     <serial type='file'>

@@ -91,7 +91,7 @@ def test_the_config_cpio_holds_the_config_drive_tree_under_stratus_config_2(part
     data = Path(parts["root"], f"instances/{UUID}/config-2.cpio").read_bytes()
     entries = {name: (mode, content) for name, mode, content in read_newc(data)}
     expected = cd.config_drive_tree(META, NETWORK, USER_DATA, None, FILES)
-    assert list(entries) == ["stratus", "stratus/config-2"] + ["stratus/config-2/" + "/".join(p) for p, _ in expected]
+    assert list(entries) == ["stratus", "stratus/config-2"] + ["stratus/config-2/" + "/".join(p) for p, _content in expected]
     for parts_, content in expected:
         mode, got = entries["stratus/config-2/" + "/".join(parts_)]
         if content is None:

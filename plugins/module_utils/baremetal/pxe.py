@@ -108,7 +108,7 @@ def config_cpio(meta_data: dict, network_data: t.Optional[dict] = None, user_dat
     except config_drive.ConfigDriveError as exc:
         raise StratusError("InvalidRequest", "the PXE boot's config drive: %s" % exc, "config_drive") from None
     archive = NewcArchive()
-    archive.add_dir(INITRD_CONFIG_DIR.split("/")[0])
+    archive.add_dir(os.path.dirname(INITRD_CONFIG_DIR))
     archive.add_dir(INITRD_CONFIG_DIR, 0o700)
     for parts, content in tree:
         path = "/".join((INITRD_CONFIG_DIR,) + parts)
