@@ -68,7 +68,6 @@ VIRTIO_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
 NODE_NIC_MODEL = "virtio-non-transitional"
 
 
-
 @dataclass
 class BmcHost(Hypervisor):
     """The BMC namespace: a hypervisor-shaped namespace without sshd, with the two emulators."""
