@@ -197,6 +197,11 @@ def test_clean_removes_what_prepare_wrote_and_is_idempotent(parts):
     assert not pxe.clean_pxe(parts["root"], MAC, UUID)
 
 
+def test_clean_of_a_node_never_prepared_changes_nothing(parts):
+    assert not pxe.clean_pxe(parts["root"], MAC, UUID)
+    assert os.listdir(parts["root"]) == [pxe.LOCK_FILE]
+
+
 def test_clean_keeps_the_images_another_node_boots(parts):
     prepare(parts)
     other = prepare(parts, mac=MAC2, instance_uuid=UUID2, meta_data=dict(META, uuid=UUID2))
