@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal import newc
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal.newc import NewcArchive
 from ansible_collections.stratus.compute.plugins.module_utils.compute.steps import file_sha256
 
 HERE = Path(__file__).resolve().parent
@@ -320,60 +322,15 @@ def resolve_modules(table: dict[str, tuple[str, list[str]]], builtin: set[str],
 
 # ---------------------------------------------------------------- initramfs
 
-class Cpio:
-    """Minimal newc ("070701") cpio writer, enough for an initramfs.
-
-    Writing the archive ourselves lets it hold /dev/console without root
-    (no mknod) and makes it reproducible (fixed mtime/uid/inode order).
-    """
-
-    def __init__(self) -> None:
-        self._entries: list[tuple[str, int, bytes, int, int]] = []
-        self._names: set[str] = set()
-
-    def _parents(self, path: str) -> None:
-        parts = path.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            parent = "/".join(parts[:i])
-            if parent not in self._names:
-                self._add(parent, 0o040755, b"")
+class Cpio(NewcArchive):
+    """The initramfs archive (module_utils/baremetal/newc.py): written here, not by cpio(1), it holds
+    /dev/console without root (no mknod) and is reproducible (fixed mtime/uid/inode order)."""
 
     def _add(self, path: str, mode: int, data: bytes, rmajor: int = 0, rminor: int = 0) -> None:
-        path = path.strip("/")
-        if path in self._names:
-            raise BuildError("initramfs entry added twice: %s" % path)
-        self._parents(path)
-        self._names.add(path)
-        self._entries.append((path, mode, data, rmajor, rminor))
-
-    def add_dir(self, path: str, mode: int = 0o755) -> None:
-        if path.strip("/") not in self._names:
-            self._add(path, 0o040000 | mode, b"")
-
-    def add_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        self._add(path, 0o100000 | mode, data)
-
-    def add_symlink(self, path: str, target: str) -> None:
-        self._add(path, 0o120777, target.encode())
-
-    def add_chardev(self, path: str, major: int, minor: int, mode: int = 0o600) -> None:
-        self._add(path, 0o020000 | mode, b"", major, minor)
-
-    @staticmethod
-    def _pad(n: int) -> bytes:
-        return b"\0" * (-n % 4)
-
-    def _record(self, ino: int, name: str, mode: int, data: bytes,
-                rmajor: int = 0, rminor: int = 0) -> bytes:
-        name_b = name.encode() + b"\0"
-        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, rmajor, rminor, len(name_b), 0)
-        header = b"070701" + b"".join(b"%08x" % f for f in fields)
-        return header + name_b + self._pad(len(header) + len(name_b)) + data + self._pad(len(data))
-
-    def to_bytes(self) -> bytes:
-        out = [self._record(i + 1, *entry) for i, entry in enumerate(self._entries)]
-        out.append(self._record(0, "TRAILER!!!", 0, b""))
-        return b"".join(out)
+        try:
+            super()._add(path, mode, data, rmajor, rminor)
+        except ValueError as exc:
+            raise BuildError("initramfs: %s" % exc) from None
 
 
 def busybox_applets() -> list[str]:
@@ -496,6 +453,8 @@ def build_key(kernel_pkg: str, kernel_version: str) -> str:
     h = hashlib.sha256()
     for name in INPUT_FILES:
         h.update(name.encode() + b"\0" + (HERE / name).read_bytes() + b"\0")
+    # the cpio writer of the initramfs lives in the collection
+    h.update(b"newc.py\0" + Path(newc.__file__).read_bytes() + b"\0")
     h.update(("%s=%s\n" % (kernel_pkg, kernel_version)).encode())
     h.update(sha256_file(BUSYBOX).encode())
     h.update(tool_versions().encode())

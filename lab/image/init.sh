@@ -4,7 +4,8 @@
 # shellcheck shell=dash
 #
 # It proves a Stratus-provisioned server came up right: disks attached, the
-# config drive readable, DHCP working. The serial console gets:
+# config drive readable (a config-2 device, or the tree in the initramfs after a
+# PXE boot), DHCP working. The serial console gets:
 #   STRATUS-GUEST disks vda=<bytes> sr0=<bytes> ...
 #   STRATUS-GUEST user_data bytes=<n> sha256=<hex or ->
 #   STRATUS-GUEST public_key name=<key name> sha256=<hex of the key text>   (one per key)
@@ -14,6 +15,9 @@
 
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 CFG=/mnt/config
+# A PXE boot (plugins/module_utils/baremetal/pxe.py) has no config-2 device: the config drive tree
+# comes as a second initrd, unpacked beside this script into the one initramfs.
+INITRD_CFG=/stratus/config-2
 MD_REL=openstack/latest/meta_data.json
 UD_REL=openstack/latest/user_data
 
@@ -162,7 +166,11 @@ load_modules
 run_dhcp &
 dhcp_pid=$!
 
-wait_config_drive
+if [ -f "$INITRD_CFG/$MD_REL" ]; then
+    CFG=$INITRD_CFG
+else
+    wait_config_drive
+fi
 name=$(meta_value name)
 uuid=$(meta_value uuid)
 [ -n "$name" ] && hostname "$name"

@@ -14,7 +14,10 @@ lab's own addresses, {base}.250.2; a mount namespace with private /etc/libvirt, 
 - virtualbmc's vbmcd, one IPMI endpoint per node on {base}.250.2, UDP ports 623, 624, ...;
 - the deploy-media server (stratus_lab/media_server.py) on http://{base}.250.2:8080, serving
   <state>/bmc/media (0700): InsertMedia downloads a node's deploy medium from there. lab.json
-  records both (`media_dir`, `media_url`).
+  records both (`media_dir`, `media_url`);
+- TFTP on the node network (libvirt's dnsmasq, on 10.241.0.1): <state>/bmc/tftp (its files 0640 of the
+  group of that dnsmasq), holding iPXE's global script boot.ipxe, the DHCP boot file; an IPMI node boots by PXE from
+  the files plugins/module_utils/baremetal/pxe.py puts there. lab.json records it (`tftp_root`).
 
 Every node is reachable both ways (Redfish and IPMI): the user is `admin`, the password is generated
 once into <state>/bmc/password (0600) and lab.json records its path, never the password.
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import bcrypt
 
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal import pxe
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network as node_network
 
 from stratus_lab.lab import (DAEMON_ENV, DAEMON_SCRIPTS, Hypervisor, Lab, LabError, VENV_BIN,
@@ -60,6 +64,10 @@ VMEDIA_POOL = "vmedia"
 NODE_MEMORY_MB = 512
 # qemu-system-x86 here does not link iPXE's ROMs where QEMU looks; name the one the NIC needs (PXE).
 VIRTIO_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
+# That ROM says PCI device 1af4:1041 (virtio 1.0 net). QEMU rewrites a ROM's device id to the device's only
+# for its default ROM, not for one named, and SeaBIOS runs no ROM whose id differs: a transitional
+# virtio-net (1af4:1000, the `virtio` model on i440fx) would never start iPXE. The modern-only device is 1041.
+NODE_NIC_MODEL = "virtio-non-transitional"
 
 
 @dataclass
@@ -108,6 +116,16 @@ class BmcHost(Hypervisor):
     @property
     def media_url(self) -> str:
         return f"http://{self.addr}:{MEDIA_PORT}"
+
+    @property
+    def tftp_root(self) -> Path:
+        """The node network's TFTP root (its PXE files carry user data: 0640, readable by dnsmasq's group)."""
+        return self.dir / "tftp"
+
+    @property
+    def node_dhcp_pid_dir(self) -> Path:
+        """Where the BMC namespace's libvirtd keeps its networks' dnsmasq PID files, as the machine sees it."""
+        return self.root / node_network.DNSMASQ_PID_DIR.lstrip("/")
 
     @property
     def node_dhcp_hosts(self) -> Path:
@@ -269,6 +287,10 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
     for private in (bmc.media_dir, bmc.tmp_dir):
         private.mkdir(mode=0o700, exist_ok=True)
         private.chmod(0o700)
+    # 0755: dnsmasq checks it as the user it drops to, before the lab can know that user's group; what is
+    # in it is 0640/0750 of that group (ensure_tftp, pxe.py), and TFTP lists no directory
+    bmc.tftp_root.mkdir(mode=0o755, exist_ok=True)
+    bmc.tftp_root.chmod(0o755)
     return changed
 
 
@@ -276,8 +298,34 @@ def ensure_bmc_configs(bmc: BmcHost, count: int) -> set[str]:
 # libvirt objects: the network, the pool, the nodes
 
 
-def network_xml() -> str:
-    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_LIBVIRT_NETWORK))
+def network_xml(bmc: BmcHost) -> str:
+    # TFTP and DHCP's boot file: iPXE (the nodes' NIC ROM) fetches boot.ipxe, which chains the node's own script
+    return node_network.network_xml(NODE_NETWORK_SPEC, node_network.hosts_dir_path(NODE_LIBVIRT_NETWORK),
+                                    tftp_root=str(bmc.tftp_root), bootp_file=pxe.BOOT_SCRIPT)
+
+
+def dnsmasq_gid(bmc: BmcHost, timeout: float = 60) -> int:
+    """The group the node network's dnsmasq runs as (it drops root): the TFTP files are for that group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid = node_network.dnsmasq_pid(NODE_LIBVIRT_NETWORK, str(bmc.node_dhcp_pid_dir))
+        if pid:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("Gid:"):
+                        return int(line.split()[2])  # the effective gid
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise LabError(f"bmc: the dnsmasq of network {NODE_LIBVIRT_NETWORK} is not running after {timeout:.0f}s "
+                           f"(see {bmc.dir / 'logs'})")
+        time.sleep(0.2)
+
+
+def ensure_tftp(bmc: BmcHost) -> list[str]:
+    """The TFTP root readable by the node network's dnsmasq, with the global iPXE script in it."""
+    gid = dnsmasq_gid(bmc)
+    return ["tftp boot.ipxe"] if pxe.write_boot_script(str(bmc.tftp_root), group=gid) else []
 
 
 def pool_xml(bmc: BmcHost) -> str:
@@ -315,7 +363,7 @@ def node_xml(bmc: BmcHost, index: int) -> str:
     <interface type='network'>
       <source network='{NODE_LIBVIRT_NETWORK}'/>
       <mac address='{node_mac(index)}'/>
-      <model type='virtio'/>
+      <model type='{NODE_NIC_MODEL}'/>
       {rom}
     </interface>
     <serial type='file'>
@@ -350,9 +398,10 @@ def start_if_inactive(bmc: BmcHost, kind: str, name: str) -> None:
 def ensure_nodes(bmc: BmcHost, count: int) -> list[str]:
     done = []
     bmc.node_dhcp_hosts.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if define_from(bmc, "net", NODE_LIBVIRT_NETWORK, network_xml()):
+    if define_from(bmc, "net", NODE_LIBVIRT_NETWORK, network_xml(bmc)):
         done.append(f"network {NODE_LIBVIRT_NETWORK}")
     start_if_inactive(bmc, "net", NODE_LIBVIRT_NETWORK)
+    done += ensure_tftp(bmc)
     if define_from(bmc, "pool", VMEDIA_POOL, pool_xml(bmc)):
         done.append(f"pool {VMEDIA_POOL}")
     start_if_inactive(bmc, "pool", VMEDIA_POOL)
@@ -419,7 +468,7 @@ def up_bmc(lab: Lab, caps_source: Hypervisor | None) -> list[str]:
     done += ensure_daemons(bmc, changed)
     wait_bmcs_listening(bmc, count)
     lab.nodes = records
-    lab.media_dir, lab.media_url = str(bmc.media_dir), bmc.media_url
+    lab.media_dir, lab.media_url, lab.tftp_root = str(bmc.media_dir), bmc.media_url, str(bmc.tftp_root)
     lab.save()
     return done
 
@@ -458,6 +507,7 @@ def bmc_status(lab: Lab) -> dict[str, object]:
     return {"name": bmc.name, "namespace": bmc.netns, "address": bmc.addr, "pids": pids,
             "redfish_port_open": up and port_open(bmc.addr, REDFISH_PORT),
             "redfish": bmc.redfish_url, "media_url": lab.media_url, "media_dir": lab.media_dir,
+            "tftp_root": lab.tftp_root,
             "state_dir": str(bmc.dir), "nodes": lab.nodes or []}
 
 
@@ -467,7 +517,8 @@ def bmc_status_lines(status: dict[str, object]) -> list[str]:
     daemons = "  ".join(f"{d}={p['pid'] if p['alive'] else 'DEAD'}" for d, p in pids.items())
     redfish = "redfish ok" if status["redfish_port_open"] else "redfish CLOSED"
     lines = [f"{status['name']}  {status['namespace']}  {status['address']}  {daemons}  {redfish}",
-             f"  deploy media: {status['media_dir']} served at {status['media_url']}"]
+             f"  deploy media: {status['media_dir']} served at {status['media_url']}",
+             f"  PXE: {status.get('tftp_root')} served by TFTP on the node network"]
     for node in status["nodes"]:  # type: ignore[attr-defined]
         nics = ", ".join(f"{n['mac']} on {n['network']}" for n in node["nics"])
         lines.append(f"  {node['name']}  redfish {node['redfish_address']}{node['redfish_path']}  "

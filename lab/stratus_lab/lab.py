@@ -239,6 +239,8 @@ class Lab:
     # where the BMCs download deploy media from: the directory and its URL (stratus_lab/baremetal.py)
     media_dir: str | None = None
     media_url: str | None = None
+    # the node network's TFTP root: the nodes' PXE files (stratus_lab/baremetal.py, baremetal/pxe.py)
+    tftp_root: str | None = None
 
     @property
     def lab_json(self) -> Path:
@@ -272,7 +274,7 @@ class Lab:
                 "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
                 "iptables": self.iptables, "owns_state_dir": self.owns_state_dir,
                 "baremetal": self.baremetal, "nodes": self.nodes or [],
-                "media_dir": self.media_dir, "media_url": self.media_url}
+                "media_dir": self.media_dir, "media_url": self.media_url, "tftp_root": self.tftp_root}
         write_if_changed(self.lab_json, json.dumps(data, indent=2) + "\n")
 
 
@@ -287,7 +289,8 @@ def load_lab(state: Path) -> Lab | None:
                    iptables=data.get("iptables", "nft"),
                    owns_state_dir=bool(data.get("owns_state_dir", False)),
                    baremetal=int(data.get("baremetal", 0)), nodes=list(data.get("nodes", [])),
-                   media_dir=data.get("media_dir"), media_url=data.get("media_url"))
+                   media_dir=data.get("media_dir"), media_url=data.get("media_url"),
+                   tftp_root=data.get("tftp_root"))
     except (ValueError, KeyError, TypeError) as exc:
         raise LabError(f"{path} is unreadable ({exc}); remove it by hand") from None
 
@@ -1254,7 +1257,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             if hv.k in lab.hypervisors:
                 lab.hypervisors.remove(hv.k)
             else:
-                lab.baremetal, lab.nodes, lab.media_dir, lab.media_url = 0, [], None, None
+                lab.baremetal, lab.nodes, lab.media_dir, lab.media_url, lab.tftp_root = 0, [], None, None, None
             print(f"{hv.name}: removed {', '.join(done) or 'leftover state'}")
         lab.save()
         if errors:

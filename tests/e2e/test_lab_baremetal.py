@@ -1,8 +1,9 @@
 """End-to-end test of the lab's bare-metal nodes (stratus_lab.baremetal): a BMC namespace with its own
 libvirtd, blank nodes, sushy-tools' Redfish emulator, virtualbmc and the deploy-media server, driven by
-the real clients (sushy, pyghmi) and the project's Redfish driver: a node boots the deploy medium
-(module_utils/baremetal/deploy_medium.py) of a made-up instance from virtual media, as Ironic's
-ramdisk deploy does, and gets its address from the node network's DHCP entry. Traffic goes to the
+the real clients (sushy, pyghmi) and the project's Redfish and IPMI drivers: a node boots the deploy
+medium (module_utils/baremetal/deploy_medium.py) of a made-up instance from virtual media, as Ironic's
+ramdisk deploy does, another boots the same image and instance data by PXE from the node network's
+TFTP (module_utils/baremetal/pxe.py), and each gets its address from the node network's DHCP entry. Traffic goes to the
 lab's BMC address and the lab's node network only.
 
 Its own prefix, subnet and state dir (no other test uses stxm / 10.244). Needs root.
@@ -31,7 +32,7 @@ from pyghmi import exceptions as ipmi_exceptions
 from pyghmi.ipmi import command as ipmi_command
 from pyghmi.ipmi.private import session as ipmi_session
 
-from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium, pxe
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import POWER_OFF, BMCAccess
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network
@@ -56,6 +57,7 @@ POWER_S = 120.0
 BOOT_S = 900.0
 # node2's address on the node network baremetal (10.241.0.0/24), as the store's IPAM would give it
 NODE2_IP = "10.241.0.12"
+NODE1_IP = "10.241.0.11"
 IMAGES = ROOT / "build" / "images"
 
 pytestmark = [
@@ -342,6 +344,57 @@ def test_a_redfish_node_boots_its_deploy_medium(lab_up):
     # sushy-emulator's state and downloads stay in the lab's directory (`down` removes them)
     assert (STATE / "bmc" / "sushy-state" / "vmedia.sqlite").exists()
     assert not any(path.is_file() for path in (STATE / "bmc" / "tmp").rglob("*"))
+
+
+def test_an_ipmi_node_boots_by_pxe(lab_up):
+    """IPMI has no virtual media: the node boots from the network. The image's kernel and ramdisk and the
+    instance's config drive tree (a second initrd) in the node network's TFTP root, the node's iPXE script
+    by its MAC, a DHCP entry; with the project's IPMI driver: boot from PXE once, power on; the console shows
+    the config drive's name and uuid and the entry's address. Then off, the files and the entry gone."""
+    record = node("node1")
+    tftp_root = lab_json()["tftp_root"]
+    assert tftp_root == str(STATE / "bmc" / "tftp")
+    boot_script = Path(tftp_root, pxe.BOOT_SCRIPT)
+    gid = boot_script.stat().st_gid  # the group the node network's dnsmasq runs as
+    assert stat.S_IMODE(boot_script.stat().st_mode) == 0o640 and gid != 0
+    instance, name = str(uuid.uuid4()), "bm-pxe-e2e"
+    user_data = b"#!/bin/sh\necho booted by PXE\n"
+    kernel, ramdisk, cmdline = boot_files()
+    mac = record["nics"][0]["mac"]
+    before = sorted(str(path) for path in Path(tftp_root).rglob("*"))
+    boot = pxe.prepare_pxe(tftp_root, mac, instance, kernel, ramdisk, {"uuid": instance, "name": name, "hostname": name},
+                           network_data={"links": [], "networks": [], "services": []}, user_data=user_data,
+                           kernel_cmdline=cmdline, group=gid)
+    assert all(stat.S_IMODE(os.stat(path).st_mode) == 0o640 and os.stat(path).st_gid == gid for path in boot.files)
+    driver = driver_for("ipmi", BMCAccess(node=record["name"], address=f"{record['ipmi_address']}:{record['ipmi_port']}",
+                                          username=record["username"], password=password(record), timeout=60))
+    driver.power_off(force=True)  # whatever an earlier test left
+    driver.wait_for_power(POWER_OFF, timeout=POWER_S)
+    bmc = bmc_of(load_lab(STATE))
+    dhcp = network.DirHostEntries(str(bmc.node_dhcp_hosts))
+    dhcp.add(mac, NODE1_IP, name)
+    console = Path(record["console_log"])
+    started = time.monotonic()
+    driver.set_boot_device("pxe", once=True)
+    driver.power_on()
+    ready = f"STRATUS-GUEST ready name={name} uuid={instance} ip={NODE1_IP}"
+    wait_until(lambda: ready in console.read_text(errors="replace"), f"{record['name']} to boot by PXE",
+               timeout=BOOT_S, interval=1)
+    print(f"\n{record['name']}: PXE boot (IPMI) to ready in {time.monotonic() - started:.0f} s")
+    assert (f"STRATUS-GUEST user_data bytes={len(user_data)} sha256={hashlib.sha256(user_data).hexdigest()}"
+            in console.read_text(errors="replace"))
+
+    driver.power_off(force=True)
+    driver.wait_for_power(POWER_OFF, timeout=POWER_S)
+    assert pxe.clean_pxe(tftp_root, mac, instance)
+    assert not pxe.clean_pxe(tftp_root, mac, instance)  # idempotent
+    assert not any(os.path.exists(path) for path in boot.files)
+    assert sorted(str(path) for path in Path(tftp_root).rglob("*")) == sorted(
+        set(before) | {str(Path(tftp_root, d)) for d in (pxe.NODE_DIR, pxe.IMAGE_DIR, pxe.INSTANCE_DIR, pxe.LOCK_FILE)})
+    dhcp.delete(mac, NODE1_IP)
+    assert network.signal_dnsmasq(NODE_NETWORK, str(bmc.node_dhcp_pid_dir))
+    assert mac not in network.DirHostEntries(str(bmc.node_dhcp_hosts)).entries()
+    driver.set_boot_device("disk", once=False)
 
 
 def test_down_leaves_nothing(lab_up):

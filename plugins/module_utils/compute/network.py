@@ -58,6 +58,9 @@ ET.register_namespace("dnsmasq", DNSMASQ_NS)
 # would add options of its own. Whole-string matches (fullmatch): `$` would let a final newline
 # through. Hostnames: module_utils/hostname.
 MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+# A bare-metal provisioning network's TFTP root (absolute, plain names) and DHCP boot file (a name in it).
+TFTP_ROOT_RE = re.compile(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+")
+BOOTP_FILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # A Linux interface name (IFNAMSIZ - 1), not starting with a dash.
 IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 # dnsmasq's lease release helper (Debian: dnsmasq-utils), looked for in these directories only.
@@ -70,21 +73,40 @@ def hosts_dir_path(network: str) -> str:
     return os.path.join(HOSTS_DIR_ROOT, network + ".hostsdir")
 
 
-def network_xml(spec: dict[str, t.Any], hosts_dir: t.Optional[str] = None) -> str:
+def network_xml(spec: dict[str, t.Any], hosts_dir: t.Optional[str] = None, tftp_root: t.Optional[str] = None,
+                bootp_file: t.Optional[str] = None) -> str:
     """The libvirt XML of an isolated network: name, bridge, gateway, DHCP (its host entries
-    in `hosts_dir` when given)."""
+    in `hosts_dir` when given). A provisioning network of bare-metal nodes also serves `tftp_root`
+    by TFTP on its gateway address and names `bootp_file` (a file there) as DHCP's boot file
+    (baremetal/pxe.py)."""
+    _check_tftp(tftp_root, bootp_file, spec.get("dhcp", True))
     net = ipaddress.ip_network(spec["cidr"], strict=False)
     root = ET.Element("network")
     ET.SubElement(root, "name").text = spec["libvirt_name"]
     ET.SubElement(root, "bridge", name=spec["bridge"], stp="off", delay="0")
     ip = ET.SubElement(root, "ip", address=spec["gateway"], prefix=str(net.prefixlen))
+    if tftp_root:
+        ET.SubElement(ip, "tftp", root=tftp_root)
     if spec.get("dhcp", True):
         dhcp = ET.SubElement(ip, "dhcp")
         dhcp.append(ET.fromstring(_placeholder_xml(net)))
+        if bootp_file:
+            ET.SubElement(dhcp, "bootp", file=bootp_file)
         if hosts_dir:
             options = ET.SubElement(root, "{%s}options" % DNSMASQ_NS)
             ET.SubElement(options, "{%s}option" % DNSMASQ_NS, value=HOSTS_DIR_OPTION + hosts_dir)
     return ET.tostring(root, encoding="unicode")
+
+
+def _check_tftp(tftp_root: t.Any, bootp_file: t.Any, dhcp: bool) -> None:
+    if tftp_root is not None and (not isinstance(tftp_root, str) or not TFTP_ROOT_RE.fullmatch(tftp_root)
+                                  or "/../" in tftp_root + "/"):
+        raise StratusError("InvalidRequest", "a network's TFTP root is an absolute path of letters, digits, "
+                           "'.', '_' and '-' names", "tftp_root")
+    if bootp_file is not None and (not isinstance(bootp_file, str) or not BOOTP_FILE_RE.fullmatch(bootp_file)
+                                   or not tftp_root or not dhcp):
+        raise StratusError("InvalidRequest", "a network's DHCP boot file is a file name of letters, digits, "
+                           "'.', '_' and '-' in its TFTP root, on a network with DHCP", "bootp_file")
 
 
 def hosts_dir_of(xml: str) -> t.Optional[str]:
