@@ -55,9 +55,9 @@ demo-baremetal: image
 	@STRATUS_SHOW_FILE=$(abspath $(LAB_STATE))/servers.txt $(VENV)/bin/ansible-playbook $(INVENTORY) playbooks/show.yml \
 	  > $(LAB_STATE)/demo-show.log || { tail -20 $(LAB_STATE)/demo-show.log; exit 1; }
 	@cat $(LAB_STATE)/servers.txt
-	@# the nodes' serial consoles (the lab's BMC namespace logs them): wait up to 5 minutes for both guests
+	@# the nodes' serial consoles (the lab's BMC namespace logs them): wait up to 5 minutes for the three guests
 	@for i in $$(seq 1 150); do \
-	  test $$(grep -l "STRATUS-GUEST ready" $(LAB_STATE)/bmc/consoles/node*.log 2>/dev/null | wc -l) -ge 2 && break; sleep 2; done; \
+	  test $$(grep -l "STRATUS-GUEST ready" $(LAB_STATE)/bmc/consoles/node*.log 2>/dev/null | wc -l) -ge 3 && break; sleep 2; done; \
 	  grep -H "STRATUS-GUEST ready" $(LAB_STATE)/bmc/consoles/node*.log | sed 's|.*/consoles/||' | sort -u \
 	  || { echo "demo-baremetal: no node reported ready"; exit 1; }
 

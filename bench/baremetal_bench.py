@@ -38,7 +38,7 @@ from stratus_lab import ansible_run
 from stratus_lab.ansible_run import CommandFailed, recap
 from stratus_lab.lab import LabError
 from stratus_lab.lock import lab_lock
-from stratus_lab.paths import DEMO_INVENTORY, ROOT, VENV_BIN
+from stratus_lab.paths import DEMO_INVENTORY, ROOT
 from stratus_lab.session import LabSession
 from stratus_lab.store import rows as store_rows, sqlite_url
 

@@ -939,7 +939,8 @@ def inventory_text(lab: Lab) -> str:
             out.append(f"        {record['name']}:")
             out += [f"          {key}: {q(value)}" for key, value in node_hostvars(record, index, len(lab.nodes)).items()]
         # the deploy runs on the controller (docs/baremetal.md, "Deploy"): where it writes the media the
-        # BMCs download, and the root of the BMC namespace's libvirt (the node network's DHCP hosts).
+        # BMCs download, the root of the BMC namespace's libvirt (the node network's DHCP hosts) and the node
+        # network's TFTP root (IPMI nodes boot by PXE).
         # Variables of all, which the implicit localhost (the controller) reads too.
         out += ["  vars:"]
         out += [f"    {key}: {q(value)}" for key, value in conductor_vars(lab).items()]
@@ -953,6 +954,7 @@ def conductor_vars(lab: Lab) -> dict[str, object]:
         "stratus_baremetal_media_dir": lab.media_dir or str(bmc.media_dir),
         "stratus_baremetal_media_url": lab.media_url or bmc.media_url,
         "stratus_baremetal_host_root": str(bmc.root),
+        "stratus_baremetal_tftp_root": lab.tftp_root or str(bmc.tftp_root),
     }
 
 

@@ -11,8 +11,9 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.deploy i
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.deploy import Deployer
 
-# The controller's variables that say where the deploy's media and node-network DHCP live.
-SITE_VARS = ("stratus_baremetal_media_dir", "stratus_baremetal_media_url", "stratus_baremetal_host_root")
+# The controller's variables that say where the deploy's media, node-network DHCP and TFTP root live.
+SITE_VARS = ("stratus_baremetal_media_dir", "stratus_baremetal_media_url", "stratus_baremetal_host_root",
+             "stratus_baremetal_tftp_root")
 
 
 class ActionModule(StoreReadAction):
@@ -27,7 +28,7 @@ class ActionModule(StoreReadAction):
             return {"changed": False, "instances": {}, "cleaned": {}, "msg": "no bare-metal nodes"}
         site_vars = {name: self._templar.template(task_vars.get(name)) for name in SITE_VARS}
         site = DeploySite.checked(site_vars["stratus_baremetal_media_dir"], site_vars["stratus_baremetal_media_url"],
-                                  site_vars["stratus_baremetal_host_root"] or "/")
+                                  site_vars["stratus_baremetal_host_root"] or "/", site_vars["stratus_baremetal_tftp_root"])
         if self._task.check_mode:
             return {"changed": False, "instances": {}, "cleaned": {}, "msg": "check mode: no node is touched"}
         deployer = Deployer(nodes, site, self.store_url(task_vars))

@@ -17,16 +17,19 @@ description:
   - Then each bare-metal server being built (of I(run_uuids)) walks Nova's task states with action-log
     events as on a hypervisor - C(networking) (the node's MAC pinned to the server's address in the node
     network's DHCP), C(block_device_mapping) (the deploy medium - kernel, ramdisk and config drive - written
-    to C(stratus_baremetal_media_dir), 0640), C(spawning) (the medium's URL under C(stratus_baremetal_media_url) inserted
-    as virtual CD, boot from CD once, power on, wait until on) - while its node goes C(available),
+    to C(stratus_baremetal_media_dir), 0640, for a Redfish node; for an IPMI node the kernel, the ramdisk,
+    the config drive as a second initrd and the node's iPXE script in C(stratus_baremetal_tftp_root)),
+    C(spawning) (Redfish - the medium's URL under C(stratus_baremetal_media_url) inserted as virtual CD, boot
+    from CD once; IPMI - boot from the network once; then power on, wait until on) - while its node goes C(available),
     C(deploying), C(active). A failed step tears the node down and cleans it, and the server moves to its
     next alternate node, or ends in C(ERROR) with the fault and nothing held after I(max_attempts).
-  - Nodes whose driver has no deploy boot interface yet (IPMI, until PXE boot lands) are never scheduled
-    for a deploy.
+  - Nodes whose driver has no deploy boot interface are never scheduled for a deploy (Redfish boots by
+    virtual media, IPMI by PXE).
   - Where the media and the DHCP live are the controller's variables C(stratus_baremetal_media_dir),
     C(stratus_baremetal_media_url) (C(http(s)://host[:port]), served to the BMCs) and C(stratus_baremetal_host_root)
     (the root under which the node network's libvirt keeps its dnsmasq hosts directories and pid files,
-    default C(/)). The BMC credentials are the nodes' own C(stratus_bm_username) and C(stratus_bm_password);
+    default C(/)) and C(stratus_baremetal_tftp_root) (the node network's TFTP root, for IPMI nodes; its
+    C(boot.ipxe) gives the files their group). The BMC credentials are the nodes' own C(stratus_bm_username) and C(stratus_bm_password);
     never in a result, message, log or the store.
 options:
   run_uuids:

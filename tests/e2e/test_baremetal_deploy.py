@@ -2,12 +2,12 @@
 
 One lab: one hypervisor and three nodes (node1 and node2 Redfish, node3 IPMI) behind sushy-tools and
 virtualbmc in the BMC namespace; the demo catalog's bm.small flavor and stratus-guest image (its kernel and
-initramfs). The operator manages and provides the nodes; then provision.yml with two bare-metal servers and
-a virtual one: the bare-metal servers are ACTIVE on the Redfish nodes, each node's console shows the
-config drive's name and uuid and the store's address; a rerun changes nothing; one more is NoValidHost
-with every node's reason (the IPMI node: no deploy boot interface yet); the delete leaves every node
-available, powered off, no medium inserted, no DHCP entry, no medium file; the BMC password is in no
-output or log.
+initramfs). The operator manages and provides the nodes; then provision.yml with three bare-metal servers
+and a virtual one: the bare-metal servers are ACTIVE, two on the Redfish nodes (virtual media) and one on
+the IPMI node (PXE), each node's console shows the config drive's name and uuid and the store's address; a
+rerun changes nothing; one more is NoValidHost with every node's reason; the delete leaves every node
+available, powered off, no medium inserted, no DHCP entry, no medium or PXE file; the BMC password is in
+no output or log.
 
 Its own prefix, subnet and state dir (no other test uses stxw / 10.248); one lab bring-up. Needs root.
 """
@@ -43,7 +43,7 @@ FIRST_ANSWER_S = 240.0
 # A node booting its deploy medium under TCG: ~10-25 s from power on; far above it.
 BOOT_S = 900.0
 BM = {"name": "bm", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
-      "min_count": 2, "max_count": 2}
+      "min_count": 3, "max_count": 3}
 VM = {"name": "vm", "flavor": "m1.tiny", "image": "stratus-guest"}
 ONE_MORE = {"name": "bm-more", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
             "explain": True}
@@ -130,14 +130,25 @@ def test_the_nodes_are_managed_and_provided(lab: LabSession) -> None:
                                                          "node3": "available"}
 
 
-def test_two_bare_metal_servers_and_a_virtual_one_are_built(lab: LabSession) -> None:
+def tftp_files() -> list[str]:
+    """The PXE files of nodes and instances in the node network's TFTP root (boot.ipxe and images aside)."""
+    root = Path(lab_json()["tftp_root"])
+    return sorted(str(p.relative_to(root)) for d in ("pxe", "instances") if (root / d).is_dir()
+                  for p in (root / d).rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def node_power(name: str) -> str:
+    return bmc().virsh("domstate", name).stdout.strip()
+
+
+def test_three_bare_metal_servers_and_a_virtual_one_are_built(lab: LabSession) -> None:
     run = provision(lab, [BM, VM])
     assert run.returncode == 0, run.stdout[-4000:]
     servers = rows("select i.uuid, i.name, i.host, i.vm_state, i.power_state, a.address, a.mac from instances i "
                    "join ip_allocations a on a.instance_uuid = i.uuid where i.deleted = '' order by i.name")
     assert [(s[1], s[2], s[3]) for s in servers] == [("bm-1", "node1", "active"), ("bm-2", "node2", "active"),
-                                                     ("vm", "hv1", "active")]
-    for uuid, name, node, _vm_state, power, ip, mac in servers[:2]:
+                                                     ("bm-3", "node3", "active"), ("vm", "hv1", "active")]
+    for uuid, name, node, _vm_state, power, ip, mac in servers[:3]:
         assert power == "running"
         assert mac == record(node)["nics"][0]["mac"]  # the node's own NIC
         ready = f"STRATUS-GUEST ready name={name} uuid={uuid} ip={ip}"
@@ -148,9 +159,12 @@ def test_two_bare_metal_servers_and_a_virtual_one_are_built(lab: LabSession) -> 
                           ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
     states = node_rows()
     assert states["node1"][:2] == ("active", servers[0][0]) and states["node2"][:2] == ("active", servers[1][0])
-    assert states["node3"][:2] == ("available", None)
+    assert states["node3"][:2] == ("active", servers[2][0])
     media = sorted(p.name for p in Path(lab_json()["media_dir"]).iterdir())
-    assert media == sorted(f"{s[0]}.iso" for s in servers[:2])
+    assert media == sorted(f"{s[0]}.iso" for s in servers[:2])  # virtual media for the Redfish nodes
+    # PXE for the IPMI node: its script by MAC and the instance's config drive cpio
+    node3_mac = record("node3")["nics"][0]["mac"].replace(":", "-")
+    assert tftp_files() == [f"instances/{servers[2][0]}/config-2.cpio", f"pxe/{node3_mac}.ipxe"]
     assert all(oct((Path(lab_json()["media_dir"]) / m).stat().st_mode & 0o777) == "0o640" for m in media)
 
 
@@ -166,8 +180,10 @@ def test_one_more_is_no_valid_host_naming_each_node(lab: LabSession) -> None:
     run = provision(lab, [ONE_MORE])
     assert run.returncode != 0
     assert "NoValidHost" in run.stdout and "There are not enough bare-metal nodes available" in run.stdout
-    for reason in ("the node is claimed by instance", "driver ipmi: no deploy boot interface yet"):
-        assert reason in run.stdout, run.stdout[-4000:]
+    held = [r[0] for r in rows("select instance_uuid from baremetal_nodes where instance_uuid is not null")]
+    assert len(held) == 3  # every node, the IPMI one too (PXE), is claimed: each named with its holder
+    for uuid in held:
+        assert f"the node is claimed by instance {uuid}" in run.stdout, run.stdout[-4000:]
     assert not rows("select uuid from instances where name = 'bm-more' and deleted = ''")
 
 
@@ -183,9 +199,12 @@ def test_delete_gives_every_node_back(lab: LabSession) -> None:
         cd = system.virtual_media.get_member(f"{record(name)['redfish_path']}/VirtualMedia/Cd")
         assert not cd.inserted
     assert not [p for p in bmc().node_dhcp_hosts.iterdir() if not p.name.startswith(".")]
+    assert node_power("node3") == "shut off"
     assert not [p for p in Path(lab_json()["media_dir"]).iterdir() if any(u in p.name for u in uuids)]
+    assert tftp_files() == []
     cleaned = rows("select node, to_state, result from baremetal_node_events where event = 'clean' order by id")
-    assert sorted(cleaned) == [("node1", "available", "success"), ("node2", "available", "success")]
+    assert sorted(cleaned) == [("node1", "available", "success"), ("node2", "available", "success"),
+                               ("node3", "available", "success")]
 
 
 def wrong_password_overlay() -> Path:

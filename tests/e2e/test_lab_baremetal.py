@@ -392,7 +392,7 @@ def test_an_ipmi_node_boots_by_pxe(lab_up):
     assert sorted(str(path) for path in Path(tftp_root).rglob("*")) == sorted(
         set(before) | {str(Path(tftp_root, d)) for d in (pxe.NODE_DIR, pxe.IMAGE_DIR, pxe.INSTANCE_DIR, pxe.LOCK_FILE)})
     dhcp.delete(mac, NODE1_IP)
-    assert network.signal_dnsmasq(NODE_NETWORK, str(bmc.node_dhcp_pid_dir))
+    assert network.signal_dnsmasq(NODE_LIBVIRT_NETWORK, str(bmc.node_dhcp_pid_dir))
     assert mac not in network.DirHostEntries(str(bmc.node_dhcp_hosts)).entries()
     driver.set_boot_device("disk", once=False)
 

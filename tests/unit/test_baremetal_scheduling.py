@@ -147,9 +147,9 @@ def test_network_filter() -> None:
 
 def test_maintenance_filter() -> None:
     assert verdict(bmf.NodeBootInterfaceFilter, node(), spec()) == (True, None)
-    # IPMI's PXE boot is not built yet: an IPMI node is never given out for a deploy it cannot do
-    assert verdict(bmf.NodeBootInterfaceFilter, node(driver="ipmi", boot_interface=None), spec()) == (
-        False, "driver ipmi: no deploy boot interface yet")
+    # a (vendor) driver registered without a boot interface is never given out for a deploy it cannot do
+    assert verdict(bmf.NodeBootInterfaceFilter, node(driver="acme", boot_interface=None), spec()) == (
+        False, "driver acme has no deploy boot interface")
     assert verdict(bmf.NodeMaintenanceFilter, node(), spec()) == (True, None)
     assert verdict(bmf.NodeMaintenanceFilter, node(maintenance=True, maintenance_reason="replacing a DIMM"),
                    spec()) == (False, "the node is in maintenance: replacing a DIMM")

@@ -10,10 +10,13 @@ module on a named conductor host could call it the same way):
   (static mode: dnsmasq answers only a MAC with an entry; network.DirHostEntries, as a hypervisor);
 - ``block_device_mapping``: the deploy medium (deploy_medium.py: kernel, ramdisk, config drive)
   written into the media directory the BMCs download from;
+  (Redfish's virtual media), or the kernel, ramdisk, the instance's config drive cpio and the
+  node's iPXE script into the node network's TFTP root (pxe.py; IPMI nodes);
 - ``spawning``: through the node's boot interface (Ironic's ``boot_interface``): the medium's URL
-  inserted as virtual CD, boot from CD once, power on, wait until on;
-- ``teardown``: power off, eject, the medium file and the DHCP entries gone (a failed deploy's
-  clean-up, a deleted server's cleaning; every part idempotent).
+  inserted as virtual CD and boot from CD once, or boot from the network (PXE) once; power on,
+  wait until on;
+- ``teardown``: power off, eject, the medium file, the PXE files and the DHCP entries gone (a
+  failed deploy's clean-up, a deleted server's cleaning; every part idempotent).
 
 Every step is explicit and idempotent: a rerun after an interruption does the same again.
 """
@@ -24,9 +27,9 @@ import os
 import re
 import typing as t
 
-from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
+from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium, pxe
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver import (
-    BOOT_CDROM, MEDIA_URL, POWER_OFF, POWER_ON, BMCDriver,
+    BOOT_CDROM, BOOT_PXE, MEDIA_URL, POWER_OFF, POWER_ON, BMCDriver,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.compute.block_device import decode_user_data
@@ -47,15 +50,18 @@ DNSMASQ_PID_DIR = "/run/libvirt/network"
 @dataclasses.dataclass(frozen=True)
 class DeploySite:
     """Where the conductor keeps what the BMCs and nodes fetch: the media directory and its URL,
-    and the root under which its libvirt keeps the node networks' DHCP hosts directories and
-    dnsmasq pid files ("/" on a conductor host; the lab's BMC namespace root in the lab)."""
+    the root under which its libvirt keeps the node networks' DHCP hosts directories and dnsmasq
+    pid files ("/" on a conductor host; the lab's BMC namespace root in the lab), and the TFTP root
+    the node network's dnsmasq serves to PXE-booting (IPMI) nodes (None: no PXE here)."""
 
     media_dir: str
     media_url: str
     host_root: str = "/"
+    tftp_root: t.Optional[str] = None
 
     @classmethod
-    def checked(cls, media_dir: t.Any, media_url: t.Any, host_root: t.Any = "/") -> "DeploySite":
+    def checked(cls, media_dir: t.Any, media_url: t.Any, host_root: t.Any = "/",
+                tftp_root: t.Any = None) -> "DeploySite":
         """Each value full-matched (they reach file calls and the URL a BMC downloads); field: the variable."""
         if not isinstance(media_dir, str) or not DIR_PATH.fullmatch(media_dir) or ".." in media_dir.split("/"):
             raise StratusError("InvalidCatalog", "stratus_baremetal_media_dir must be an absolute path of letters, digits "
@@ -70,7 +76,12 @@ class DeploySite:
                                "stratus_baremetal_media_url")
         if not isinstance(host_root, str) or not DIR_PATH.fullmatch(host_root) or ".." in host_root.split("/"):
             raise StratusError("InvalidCatalog", "stratus_baremetal_host_root must be an absolute path", "stratus_baremetal_host_root")
-        return cls(media_dir, url, host_root)
+        if tftp_root is not None and (not isinstance(tftp_root, str) or not DIR_PATH.fullmatch(tftp_root)
+                                      or ".." in tftp_root.split("/") or not os.path.isdir(tftp_root)):
+            raise StratusError("InvalidCatalog", "stratus_baremetal_tftp_root must be the absolute path of a directory "
+                               "(letters, digits and ._/+-): the TFTP root of the node network's dnsmasq",
+                               "stratus_baremetal_tftp_root")
+        return cls(media_dir, url, host_root, tftp_root)
 
     def medium_path(self, instance_uuid: str) -> str:
         return os.path.join(self.media_dir, deploy_medium.medium_name(instance_uuid))
@@ -128,18 +139,61 @@ def drop_dhcp(site: DeploySite, macs: t.Iterable[t.Tuple[str, str]]) -> bool:
 
 def write_medium(site: DeploySite, plan: BuildPlan) -> deploy_medium.DeployMedium:
     """The instance's deploy medium in the media directory (same plan, same bytes: a rerun writes nothing)."""
+    kernel, ramdisk = _boot_files(plan)
     image, drive = plan.image, plan.config_drive
-    if image is None or not image.kernel_file or not image.ramdisk_file:
-        raise StratusError("ImageUnacceptable", "the build plan of instance %s has no kernel and ramdisk to deploy"
-                           % plan.uuid, "image")
     if drive is None:
         raise StratusError("InvalidRequest", "the build plan of instance %s has no config drive" % plan.uuid,
                            "config_drive")
     return deploy_medium.build_deploy_medium(
-        site.medium_path(plan.uuid), image.kernel_file, image.ramdisk_file, dict(drive.meta_data),
+        site.medium_path(plan.uuid), kernel, ramdisk, dict(drive.meta_data),
         network_data=drive.network_data, user_data=decode_user_data(drive.user_data),
         files=injected_files(drive.files),
-        kernel_cmdline=image.kernel_cmdline or deploy_medium.DEFAULT_KERNEL_CMDLINE)
+        kernel_cmdline=(image.kernel_cmdline if image else None) or deploy_medium.DEFAULT_KERNEL_CMDLINE)
+
+
+def _boot_files(plan: BuildPlan) -> t.Tuple[str, str]:
+    image = plan.image
+    if image is None or not image.kernel_file or not image.ramdisk_file:
+        raise StratusError("ImageUnacceptable", "the build plan of instance %s has no kernel and ramdisk to deploy"
+                           % plan.uuid, "image")
+    return image.kernel_file, image.ramdisk_file
+
+
+def write_pxe(site: DeploySite, plan: BuildPlan) -> t.List[pxe.PxeBoot]:
+    """The instance's PXE files in the TFTP root, a script per NIC of the node (any of them may boot).
+
+    They take the group of the root's boot.ipxe: the provisioning network's set-up wrote it for the
+    group its dnsmasq reads as (pxe.write_boot_script), and dnsmasq serves only what it can read.
+    """
+    if site.tftp_root is None:
+        raise StratusError("InvalidCatalog", "stratus_baremetal_tftp_root is not set: an IPMI node boots its deploy "
+                           "by PXE from the node network's TFTP root", "stratus_baremetal_tftp_root")
+    kernel, ramdisk = _boot_files(plan)
+    drive = plan.config_drive
+    if drive is None:
+        raise StratusError("InvalidRequest", "the build plan of instance %s has no config drive" % plan.uuid,
+                           "config_drive")
+    try:
+        group = os.stat(os.path.join(site.tftp_root, pxe.BOOT_SCRIPT)).st_gid
+    except FileNotFoundError:
+        raise StratusError("InvalidCatalog", "the TFTP root %s has no %s: the node network's PXE set-up has not run"
+                           % (site.tftp_root, pxe.BOOT_SCRIPT), "stratus_baremetal_tftp_root") from None
+    return [pxe.prepare_pxe(site.tftp_root, nic.mac, plan.uuid, kernel, ramdisk, dict(drive.meta_data),
+                            network_data=drive.network_data, user_data=decode_user_data(drive.user_data),
+                            files=injected_files(drive.files),
+                            kernel_cmdline=(plan.image.kernel_cmdline if plan.image else None)
+                            or pxe.DEFAULT_KERNEL_CMDLINE, group=group)
+            for nic in plan.nics]
+
+
+def spawn_pxe(driver: BMCDriver, plan: BuildPlan, timeout: float = POWER_TIMEOUT_S) -> bool:
+    """Boot the node from the network once: PXE, on. Returns changed (it was off)."""
+    if driver.power_state() == POWER_ON:
+        return False  # an interrupted spawn, or a rerun: the node is up from its PXE files already
+    driver.set_boot_device(BOOT_PXE, once=True)
+    driver.power_on()
+    driver.wait_for_power(POWER_ON, timeout)
+    return True
 
 
 def spawn(driver: BMCDriver, site: DeploySite, plan: BuildPlan, timeout: float = POWER_TIMEOUT_S) -> bool:
@@ -161,8 +215,8 @@ def spawn(driver: BMCDriver, site: DeploySite, plan: BuildPlan, timeout: float =
 
 def teardown(driver: t.Optional[BMCDriver], site: DeploySite, instance_uuid: t.Optional[str],
              nics: t.Iterable[t.Tuple[str, str]], timeout: float = POWER_TIMEOUT_S) -> t.List[str]:
-    """Power off, eject, the medium and the DHCP entries gone; what was done (a BMC fault is raised
-    after the files are gone: they need no BMC)."""
+    """Power off, eject, the medium, the PXE files and the DHCP entries gone; what was done (a BMC fault
+    is raised after the files are gone: they need no BMC)."""
     done: t.List[str] = []
     fault: t.Optional[StratusError] = None
     if driver is not None:
@@ -184,6 +238,11 @@ def teardown(driver: t.Optional[BMCDriver], site: DeploySite, instance_uuid: t.O
             done.append("medium file removed")
         except FileNotFoundError:
             pass
+    nics = list(nics)
+    if instance_uuid and site.tftp_root is not None:
+        removed = [pxe.clean_pxe(site.tftp_root, mac, instance_uuid) for _network, mac in nics]  # every NIC's
+        if any(removed):
+            done.append("PXE files removed")
     if drop_dhcp(site, nics):
         done.append("DHCP entry dropped")
     if fault is not None:

@@ -28,9 +28,9 @@ def driver_for(driver: str, access: BMCAccess) -> BMCDriver:
 
 
 # Ironic's boot interface of each driver for a deploy: how a node boots its deploy (Redfish: the
-# deploy medium as virtual CD). IPMI has no virtual media; its PXE boot ("pxe", docs/baremetal.md)
-# plugs in here when it is built. A driver without one is never scheduled for a deploy.
-BOOT_INTERFACES: t.Dict[str, str] = {RedfishDriver.name: "redfish-virtual-media"}
+# deploy medium as virtual CD; IPMI has no virtual media: by PXE from the node network's TFTP root,
+# docs/baremetal.md). A driver without one is never scheduled for a deploy.
+BOOT_INTERFACES: t.Dict[str, str] = {RedfishDriver.name: "redfish-virtual-media", IPMIDriver.name: "pxe"}
 
 
 def boot_interface(driver: str) -> t.Optional[str]:

@@ -78,8 +78,8 @@ def take_node_macs(conn: Connection, uuid: str, nics: t.Sequence[Nic]) -> None:
 
 class BootInterface:
     """How a node boots its deploy (Ironic's boot interface): what block_device_mapping prepares for
-    it, and how spawning boots it. A new one (IPMI's `pxe`) is a class here, an entry in
-    BOOT_INTERFACES and its name in module_utils/baremetal/drivers.BOOT_INTERFACES."""
+    it, and how spawning boots it. A new one is a class here, an entry in BOOT_INTERFACES and its
+    name in module_utils/baremetal/drivers.BOOT_INTERFACES."""
 
     name = ""
 
@@ -105,7 +105,23 @@ class VirtualMediaBoot(BootInterface):
         return "booted from %s by virtual media" % site.medium_url(plan.uuid)
 
 
-BOOT_INTERFACES: dict[str, BootInterface] = {VirtualMediaBoot.name: VirtualMediaBoot()}
+class NetworkBoot(BootInterface):
+    """pxe (IPMI nodes): kernel, ramdisk, the config drive as a second initrd and the node's iPXE
+    script in the node network's TFTP root; the node boots from the network once."""
+
+    name = "pxe"
+
+    def prepare(self, site: work.DeploySite, plan: BuildPlan) -> str:
+        boots = work.write_pxe(site, plan)
+        return "PXE files for %s%s" % (", ".join(b.script.rsplit("/", 1)[-1] for b in boots),
+                                       "" if any(b.changed for b in boots) else ", unchanged")
+
+    def boot(self, driver: BMCDriver, site: work.DeploySite, plan: BuildPlan) -> str:
+        work.spawn_pxe(driver, plan)
+        return "booted from the network (PXE, TFTP root %s)" % site.tftp_root
+
+
+BOOT_INTERFACES: dict[str, BootInterface] = {boot.name: boot for boot in (VirtualMediaBoot(), NetworkBoot())}
 
 
 class Deployer:
@@ -195,7 +211,7 @@ class Deployer:
                 raise StratusError("InvalidRequest", "the plan of instance %s is for the %s driver, not %s"
                                    % (row.uuid, plan.driver, DRIVER), "plan.driver")
             if boot_interface(node.driver) not in BOOT_INTERFACES:
-                raise StratusError("BMCUnsupported", "node %s: driver %s has no deploy boot interface yet"
+                raise StratusError("BMCUnsupported", "node %s: driver %s has no deploy boot interface"
                                    % (node.name, node.driver), "hostvars[%s].stratus_bm_driver" % node.name)
             self._start_deploy(node, row.uuid)
         except StratusError as exc:

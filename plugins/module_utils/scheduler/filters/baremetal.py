@@ -112,8 +112,8 @@ class NodeNetworkFilter(NetworkFilter):
 
 
 class NodeBootInterfaceFilter(BaseHostFilter):
-    """The node's driver has a deploy boot interface (Redfish: virtual media; IPMI's PXE boot is not
-    built yet): a node the deploy cannot boot is never given out."""
+    """The node's driver has a deploy boot interface (Redfish: virtual media; IPMI: PXE): a node the
+    deploy cannot boot (a vendor driver registered without one) is never given out."""
 
     name = "NodeBootInterfaceFilter"
     run_filter_once_per_request = True
@@ -122,7 +122,7 @@ class NodeBootInterfaceFilter(BaseHostFilter):
         return lambda h: _node(h).boot_interface is not None
 
     def reason(self, host: HostState, spec: RequestSpec) -> t.Optional[str]:
-        return "driver %s: no deploy boot interface yet" % _node(host).driver
+        return "driver %s has no deploy boot interface" % _node(host).driver
 
 
 class NodeMaintenanceFilter(BaseHostFilter):
