@@ -10,7 +10,7 @@ description:
   - Reads the live servers from the Stratus state store and makes each one an inventory host, with
     C(ansible_host) set to its first fixed IP address.
   - Groups them by project (C(project_<id>)), availability zone (C(az_<zone>), when the request named
-    one), flavor (C(flavor_<name>)) and hypervisor (C(hypervisor_<host>)); I(compose), I(groups) and
+    one), flavor (C(flavor_<name>)) and hypervisor (C(hypervisor_<host>), or C(baremetal_node_<node>) for a bare-metal server's node); I(compose), I(groups) and
     I(keyed_groups) add more, as in the C(constructed) plugin.
   - A caller sees the servers of its own project; a caller that passes policy
     C(os_compute_api:servers:detail:get_all_tenants) (admin by default) sees every project's, unless
@@ -131,7 +131,10 @@ _hostvars:
       description: The user who created the server.
       type: str
     stratus_hypervisor:
-      description: The hypervisor the server is placed on.
+      description: The hypervisor the server is placed on (a bare-metal server's node).
+      type: str
+    stratus_driver:
+      description: What builds the server, C(libvirt) (a domain on a hypervisor) or C(baremetal) (a whole node).
       type: str
     stratus_availability_zone:
       description: The availability zone the request named, or null.
@@ -253,7 +256,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         host = self.inventory.add_host(name)
         hostvars = {
             "stratus_id": server["id"], "stratus_name": server["name"], "stratus_project_id": server["project_id"],
-            "stratus_user_id": server["user_id"], "stratus_hypervisor": server["host"],
+            "stratus_user_id": server["user_id"], "stratus_hypervisor": server["host"], "stratus_driver": server["driver"],
             "stratus_availability_zone": server["availability_zone"],
             "stratus_flavor": (server.get("flavor") or {}).get("name"), "stratus_vm_state": server["vm_state"],
             "stratus_task_state": server["task_state"], "stratus_status": server["status"],
@@ -266,7 +269,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for key, value in hostvars.items():
             self.inventory.set_variable(host, key, wrap_var(value))
         for prefix, value in (("project", server["project_id"]), ("az", server["availability_zone"]),
-                              ("flavor", hostvars["stratus_flavor"]), ("hypervisor", server["host"])):
+                              ("flavor", hostvars["stratus_flavor"]),
+                              ("baremetal_node" if server["driver"] == "baremetal" else "hypervisor", server["host"])):
             if value:
                 group = self.inventory.add_group(to_safe_group_name("%s_%s" % (prefix, value), force=True, silent=True))
                 self.inventory.add_child(group, host)

@@ -176,6 +176,20 @@ def test_a_rerun_changes_nothing(lab: LabSession) -> None:
     assert console("node1") == before  # not booted again
 
 
+def test_the_inventory_plugin_lists_bare_metal_servers_by_node(lab: LabSession) -> None:
+    source = STATE / "servers.stratus.yml"
+    source.write_text(json.dumps({"plugin": "stratus.compute.servers", "db_url": sqlite_url(STATE / "store"),
+                                  "context": DEMO}))
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-inventory"), "-i", str(source), "--list"],
+                          capture_output=True, text=True, env=lab.env, cwd=str(STATE), timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    listed = json.loads(proc.stdout)
+    for name, node in (("bm-1", "node1"), ("bm-2", "node2"), ("bm-3", "node3")):
+        assert name in listed[f"baremetal_node_{node}"]["hosts"], proc.stdout[-3000:]
+        assert "baremetal" in json.dumps(listed["_meta"]["hostvars"][name]["stratus_driver"])
+    assert "vm" in listed["hypervisor_hv1"]["hosts"]
+
+
 def test_one_more_is_no_valid_host_naming_each_node(lab: LabSession) -> None:
     run = provision(lab, [ONE_MORE])
     assert run.returncode != 0

@@ -47,7 +47,7 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
     plan = read_plan(row.plan or {}, uuid=row.uuid)
     return {
         "id": row.uuid, "name": row.name, "project_id": row.project_id, "user_id": row.user_id,
-        "host": row.host, "availability_zone": row.availability_zone, "flavor": row.flavor,
+        "host": row.host, "driver": plan.driver, "availability_zone": row.availability_zone, "flavor": row.flavor,
         "image": row.image_id, "vm_state": row.vm_state, "task_state": row.task_state,
         "power_state": row.power_state, "fault": row.fault, "metadata": row.metadata,
         "tags": row.tags, "description": row.description,
