@@ -10,7 +10,7 @@ INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STRATUS_STATE_DIR ?= $(abspath $(LAB_STATE))/store
 
-.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench reliability
+.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench bench-baremetal reliability
 
 setup:
 	@bash setup/bootstrap.sh
@@ -84,6 +84,12 @@ bench-scheduler: setup
 # SIZES=10 for a short run (REPEATS: 3 at least, the report is a median).
 bench: image
 	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
+	@$(PY) bench/baremetal_bench.py $(if $(REPEATS),--repeats $(REPEATS))
+
+# The bare-metal section alone (bench.json's "baremetal" key): N = 1..4 deploys and deletes against a
+# plain sushy script making the same Redfish calls, on a lab of its own (one hypervisor, five nodes).
+bench-baremetal: image
+	@$(PY) bench/baremetal_bench.py $(if $(BM_SIZES),--sizes $(BM_SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
 
 # Reliability scenarios (reliability/scenarios/*.py, docs/reliability.md); writes reliability.json.
 # ONLY=concurrency,hostile_input runs some; QUICK=1 their short versions.

@@ -185,9 +185,9 @@ def test_the_inventory_plugin_lists_bare_metal_servers_by_node(lab: LabSession) 
     assert proc.returncode == 0, proc.stderr[-3000:]
     listed = json.loads(proc.stdout)
     for name, node in (("bm-1", "node1"), ("bm-2", "node2"), ("bm-3", "node3")):
-        assert name in listed[f"baremetal_node_{node}"]["hosts"], proc.stdout[-3000:]
-        assert "baremetal" in json.dumps(listed["_meta"]["hostvars"][name]["stratus_driver"])
-    assert "vm" in listed["hypervisor_hv1"]["hosts"]
+        assert f"server-{name}" in listed[f"baremetal_node_{node}"]["hosts"], proc.stdout[-3000:]  # host_prefix
+        assert "baremetal" in json.dumps(listed["_meta"]["hostvars"][f"server-{name}"]["stratus_driver"])
+    assert "server-vm" in listed["hypervisor_hv1"]["hosts"]
 
 
 def test_one_more_is_no_valid_host_naming_each_node(lab: LabSession) -> None:
