@@ -131,10 +131,48 @@ def run(cmd: t.Sequence[str], env: t.Mapping[str, str], timeout: float = 1800, c
     return proc
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group of a run started with start_new_session, and reap its leader."""
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc's parent pids), whatever its session or group."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a run as a crash of its machine would: its process group and every descendant. The group
+    alone is not enough: ansible-core's workers call setsid(), so a killed group leaves the worker of the
+    running task going on. Each process is stopped first, so that none forks between the walk and the kill."""
+    stopped: set[int] = set()
+    while True:
+        found = [p for p in [pid, *descendants(pid)] if p not in stopped]
+        if not found:
+            break
+        for p in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGSTOP)
+        stopped.update(found)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
+    for p in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a run started with start_new_session (its group and every descendant), and reap its leader."""
+    kill_tree(proc.pid)
     with contextlib.suppress(Exception):
         proc.wait(timeout=30)
 
@@ -178,7 +216,7 @@ def start(argv: t.Sequence[str], env: t.Mapping[str, str], log: Path) -> subproc
 
 
 def killed_run(argv: t.Sequence[str], env: t.Mapping[str, str], kill_after: float, log: Path) -> KilledRun:
-    """Start a run and SIGKILL its whole process group `kill_after` seconds later."""
+    """Start a run and SIGKILL it (its process group and every descendant) `kill_after` seconds later."""
     began = time.monotonic()
     proc = start(argv, env, log)
     try:
@@ -186,7 +224,7 @@ def killed_run(argv: t.Sequence[str], env: t.Mapping[str, str], kill_after: floa
             proc.wait(timeout=kill_after)
             killed = False
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             killed = True
         proc.wait(timeout=60)
     except BaseException:

@@ -239,6 +239,72 @@ def test_delete_cleans_the_node_and_a_silent_bmc_waits_in_cleaning(db_url: str, 
     assert bmcs["node-2"].power == POWER_OFF and bmcs["node-2"].media is None
 
 
+def test_a_silent_bmc_is_tried_once_per_run_not_once_per_round(db_url: str, site: Site) -> None:
+    """Found by the bare-metal reliability scenario: with the BMC gone, every reschedule round cleaned every
+    node already left in cleaning again, each try waiting the BMC's timeout (~27 s against the lab's)."""
+    seed(db_url, FREE)
+    (made,) = create(db_url, site)
+    bmcs = {name: FakeBMC({"power_on": "BMCUnreachable", "power_off": "BMCUnreachable"}) for name in USABLE}
+    run = deployer(db_url, site, bmcs)
+    run.deploy(None, 3)
+    assert servers(db_url)["metal"][1] == "error"
+    assert node_states(db_url) == {n: ("cleaning", False) for n in USABLE}
+    assert {n: bmc.calls.count("power_off") for n, bmc in bmcs.items()} == {n: 1 for n in USABLE}
+    # the next run tries them again
+    for bmc in bmcs.values():
+        bmc.fail = {}
+    deployer(db_url, site, bmcs).clean_nodes()
+    assert node_states(db_url) == {n: ("available", False) for n in USABLE}
+
+
+def test_an_error_server_that_holds_no_node_is_deleted_at_once(db_url: str, site: Site) -> None:
+    """Found by the bare-metal reliability scenario: the delete of a bare-metal server in ERROR (its failed
+    deploys gave every node back) handed it to the hypervisors' walk on its last node's name, which no
+    hypervisor play walks: it stayed ERROR / deleting for ever."""
+    seed(db_url, FREE)
+    create(db_url, site)
+    bmcs = {name: FakeBMC({"power_on": "BMCError"}) for name in USABLE}
+    deployer(db_url, site, bmcs).deploy(None, 3)
+    assert servers(db_url)["metal"][1] == "error"
+    gone = delete_servers(request(), Caller(CTX, Enforcer()), db_url, False, "req-del")
+    assert gone.hosts == [] and servers(db_url) == {}
+    with store.transaction(db_url) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ip_allocations)).scalar_one() == 0
+    assert node_states(db_url) == {n: ("available", False) for n in USABLE}
+
+
+class RacedBMC(FakeBMC):
+    """A BMC whose node another run (two provision runs at once) cleans to available while this one cleans it."""
+
+    def __init__(self, db: str, name: str) -> None:
+        super().__init__({})
+        self.db, self.name = db, name
+
+    def power_off(self, force: bool = True) -> None:
+        super().power_off(force)
+        with store.transaction(self.db) as conn:
+            conn.execute(sa.update(baremetal_nodes).where(baremetal_nodes.c.name == self.name)
+                         .values(provision_state="available", target_provision_state=None))
+
+
+def test_a_node_another_run_cleaned_meanwhile_is_not_this_runs_fault(db_url: str, site: Site) -> None:
+    """Found by the bare-metal reliability scenario: two runs at once both cleaned a node; the second's
+    move failed with Conflict and failed its whole task (its own servers' deploys with it)."""
+    seed(db_url, FREE)
+    create(db_url, site)
+    bmcs: dict[str, FakeBMC] = {name: FakeBMC({}) for name in USABLE}
+    deployer(db_url, site, bmcs).deploy(None, 3)
+    delete_servers(request(), Caller(CTX, Enforcer()), db_url, False, "req-del")
+    assert node_states(db_url)["node-1"] == ("cleaning", False)
+    bmcs["node-1"] = RacedBMC(db_url, "node-1")
+    cleaner = deployer(db_url, site, bmcs)
+    cleaner.clean_nodes()  # no Conflict raised
+    assert cleaner.cleaned["node-1"] == {"ok": True, "provision_state": None, "moved_by_another_run": True}
+    assert node_states(db_url)["node-1"] == ("available", False)
+    assert bmcs["node-1"].power == POWER_OFF and bmcs["node-1"].media is None
+    assert site.media_files() == [] and site.dhcp() == {}
+
+
 def test_the_site_is_checked_whole(tmp_path: Path) -> None:
     for media_dir, url, root, field in ((str(tmp_path), "http://x:80/path", "/", "stratus_baremetal_media_url"),
                                         (str(tmp_path), "ftp://x", "/", "stratus_baremetal_media_url"),

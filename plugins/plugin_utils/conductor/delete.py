@@ -40,10 +40,11 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
         for row in rows:
             if row.task_state != "deleting":
                 lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)
-            if node_claims.release_node(conn, row.uuid, who) is not None:
+            if node_claims.release_node(conn, row.uuid, who) is not None or _is_baremetal(row):
                 # a bare-metal server: no hypervisor step walks it back; its node is released (to cleaning
                 # when the deploy touched it: the power-off and eject are the deploy's, docs/baremetal.md)
-                # and the server is gone at once
+                # and the server is gone at once. One that holds no node (an ERROR whose failed deploys
+                # gave every node back) too: its host is a node, which no hypervisor play would ever walk.
                 lifecycle.mark_deleted(conn, row.uuid)
             elif row.host:
                 hosts.add(row.host)
@@ -51,3 +52,9 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
                 lifecycle.mark_deleted(conn, row.uuid)
         rows = list(conn.execute(sa.select(instances).where(instances.c.uuid.in_([r.uuid for r in rows]))))
     return CreateResult(True, [views.server_view(r) for r in rows], sorted(hosts))
+
+
+def _is_baremetal(row: t.Any) -> bool:
+    """Built by the bare-metal deploy (its plan's driver), whether or not it still holds a node."""
+    plan = row.plan if isinstance(row.plan, dict) else {}
+    return plan.get("driver") == "baremetal"

@@ -17,6 +17,8 @@ medium of the instance that held it and its DHCP entries removed, then ``availab
 """
 from __future__ import annotations
 
+import contextlib
+
 import typing as t
 
 try:
@@ -148,10 +150,12 @@ class Deployer:
     def clean_nodes(self) -> None:
         """Every node of this conductor in ``cleaning`` with no holder: cleaned, then ``available``.
         A BMC that does not answer leaves the node in cleaning with the fault (the next run tries
-        again); any other fault is ``clean failed``."""
+        again); any other fault is ``clean failed``. A node whose BMC did not answer earlier in this run
+        is not tried again in it: each reschedule round cleans, and every try waits the BMC's timeout."""
         with store.transaction(self.db_url) as conn:
             rows = [row for row in node_claims.node_rows(conn).values()
-                    if row.name in self.nodes and row.provision_state == states.CLEANING and row.instance_uuid is None]
+                    if row.name in self.nodes and row.provision_state == states.CLEANING and row.instance_uuid is None
+                    and not self._unreachable_in_this_run(row.name)]
             holders = {row.name: self._last_holder(conn, row.name) for row in rows}
         for row in rows:
             self._clean(self.nodes[row.name], holders[row.name])
@@ -163,22 +167,39 @@ class Deployer:
         except StratusError as exc:
             message = "%s: %s" % (exc.code, exc.message)
             end = states.CLEANING if exc.code == "BMCUnreachable" else states.CLEAN_FAILED
-            with store.transaction(self.db_url) as conn:
-                if end == states.CLEANING:
-                    conn.execute(_node_update(node.name, states.CLEANING).values(last_error=message))
-                else:
-                    _set_state(conn, node.name, states.CLEANING, end, {"target_provision_state": None,
-                                                                       "last_error": message})
-                record_event(conn, node.name, "clean", states.CLEANING, end, "error", message, PIPELINE, holder)
-            self.cleaned[node.name] = {"ok": False, "provision_state": end, "error": exc.to_dict()}
+            with self._cleaned_by_another_run(node.name):
+                with store.transaction(self.db_url) as conn:
+                    if end == states.CLEANING:
+                        conn.execute(_node_update(node.name, states.CLEANING).values(last_error=message))
+                    else:
+                        _set_state(conn, node.name, states.CLEANING, end, {"target_provision_state": None,
+                                                                           "last_error": message})
+                    record_event(conn, node.name, "clean", states.CLEANING, end, "error", message, PIPELINE, holder)
+                self.cleaned[node.name] = {"ok": False, "provision_state": end, "error": exc.to_dict()}
             return
-        with store.transaction(self.db_url) as conn:
-            _set_state(conn, node.name, states.CLEANING, states.AVAILABLE,
-                       {"target_provision_state": None, "last_error": None, "power_state": POWER_OFF})
-            record_event(conn, node.name, "clean", states.CLEANING, states.AVAILABLE, "success",
-                         "cleaned: %s" % (", ".join(done) or "nothing to undo"), PIPELINE, holder)
-        self.changed = True
-        self.cleaned[node.name] = {"ok": True, "provision_state": states.AVAILABLE, "done": done}
+        with self._cleaned_by_another_run(node.name):
+            with store.transaction(self.db_url) as conn:
+                _set_state(conn, node.name, states.CLEANING, states.AVAILABLE,
+                           {"target_provision_state": None, "last_error": None, "power_state": POWER_OFF})
+                record_event(conn, node.name, "clean", states.CLEANING, states.AVAILABLE, "success",
+                             "cleaned: %s" % (", ".join(done) or "nothing to undo"), PIPELINE, holder)
+            self.changed = True
+            self.cleaned[node.name] = {"ok": True, "provision_state": states.AVAILABLE, "done": done}
+
+    def _unreachable_in_this_run(self, name: str) -> bool:
+        return (self.cleaned.get(name, {}).get("error") or {}).get("code") == "BMCUnreachable"
+
+    @contextlib.contextmanager
+    def _cleaned_by_another_run(self, name: str) -> t.Iterator[None]:
+        """Two runs at once both find a node in cleaning and both clean it (the BMC work is idempotent);
+        the one whose move comes second finds the node moved: that is the other run's result to record,
+        not a fault of this run (its own servers' deploys go on)."""
+        try:
+            yield
+        except StratusError as exc:
+            if exc.code != "Conflict":
+                raise
+            self.cleaned[name] = {"ok": True, "provision_state": None, "moved_by_another_run": True}
 
     # ------------------------------------------------------------------ deploying
 
