@@ -252,6 +252,8 @@ def test_network_xml_with_tftp_and_a_boot_file():
     ("tftp_root", {"tftp_root": "srv/tftp"}),
     ("tftp_root", {"tftp_root": "/srv/tftp' x='"}),
     ("tftp_root", {"tftp_root": "/srv/../etc"}),
+    ("tftp_root", {"tftp_root": "/srv/./tftp"}),
+    ("tftp_root", {"tftp_root": "/srv/tftp/.."}),
     ("bootp_file", {"tftp_root": "/srv/tftp", "bootp_file": "../boot.ipxe"}),
     ("bootp_file", {"tftp_root": "/srv/tftp", "bootp_file": "boot.ipxe\n"}),
     ("bootp_file", {"bootp_file": "boot.ipxe"}),
@@ -260,3 +262,12 @@ def test_network_xml_refuses_bad_tftp_settings(field, kwargs):
     with pytest.raises(StratusError) as err:
         network.network_xml(SPEC, **kwargs)
     assert err.value.field == field
+
+
+def test_a_tftp_root_under_a_hidden_directory_is_a_plain_path(tmp_path):
+    """`make demo-baremetal`'s lab lives in the checkout's .lab: its TFTP root is a hidden directory's."""
+    root = tmp_path / ".lab" / "bmc" / "tftp"
+    root.mkdir(parents=True)
+    xml = network.network_xml(SPEC, "/var/lib/libvirt/dnsmasq/p.hostsdir", tftp_root=str(root), bootp_file="boot.ipxe")
+    assert "<tftp root=\"%s\"" % root in xml or "<tftp root='%s'" % root in xml
+    assert pxe.write_boot_script(str(root))

@@ -39,6 +39,7 @@ import typing as t
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal import deploy_medium
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.newc import NewcArchive
 from ansible_collections.stratus.compute.plugins.module_utils.compute import config_drive
+from ansible_collections.stratus.compute.plugins.module_utils.compute import network
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 BOOT_SCRIPT = "boot.ipxe"
@@ -56,7 +57,7 @@ DIR_MODES = {0o600: 0o700, 0o640: 0o750}
 MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 UUID = deploy_medium.UUID
 # The TFTP root: an absolute path of plain names (it reaches dnsmasq's configuration).
-TFTP_ROOT = re.compile(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+")
+TFTP_ROOT = network.TFTP_ROOT_RE  # one rule for the root, here and in the network's XML
 # One line of an iPXE script: no '$' (setting expansion), '|' '&' (operators), quotes, '#' or '\'.
 KERNEL_CMDLINE = re.compile(r"[A-Za-z0-9_.,:=/+@%-]+(?: [A-Za-z0-9_.,:=/+@%-]+)*")
 IMAGE_NAME = re.compile(r"[0-9a-f]{64}")

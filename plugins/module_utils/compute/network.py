@@ -59,7 +59,8 @@ ET.register_namespace("dnsmasq", DNSMASQ_NS)
 # through. Hostnames: module_utils/hostname.
 MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 # A bare-metal provisioning network's TFTP root (absolute, plain names) and DHCP boot file (a name in it).
-TFTP_ROOT_RE = re.compile(r"(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)+")
+# An absolute path of plain names: a hidden directory (the lab's .lab) is one, "." and ".." are not.
+TFTP_ROOT_RE = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[A-Za-z0-9._-]+)+")
 BOOTP_FILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # A Linux interface name (IFNAMSIZ - 1), not starting with a dash.
 IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
