@@ -714,6 +714,8 @@ def lab_status(ctx: typer.Context, fmt: OutputOpt = Format.table) -> None:
 
   stratus awx survey > create-survey.json
 
+  stratus -i inventories/rack1 awx survey --file create-survey.json
+
   stratus awx survey --kind delete --file delete-survey.json""")
 def awx_survey(ctx: typer.Context,
                kind: t.Annotated[str, typer.Option("--kind", help="create or delete.",
@@ -721,10 +723,15 @@ def awx_survey(ctx: typer.Context,
                file: t.Annotated[t.Optional[Path], typer.Option("--file", "-f",
                                                                 help="Write here instead of stdout.")] = None
                ) -> None:
-    """Write the AWX survey spec of the provision_survey.yml job template, from schemas/server.json."""
-    from stratus_cli.survey import survey_spec
+    """Write the AWX survey spec of the provision_survey.yml job template, from schemas/server.json.
 
-    text = json.dumps(survey_spec(_settings(ctx).collection, kind), indent=2) + "\n"
+    The flavor and image questions offer the catalog of the inventory (-i; the job template's), bare-metal
+    flavors among them."""
+    from stratus_cli.survey import inventory_catalog, survey_spec
+
+    settings = _settings(ctx)
+    catalog = inventory_catalog(settings.collection, settings.inventory_sources()) if kind == "create" else None
+    text = json.dumps(survey_spec(settings.collection, kind, catalog), indent=2) + "\n"
     if file is None:
         sys.stdout.write(text)
         return

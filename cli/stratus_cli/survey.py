@@ -1,18 +1,26 @@
 """AWX/Tower survey specs for the provision job templates, generated from schemas/server.json.
 
 Each question's type, bounds and choices come from the request's JSON Schema; its description
-from the option's documentation in plugins/modules/server.py. The answers arrive as extra vars
+from the option's documentation in plugins/modules/server.py. The flavor and image questions
+offer the catalog's names (the inventory's stratus_flavors and stratus_images, the job template's
+inventory), bare-metal flavors among them and named as such. The answers arrive as extra vars
 named stratus_survey_<field>, which playbooks/provision_survey.yml turns into one server request.
 """
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
+import shutil
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
 import yaml
+
+from stratus_cli.errors import CliError
 
 VARIABLE_PREFIX = "stratus_survey_"
 # The questions of each job template, in order; (field, required).
@@ -35,6 +43,7 @@ LIST_FIELDS = {
     "networks": "Network names or uuids, comma-separated; or auto (the only network) or none.",
     "tags": "Server tags, comma-separated.",
 }
+PARTS = ("aki", "ari")
 _MARKUP = re.compile(r"\b(?:RV|[A-Z])\(([^)]*)\)")
 
 
@@ -115,8 +124,93 @@ def question(field: str, required: bool, prop: t.Mapping[str, t.Any], descriptio
     return q
 
 
-def survey_spec(collection: Path, kind: str = "create") -> dict[str, t.Any]:
-    """The AWX survey spec of one job template kind (create or delete)."""
+class Catalog(t.NamedTuple):
+    """The names a survey offers: the catalog's flavors (bare-metal ones apart) and images."""
+
+    flavors: list[str]
+    baremetal_flavors: list[str]
+    images: list[str]
+
+
+def _flavor_rule(collection: Path) -> t.Callable[[t.Any], t.Any]:
+    """module_utils/baremetal/flavor.py's baremetal_flavor (stdlib only): the one rule for what a
+    bare-metal flavor is, read from the collection the playbooks run."""
+    path = collection / "plugins" / "module_utils" / "baremetal" / "flavor.py"
+    spec = importlib.util.spec_from_file_location("stratus_flavor_rule", path)
+    if spec is None or spec.loader is None:
+        raise CliError("ConfigurationError", "cannot load %s" % path, "collection")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.baremetal_flavor
+
+
+def catalog_of(collection: Path, variables: t.Mapping[str, t.Any]) -> Catalog:
+    """The survey's names from an inventory's variables (stratus_flavors, stratus_images)."""
+    rule = _flavor_rule(collection)
+    flavors, metal = [], []
+    for flavor in variables.get("stratus_flavors") or []:
+        if not isinstance(flavor, dict) or not isinstance(flavor.get("name"), str):
+            continue
+        try:
+            is_metal = rule(flavor.get("extra_specs")) is not None
+        except ValueError:  # a flavor the convention refuses: no create would accept it, so no choice either
+            continue
+        flavors.append(flavor["name"])
+        if is_metal:
+            metal.append(flavor["name"])
+    # a kernel (aki) or ramdisk (ari) image only serves another image's boot (Glance's formats)
+    images = [i["name"] for i in variables.get("stratus_images") or []
+              if isinstance(i, dict) and isinstance(i.get("name"), str) and i.get("disk_format") not in PARTS]
+    return Catalog(flavors, metal, images)
+
+
+def _ansible_inventory() -> str:
+    beside = Path(sys.executable).parent / "ansible-inventory"
+    found = str(beside) if beside.exists() else shutil.which("ansible-inventory")
+    if not found:
+        raise CliError("ConfigurationError", "ansible-inventory is not installed beside the CLI nor on the PATH",
+                       "inventory")
+    return found
+
+
+def inventory_catalog(collection: Path, sources: list[str]) -> Catalog:
+    """The catalog of the inventory sources (as ansible-inventory merges them): the vars of localhost,
+    where the controller's plays read it, else of the first host that has stratus_flavors."""
+    argv = [_ansible_inventory(), "--list"]
+    for source in sources:
+        argv += ["-i", source]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CliError("ConfigurationError", "cannot run ansible-inventory: %s" % exc, "inventory")
+    try:
+        listed = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except ValueError:
+        listed = None
+    if not isinstance(listed, dict):
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        raise CliError("ConfigurationError", "cannot read the inventory %s: %s"
+                       % (", ".join(sources), lines[-1] if lines else "no output"), "inventory")
+    hostvars = (listed.get("_meta") or {}).get("hostvars") or {}
+    hosts = sorted(hostvars, key=lambda h: h != "localhost")
+    variables = next((hostvars[h] for h in hosts if hostvars[h].get("stratus_flavors")), {})
+    if not variables:
+        raise CliError("ConfigurationError", "the inventory %s has no catalog (stratus_flavors)"
+                       % ", ".join(sources), "inventory")
+    return catalog_of(collection, variables)
+
+
+def _offer(q: dict[str, t.Any], names: list[str], description: str) -> None:
+    """Make a text question a choice among the catalog's names (AWX checks the answer is one)."""
+    q.update(type="multiplechoice", choices=list(names), default=names[0] if q["required"] else "",
+             question_description=description)
+    for bound in ("min", "max"):
+        q.pop(bound, None)
+
+
+def survey_spec(collection: Path, kind: str = "create", catalog: t.Optional[Catalog] = None) -> dict[str, t.Any]:
+    """The AWX survey spec of one job template kind (create or delete); with a catalog, the flavor and
+    image questions offer its names."""
     if kind not in KINDS:
         raise ValueError("unknown survey kind %r (choose from %s)" % (kind, ", ".join(KINDS)))
     schemas = Schemas(collection / "schemas")
@@ -125,7 +219,15 @@ def survey_spec(collection: Path, kind: str = "create") -> dict[str, t.Any]:
     spec = []
     for field, required in KINDS[kind]["fields"]:
         prop = schemas.resolve(server["properties"][field])
-        spec.append(question(field, required, prop, docs.get(field, "")))
+        q = question(field, required, prop, docs.get(field, ""))
+        if catalog is not None and field == "flavor" and catalog.flavors:
+            metal = catalog.baremetal_flavors
+            _offer(q, catalog.flavors, "The flavor (the catalog's)." + (
+                " Bare metal, a whole node each: %s." % ", ".join(metal) if metal else ""))
+        elif catalog is not None and field == "image" and catalog.images:
+            _offer(q, catalog.images, "The image to boot from (the catalog's); leave blank when a block device "
+                                      "mapping gives the root disk.")
+        spec.append(q)
     return {"name": KINDS[kind]["name"],
             "description": KINDS[kind]["description"] + " Generated from schemas/server.json by `stratus awx survey`.",
             "spec": spec}

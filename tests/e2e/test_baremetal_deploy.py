@@ -6,8 +6,10 @@ initramfs). The operator manages and provides the nodes; then provision.yml with
 and a virtual one: the bare-metal servers are ACTIVE, two on the Redfish nodes (virtual media) and one on
 the IPMI node (PXE), each node's console shows the config drive's name and uuid and the store's address; a
 rerun changes nothing; one more is NoValidHost with every node's reason; the delete leaves every node
-available, powered off, no medium inserted, no DHCP entry, no medium or PXE file; the BMC password is in
-no output or log.
+available, powered off, no medium inserted, no DHCP entry, no medium or PXE file. The other front ends:
+`stratus server create --flavor bm.small` and an AWX job (ansible-runner, the survey's answers, its
+flavor among the survey's choices) build and delete bare-metal servers too. The BMC password is in no
+output or log.
 
 Its own prefix, subnet and state dir (no other test uses stxw / 10.248); one lab bring-up. Needs root.
 """
@@ -20,13 +22,14 @@ import subprocess
 import typing as t
 from pathlib import Path
 
+import ansible_runner
 import pytest
 import sushy
 
 from stratus_lab.ansible_run import recap, run_merged
 from stratus_lab.baremetal import BmcHost, bmc_of
 from stratus_lab.lab import load_lab
-from stratus_lab.paths import ROOT
+from stratus_lab.paths import DEMO_INVENTORY, ROOT
 from stratus_lab.session import LabSession
 from stratus_lab.store import rows as store_rows, sqlite_url
 from wait_helpers import wait_until  # tests/wait_helpers.py
@@ -36,6 +39,7 @@ PREFIX = "stxw"
 SUBNET = "10.248"
 STRATUS = ROOT / ".venv" / "bin" / "stratus"
 ADMIN = ["--user", "root", "--project", "ops", "--role", "admin"]
+MEMBER = ["--user", "demo", "--project", "demo", "--role", "member"]
 # The demo project's member asks for the servers (the node network `baremetal` is the demo project's).
 DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
 # The first Redfish GET of a System can take ~60 s on 2 cores (libvirtd probing QEMU); far above it.
@@ -96,16 +100,22 @@ def rows(query: str) -> list[tuple]:
     return [tuple(row) for row in store_rows(sqlite_url(STATE / "store"), query)]
 
 
-def stratus(lab: LabSession, *args: str) -> dict[str, t.Any]:
-    # the operator (ADMIN's flags), not the demo member the provision runs are asked by
+def run_stratus(lab: LabSession, *args: str, caller: t.Sequence[str] = ADMIN) -> str:
+    """The CLI against the lab (its inventory and store); by default as the operator (ADMIN's flags),
+    not the demo member the provision runs are asked by."""
     env = {k: v for k, v in lab.env.items() if k not in ("STRATUS_USER_ID", "STRATUS_PROJECT_ID", "STRATUS_ROLES")}
     env["STRATUS_LAB_DIR"] = str(STATE)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "cli"), os.environ.get("PYTHONPATH", "")) if p)
-    proc = subprocess.run([str(STRATUS), *ADMIN, *args, "-o", "json"], capture_output=True, text=True, env=env,
-                          cwd=str(STATE), timeout=900, check=False)
+    proc = subprocess.run([str(STRATUS), *caller, *args], capture_output=True, text=True, env=env,
+                          cwd=str(STATE), timeout=1500, check=False)
     SHOWN.extend([proc.stdout, proc.stderr])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return proc.stdout
+
+
+def stratus(lab: LabSession, *args: str, caller: t.Sequence[str] = ADMIN) -> dict[str, t.Any]:
+    out = run_stratus(lab, *args, "-o", "json", caller=caller)
+    return json.loads(out) if out.strip() else {}
 
 
 def provision(lab: LabSession, servers: list[dict[str, t.Any]]) -> t.Any:
@@ -219,6 +229,69 @@ def test_delete_gives_every_node_back(lab: LabSession) -> None:
     cleaned = rows("select node, to_state, result from baremetal_node_events where event = 'clean' order by id")
     assert sorted(cleaned) == [("node1", "available", "success"), ("node2", "available", "success"),
                                ("node3", "available", "success")]
+
+
+def wait_ready(server: t.Mapping[str, t.Any]) -> None:
+    """The node's console shows the server's config drive (name, uuid) and the store's address."""
+    (ip,) = [a["addr"] for addrs in server["addresses"].values() for a in addrs]
+    ready = f"STRATUS-GUEST ready name={server['name']} uuid={server['id']} ip={ip}"
+    wait_until(lambda: ready in console(server["host"]), f"{server['host']} to boot {server['name']}",
+               timeout=BOOT_S, interval=1)
+
+
+def test_the_cli_creates_and_deletes_a_bare_metal_server(lab: LabSession) -> None:
+    created = stratus(lab, "server", "create", "--name", "bm-cli", "--flavor", "bm.small", "--image",
+                      "stratus-guest", "--network", "baremetal", caller=MEMBER)
+    (server,) = created["servers"]
+    assert server["status"] == "ACTIVE" and server["host"] in ("node1", "node2", "node3"), created
+    wait_ready(server)
+    shown = stratus(lab, "server", "show", "bm-cli", caller=MEMBER)["server"]
+    assert (shown["id"], shown["host"], shown["driver"]) == (server["id"], server["host"], "baremetal"), shown
+    assert node_rows()[server["host"]][:2] == ("active", server["id"])
+    stratus(lab, "server", "delete", "bm-cli", caller=MEMBER)
+    assert node_rows() == {n: ("available", None, None) for n in ("node1", "node2", "node3")}
+
+
+def awx_job(lab: LabSession, ident: str, answers: t.Mapping[str, t.Any]) -> t.Any:
+    """provision_survey.yml as an AWX job template runs it: ansible-runner on a private data dir, the
+    survey's answers as extra vars, the caller and store from the Stratus credential (environment),
+    the collection from the project's requirements, the job template's inventory."""
+    pdd = STATE / "awx" / ident
+    shutil.rmtree(pdd, ignore_errors=True)
+    collection = pdd / "requirements_collections" / "ansible_collections" / "stratus" / "compute"
+    collection.parent.mkdir(parents=True)
+    collection.symlink_to(ROOT, target_is_directory=True)
+    envvars = {k: v for k, v in lab.env.items() if k.startswith("STRATUS_")}
+    envvars.update(ANSIBLE_COLLECTIONS_PATH=str(pdd / "requirements_collections"), ANSIBLE_HOST_KEY_CHECKING="False",
+                   ANSIBLE_CONFIG=lab.env["ANSIBLE_CONFIG"],
+                   PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")))
+    runner = ansible_runner.run(private_data_dir=str(pdd), project_dir=str(ROOT),
+                                playbook="playbooks/provision_survey.yml", inventory=[str(lab.inventory),
+                                                                                      str(DEMO_INVENTORY)],
+                                extravars=dict(answers), envvars=envvars, ident=ident, quiet=True, timeout=1500)
+    SHOWN.append(runner.stdout.read() if runner.stdout else "")
+    return runner
+
+
+def test_an_awx_survey_job_creates_and_deletes_a_bare_metal_server(lab: LabSession) -> None:
+    spec = json.loads(run_stratus(lab, "awx", "survey"))  # the survey of the lab's inventory
+    questions = {q["variable"]: q for q in spec["spec"]}
+    assert "bm.small" in questions["stratus_survey_flavor"]["choices"]
+    answers = {"stratus_survey_name": "bm-awx", "stratus_survey_flavor": "bm.small",
+               "stratus_survey_image": "stratus-guest", "stratus_survey_networks": "baremetal"}
+    for variable, answer in answers.items():  # AWX takes only an answer among the choices
+        assert questions[variable]["type"] != "multiplechoice" or answer in questions[variable]["choices"]
+    runner = awx_job(lab, "create", answers)
+    assert runner.status == "successful", SHOWN[-1][-4000:]
+    ((uuid, node, vm_state),) = rows("select uuid, host, vm_state from instances where name = 'bm-awx' "
+                                     "and deleted = ''")
+    assert vm_state == "active" and node_rows()[node][:2] == ("active", uuid)
+    (ip,) = [r[0] for r in rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)]
+    wait_ready({"name": "bm-awx", "id": uuid, "host": node, "addresses": {"baremetal": [{"addr": ip}]}})
+    runner = awx_job(lab, "delete", {"stratus_survey_name": "bm-awx", "stratus_survey_state": "absent"})
+    assert runner.status == "successful", SHOWN[-1][-4000:]
+    assert not rows("select uuid from instances where name = 'bm-awx' and deleted = ''")
+    assert node_rows() == {n: ("available", None, None) for n in ("node1", "node2", "node3")}
 
 
 def wrong_password_overlay() -> Path:

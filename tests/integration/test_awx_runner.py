@@ -121,14 +121,19 @@ def test_two_deciding_jobs_in_parallel_never_overcommit(pg_db: str, tmp_path: Pa
 
 
 def test_survey_job_makes_the_request(pg_db: str, tmp_path: Path) -> None:
-    """provision_survey.yml turns the answers of the generated survey into a request."""
-    spec = json.loads(subprocess.run([str(VENV_BIN / "stratus"), "awx", "survey"], capture_output=True, text=True,
-                                     check=True, timeout=60).stdout) if (VENV_BIN / "stratus").exists() else None
+    """provision_survey.yml turns the answers of the survey generated for the job's inventory into a request."""
+    hosts = write_yaml(tmp_path / "survey-inventory.yml", inventory())
+    spec = json.loads(subprocess.run([str(VENV_BIN / "stratus"), "-i", str(hosts), "awx", "survey"],
+                                     capture_output=True, text=True, check=True, timeout=300).stdout) \
+        if (VENV_BIN / "stratus").exists() else None
     answers = {"stratus_survey_name": "svc", "stratus_survey_flavor": "m1.tiny", "stratus_survey_image": "cirros",
                "stratus_survey_networks": "net1", "stratus_survey_min_count": 2, "stratus_survey_key_name": "",
                "stratus_survey_tags": "a, b", "stratus_survey_config_drive": "true"}
     if spec is not None:
-        assert set(answers) <= {q["variable"] for q in spec["spec"]}
+        questions = {q["variable"]: q for q in spec["spec"]}
+        assert set(answers) <= set(questions)
+        for variable, answer in answers.items():  # what AWX lets through: an answer among the choices
+            assert questions[variable]["type"] != "multiplechoice" or answer in questions[variable]["choices"]
     pdd = job(tmp_path, "survey", pg_db, answers, inventory(), check=True)
     runner = ansible_runner.run(private_data_dir=str(pdd), playbook="playbooks/provision_survey.yml", quiet=True)
     assert runner.status == "successful", stdout(runner)

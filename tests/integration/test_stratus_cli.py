@@ -135,3 +135,15 @@ def test_a_request_file_cannot_name_its_caller(tmp_path: Path, decide_only: Path
     made = stratus.json("--user", "bob", "--project", "pb", "server", "create", *WEB)
     assert [(s["project_id"], s["user_id"]) for s in made["servers"]] == [("pb", "bob")]
     assert stratus.json("server", "list") == {"servers": []}, "alice (the inventory's caller) sees none of pb's"
+
+
+def test_the_awx_survey_offers_the_inventorys_flavors(tmp_path: Path) -> None:
+    """ansible-inventory reads the catalog the job template's inventory holds (the demo's: bm.small)."""
+    stratus = Stratus(tmp_path)
+    spec = json.loads(stratus("-i", str(ROOT / "inventory" / "demo.yml"), "awx", "survey").stdout)
+    flavor = next(q for q in spec["spec"] if q["variable"] == "stratus_survey_flavor")
+    assert flavor["type"] == "multiplechoice" and {"m1.tiny", "bm.small"} <= set(flavor["choices"])
+    assert "bm.small" in flavor["question_description"] and "m1.tiny" not in flavor["question_description"]
+    (tmp_path / "bare.yml").write_text("all:\n  hosts:\n    localhost: {}\n")
+    proc = stratus("-i", str(tmp_path / "bare.yml"), "awx", "survey", rc=1)
+    assert "ConfigurationError" in proc.stderr and "no catalog (stratus_flavors)" in proc.stderr

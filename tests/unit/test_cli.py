@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 # setup/bootstrap.sh installs the CLI into this checkout's .venv, editable
 from stratus_cli import app as cli
 from stratus_cli import output, runner
-from stratus_cli.survey import survey_spec
+from stratus_cli import survey
+from stratus_cli.survey import catalog_of, survey_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -290,12 +291,49 @@ def test_survey_spec_from_the_schema() -> None:
     assert [q["variable"] for q in delete["spec"]] == ["stratus_survey_name", "stratus_survey_max_count"]
 
 
-def test_awx_survey_command(invoke: t.Callable[..., t.Any], tmp_path: Path) -> None:
-    res = invoke(["awx", "survey"])
+BM_SPECS = {"resources:CUSTOM_BAREMETAL": "1", "resources:VCPU": "0", "resources:MEMORY_MB": "0",
+            "resources:DISK_GB": "0"}
+
+
+def test_the_survey_offers_the_catalogs_flavors_bare_metal_named() -> None:
+    catalog = catalog_of(ROOT, {
+        "stratus_flavors": [{"name": "m1.tiny"}, {"name": "bm.small", "extra_specs": BM_SPECS},
+                            # two units of a class: refused by every create, so not offered
+                            {"name": "bm.two", "extra_specs": dict(BM_SPECS, **{"resources:CUSTOM_BAREMETAL": "2"})}],
+        "stratus_images": [{"name": "guest", "disk_format": "qcow2"}, {"name": "guest-kernel", "disk_format": "aki"},
+                           {"name": "guest-initrd", "disk_format": "ari"}]})
+    assert catalog == survey.Catalog(["m1.tiny", "bm.small"], ["bm.small"], ["guest"])
+    questions = {q["variable"]: q for q in survey_spec(ROOT, "create", catalog)["spec"]}
+    flavor, image = questions["stratus_survey_flavor"], questions["stratus_survey_image"]
+    assert (flavor["type"], flavor["choices"], flavor["default"]) == ("multiplechoice", ["m1.tiny", "bm.small"],
+                                                                      "m1.tiny")
+    assert "Bare metal, a whole node each: bm.small." in flavor["question_description"]
+    assert "min" not in flavor and "max" not in flavor
+    assert (image["type"], image["choices"], image["default"], image["required"]) == ("multiplechoice", ["guest"],
+                                                                                      "", False)
+    plain = catalog_of(ROOT, {"stratus_flavors": [{"name": "m1.tiny"}], "stratus_images": []})
+    questions = {q["variable"]: q for q in survey_spec(ROOT, "create", plain)["spec"]}
+    assert "Bare metal" not in questions["stratus_survey_flavor"]["question_description"]
+    assert questions["stratus_survey_image"]["type"] == "text"  # no image to offer: typed
+
+
+def test_awx_survey_command(invoke: t.Callable[..., t.Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str]] = []
+
+    def fake_catalog(collection: Path, sources: list[str]) -> survey.Catalog:
+        asked.append(sources)
+        return survey.Catalog(["m1.tiny", "bm.small"], ["bm.small"], ["guest"])
+    monkeypatch.setattr(survey, "inventory_catalog", fake_catalog)
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text("{}\n")
+    res = invoke(["-i", str(hosts), "awx", "survey"])
     assert res.exit_code == 0 and json.loads(res.stdout)["spec"][0]["variable"] == "stratus_survey_name"
+    assert asked == [[str(hosts)]]  # the catalog of -i, the job template's inventory
+    assert json.loads(res.stdout)["spec"][1]["choices"] == ["m1.tiny", "bm.small"]
     target = tmp_path / "s.json"
     res = invoke(["awx", "survey", "--kind", "delete", "--file", str(target)])
     assert res.exit_code == 0 and json.loads(target.read_text())["name"] == "Stratus: delete servers"
+    assert len(asked) == 1  # a delete asks no flavor
     assert invoke(["awx", "survey", "--kind", "resize"]).exit_code == 2
 
 
