@@ -215,6 +215,27 @@ def start(argv: t.Sequence[str], env: t.Mapping[str, str], log: Path) -> subproc
                                 start_new_session=True)
 
 
+def wait_injecting(proc: subprocess.Popen, inject: t.Callable[[], t.Optional[dict[str, t.Any]]], watch_s: float,
+                   wait_s: float, interval: float) -> tuple[int, dict[str, t.Any]]:
+    """Wait for a started run (start) while calling `inject` every `interval` seconds, for at most
+    `watch_s`, until it returns what it injected (a fault drill's record); then wait for the run's end.
+    Returns the run's exit status and the record ({} when nothing was injected). An interrupted wait
+    kills the run's whole tree: a drill leaves no run behind."""
+    began = time.monotonic()
+    injected: dict[str, t.Any] = {}
+    try:
+        while proc.poll() is None and time.monotonic() - began < watch_s:
+            record = inject()
+            if record is not None:
+                injected = record
+                break
+            time.sleep(interval)
+        return proc.wait(timeout=wait_s), injected
+    except BaseException:
+        kill_group(proc)
+        raise
+
+
 def killed_run(argv: t.Sequence[str], env: t.Mapping[str, str], kill_after: float, log: Path) -> KilledRun:
     """Start a run and SIGKILL it (its process group and every descendant) `kill_after` seconds later."""
     began = time.monotonic()

@@ -97,6 +97,15 @@ class BmLab:
         except sushy.exceptions.SushyError:
             return None
 
+    def wait_for_redfish(self, timeout: float = FIRST_ANSWER_S) -> bool:
+        """Whether the Redfish emulator answers for node1 within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.redfish("node1") is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+        return True
+
     def media_files(self) -> list[str]:
         return sorted(p.name for p in self.media_dir.iterdir() if not p.name.startswith("."))
 
@@ -299,25 +308,22 @@ def bmc_gone(sc: Scenario, lab: BmLab, logs: Path) -> None:
     """The emulator stopped while a deploy is spawning; then back, a rerun and provide_all."""
     server = {"name": "bmf", "flavor": "bm.small", "image": "stratus-guest", "networks": NET}
     started = time.monotonic()
+
+    def stop_the_emulator() -> t.Optional[dict[str, t.Any]]:
+        row = next((s for s in lab.servers().values() if s.name == "bmf"), None)
+        # its deploy medium written: the deploy is in its spawn step (insert the medium, boot, wait for power)
+        if row is None or f"{row.uuid}.iso" not in lab.media_files():
+            return None
+        pid_file = lab.bmc.pidfile("sushy-emulator")
+        injected = {"node": row.host, "task_state": row.task_state,
+                    "node_state": lab.nodes()[row.host].provision_state,
+                    "at_s": round(time.monotonic() - started, 2),
+                    "pid": pid_file.read_text().strip() if pid_file.exists() else None}
+        injected["stopped"] = stop_daemon(lab.bmc, "sushy-emulator")
+        return injected
+
     proc = lab.session.start_provision([server], None, logs / "bmc-gone.log")
-    injected: dict[str, t.Any] = {}
-    try:
-        while proc.poll() is None and time.monotonic() - started < 900:
-            row = next((s for s in lab.servers().values() if s.name == "bmf"), None)
-            # its deploy medium written: the deploy is in its spawn step (insert the medium, boot, wait for power)
-            if row is not None and f"{row.uuid}.iso" in lab.media_files():
-                pid_file = lab.bmc.pidfile("sushy-emulator")
-                injected = {"node": row.host, "task_state": row.task_state,
-                            "node_state": lab.nodes()[row.host].provision_state,
-                            "at_s": round(time.monotonic() - started, 2),
-                            "pid": pid_file.read_text().strip() if pid_file.exists() else None}
-                injected["stopped"] = stop_daemon(lab.bmc, "sushy-emulator")
-                break
-            time.sleep(0.1)
-        rc = proc.wait(timeout=1500)
-    except BaseException:
-        ansible_run.kill_group(proc)
-        raise
+    rc, injected = ansible_run.wait_injecting(proc, stop_the_emulator, watch_s=900, wait_s=1500, interval=0.1)
     srv = next((s for s in lab.servers().values() if s.name == "bmf"), None)
     fault = json.loads(srv.fault) if srv is not None and isinstance(srv.fault, str) else (srv.fault if srv else None)
     nodes = lab.nodes()
@@ -344,9 +350,7 @@ def bmc_gone(sc: Scenario, lab: BmLab, logs: Path) -> None:
     session = lab.session
     session.lab("up", "--hypervisors", "1", "--prefix", PREFIX, "--subnet-base", SUBNET, "--baremetal", str(NODES),
                 timeout=900)
-    deadline = time.monotonic() + FIRST_ANSWER_S
-    while lab.redfish("node1") is None and time.monotonic() < deadline:
-        time.sleep(1)
+    lab.wait_for_redfish()  # and if it does not answer, the rerun's checks say so
     rerun = lab.provision([dict(server, state="absent")], logs / "bmc-back-rerun.log")
     after_rerun = {n: r.provision_state for n, r in lab.nodes().items()}
     sc.figures["bmc_gone"]["server_rows_after_rerun"] = [
@@ -375,11 +379,8 @@ def body(sc: Scenario) -> None:
         with LabSession(STATE, PREFIX, SUBNET, hypervisors=1, baremetal=NODES, caller=DEMO, lock_up=True,
                         forget_state=True) as session:
             lab = BmLab(session)
-            deadline = time.monotonic() + FIRST_ANSWER_S
-            while lab.redfish("node1") is None:
-                if time.monotonic() > deadline:
-                    raise CannotRun("the Redfish emulator did not answer")
-                time.sleep(1)
+            if not lab.wait_for_redfish():
+                raise CannotRun("the Redfish emulator did not answer")
             provide = lab.provide_redfish_nodes(logs)
             (logs / "provide-redfish-nodes.log").write_text(provide.stdout)
             if provide.returncode != 0:

@@ -127,25 +127,21 @@ def run_with_fault(lab: LabSession, fault: Fault, logs: Path) -> dict[str, t.Any
     server = fault.server()
     start = time.monotonic()
     log_path = logs / ("%s.log" % fault.name)
+
+    def inject_once_placed() -> t.Optional[dict[str, t.Any]]:
+        row = instance(lab, server["name"])
+        if row is None or not row.host:
+            return None
+        injected = {"host": row.host, "task_state_at_injection": row.task_state,
+                    "running_task": ansible_run.running_task(log_path.read_text(errors="replace"))[1]}
+        injected["how"] = fault.inject(lab, int(row.host[2:]))
+        injected["at_s"] = round(time.monotonic() - start, 2)
+        # mid-run: the build on that host had not begun (no step had taken the server yet)
+        injected["mid_run"] = row.task_state == "scheduling"
+        return injected
+
     proc = lab.start_provision([server], EXTRA, log_path)
-    injected: dict[str, t.Any] = {}
-    try:
-        while proc.poll() is None and time.monotonic() - start < 300:
-            row = instance(lab, server["name"])
-            if row is not None and row.host:
-                k = int(row.host[2:])
-                injected = {"host": row.host, "task_state_at_injection": row.task_state,
-                            "running_task": ansible_run.running_task(log_path.read_text(errors="replace"))[1]}
-                injected["how"] = fault.inject(lab, k)
-                injected["at_s"] = round(time.monotonic() - start, 2)
-                # mid-run: the build on that host had not begun (no step had taken the server yet)
-                injected["mid_run"] = row.task_state == "scheduling"
-                break
-            time.sleep(0.2)
-        rc = proc.wait(timeout=900)
-    except BaseException:
-        ansible_run.kill_group(proc)
-        raise
+    rc, injected = ansible_run.wait_injecting(proc, inject_once_placed, watch_s=300, wait_s=900, interval=0.2)
     return {"server": server["name"], "run_rc": rc, "run_s": round(time.monotonic() - start, 1),
             "injected": injected}
 

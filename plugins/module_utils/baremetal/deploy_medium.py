@@ -127,9 +127,7 @@ def build_deploy_medium(dest: str, kernel: str, ramdisk: str, meta_data: dict,
     """
     _check_dest(dest, mode)
     _check_cmdline(kernel_cmdline)
-    kernel_size = _check_file(kernel, "kernel", MAX_KERNEL_BYTES, _is_bzimage, "an x86 Linux kernel (bzImage)")
-    ramdisk_size = _check_file(ramdisk, "ramdisk", MAX_RAMDISK_BYTES, _is_ramdisk,
-                               "a cpio archive or a compressed one (an initramfs)")
+    kernel_size, ramdisk_size = check_boot_files(kernel, ramdisk)
     isolinux_bin, ldlinux_c32 = boot_loader or find_boot_loader()
     for path, what in ((isolinux_bin, "isolinux.bin"), (ldlinux_c32, "ldlinux.c32")):
         _check_file(path, "boot_loader", MAX_BOOT_LOADER_BYTES, None, what)
@@ -213,6 +211,14 @@ def _check_cmdline(cmdline: t.Any) -> None:
     if not isinstance(cmdline, str) or len(cmdline) > MAX_KERNEL_CMDLINE or not KERNEL_CMDLINE.fullmatch(cmdline):
         raise StratusError("InvalidRequest", "the kernel command line is printable ASCII words separated by single "
                            "spaces, at most %d characters" % MAX_KERNEL_CMDLINE, "kernel_cmdline")
+
+
+def check_boot_files(kernel: t.Any, ramdisk: t.Any) -> t.Tuple[int, int]:
+    """The sizes of an image's kernel and ramdisk, each checked to be what it says (every boot
+    interface's medium holds the two: the ISO here, the TFTP root's copies in pxe.py)."""
+    return (_check_file(kernel, "kernel", MAX_KERNEL_BYTES, _is_bzimage, "an x86 Linux kernel (bzImage)"),
+            _check_file(ramdisk, "ramdisk", MAX_RAMDISK_BYTES, _is_ramdisk,
+                        "a cpio archive or a compressed one (an initramfs)"))
 
 
 def _check_file(path: t.Any, field: str, limit: int, looks_right: t.Optional[t.Callable[[bytes], bool]],

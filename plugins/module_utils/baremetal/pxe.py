@@ -153,11 +153,7 @@ def prepare_pxe(tftp_root: str, mac: str, instance_uuid: str, kernel: str, ramdi
         raise StratusError("InvalidRequest", "the kernel command line is words of letters, digits and . , : = / + @ "
                            "%% _ - separated by single spaces, at most %d characters (it is a line of an iPXE "
                            "script)" % deploy_medium.MAX_KERNEL_CMDLINE, "kernel_cmdline")
-    # pylint: disable=protected-access
-    deploy_medium._check_file(kernel, "kernel", deploy_medium.MAX_KERNEL_BYTES, deploy_medium._is_bzimage,
-                              "an x86 Linux kernel (bzImage)")
-    deploy_medium._check_file(ramdisk, "ramdisk", deploy_medium.MAX_RAMDISK_BYTES, deploy_medium._is_ramdisk,
-                              "a cpio archive or a compressed one (an initramfs)")
+    deploy_medium.check_boot_files(kernel, ramdisk)
     cpio = config_cpio(meta_data, network_data, user_data, vendor_data, files)
     kernel_name = "%s/%s" % (IMAGE_DIR, _sha256_of(kernel, "kernel"))
     ramdisk_name = "%s/%s" % (IMAGE_DIR, _sha256_of(ramdisk, "ramdisk"))
