@@ -23,6 +23,7 @@ from stratus_cli.settings import Settings
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SERVER = "stratus.compute.server"
+SERVER_ACTION = "stratus.compute.server_action"
 
 
 def _usage_exit(exc: click.UsageError) -> typer.Exit:
@@ -96,7 +97,8 @@ STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT,
 app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
                   epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-server_app = typer.Typer(help="Create, list, show, explain and delete servers.", no_args_is_help=True)
+server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start and reboot them.",
+                         no_args_is_help=True)
 hypervisor_app = typer.Typer(help="Hypervisor capacity and usage (admin).", no_args_is_help=True)
 quota_app = typer.Typer(help="The project's quota.", no_args_is_help=True)
 lab_app = typer.Typer(help="The local lab of namespaced libvirt hypervisors (a checkout, as root).",
@@ -340,6 +342,38 @@ def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bo
     _raise_errors(errors)
 
 
+def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
+                 reboot_type: t.Optional[str] = None) -> None:
+    """server_action.yml for one action on each named server; the servers as the store then has them."""
+    actions = [dict({"server": n, "action": action}, **({"reboot_type": reboot_type} if reboot_type else {}))
+               for n in names]
+    result = runner.run_playbook(_settings(ctx), "server_action.yml", {"stratus_actions": actions}, check=check)
+    done, errors = [], []
+    for res in result.results(SERVER_ACTION):
+        item = res.get("item") if isinstance(res.get("item"), dict) else {}
+        if isinstance(res.get("error"), dict):  # refused: nothing changed (the playbook goes on with the others)
+            errors.append(CliError.from_result(res["error"], item.get("server")))
+        elif res["_failed"]:
+            errors.append(CliError("RunnerError", "%s: %s" % (item.get("server"), res.get("msg") or "failed")))
+        else:
+            done.append(res)
+    acted = {u for r in done for u in r.get("server_uuids") or []}
+    reported = {s["id"]: s for s in (None if check else _report(result)) or []}
+    servers = [reported.get(r["server"]["id"], r["server"]) for r in done]
+    errors += [_fault_error(s) if s.get("fault") else CliError("InstanceInvalidState", "%s: still %s: its hypervisor "
+                                                                "did not do it" % (s.get("name"), s.get("task_state")))
+               for s in servers if not check and s["id"] in acted and (s.get("fault") or s.get("task_state"))]
+    data: dict[str, t.Any] = {"servers": servers, "changed": bool(acted), "check": check}
+    if not errors and not result.ok:
+        generic = result.error()
+        if generic is not None:
+            errors.append(generic)
+    if errors:
+        data["errors"] = [e.to_dict() for e in errors]
+    output.emit(data, fmt, output.servers_table)
+    _raise_errors(errors)
+
+
 def _info(ctx: typer.Context, playbook: str, extravars: dict[str, t.Any], action: str) -> dict[str, t.Any]:
     """Run a read-only playbook; the last result of `action`, or its error."""
     result = runner.run_playbook(_settings(ctx), playbook, extravars)
@@ -418,6 +452,42 @@ def server_delete(ctx: typer.Context, names: t.Annotated[list[str], typer.Argume
     Deleting a server that does not exist changes nothing (it is listed under not_found).
     """
     _run_servers(ctx, [{"name": n, "state": "absent"} for n in names], check, fmt, deleting=True)
+
+
+ServersArg = t.Annotated[list[str], typer.Argument(help="Server names (in your project) or uuids.")]
+
+
+@server_app.command("stop", epilog="""Examples:
+
+  stratus server stop web-1 web-2""")
+def server_stop(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Stop servers (Nova's os-stop): an ACPI shutdown, powered off when the guest has not stopped within the
+    hypervisor's shutdown timeout. From ACTIVE or ERROR; a stopped server is left as it is. Waits until done.
+    """
+    _run_actions(ctx, names, "stop", check, fmt)
+
+
+@server_app.command("start", epilog="""Examples:
+
+  stratus server start web-1""")
+def server_start(ctx: typer.Context, names: ServersArg, check: CheckOpt = False,
+                 fmt: OutputOpt = Format.table) -> None:
+    """Start stopped servers (Nova's os-start); an active one is left as it is. Waits until done."""
+    _run_actions(ctx, names, "start", check, fmt)
+
+
+@server_app.command("reboot", epilog="""Examples:
+
+  stratus server reboot web-1
+
+  stratus server reboot --hard web-1""")
+def server_reboot(ctx: typer.Context, names: ServersArg,
+                  hard: t.Annotated[bool, typer.Option("--hard", help="Power cycle (Nova's HARD reboot); also "
+                                                       "of a stopped or ERROR server.")] = False,
+                  check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Reboot servers (Nova's reboot): soft (ACPI, hard when the guest does not stop in time) of an ACTIVE
+    server, or --hard. Waits until done."""
+    _run_actions(ctx, names, "reboot", check, fmt, reboot_type="hard" if hard else "soft")
 
 
 @server_app.command("list", epilog="""Examples:

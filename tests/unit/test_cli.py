@@ -371,3 +371,48 @@ def test_a_network_is_a_uuid_only_when_all_of_it_is() -> None:
     uuid = "3cb9bc59-5699-4588-a4b1-b87f96708bc6"
     assert cli.UUID_RE.fullmatch(uuid) and not cli.UUID_RE.fullmatch(uuid + "\n")
     assert not cli.UUID_RE.fullmatch(uuid + "-x")
+
+
+def action_item(server: dict[str, t.Any], action: str, changed: bool = True, **extra: t.Any) -> dict[str, t.Any]:
+    res = {"changed": changed, "server": server, "hosts": ["hv1"] if changed else [],
+           "server_uuids": [server["id"]] if changed else [], "item": {"server": server["name"], "action": action}}
+    res.update(extra)
+    return event("runner_item_on_ok", "stratus.compute.server_action", res)
+
+
+def test_stop_start_reboot_run_server_action_yml(invoke: t.Callable[..., t.Any]) -> None:
+    stopped = dict(SERVER, vm_state="stopped", power_state="shutdown", status="SHUTOFF")
+    fake = FakeRunner([action_item(dict(SERVER, task_state="powering-off"), "stop"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [stopped]})])
+    res = invoke(["server", "stop", "web-1", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    assert fake.calls[0]["playbook"] == "server_action.yml"
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "stop"}]}
+    out = json.loads(res.stdout)
+    assert out["changed"] and out["servers"][0]["status"] == "SHUTOFF"
+    fake = FakeRunner([action_item(SERVER, "reboot"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
+    assert invoke(["server", "reboot", "--hard", "web-1", SERVER["id"]], fake).exit_code == 0
+    assert fake.calls[0]["extravars"]["stratus_actions"] == [
+        {"server": "web-1", "action": "reboot", "reboot_type": "hard"},
+        {"server": SERVER["id"], "action": "reboot", "reboot_type": "hard"}]
+    fake = FakeRunner([action_item(SERVER, "start", changed=False),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
+    res = invoke(["server", "start", "web-1", "-o", "json"], fake)
+    assert res.exit_code == 0 and json.loads(res.stdout)["changed"] is False
+
+
+def test_a_refused_or_failed_action_exits_1_with_its_code(invoke: t.Callable[..., t.Any]) -> None:
+    refused = event("runner_item_on_ok", "stratus.compute.server_action", {
+        "changed": False, "failed": False, "item": {"server": "web-1", "action": "start"},
+        "error": {"code": "InstanceInvalidState", "message": "Cannot 'start' instance x while it is in vm_state "
+                                                             "building", "field": "action"}})
+    res = invoke(["server", "start", "web-1"], FakeRunner([refused], status="failed"))
+    assert res.exit_code == 1 and "error: InstanceInvalidState: web-1: Cannot 'start' instance" in res.output
+    failed = dict(SERVER, vm_state="error", fault={"code": "InstancePowerOnFailure", "message": "no start"})
+    fake = FakeRunner([action_item(SERVER, "reboot"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [failed]})], status="failed")
+    res = invoke(["server", "reboot", "web-1"], fake)
+    assert res.exit_code == 1 and "InstancePowerOnFailure: web-1: no start" in res.output
+    assert fake.calls[0]["extravars"]["stratus_actions"] == [{"server": "web-1", "action": "reboot",
+                                                               "reboot_type": "soft"}]

@@ -24,6 +24,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 # The inputs of the collection's playbooks; policy still decides what each may do.
 LAUNCH_VARS = frozenset((
     "stratus_servers",        # provision.yml: the server requests (checked against schemas/server.json)
+    "stratus_actions",        # server_action.yml: server actions (stop, start, reboot; policy decides)
     "stratus_request",        # explain.yml: one request
     "stratus_all_projects",   # server_list.yml: every project (policy: admin)
     "stratus_server_name", "stratus_server_uuids", "stratus_server_actions",

@@ -59,6 +59,10 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "network:attach_external_network": _ADMIN,
     "os_compute_api:servers:update": _MEMBER_OR_ADMIN,
     "os_compute_api:servers:delete": _MEMBER_OR_ADMIN,
+    # Server actions (day 2, compute_api/server_actions.py).
+    "os_compute_api:servers:stop": _MEMBER_OR_ADMIN,
+    "os_compute_api:servers:start": _MEMBER_OR_ADMIN,
+    "os_compute_api:servers:reboot": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:restore": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:force": _MEMBER_OR_ADMIN,
     # Server groups. Create is member-only in Nova: the group always lands in the

@@ -55,9 +55,18 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
         "block_devices": [{"device_name": dev.device_name, "kind": dev.kind, "size_bytes": dev.size_bytes,
                            "volume_id": dev.volume_id} for dev in plan.block_devices],
         "server_group": getattr(row, "server_group_id", None),
-        "status": {"active": "ACTIVE", "building": "BUILD", "error": "ERROR", "deleted": "DELETED"}
-        .get(row.vm_state, row.vm_state.upper()),
+        "status": server_status(row.vm_state, row.task_state),
     }
+
+
+# Nova's API status of a server (nova/api/openstack/common.py's state map), for the states Stratus has.
+_STATUS = {"active": "ACTIVE", "building": "BUILD", "error": "ERROR", "deleted": "DELETED", "stopped": "SHUTOFF"}
+_STATUS_BY_TASK = {("active", "rebooting"): "REBOOT", ("active", "rebooting_hard"): "HARD_REBOOT",
+                   ("stopped", "rebooting_hard"): "HARD_REBOOT", ("error", "rebooting_hard"): "HARD_REBOOT"}
+
+
+def server_status(vm_state: str, task_state: t.Optional[str]) -> str:
+    return _STATUS_BY_TASK.get((vm_state, task_state or "")) or _STATUS.get(vm_state, vm_state.upper())
 
 
 def live_servers(conn: Connection, project_id: str, names: list[str]) -> list[t.Any]:

@@ -1,0 +1,101 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: server_action
+short_description: Ask for a server action (stop, start, reboot) as Nova's compute API checks it
+version_added: 0.1.0
+description:
+  - Checks and records one action on one server, as Nova's C(POST /servers/{id}/action) does - the
+    policy rule (C(os_compute_api:servers:stop), C(...:start), C(...:reboot)), the vm_state and
+    task_state the action is allowed from (C(InstanceInvalidState) otherwise, nothing changed), then
+    the task_state (C(powering-off), C(powering-on), C(rebooting), C(rebooting_hard)) and an instance
+    action in the action log. An action plugin; it runs on the controller.
+  - The hypervisor does it in the same run - the module M(stratus.compute.compute_power) on the
+    server's host, which ends the walk (vm_state C(stopped) or C(active), the event
+    C(compute_stop_instance), C(compute_start_instance) or C(compute_reboot_instance)). Use the
+    playbook C(stratus.compute.server_action) (C(playbooks/server_action.yml)), or C(stratus server
+    stop|start|reboot), which wait for it.
+  - A stop of a stopped server or a start of an active one changes nothing (Nova's API would answer
+    409). A server whose same action was interrupted (its task_state still the action's) is taken
+    again, so a rerun finishes it.
+  - Allowed from - C(stop) ACTIVE or ERROR; C(start) SHUTOFF (vm_state C(stopped)); a soft C(reboot)
+    ACTIVE with nothing in progress; a hard C(reboot) ACTIVE, SHUTOFF or ERROR, also over a reboot in
+    progress.
+  - Bare-metal servers' power actions are not in this version (C(InvalidRequest)).
+options:
+  server:
+    description:
+      - The server, by uuid (any project the caller may see - an admin's, every project) or by name in
+        the caller's project. One the caller may not see is C(InstanceNotFound).
+    type: str
+    required: true
+  action:
+    description: Nova's action.
+    type: str
+    required: true
+    choices: [stop, start, reboot]
+  reboot_type:
+    description:
+      - With I(action=reboot) - C(soft) (ACPI, then hard when the guest does not stop within the
+        hypervisor's shutdown timeout) or C(hard) (power cycle). Default C(soft).
+    type: str
+    choices: [soft, hard]
+extends_documentation_fragment:
+  - stratus.compute.store_read
+  - stratus.compute.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks the action and says whether it would change the server; nothing is recorded.
+  diff_mode:
+    support: none
+author:
+  - Stratus contributors (@stratus-compute)
+seealso:
+  - module: stratus.compute.compute_power
+  - module: stratus.compute.server_info
+"""
+
+EXAMPLES = r"""
+- name: Stop web-1 (the hypervisor play of playbooks/server_action.yml then powers it off)
+  stratus.compute.server_action:
+    server: web-1
+    action: stop
+
+- name: Hard-reboot a server by uuid
+  stratus.compute.server_action:
+    server: 6b0f2d1e-9a43-4c1b-8f0e-3f2a5c7d9e10
+    action: reboot
+    reboot_type: hard
+"""
+
+RETURN = r"""
+server:
+  description: The server as M(stratus.compute.server_info) shows it, with the action's task_state when it was recorded.
+  returned: success
+  type: dict
+hosts:
+  description: The hypervisor whose power step does the action; empty when nothing is to be done.
+  returned: success
+  type: list
+  elements: str
+server_uuids:
+  description: The server's uuid when the action was recorded (the power step's work); else empty.
+  returned: success
+  type: list
+  elements: str
+request_id:
+  description: The id the action log records.
+  returned: success
+  type: str
+error:
+  description:
+    - On failure, C(code), C(message) and C(field) - C(InstanceNotFound), C(NoUniqueMatch),
+      C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(Forbidden) (a launch
+      override); nothing was changed.
+  returned: failure
+  type: dict
+"""

@@ -1,0 +1,107 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The conductor's side of a server action (day 2): Nova's compute API records it (task_state,
+instance action) in one locked transaction; the power step on the server's hypervisor does it and
+``power_done`` / ``power_failed`` end it, as Nova's compute manager does.
+"""
+from __future__ import annotations
+
+import typing as t
+
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions, views
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instance_actions, instances
+
+
+class ActionResult(t.NamedTuple):
+    changed: bool
+    server: dict[str, t.Any]
+    host: t.Optional[str]   # the hypervisor whose power step does it (None: nothing to do)
+
+
+def find_server(conn: Connection, caller: Caller, ref: str) -> t.Any:
+    """The live server a caller names: a uuid (any project the caller may see: admin's all), or a
+    name in the caller's project. One the caller may not see is not found (Nova's 404)."""
+    if server_actions.UUID_RE.fullmatch(ref):
+        project = views.visible_project(caller, all_projects=True, strict=False)
+        rows = views.visible_servers(conn, project, uuids=[ref.lower()])
+    else:
+        rows = views.live_servers(conn, caller.project_id, [ref])
+    if not rows:
+        raise StratusError("InstanceNotFound", "Instance %s could not be found." % ref, "server")
+    if len(rows) > 1:
+        raise StratusError("NoUniqueMatch", "%d servers are named %s; name it by its uuid" % (len(rows), ref), "server")
+    return rows[0]
+
+
+def request_action(ref: str, action: server_actions.ServerAction, caller: Caller, db_url: t.Optional[str],
+                   check_mode: bool, request_id: str) -> ActionResult:
+    """Check an action on one server (policy, state) and record it: task_state and instance action.
+
+    Nothing is written when the action is refused, not needed, or in check mode."""
+    with store.transaction(db_url, locked=not check_mode) as conn:
+        row = find_server(conn, caller, ref)
+        caller.authorize(action.policy, {"project_id": row.project_id, "user_id": row.user_id}, "action")
+        if read_plan(row.plan or {}, uuid=row.uuid).driver == "baremetal":
+            raise StratusError("InvalidRequest", "%s is a bare-metal server: its power actions (through its node's "
+                               "BMC) are not in this Stratus yet" % row.name, "server")
+        if not server_actions.needed(action, row):
+            return ActionResult(False, views.server_view(row), None)
+        if check_mode:
+            return ActionResult(True, dict(views.server_view(row), task_state=action.task_state), row.host)
+        if row.task_state != action.task_state:  # a resumed action keeps its first record
+            lifecycle.set_task_state(conn, [row.uuid], action.task_state)
+            lifecycle.start_action(conn, row.uuid, action.instance_action, request_id, caller.project_id,
+                                   caller.user_id)
+        row = conn.execute(sa.select(instances).where(instances.c.uuid == row.uuid)).first()
+        return ActionResult(True, views.server_view(row), row.host)
+
+
+def powering_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None) -> list[t.Any]:
+    """The servers on a host with a power action in progress (the power step's work)."""
+    query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "",
+                                       instances.c.task_state.in_(sorted(server_actions.POWER_TASK_STATES)))
+    if uuids is not None:
+        query = query.where(instances.c.uuid.in_(uuids))
+    return list(conn.execute(query.order_by(instances.c.name)))
+
+
+def _finish_action(conn: Connection, uuid: str) -> None:
+    action_id = lifecycle.latest_action_id(conn, uuid)
+    if action_id is not None:
+        conn.execute(instance_actions.update().where(instance_actions.c.id == action_id)
+                     .values(finish_time=lifecycle.now()))
+
+
+def power_done(conn: Connection, row: t.Any, host: str, start: t.Any, details: t.Optional[str] = None) -> None:
+    """The power step did it: the action's end state, task_state cleared, the event recorded."""
+    action = server_actions.POWER_TASK_STATES[row.task_state]
+    vm_state, power_state = action.done
+    lifecycle.record_event(conn, row.uuid, action.event, host, "Success", details, start)
+    conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
+        vm_state=vm_state, power_state=power_state, task_state=None, fault=None, updated_at=lifecycle.now()))
+    _finish_action(conn, row.uuid)
+
+
+def power_failed(conn: Connection, row: t.Any, host: str, start: t.Any, fault: dict[str, t.Any]) -> None:
+    """The power step failed: task_state cleared and the fault kept (Nova's reverts_task_state and
+    wrap_instance_fault); a failed reboot leaves the server in ERROR, as Nova's does."""
+    action = server_actions.POWER_TASK_STATES[row.task_state]
+    lifecycle.record_event(conn, row.uuid, action.event, host, "Error", fault.get("message"), start)
+    values: dict[str, t.Any] = {"task_state": None, "fault": dict(fault, host=host), "updated_at": lifecycle.now()}
+    if action.error_on_failure:
+        values["vm_state"] = "error"
+    conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(**values))
+    _finish_action(conn, row.uuid)

@@ -1,0 +1,169 @@
+"""End-to-end: day-2 power actions (stop, start, soft and hard reboot) on a real libvirtd + QEMU guest.
+
+One lab of one hypervisor; one server built by provision.yml, then `playbooks/server_action.yml` and
+`stratus server stop|start|reboot`: each action walks Nova's task_state, ends in Nova's vm_state with
+its instance action and event in the action log, and libvirt agrees (the domain shut off, or started
+again: its console log, which QEMU truncates at each start, loses the mark put into it before and shows
+the guest's ready line again). The lab's guest has no ACPI handler, so a clean shutdown times out (the
+lab's shutdown timeout is short) and the domain is powered off, which the event says. A stop of a
+stopped server changes nothing; a soft reboot of a stopped one is InstanceInvalidState and changes
+nothing; provision.yml's rerun leaves the server as the actions left it.
+
+Its own prefix, subnet and state dir (stxd / 10.235); one lab bring-up. Needs root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from stratus_lab import inventory_overlay
+from stratus_lab.ansible_run import playbook_argv, recap, run_merged
+from stratus_lab.console import console_log, ready_line
+from stratus_lab.paths import DEMO_INVENTORY, ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import rows as store_rows, sqlite_url
+from wait_helpers import wait_until  # tests/wait_helpers.py
+
+STATE = Path("/tmp/stratus-e2e-actions")
+PREFIX = "stxd"
+SUBNET = "10.235"
+STRATUS = ROOT / ".venv" / "bin" / "stratus"
+ACTIONS = ROOT / "playbooks" / "server_action.yml"
+DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
+WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
+# The lab's guest ignores ACPI: a short clean-shutdown window (Nova's shutdown_timeout) keeps the test quick.
+SHUTDOWN_TIMEOUT = {"stratus_shutdown_timeout": 5, "stratus_shutdown_retry_interval": 2}
+BOOT_S = 300.0
+MARK = "STRATUS-TEST mark before the action"
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("/usr/sbin/libvirtd") is None, reason="libvirtd not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> t.Iterator[LabSession]:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=1, caller=DEMO) as session:
+        yield session
+
+
+def rows(query: str) -> list[tuple]:
+    return [tuple(row) for row in store_rows(sqlite_url(STATE / "store"), query)]
+
+
+def web() -> tuple:
+    ((uuid, vm_state, task_state, power_state, fault),) = rows(
+        "select uuid, vm_state, task_state, power_state, fault from instances where name = 'web' and deleted = ''")
+    return uuid, vm_state, task_state, power_state, fault
+
+
+def actions_of(uuid: str) -> list[tuple[str, t.Optional[str], t.Optional[str], t.Optional[str]]]:
+    """The action log: (action, event, result, details), one row per event (an action without one: Nones)."""
+    return rows("select a.action, e.event, e.result, e.details from instance_actions a left join "
+                "instance_actions_events e on e.action_id = a.id where a.instance_uuid = '%s' order by a.id, e.id"
+                % uuid)
+
+
+def domstate(uuid: str) -> str:
+    return LabSession(STATE, PREFIX, SUBNET, hypervisors=1).host(1).in_namespaces(
+        "virsh -c qemu:///system domstate %s" % uuid).strip()
+
+
+def run_actions(lab: LabSession, actions: list[dict[str, t.Any]]) -> t.Any:
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    return run_merged(playbook_argv(ACTIONS, [lab.inventory, DEMO_INVENTORY, overlay],
+                                    {"stratus_actions": actions}), lab.env, 900)
+
+
+def mark_console(uuid: str) -> Path:
+    log = console_log(STATE, uuid, "hv1")
+    with log.open("a") as fp:
+        fp.write(MARK + "\n")
+    return log
+
+
+def started_again(uuid: str, log: Path) -> None:
+    """QEMU started anew (the console log truncated: the mark gone) and the guest booted (ready line)."""
+    wait_until(lambda: MARK not in log.read_text(errors="replace") and ready_line(STATE, uuid, "hv1", timeout=1),
+               "the guest to boot again", timeout=BOOT_S, interval=1)
+
+
+def test_a_server_to_act_on(lab: LabSession) -> None:
+    run = lab.provision([WEB])
+    assert run.returncode == 0, run.stdout[-3000:]
+    uuid = web()[0]
+    assert ready_line(STATE, uuid, "hv1", timeout=BOOT_S)
+
+
+def test_stop_powers_off_and_a_second_stop_changes_nothing(lab: LabSession) -> None:
+    uuid = web()[0]
+    run = run_actions(lab, [{"server": "web", "action": "stop"}])
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[1:] == ("stopped", None, "shutdown", None)
+    assert domstate(uuid) == "shut off"
+    assert actions_of(uuid)[-1] == ("stop", "compute_stop_instance", "Success",
+                                    "forced off after the shutdown timeout")
+    again = run_actions(lab, [{"server": uuid, "action": "stop"}])
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-3000:]
+    assert [a[0] for a in actions_of(uuid)].count("stop") == 1
+
+
+def test_a_soft_reboot_of_a_stopped_server_is_refused(lab: LabSession) -> None:
+    uuid = web()[0]
+    before = (web(), actions_of(uuid))
+    run = run_actions(lab, [{"server": "web", "action": "reboot", "reboot_type": "soft"}])
+    assert run.returncode != 0
+    assert "InstanceInvalidState" in run.stdout and "while it is in vm_state stopped" in run.stdout
+    assert (web(), actions_of(uuid)) == before and domstate(uuid) == "shut off"
+
+
+def test_start_boots_it_again(lab: LabSession) -> None:
+    uuid = web()[0]
+    log = mark_console(uuid)
+    run = run_actions(lab, [{"server": "web", "action": "start"}])
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[1:] == ("active", None, "running", None) and domstate(uuid) == "running"
+    started_again(uuid, log)
+    assert actions_of(uuid)[-1][:3] == ("start", "compute_start_instance", "Success")
+
+
+def test_soft_then_hard_reboot(lab: LabSession) -> None:
+    uuid = web()[0]
+    for reboot_type, details in (("soft", "soft reboot fell back to hard"), ("hard", None)):
+        log = mark_console(uuid)
+        run = run_actions(lab, [{"server": "web", "action": "reboot", "reboot_type": reboot_type}])
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert web()[1:] == ("active", None, "running", None)
+        started_again(uuid, log)
+        assert actions_of(uuid)[-1] == ("reboot", "compute_reboot_instance", "Success", details)
+
+
+def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSession) -> None:
+    uuid = web()[0]
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    env = dict(lab.env, STRATUS_LAB_DIR=str(STATE))
+
+    def cli(*args: str) -> dict[str, t.Any]:
+        proc = subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay),
+                               *args, "-o", "json"], capture_output=True, text=True, env=env, cwd=str(STATE),
+                              timeout=900, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return json.loads(proc.stdout)
+
+    out = cli("server", "stop", "web")
+    assert out["changed"] and [(s["id"], s["status"]) for s in out["servers"]] == [(uuid, "SHUTOFF")]
+    rerun = lab.provision([WEB])  # the request unchanged: the stopped server stays stopped
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
+    assert web()[1] == "stopped" and domstate(uuid) == "shut off"
+    out = cli("server", "start", "web")
+    assert out["changed"] and out["servers"][0]["status"] == "ACTIVE" and domstate(uuid) == "running"
