@@ -95,7 +95,8 @@ instances:
       of that name and uuid), C(InstanceInvalidState) (a soft reboot of a domain that is not running; a start
       of one that is active but not running, such as paused), C(InstancePowerOffFailure) and
       C(InstancePowerOnFailure) (libvirt refused), C(HypervisorUnavailable) (the libvirt connection broke) and
-      C(InvalidRequest) (a domain name that is not C(instance-<uuid>)).
+      C(InvalidRequest) (a domain name that is not C(instance-<uuid>)). A failed entry has C(power_state) when
+      the domain could be read, and C(changed=true) when the failure came half way (destroyed, not created again).
   returned: always
   type: dict
   sample:

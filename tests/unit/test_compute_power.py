@@ -220,6 +220,11 @@ def test_a_libvirt_failure_is_the_action_s_error_and_a_broken_connection_the_hyp
 
     entry = run(monkeypatch, clock, Refusing(clock, state=SHUTOFF), "start")
     assert entry["error"]["code"] == "InstancePowerOnFailure" and "closed the monitor" in entry["error"]["message"]
+    assert entry["changed"] is False and entry["power_state"] == "shutdown"
+    # half way: destroyed, then not created; the entry says so
+    entry = run(monkeypatch, clock, Refusing(clock), "reboot_hard")
+    assert entry["error"]["code"] == "InstancePowerOnFailure"
+    assert entry["changed"] is True and entry["power_state"] == "shutdown"
 
     class Unreachable(FakeDomain):
         def destroy(self) -> None:

@@ -248,15 +248,29 @@ def find_domain(conn: t.Any, uuid: str, domain_name: str, action: str) -> t.Any:
     return dom
 
 
+def _power_state_or_none(dom: t.Any) -> t.Optional[str]:
+    try:
+        return power_state(dom)
+    except libvirt.libvirtError:
+        return None
+
+
 def power_one(conn: t.Any, element: dict[str, t.Any], waiting: Waiting, check_mode: bool) -> dict[str, t.Any]:
     """One element of ``instances``: its result entry, ``ok`` True or an ``error``."""
     try:
         dom = find_domain(conn, element["uuid"], element["domain_name"], element["action"])
+    except StratusError as exc:
+        return {"ok": False, "changed": False, "error": exc.to_dict()}
+    before = _power_state_or_none(dom)
+    try:
         if check_mode:
             return dict(would_change(dom, element["domain_name"], element["action"]), ok=True)
         return dict(POWER_ACTIONS[element["action"]](dom, element["domain_name"], waiting), ok=True)
     except StratusError as exc:
-        return {"ok": False, "changed": False, "error": exc.to_dict()}
+        # A reboot can fail half way (destroyed, then not created): say what the domain is now.
+        after = _power_state_or_none(dom)
+        failed = {"ok": False, "changed": after != before, "error": exc.to_dict()}
+        return dict(failed, power_state=after) if after else failed
 
 
 def _checked_waiting(params: dict[str, t.Any]) -> Waiting:
