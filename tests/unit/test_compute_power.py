@@ -71,7 +71,7 @@ class FakeDomain:
         self._state = RUNNING
 
     def did(self) -> list[str]:
-        return [name for name, _ in self.calls]
+        return [name for name, _at in self.calls]
 
 
 class FakeConn:
@@ -115,7 +115,7 @@ def test_stop_of_a_guest_that_ignores_acpi_resends_then_destroys_at_the_timeout(
     entry = run(monkeypatch, clock, dom, "stop", timeout=30, retry_interval=10)
     assert entry == {"ok": True, "changed": True, "forced": True, "power_state": "shutdown"}
     assert dom.did() == ["shutdown", "shutdown", "shutdown", "destroy"]
-    assert [round(at) for _, at in dom.calls] == [0, 10, 20, 30]
+    assert [round(at) for _name, at in dom.calls] == [0, 10, 20, 30]
 
 
 def test_stop_of_a_stopped_domain_changes_nothing(monkeypatch, clock):
