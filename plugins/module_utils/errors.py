@@ -40,6 +40,8 @@ HTTP_STATUS: dict[str, int] = {
     # build
     "NoValidHost": 400, "BuildAbortException": 500, "MaxRetriesExceeded": 500, "HypervisorUnavailable": 500, "RescheduledException": 500,
     "InternalError": 500,
+    # power actions on a hypervisor (Nova's names; both are Invalid there)
+    "InstancePowerOffFailure": 400, "InstancePowerOnFailure": 400,
     # bare metal: a node's BMC (module_utils/baremetal/); Ironic reports these as a node's last_error
     "BMCUnreachable": 503, "BMCAuthFailed": 400, "BMCError": 500, "BMCUnsupported": 400,
     # bare metal: a node (Ironic's names: a verb Ironic does not allow in the node's provision state)
