@@ -18,6 +18,12 @@ description:
     then creates it again. Only a running domain can be soft rebooted.
   - C(reboot_hard) destroys the domain unless it is shut off, then creates it again.
   - Each domain is found by its name and must carry the instance's uuid.
+  - Normally run by C(playbooks/server_action.yml) through the action plugin of the same name, on the
+    controller - it takes this hypervisor's servers whose power action M(stratus.compute.server_action)
+    recorded (their task_state) from the state store, runs the module once for all of them, and ends
+    each one there (vm_state, power_state, the action log's event, or the fault). The host's variables
+    C(stratus_shutdown_timeout), C(stratus_shutdown_retry_interval) and C(stratus_power_parallel) give
+    I(timeout), I(retry_interval) and I(parallel) unless the task does.
 options:
   uri:
     description: The libvirt connection URI on the hypervisor.
@@ -57,6 +63,18 @@ options:
     description: How many domains to handle at once (a stop waits for its guest).
     type: int
     default: 4
+  run_uuids:
+    description:
+      - For the action plugin - the servers of this run (the C(stratus_run_uuids) fact of
+        C(playbooks/server_action.yml)); those placed on this host with a power action in progress
+        are handled. Omitted, every such server of this host is.
+    type: list
+    elements: str
+  db_url:
+    description:
+      - For the action plugin - the state store URL (SQLAlchemy form). Defaults to the C(stratus_db_url)
+        variable, then the E(STRATUS_DB_URL) environment variable, then a SQLite file under E(STRATUS_STATE_DIR).
+    type: str
 requirements:
   - libvirt-python on the hypervisor
 notes:
@@ -72,6 +90,8 @@ attributes:
     support: none
 author:
   - Stratus contributors (@stratus-compute)
+seealso:
+  - module: stratus.compute.server_action
 """
 
 EXAMPLES = r"""

@@ -44,6 +44,9 @@ POWER_ARG_SPEC: dict[str, t.Any] = {
     "timeout": {"type": "int", "default": 60},
     "retry_interval": {"type": "int", "default": 10},
     "parallel": {"type": "int", "default": 4},
+    # the action plugin's (it reads the host's servers from the store); the module ignores them
+    "run_uuids": {"type": "list", "elements": "str"},
+    "db_url": {"type": "str", "no_log": True},
 }
 
 

@@ -62,7 +62,7 @@ def rows(query: str) -> list[tuple]:
 def web() -> tuple:
     ((uuid, vm_state, task_state, power_state, fault),) = rows(
         "select uuid, vm_state, task_state, power_state, fault from instances where name = 'web' and deleted = ''")
-    return uuid, vm_state, task_state, power_state, fault
+    return uuid, vm_state, task_state, power_state, json.loads(fault) if fault else None
 
 
 def actions_of(uuid: str) -> list[tuple[str, t.Optional[str], t.Optional[str], t.Optional[str]]]:
