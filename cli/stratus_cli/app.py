@@ -360,9 +360,14 @@ def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool,
     acted = {u for r in done for u in r.get("server_uuids") or []}
     reported = {s["id"]: s for s in (None if check else _report(result)) or []}
     servers = [reported.get(r["server"]["id"], r["server"]) for r in done]
-    errors += [_fault_error(s) if s.get("fault") else CliError("InstanceInvalidState", "%s: still %s: its hypervisor "
-                                                                "did not do it" % (s.get("name"), s.get("task_state")))
-               for s in servers if not check and s["id"] in acted and (s.get("fault") or s.get("task_state"))]
+    for s in servers:  # an action of this run that failed (its fault), or that its hypervisor never did
+        if check or s["id"] not in acted:
+            continue
+        if s.get("fault"):
+            errors.append(_fault_error(s))
+        elif s.get("task_state"):
+            errors.append(CliError("InstanceInvalidState", "%s: still %s: its hypervisor did not do it"
+                                   % (s.get("name"), s.get("task_state"))))
     data: dict[str, t.Any] = {"servers": servers, "changed": bool(acted), "check": check}
     if not errors and not result.ok:
         generic = result.error()

@@ -94,8 +94,8 @@ class ActionModule(StratusAction):
                         "soft reboot fell back to hard" if outcome.get("hard_fallback") else None)
                     server_actions.power_done(conn, fresh, host, start, details)
                     continue
-                fault = host_error or dict((outcome or {}).get("error") or {"code": "InternalError",
-                                                                              "message": "no result"})
+                no_result = {"code": "InternalError", "message": "no result"}
+                fault = host_error or dict((outcome or {}).get("error") or no_result)
                 server_actions.power_failed(conn, fresh, host, start, fault)
                 failed.append(row.uuid)
         return failed
