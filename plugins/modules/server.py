@@ -44,6 +44,18 @@ options:
     type: str
     default: present
     choices: [present, absent]
+  status:
+    description:
+      - The power state the servers are to be in, kept on every run - C(active) (running) or C(stopped) (SHUTOFF).
+        Omitted, a new server is left active and an existing one as it is.
+      - After the build, a server that is not in it is stopped or started as Nova's os-stop and os-start do (policy
+        C(os_compute_api:servers:stop) or C(os_compute_api:servers:start), the instance action C(stop) or C(start) in
+        the action log, the hypervisor's C(stratus_shutdown_timeout) for a clean shutdown); one that is in it changes
+        nothing. A server in ERROR is left as it is (delete it, or hard-reboot it with
+        C(stratus.compute.server_action)). It is not part of what a server must match, so changing it never means a
+        C(Conflict) or a C(recreate).
+    type: str
+    choices: [active, stopped]
   flavor:
     description: Flavor name or id from C(stratus_flavors). Required unless I(state=absent).
     type: raw

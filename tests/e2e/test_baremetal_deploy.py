@@ -38,8 +38,8 @@ STATE = Path("/tmp/stratus-bm-wire")
 PREFIX = "stxw"
 SUBNET = "10.248"
 STRATUS = ROOT / ".venv" / "bin" / "stratus"
-ADMIN = ["--user", "root", "--project", "ops", "--role", "admin"]
-MEMBER = ["--user", "demo", "--project", "demo", "--role", "member"]
+ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
+MEMBER = ("--user", "demo", "--project", "demo", "--role", "member")
 # The demo project's member asks for the servers (the node network `baremetal` is the demo project's).
 DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
 # The first Redfish GET of a System can take ~60 s on 2 cores (libvirtd probing QEMU); far above it.

@@ -147,6 +147,29 @@ def test_soft_then_hard_reboot(lab: LabSession) -> None:
         assert actions_of(uuid)[-1] == ("reboot", "compute_reboot_instance", "Success", details)
 
 
+def test_a_request_keeps_the_power_state_it_asks_for(lab: LabSession) -> None:
+    """status: stopped in the request stops the server (after the build), a rerun changes nothing,
+    status: active starts it again (the overlay's short shutdown window goes with provision too)."""
+    uuid = web()[0]
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    argv = playbook_argv(ROOT / "playbooks" / "provision.yml", [lab.inventory, DEMO_INVENTORY, overlay],
+                         {"stratus_servers": [dict(WEB, status="stopped")]})
+    run = run_merged(argv, lab.env, 900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[1:] == ("stopped", None, "shutdown", None) and domstate(uuid) == "shut off"
+    assert actions_of(uuid)[-1][:3] == ("stop", "compute_stop_instance", "Success")
+    again = run_merged(argv, lab.env, 900)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-3000:]
+    log = mark_console(uuid)
+    argv = playbook_argv(ROOT / "playbooks" / "provision.yml", [lab.inventory, DEMO_INVENTORY, overlay],
+                         {"stratus_servers": [dict(WEB, status="active")]})
+    run = run_merged(argv, lab.env, 900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[1:] == ("active", None, "running", None) and domstate(uuid) == "running"
+    started_again(uuid, log)
+
+
 def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSession) -> None:
     uuid = web()[0]
     overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)

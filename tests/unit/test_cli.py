@@ -414,5 +414,5 @@ def test_a_refused_or_failed_action_exits_1_with_its_code(invoke: t.Callable[...
                        event("runner_on_ok", "stratus.compute.server_info", {"servers": [failed]})], status="failed")
     res = invoke(["server", "reboot", "web-1"], fake)
     assert res.exit_code == 1 and "InstancePowerOnFailure: web-1: no start" in res.output
-    assert fake.calls[0]["extravars"]["stratus_actions"] == [{"server": "web-1", "action": "reboot",
-                                                               "reboot_type": "soft"}]
+    soft = {"server": "web-1", "action": "reboot", "reboot_type": "soft"}
+    assert fake.calls[0]["extravars"]["stratus_actions"] == [soft]

@@ -48,9 +48,9 @@ FLAG_FIELDS = {"network": ("networks",), "count": ("min_count", "max_count"), "t
                "hint": ("scheduler_hints",)}
 # What the CLI leaves to `-f file` (structured, secret, admin-only or not a creation's concern).
 LEFT_TO_FILE = {
-    "create": {"state", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
+    "create": {"state", "status", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
                "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "explain"},
-    "explain": {"state", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
+    "explain": {"state", "status", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
                 "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "explain",
                 "user_data", "description", "config_drive"},
 }
