@@ -99,7 +99,8 @@ app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline o
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start and reboot them.",
                          no_args_is_help=True)
-hypervisor_app = typer.Typer(help="Hypervisor capacity and usage (admin).", no_args_is_help=True)
+hypervisor_app = typer.Typer(help="Hypervisor capacity and usage; disable and enable for scheduling (admin).",
+                             no_args_is_help=True)
 quota_app = typer.Typer(help="The project's quota.", no_args_is_help=True)
 lab_app = typer.Typer(help="The local lab of namespaced libvirt hypervisors (a checkout, as root).",
                       no_args_is_help=True)
@@ -582,6 +583,45 @@ def hypervisor_list(ctx: typer.Context, host: HostsOpt = None, fmt: OutputOpt = 
     extra = {"stratus_hypervisors": list(host)} if host else {}
     res = _info(ctx, "hypervisor_list.yml", extra, "stratus.compute.hypervisor_info")
     output.emit({"hypervisors": res.get("hypervisors") or []}, fmt, output.hypervisors_table)
+
+
+def _set_service(ctx: typer.Context, host: str, disabled: bool, reason: t.Optional[str], check: bool,
+                 fmt: Format) -> None:
+    extra: dict[str, t.Any] = {"stratus_hypervisor": host, "stratus_hypervisor_disabled": disabled}
+    if reason is not None:
+        extra["stratus_hypervisor_reason"] = reason
+    result = runner.run_playbook(_settings(ctx), "hypervisor_service.yml", extra, check=check)
+    results = result.results("stratus.compute.hypervisor_service")
+    if not results or results[-1]["_failed"]:
+        res = results[-1] if results else {}
+        raise (CliError.from_result(res["error"]) if isinstance(res.get("error"), dict)
+               else result.error() or CliError("RunnerError", "hypervisor_service.yml returned nothing"))
+    output.emit({"service": results[-1].get("service"), "changed": bool(results[-1].get("changed")), "check": check},
+                fmt, output.service_line)
+
+
+HostArg = t.Annotated[str, typer.Argument(help="The hypervisor (a host of the hypervisors group).")]
+
+
+@hypervisor_app.command("disable", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor disable hv2 --reason "firmware update"
+""")
+def hypervisor_disable(ctx: typer.Context, host: HostArg,
+                       reason: t.Annotated[t.Optional[str], typer.Option("--reason", help="Why (one line).")] = None,
+                       check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Take a hypervisor out of scheduling (Nova's os-services disable; admin): its servers stay, no new one lands."""
+    _set_service(ctx, host, True, reason, check, fmt)
+
+
+@hypervisor_app.command("enable", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor enable hv2
+""")
+def hypervisor_enable(ctx: typer.Context, host: HostArg, check: CheckOpt = False,
+                      fmt: OutputOpt = Format.table) -> None:
+    """Put a disabled hypervisor back into scheduling (Nova's os-services enable; admin)."""
+    _set_service(ctx, host, False, None, check, fmt)
 
 
 @quota_app.command("show", epilog="""Examples:

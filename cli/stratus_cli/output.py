@@ -92,6 +92,10 @@ def server_detail(data: t.Mapping[str, t.Any]) -> str:
     if fault:
         fields.append(("fault", "%s: %s" % (fault.get("code"), fault.get("message"))
                        if isinstance(fault, dict) else fault))
+    last = s.get("last_action")
+    if last:
+        when = last.get("finish_time") or last.get("start_time")
+        fields.append(("last_action", "%s %s (%s)" % (last.get("action"), last.get("result") or "under way", when)))
     for dev in s.get("block_devices") or []:
         fields.append(("block_device", _joined(dev, ("device_name", "kind", "volume_id"))))
     for action in s.get("actions") or []:
@@ -148,12 +152,20 @@ def hypervisors_table(data: t.Mapping[str, t.Any]) -> str:
     rows = []
     for hv in hvs:
         cap = hv.get("capacity") or {}
-        rows.append([hv.get("hypervisor_hostname"), hv.get("availability_zone"), hv.get("status"),
+        reason = (hv.get("service") or {}).get("disabled_reason")
+        status = "%s (%s)" % (hv.get("status"), reason) if reason else hv.get("status")
+        rows.append([hv.get("hypervisor_hostname"), hv.get("availability_zone"), status,
                      usage_bar(hv.get("vcpus_used", 0), cap.get("vcpus", 0)),
                      usage_bar(hv.get("memory_mb_used", 0), cap.get("memory_mb", 0)),
                      usage_bar(hv.get("local_gb_used", 0), cap.get("disk_gb", 0)), hv.get("running_vms")])
     return grid(["HOST", "ZONE", "STATUS", "VCPUS", "RAM (MiB)", "DISK (GiB)", "SERVERS"], rows) + \
         "\n(used / (total - reserved) * allocation ratio)"
+
+
+def service_line(data: t.Mapping[str, t.Any]) -> str:
+    svc = data.get("service") or {}
+    return "%s: %s%s" % (svc.get("host"), svc.get("status"),
+                         " (%s)" % svc["disabled_reason"] if svc.get("disabled_reason") else "")
 
 
 def quota_table(data: t.Mapping[str, t.Any]) -> str:

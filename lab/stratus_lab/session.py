@@ -13,6 +13,7 @@ its state dir's lock and prints what it did.
 """
 from __future__ import annotations
 
+import json
 import signal
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from stratus_lab import ansible_run, inventory_overlay, store
 from stratus_lab.host import Host
 from stratus_lab.lab import LabError
 from stratus_lab.lock import lab_lock
-from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, VENV_PYTHON
+from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, VENV_BIN, VENV_PYTHON
 
 
 def lab_command(*args: str, state: Path) -> list[str]:
@@ -159,6 +160,17 @@ class LabSession:
                          kill_after: float, log: Path) -> ansible_run.KilledRun:
         """provision.yml SIGKILLed (its whole process group) `kill_after` seconds after its start."""
         return ansible_run.killed_run(self.provision_argv(servers, catalog), self.env, kill_after, log)
+
+    def servers_inventory(self, context: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """`ansible-inventory --list` of the stratus.compute.servers plugin on this lab's store, as `context` sees it."""
+        source = self.state / "servers.stratus.yml"
+        source.write_text(json.dumps({"plugin": "stratus.compute.servers", "db_url": self.store_url,
+                                      "context": dict(context)}))
+        proc = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"], capture_output=True,
+                              text=True, env=self.env, cwd=str(self.state), timeout=300, check=False)
+        if proc.returncode != 0:
+            raise LabError("ansible-inventory of the servers plugin: %s" % proc.stderr[-2000:])
+        return json.loads(proc.stdout)
 
     @property
     def store_url(self) -> str:

@@ -25,6 +25,9 @@ class ActionModule(StoreReadAction):
         with store.transaction(self.store_url(task_vars)) as conn:
             rows = views.visible_servers(conn, project_id, args.get("name"), args.get("uuids"))
             out["servers"] = [views.server_view(r) for r in rows]
+            last = views.last_actions(conn, [r.uuid for r in rows])
+            for server in out["servers"]:
+                server["last_action"] = last[server["id"]]
             if args["actions"]:
                 per = views.instance_actions_by_uuid(conn, [r.uuid for r in rows])
                 for server in out["servers"]:

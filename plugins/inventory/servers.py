@@ -10,8 +10,10 @@ description:
   - Reads the live servers from the Stratus state store and makes each one an inventory host, with
     C(ansible_host) set to its first fixed IP address.
   - Groups them by project (C(project_<id>)), availability zone (C(az_<zone>), when the request named
-    one), flavor (C(flavor_<name>)) and hypervisor (C(hypervisor_<host>), or C(baremetal_node_<node>) for a bare-metal server's node); I(compose), I(groups) and
-    I(keyed_groups) add more, as in the C(constructed) plugin.
+    one), flavor (C(flavor_<name>)), hypervisor (C(hypervisor_<host>), or C(baremetal_node_<node>) for a
+    bare-metal server's node) and Nova's status (C(status_active), C(status_shutoff), C(status_error), ...;
+    a play for the running servers targets C(status_active)); I(compose), I(groups) and I(keyed_groups) add
+    more, as in the C(constructed) plugin.
   - A caller sees the servers of its own project; a caller that passes policy
     C(os_compute_api:servers:detail:get_all_tenants) (admin by default) sees every project's, unless
     I(all_projects=false).
@@ -269,7 +271,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for key, value in hostvars.items():
             self.inventory.set_variable(host, key, wrap_var(value))
         for prefix, value in (("project", server["project_id"]), ("az", server["availability_zone"]),
-                              ("flavor", hostvars["stratus_flavor"]),
+                              ("flavor", hostvars["stratus_flavor"]), ("status", server["status"].lower()),
                               ("baremetal_node" if server["driver"] == "baremetal" else "hypervisor", server["host"])):
             if value:
                 group = self.inventory.add_group(to_safe_group_name("%s_%s" % (prefix, value), force=True, silent=True))

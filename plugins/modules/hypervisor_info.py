@@ -59,7 +59,9 @@ hypervisors:
       description: C(up) (the store does not track liveness yet).
       type: str
     status:
-      description: C(enabled), or C(disabled) when the host has C(stratus_disabled=true).
+      description:
+        - C(enabled), or C(disabled) when the host has C(stratus_disabled=true) or the operator disabled it
+          (M(stratus.compute.hypervisor_service), C(stratus hypervisor disable)); C(service.disabled_reason) says why.
       type: str
     availability_zone:
       description: The host's C(stratus_availability_zone) (default C(nova)).

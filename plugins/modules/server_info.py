@@ -44,7 +44,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 servers:
-  description: Servers with id, name, host, vm_state, task_state, power_state, status, fault, addresses, flavor, metadata.
+  description:
+    - Servers with id, name, host, vm_state, task_state, power_state, status (Nova's - C(BUILD), C(ACTIVE),
+      C(SHUTOFF), C(REBOOT), C(HARD_REBOOT), C(ERROR)), fault, addresses, flavor, metadata.
+    - C(last_action) - the server's last instance action (C(create), C(stop), C(start), C(reboot), C(delete))
+      with C(request_id), C(start_time), C(finish_time) and C(result) (C(Error) when one of its events failed,
+      C(Success) once finished, null while under way); C(actions) the whole action log when I(actions=true).
   returned: success
   type: list
   elements: dict

@@ -187,15 +187,9 @@ def test_a_rerun_changes_nothing(lab: LabSession) -> None:
 
 
 def test_the_inventory_plugin_lists_bare_metal_servers_by_node(lab: LabSession) -> None:
-    source = STATE / "servers.stratus.yml"
-    source.write_text(json.dumps({"plugin": "stratus.compute.servers", "db_url": sqlite_url(STATE / "store"),
-                                  "context": DEMO}))
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-inventory"), "-i", str(source), "--list"],
-                          capture_output=True, text=True, env=lab.env, cwd=str(STATE), timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    listed = json.loads(proc.stdout)
+    listed = lab.servers_inventory(DEMO)
     for name, node in (("bm-1", "node1"), ("bm-2", "node2"), ("bm-3", "node3")):
-        assert f"server-{name}" in listed[f"baremetal_node_{node}"]["hosts"], proc.stdout[-3000:]  # host_prefix
+        assert f"server-{name}" in listed[f"baremetal_node_{node}"]["hosts"], listed  # host_prefix
         assert "baremetal" in json.dumps(listed["_meta"]["hostvars"][f"server-{name}"]["stratus_driver"])
     assert "server-vm" in listed["hypervisor_hv1"]["hosts"]
 

@@ -111,6 +111,8 @@ def test_stop_powers_off_and_a_second_stop_changes_nothing(lab: LabSession) -> N
     assert domstate(uuid) == "shut off"
     assert actions_of(uuid)[-1] == ("stop", "compute_stop_instance", "Success",
                                     "forced off after the shutdown timeout")
+    # the inventory plugin groups it by its status; server_info says its last action
+    assert lab.servers_inventory(DEMO)["status_shutoff"]["hosts"] == ["server-web"]
     again = run_actions(lab, [{"server": uuid, "action": "stop"}])
     assert again.returncode == 0, again.stdout[-3000:]
     assert all(v["changed"] == 0 for v in recap(again.stdout).values()), again.stdout[-3000:]
@@ -184,6 +186,8 @@ def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSessi
 
     out = cli("server", "stop", "web")
     assert out["changed"] and [(s["id"], s["status"]) for s in out["servers"]] == [(uuid, "SHUTOFF")]
+    assert out["servers"][0]["last_action"]["action"] == "stop"
+    assert out["servers"][0]["last_action"]["result"] == "Success"
     rerun = lab.provision([WEB])  # the request unchanged: the stopped server stays stopped
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]

@@ -147,3 +147,32 @@ def test_the_awx_survey_offers_the_inventorys_flavors(tmp_path: Path) -> None:
     (tmp_path / "bare.yml").write_text("all:\n  hosts:\n    localhost: {}\n")
     proc = stratus("-i", str(tmp_path / "bare.yml"), "awx", "survey", rc=1)
     assert "ConfigurationError" in proc.stderr and "no catalog (stratus_flavors)" in proc.stderr
+
+
+def test_a_disabled_hypervisor_is_left_out_until_enabled(tmp_path: Path) -> None:
+    """Nova's os-services disable and enable: the store keeps the host's status and reason; the
+    scheduler's ComputeFilter leaves it out meanwhile; admin only; idempotent."""
+    stratus = Stratus(tmp_path)
+    out = stratus.json(*ADMIN, "hypervisor", "disable", "hv1", "--reason", "firmware update")
+    assert out["changed"] and out["service"]["status"] == "disabled"
+    assert out["service"]["disabled_reason"] == "firmware update" and out["service"]["updated_by"] == "root"
+    assert stratus.json(*ADMIN, "hypervisor", "disable", "hv1", "--reason", "firmware update")["changed"] is False
+    hvs = {h["hypervisor_hostname"]: h for h in stratus.json(*ADMIN, "hypervisor", "list")["hypervisors"]}
+    assert (hvs["hv1"]["status"], hvs["hv1"]["service"]["disabled_reason"]) == ("disabled", "firmware update")
+    assert hvs["hv2"]["status"] == "enabled"
+    plan = stratus.json("server", "explain", "--name", "web", "--flavor", "m1.tiny", "--image", "cirros",
+                        "--network", "net1")
+    assert plan["hosts"]["hv1"]["rejected_by"] == "ComputeFilter" and plan["scheduled"]
+    created = stratus.json("server", "create", *WEB, "--count", "3", "--check")
+    assert {s["host"] for s in created["servers"]} == {"hv2"}
+    member = stratus("hypervisor", "enable", "hv1", rc=1)
+    assert "error: PolicyNotAuthorized" in member.stderr
+    unknown = stratus(*ADMIN, "hypervisor", "disable", "hv9", rc=1)
+    assert "error: ComputeHostNotFound: Compute host hv9 could not be found. (field: host)" in unknown.stderr
+    bad = stratus(*ADMIN, "hypervisor", "disable", "hv2", "--reason", "two\nlines", rc=1)
+    assert "error: InvalidRequest" in bad.stderr and "(field: reason)" in bad.stderr
+    out = stratus.json(*ADMIN, "hypervisor", "enable", "hv1")
+    assert out["changed"] and (out["service"]["status"], out["service"]["disabled_reason"]) == ("enabled", None)
+    plan = stratus.json("server", "explain", "--name", "web", "--flavor", "m1.tiny", "--image", "cirros",
+                        "--network", "net1")
+    assert not plan["hosts"]["hv1"].get("rejected_by")

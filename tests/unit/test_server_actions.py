@@ -11,6 +11,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions as rules
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.views import server_status
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
@@ -199,3 +200,20 @@ def test_the_request_names_a_known_action() -> None:
     # one declaration: each power task_state names the step the hypervisor runs
     assert {s: a.step for s, a in rules.POWER_TASK_STATES.items()} == {
         "powering-off": "stop", "powering-on": "start", "rebooting": "reboot_soft", "rebooting_hard": "reboot_hard"}
+
+
+def test_the_view_says_the_last_action_and_how_it_went(db_url: str, web: str) -> None:
+    def last() -> t.Any:
+        with store.transaction(db_url) as conn:
+            found = views.last_actions(conn, [web, "no-such-uuid"])
+        assert found["no-such-uuid"] is None
+        return (found[web]["action"], found[web]["result"])
+
+    assert last() == ("create", "Success")
+    ask(db_url, "web", "stop")
+    assert last() == ("stop", None)  # under way
+    finish(db_url, web)
+    assert last() == ("stop", "Success")
+    ask(db_url, "web", "reboot", "hard")
+    finish(db_url, web, {"code": "InstancePowerOnFailure", "message": "no"})
+    assert last() == ("reboot", "Error")

@@ -71,6 +71,16 @@ def _zone(name: str, hv: t.Mapping[str, t.Any], aggregates: list[dict[str, t.Any
     return zones[0] if zones else str(own if own is not None else DEFAULT_AVAILABILITY_ZONE)
 
 
+def _service(hv: t.Mapping[str, t.Any], used: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Disabled by the inventory (stratus_disabled) or by the operator (`stratus hypervisor disable`,
+    with its reason), and up."""
+    service = {"disabled": bool(hv.get("stratus_disabled", False)) or bool(used.get("service_disabled")),
+               "up": bool(hv.get("stratus_service_up", True))}
+    if used.get("disabled_reason"):
+        service["disabled_reason"] = used["disabled_reason"]
+    return service
+
+
 def host_states(hostnames: list[str], hostvars: t.Mapping[str, t.Any], catalog: t.Optional[Catalog] = None,
                 usage: t.Optional[t.Mapping[str, t.Mapping[str, t.Any]]] = None) -> list[HostState]:
     """HostStates from inventory (capacity, capabilities, aggregates) plus the store (usage).
@@ -109,8 +119,7 @@ def host_states(hostnames: list[str], hostvars: t.Mapping[str, t.Any], catalog: 
             cpu_info=hv.get("stratus_cpu_info") or {},
             supported_instances=[list(map(str, s)) for s in hv.get("stratus_supported_instances") or []]
             or _default_supported_instances(hv),
-            service={"disabled": bool(hv.get("stratus_disabled", False)),
-                     "up": bool(hv.get("stratus_service_up", True))},
+            service=_service(hv, used),
             networks=[n["id"] for n in networks if network_served_by(n, name)],
             stats=dict(hv.get("stratus_stats") or {}),
             host_ip=None if hv.get("stratus_host_ip") is None else str(hv["stratus_host_ip"]),

@@ -75,6 +75,7 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     # Hypervisors and quota sets (hypervisor_info, quota_info).
     "os_compute_api:os-hypervisors:list": _ADMIN,
     "os_compute_api:os-hypervisors:list-detail": _ADMIN,
+    "os_compute_api:os-services:update": _ADMIN,
     "os_compute_api:os-quota-sets:show": _READER_OR_ADMIN,
     "os_compute_api:os-quota-sets:detail": _READER_OR_ADMIN,
     # Bare-metal nodes: Ironic's rule names (ironic/common/policy.py), admin by default here

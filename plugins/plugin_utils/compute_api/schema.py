@@ -48,6 +48,8 @@ CATALOG_SCHEMAS = {
 
 # strutils.bool_from_string's true values (a superset of what the schema's boolean admits)
 TRUE_STRINGS = frozenset(("1", "t", "true", "on", "y", "yes"))
+# An operator's reason (a node's maintenance, a disabled hypervisor) is stored and shown: one line of printable text.
+REASON = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 # Marks a request value that is never logged or echoed (schemas/server.json); jsonschema ignores the keyword.
 SECRET_KEYWORD = "x-stratus-secret"
 

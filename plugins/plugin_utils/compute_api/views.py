@@ -25,7 +25,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services, host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     instance_action_events, instance_actions, instances,
 )
@@ -86,10 +86,14 @@ def hypervisor_views(conn: Connection, hostnames: list[str], hostvars: t.Mapping
                      catalog: Catalog) -> list[dict[str, t.Any]]:
     """Nova's os-hypervisors detail per host, plus the ratios and the capacity they give."""
     out = []
-    for hs in host_states(hostnames, hostvars, catalog, host_usage.usage_by_host(conn)):
+    used = host_usage.usage_by_host(conn)
+    for host, reason in compute_services.disabled_hosts(conn).items():
+        used.setdefault(host, {}).update(service_disabled=True, disabled_reason=reason)
+    for hs in host_states(hostnames, hostvars, catalog, used):
         disabled = bool(hs.service.get("disabled"))
         out.append({
-            "hypervisor_hostname": hs.host, "service": {"host": hs.host, "disabled_reason": None},
+            "hypervisor_hostname": hs.host, "service": {"host": hs.host, "disabled_reason": hs.service.get(
+                "disabled_reason") or ("stratus_disabled in the inventory" if disabled else None)},
             "state": "up" if hs.service.get("up", True) else "down", "status": "disabled" if disabled else "enabled",
             "hypervisor_type": hs.hypervisor_type, "availability_zone": hs.availability_zone,
             "vcpus": hs.vcpus, "vcpus_used": hs.vcpus_used,
@@ -172,6 +176,24 @@ def instance_actions_by_uuid(conn: Connection, uuids: list[str]) -> dict[str, li
     for r in rows:
         out[r.instance_uuid].append({"action": r.action, "request_id": r.request_id, "message": r.message,
                                      "start_time": _time(r.start_time), "events": events.get(r.id, [])})
+    return out
+
+
+def last_actions(conn: Connection, uuids: list[str]) -> dict[str, t.Optional[dict[str, t.Any]]]:
+    """Each server's last instance action (create, stop, reboot, ...): what it was, when, and how it
+    went (Error when one of its events failed, Success once finished, None while under way)."""
+    out: dict[str, t.Optional[dict[str, t.Any]]] = {u: None for u in uuids}
+    if not uuids:
+        return out
+    latest = sa.select(sa.func.max(instance_actions.c.id)).where(
+        instance_actions.c.instance_uuid.in_(uuids)).group_by(instance_actions.c.instance_uuid)
+    rows = list(conn.execute(sa.select(instance_actions).where(instance_actions.c.id.in_(latest))))
+    failed = {r.action_id for r in conn.execute(sa.select(instance_action_events.c.action_id).where(
+        instance_action_events.c.action_id.in_([r.id for r in rows]), instance_action_events.c.result == "Error"))}
+    for r in rows:
+        out[r.instance_uuid] = {"action": r.action, "request_id": r.request_id, "start_time": _time(r.start_time),
+                                "finish_time": _time(r.finish_time),
+                                "result": "Error" if r.id in failed else ("Success" if r.finish_time else None)}
     return out
 
 

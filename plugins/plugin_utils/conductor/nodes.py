@@ -17,7 +17,6 @@ stays and is reported (``departed``), never silently deleted.
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing as t
 
 try:
@@ -31,6 +30,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver i
 )
 from ansible_collections.stratus.compute.plugins.module_utils.baremetal.drivers import driver_for
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import BaremetalNode
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_views import (
@@ -45,8 +45,6 @@ if t.TYPE_CHECKING:
 
 # The verbs an operator may ask for (the others are the server pipeline's).
 OPERATOR_VERBS = tuple(name for name, verb in states.VERBS.items() if verb.by_user)
-# A maintenance reason is stored and shown: one line of printable text.
-REASON = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 # How long cleaning waits for the node to be off (a BMC applies a power change seconds later).
 POWER_TIMEOUT_S = 120.0
 
@@ -255,7 +253,7 @@ def set_maintenance(nodes: t.Sequence[BaremetalNode], name: str, on: bool, reaso
         raise StratusError("InvalidRequest", "a node put in maintenance needs a reason", "reason")
     if not on and reason:
         raise StratusError("InvalidRequest", "a reason goes with maintenance on only", "reason")
-    if on and (not isinstance(reason, str) or not REASON.fullmatch(reason)):
+    if on and (not isinstance(reason, str) or not schema.REASON.fullmatch(reason)):
         raise StratusError("InvalidRequest", "the reason must be one line of 1 to 255 printable characters", "reason")
     action = "maintenance on" if on else "maintenance off"
     with store.transaction(db_url) as conn:

@@ -4,8 +4,9 @@
 
 ``usage(conn)`` gives per host what ``compute_api.host_states`` takes: the resources claimed
 (claims of live instances plus leftovers not yet cleaned), the instances there (``instance_uuids``),
-``num_io_ops`` (builds under way, Nova's io_workload) and ``failed_builds`` (builds that
-failed on the host since its last successful spawn, Nova's counter that a success resets).
+``num_io_ops`` (builds under way, Nova's io_workload), ``failed_builds`` (builds that
+failed on the host since its last successful spawn, Nova's counter that a success resets) and
+``service_disabled`` with ``disabled_reason`` (the operator disabled the host: os-services).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_action_events, instances, leftovers,
@@ -60,6 +62,8 @@ def usage(conn: Connection) -> dict[str, dict[str, t.Any]]:
         entry(host)["num_io_ops"] = int(count)
     for host, count in failed_builds(conn).items():
         entry(host)["failed_builds"] = count
+    for host, reason in compute_services.disabled_hosts(conn).items():
+        entry(host).update(service_disabled=True, disabled_reason=reason)
     return out
 
 

@@ -173,6 +173,17 @@ if sa is not None:
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
     )
 
+    # A hypervisor the operator disabled (Nova's os-services: `stratus hypervisor disable`): the
+    # scheduler's ComputeFilter leaves it out, as it does a host the inventory says is disabled.
+    compute_services = sa.Table(
+        "compute_services", metadata,
+        sa.Column("host", sa.String(255), primary_key=True),
+        sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("disabled_reason", sa.Text),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(255)),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -184,4 +195,4 @@ if sa is not None:
 else:
     metadata = instances = instance_actions = instance_action_events = None
     claims = ip_allocations = volumes = placement_lock = leftovers = None
-    baremetal_nodes = baremetal_node_events = None
+    baremetal_nodes = baremetal_node_events = compute_services = None

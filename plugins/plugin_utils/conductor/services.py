@@ -1,0 +1,52 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A hypervisor taken out of scheduling and put back (Nova's os-services update: disable with a
+reason, enable): the servers on it stay; no new one lands there until it is enabled again."""
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+POLICY = "os_compute_api:os-services:update"
+
+
+class ServiceResult(t.NamedTuple):
+    changed: bool
+    service: dict[str, t.Any]
+
+
+def _view(host: str, row: t.Any) -> dict[str, t.Any]:
+    disabled = bool(row is not None and row.disabled)
+    return {"host": host, "binary": "nova-compute", "status": "disabled" if disabled else "enabled",
+            "disabled_reason": row.disabled_reason if disabled else None,
+            "updated_at": row.updated_at.isoformat() if row is not None and row.updated_at else None,
+            "updated_by": row.updated_by if row is not None else None}
+
+
+def set_host_service(caller: Caller, hypervisors: t.Sequence[str], host: str, disabled: bool,
+                     reason: t.Optional[str], db_url: t.Optional[str], check_mode: bool) -> ServiceResult:
+    """Disable (with an optional reason) or enable one hypervisor of the inventory; idempotent."""
+    caller.authorize(POLICY, field="host")
+    if host not in hypervisors:
+        raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % host, "host")
+    if reason is not None and not disabled:
+        raise StratusError("InvalidRequest", "a reason goes with disabling only", "reason")
+    if reason is not None and (not isinstance(reason, str) or not schema.REASON.fullmatch(reason)):
+        raise StratusError("InvalidRequest", "the reason must be one line of 1 to 255 printable characters", "reason")
+    with store.transaction(db_url, locked=not check_mode) as conn:
+        row = compute_services.service_row(conn, host)
+        now_disabled = bool(row is not None and row.disabled)
+        same_reason = not disabled or reason is None or (row is not None and row.disabled_reason == reason)
+        if now_disabled == disabled and same_reason:
+            return ServiceResult(False, _view(host, row))
+        if check_mode:
+            view = _view(host, row)
+            view.update(status="disabled" if disabled else "enabled", disabled_reason=reason if disabled else None)
+            return ServiceResult(True, view)
+        compute_services.set_service(conn, host, disabled, reason, caller.user_id)
+        return ServiceResult(True, _view(host, compute_services.service_row(conn, host)))
