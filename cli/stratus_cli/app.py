@@ -97,7 +97,7 @@ STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT,
 app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
                   epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start and reboot them.",
+server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot and rebuild them.",
                          no_args_is_help=True)
 hypervisor_app = typer.Typer(help="Hypervisor capacity and usage; disable and enable for scheduling (admin).",
                              no_args_is_help=True)
@@ -344,10 +344,11 @@ def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bo
 
 
 def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
-                 reboot_type: t.Optional[str] = None) -> None:
-    """server_action.yml for one action on each named server; the servers as the store then has them."""
-    actions = [dict({"server": n, "action": action}, **({"reboot_type": reboot_type} if reboot_type else {}))
-               for n in names]
+                 **options: t.Optional[str]) -> None:
+    """server_action.yml for one action (with its options: reboot_type, image) on each named server;
+    the servers as the store then has them."""
+    given = {k: v for k, v in options.items() if v is not None}
+    actions = [dict({"server": n, "action": action}, **given) for n in names]
     result = runner.run_playbook(_settings(ctx), "server_action.yml", {"stratus_actions": actions}, check=check)
     done, errors = [], []
     for res in result.results(SERVER_ACTION):
@@ -494,6 +495,17 @@ def server_reboot(ctx: typer.Context, names: ServersArg,
     """Reboot servers (Nova's reboot): soft (ACPI, hard when the guest does not stop in time) of an ACTIVE
     server, or --hard. Waits until done."""
     _run_actions(ctx, names, "reboot", check, fmt, reboot_type="hard" if hard else "soft")
+
+
+@server_app.command("rebuild", epilog="""Examples:
+
+  stratus server rebuild web-1 --image stratus-guest""")
+def server_rebuild(ctx: typer.Context, names: ServersArg,
+                   image: t.Annotated[str, typer.Option("--image", help="Image name or id of the new root disk.")],
+                   check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Rebuild servers (Nova's rebuild): a new root disk from the image and a new config drive; the same uuid,
+    IPs, volumes and host. From ACTIVE, SHUTOFF (stays stopped) or ERROR. Waits until done."""
+    _run_actions(ctx, names, "rebuild", check, fmt, image=image)
 
 
 @server_app.command("list", epilog="""Examples:

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller edge of a server action (stop, start, reboot): checked and recorded here; the
-power step (compute_power) on the server's hypervisor does it (playbooks/server_action.yml)."""
+"""The controller edge of a server action (stop, start, reboot, rebuild): checked and recorded here; the
+power or rebuild step on the server's hypervisor does it (playbooks/server_action.yml)."""
 from __future__ import annotations
 
 import typing as t
@@ -17,13 +17,15 @@ class ActionModule(StoreReadAction):
         "server": {"type": "str", "required": True},
         "action": {"type": "str", "required": True, "choices": list(server_actions.NAMES)},
         "reboot_type": {"type": "str", "choices": list(server_actions.REBOOT_TYPES)},
+        "image": {"type": "str"},
     }
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        action = server_actions.action_of(args["action"], args.get("reboot_type"))
+        action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"))
+        image = self.catalog(task_vars).image(args["image"]) if args.get("image") is not None else None
         request_id = "req-" + str(uuid.uuid4())
         outcome = request_action(args["server"], action, self.caller(task_vars), self.store_url(task_vars),
-                                 bool(self._task.check_mode), request_id)
+                                 bool(self._task.check_mode), request_id, image=image)
         return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id,
                 "hosts": [outcome.host] if outcome.host else [],
                 "server_uuids": [outcome.server["id"]] if outcome.changed else []}

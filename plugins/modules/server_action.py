@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: server_action
-short_description: Ask for a server action (stop, start, reboot) as Nova's compute API checks it
+short_description: Ask for a server action (stop, start, reboot, rebuild) as Nova's compute API checks it
 version_added: 0.1.0
 description:
   - Checks and records one action on one server, as Nova's C(POST /servers/{id}/action) does - the
@@ -24,7 +24,13 @@ description:
   - Allowed from - C(stop) ACTIVE or ERROR; C(start) SHUTOFF (vm_state C(stopped)); a soft C(reboot)
     ACTIVE with nothing in progress; a hard C(reboot) ACTIVE, SHUTOFF or ERROR, also over a reboot in
     progress.
-  - Bare-metal servers' power actions are not in this version (C(InvalidRequest)).
+  - C(rebuild) (policy C(os_compute_api:servers:rebuild); from ACTIVE, SHUTOFF or ERROR) gives the server a
+    new root disk from I(image) (the same or another; checked against the flavor as a create is - min_ram,
+    min_disk, size) and a new config drive, keeping its uuid, IPs, volumes and host. The hypervisor's
+    M(stratus.compute.compute_rebuild) walks Nova's C(rebuilding), C(rebuild_block_device_mapping),
+    C(rebuild_spawning); the server ends ACTIVE, or SHUTOFF when it was stopped; a failure leaves it in
+    ERROR with the fault. A volume-backed server is refused (C(InvalidRequest)).
+  - Bare-metal servers' actions are not in this version (C(InvalidRequest)).
 options:
   server:
     description:
@@ -36,13 +42,18 @@ options:
     description: Nova's action.
     type: str
     required: true
-    choices: [stop, start, reboot]
+    choices: [stop, start, reboot, rebuild]
   reboot_type:
     description:
       - With I(action=reboot) - C(soft) (ACPI, then hard when the guest does not stop within the
         hypervisor's shutdown timeout) or C(hard) (power cycle). Default C(soft).
     type: str
     choices: [soft, hard]
+  image:
+    description:
+      - With I(action=rebuild) (and only then, always) - the image of the new root disk, a name or id of
+        C(stratus_images); C(ImageNotFound) otherwise.
+    type: str
 extends_documentation_fragment:
   - stratus.compute.store_read
   - stratus.compute.attributes
@@ -64,6 +75,12 @@ EXAMPLES = r"""
   stratus.compute.server_action:
     server: web-1
     action: stop
+
+- name: Rebuild web-1 from another image (same uuid, IPs and host)
+  stratus.compute.server_action:
+    server: web-1
+    action: rebuild
+    image: debian-12
 
 - name: Hard-reboot a server by uuid
   stratus.compute.server_action:
@@ -94,7 +111,8 @@ request_id:
 error:
   description:
     - On failure, C(code), C(message) and C(field) - C(InstanceNotFound), C(NoUniqueMatch),
-      C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(Forbidden) (a launch
+      C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(ImageNotFound),
+      C(ImageUnacceptable), C(FlavorMemoryTooSmall), C(FlavorDiskSmallerThanImage), C(Forbidden) (a launch
       override); nothing was changed.
   returned: failure
   type: dict

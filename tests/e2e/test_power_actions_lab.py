@@ -172,6 +172,35 @@ def test_a_request_keeps_the_power_state_it_asks_for(lab: LabSession) -> None:
     started_again(uuid, log)
 
 
+def root_disk(uuid: str) -> tuple[str, str]:
+    """The server's root disk (its path from the plan) and its inode on hv1: a new file after a rebuild."""
+    ((plan,),) = rows("select plan from instances where uuid = '%s'" % uuid)
+    path = next(d["path"] for d in json.loads(plan)["disks"] if d["name"] == "%s-disk" % uuid)
+    return path, LabSession(STATE, PREFIX, SUBNET, hypervisors=1).host(1).in_namespaces("stat -c %%i %s" % path).strip()
+
+
+def test_rebuild_makes_a_new_root_disk_and_keeps_uuid_ip_and_host(lab: LabSession) -> None:
+    uuid = web()[0]
+    ((ip_before,),) = rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)
+    path, inode = root_disk(uuid)
+    log = mark_console(uuid)
+    run = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest"}])
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[:4] == (uuid, "active", None, "running")
+    assert root_disk(uuid)[0] == path and root_disk(uuid)[1] != inode  # made anew, where it was
+    started_again(uuid, log)
+    assert f"uuid={uuid} ip={ip_before}" in ready_line(STATE, uuid, "hv1", timeout=1)
+    assert actions_of(uuid)[-1] == ("rebuild", "compute_rebuild_instance", "Success", None)
+    # a stopped server is rebuilt and stays stopped (Nova keeps the power state)
+    assert run_actions(lab, [{"server": "web", "action": "stop"}]).returncode == 0
+    run = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest"}])
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert web()[1:] == ("stopped", None, "shutdown", None) and domstate(uuid) == "shut off"
+    assert run_actions(lab, [{"server": "web", "action": "start"}]).returncode == 0
+    refused = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest-kernel"}])
+    assert refused.returncode != 0 and "ImageUnacceptable" in refused.stdout
+
+
 def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSession) -> None:
     uuid = web()[0]
     overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)

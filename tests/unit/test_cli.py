@@ -416,3 +416,12 @@ def test_a_refused_or_failed_action_exits_1_with_its_code(invoke: t.Callable[...
     assert res.exit_code == 1 and "InstancePowerOnFailure: web-1: no start" in res.output
     soft = {"server": "web-1", "action": "reboot", "reboot_type": "soft"}
     assert fake.calls[0]["extravars"]["stratus_actions"] == [soft]
+
+
+def test_rebuild_names_its_image(invoke: t.Callable[..., t.Any]) -> None:
+    fake = FakeRunner([action_item(dict(SERVER, task_state="rebuilding"), "rebuild"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
+    assert invoke(["server", "rebuild", "web-1", "--image", "guest"], fake).exit_code == 0
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "rebuild",
+                                                               "image": "guest"}]}
+    assert invoke(["server", "rebuild", "web-1"], FakeRunner([])).exit_code == 2  # --image is required

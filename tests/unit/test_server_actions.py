@@ -217,3 +217,65 @@ def test_the_view_says_the_last_action_and_how_it_went(db_url: str, web: str) ->
     ask(db_url, "web", "reboot", "hard")
     finish(db_url, web, {"code": "InstancePowerOnFailure", "message": "no"})
     assert last() == ("reboot", "Error")
+
+
+OTHER = {"id": "img-2", "name": "other", "file": "/nonexistent-2", "disk_format": "raw", "min_ram": 64}
+
+
+def rebuild(db_url: str, image: dict, who: t.Optional[dict] = None) -> server_actions.ActionResult:
+    return server_actions.request_action("web", rules.action_of("rebuild", image=image["id"]), caller(who or ALICE),
+                                         db_url, False, "req-rebuild", image=image)
+
+
+def test_rebuild_records_the_new_image_and_keeps_the_rest(db_url: str, web: str) -> None:
+    before = row(db_url, web)
+    out = rebuild(db_url, OTHER)
+    assert out.changed and out.host == "hv1" and out.server["status"] == "REBUILD"
+    after = row(db_url, web)
+    assert (after.task_state, after.vm_state, after.image_id) == ("rebuilding", "active", "img-2")
+    old_plan, new_plan = before.plan, after.plan
+    assert new_plan["image"]["id"] == "img-2" and new_plan["image"]["file"] == "/nonexistent-2"
+    root = next(d for d in new_plan["block_devices"] if d["kind"] == "image")
+    assert (root["image_id"], root["base_format"]) == ("img-2", "raw")
+    assert new_plan["nics"] == old_plan["nics"] and new_plan["uuid"] == old_plan["uuid"]
+    assert log(db_url, web)[-1] == ("rebuild", [])
+    with store.transaction(db_url) as conn:  # the power step does not take it: the rebuild step does
+        assert server_actions.powering_on_host(conn, "hv1") == []
+    assert rules.REBUILD_TASK_STATES == ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning")
+    with store.transaction(db_url) as conn:  # killed while spawning: asked again, it is taken over
+        conn.execute(instances.update().where(instances.c.uuid == web).values(task_state="rebuild_spawning"))
+    assert rebuild(db_url, OTHER).changed and row(db_url, web).task_state == "rebuild_spawning"
+    assert [a for a, _events in log(db_url, web)].count("rebuild") == 1
+    rebuilding = row(db_url, web)
+    with store.transaction(db_url, locked=True) as conn:
+        server_actions.power_done(conn, rebuilding, "hv1", lifecycle.now(), action=rules.ACTIONS["rebuild"])
+    assert (row(db_url, web).vm_state, row(db_url, web).task_state) == ("active", None)
+    assert log(db_url, web)[-1] == ("rebuild", [("compute_rebuild_instance", "Success")])
+
+
+def test_a_rebuild_is_checked_like_a_create(db_url: str, web: str) -> None:
+    for image, code in (({"id": "big", "name": "big", "file": "/x", "disk_format": "qcow2", "min_ram": 4096},
+                         "FlavorMemoryTooSmall"),
+                        ({"id": "k", "name": "k", "file": "/x", "disk_format": "aki"}, "ImageUnacceptable"),
+                        ({"id": "q", "name": "q", "file": "/x", "disk_format": "qcow2", "status": "queued"},
+                         "ImageNotActive")):
+        with pytest.raises(StratusError) as err:
+            rebuild(db_url, image)
+        assert err.value.code == code and err.value.field in ("image", "flavor")
+    assert row(db_url, web).task_state is None and len(log(db_url, web)) == 1
+    with pytest.raises(StratusError) as err:
+        rules.action_of("rebuild")
+    assert (err.value.code, err.value.field) == ("InvalidRequest", "image")
+    with pytest.raises(StratusError) as err:
+        rules.action_of("stop", image="img-1")
+    assert err.value.field == "image"
+
+
+def test_a_volume_backed_server_is_not_rebuilt(db_url: str, web: str) -> None:
+    plan = row(db_url, web).plan
+    plan = dict(plan, block_devices=[dict(d, kind="volume", volume_id="v1") for d in plan["block_devices"]])
+    with store.transaction(db_url) as conn:
+        conn.execute(instances.update().where(instances.c.uuid == web).values(plan=plan))
+    with pytest.raises(StratusError) as err:
+        rebuild(db_url, OTHER)
+    assert err.value.code == "InvalidRequest" and "boots from a volume" in err.value.message

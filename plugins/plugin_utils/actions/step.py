@@ -248,7 +248,12 @@ class BaseImageUploads(StepAction):
 
     def execute_step(self, module_args: dict[str, t.Any], plans: list[BuildPlan],
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        result = super().execute_step(module_args, plans, task_vars)
+        return self.run_with_uploads(self.MODULE, module_args, plans, task_vars)
+
+    def run_with_uploads(self, module: str, module_args: dict[str, t.Any], plans: list[BuildPlan],
+                         task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The module with the plans' image checksums; again with the images it names uploaded."""
+        result = self.run_step_module(module, module_args, task_vars)
         needed = result.get("images_needed")
         if not needed or result.get("failed"):
             return result
@@ -259,7 +264,7 @@ class BaseImageUploads(StepAction):
             dest = self._connection._shell.join_path(tmpdir, "image-" + image_id)
             self._transfer_file(t.cast(str, found[image_id].file), dest)
             uploads[image_id] = dest
-        return super().execute_step(dict(module_args, uploads=uploads), plans, task_vars)
+        return self.run_step_module(module, dict(module_args, uploads=uploads), task_vars)
 
 
 def with_pool_paths(args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

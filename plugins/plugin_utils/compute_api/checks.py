@@ -251,7 +251,7 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
     quota.check_injected_files(limits, req.get("personality"))
     _detect_nonbootable_image(image_id, image)
     root = bdmlib.root_bdm(bdms)
-    _validate_flavor_image(caller, flavor, image, root)
+    validate_flavor_image(caller, flavor, image, root)
     group = None
     hint_group = (req.get("scheduler_hints") or {}).get("group")
     if hint_group:
@@ -291,8 +291,8 @@ def _detect_nonbootable_image(image_id: t.Optional[str], image: t.Optional[t.Map
                            "from an encrypted volume is unsupported." % image_id, "image")
 
 
-def _validate_flavor_image(caller: Caller, flavor: t.Mapping[str, t.Any],
-                           image: t.Optional[t.Mapping[str, t.Any]], root: t.Optional[t.Mapping[str, t.Any]]) -> None:
+def validate_flavor_image(caller: Caller, flavor: t.Mapping[str, t.Any],
+                          image: t.Optional[t.Mapping[str, t.Any]], root: t.Optional[t.Mapping[str, t.Any]]) -> None:
     """Nova's _validate_flavor_image (status) and _validate_flavor_image_nostatus."""
     if not image:
         return

@@ -9,10 +9,14 @@ finishes. One declaration per action feeds the request's check, the step and the
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing as t
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, ImageRef
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks import validate_flavor_image
 
 POLICY = "os_compute_api:servers:%s"
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -32,6 +36,7 @@ class ServerAction(t.NamedTuple):
     done: tuple[str, str]                       # (vm_state, power_state) when it worked
     already: t.Optional[str] = None             # a vm_state that already is what the action asks: no change
     error_on_failure: bool = False              # a failed reboot leaves the server in ERROR (Nova)
+    resumes: tuple[str, ...] = ()               # the task_states of this action a rerun takes over (besides task_state)
 
 
 _REBOOT_TASK_STATES = (None, "rebooting", "rebooting_hard")
@@ -47,20 +52,31 @@ ACTIONS: dict[str, ServerAction] = {a.name: a for a in (
     ServerAction("reboot_hard", "reboot", POLICY % "reboot", ("active", "stopped", "error"), _REBOOT_TASK_STATES,
                  "rebooting_hard", "compute_reboot_instance", "reboot_hard", ("active", "running"),
                  error_on_failure=True),
+    # Nova's rebuild: same uuid, IPs, volumes and host; a new root disk from the (same or another) image
+    # and a new config drive. It walks rebuilding -> rebuild_block_device_mapping -> rebuild_spawning and
+    # ends ACTIVE, or SHUTOFF when the server was stopped (Nova keeps the power state); a failure is ERROR.
+    ServerAction("rebuild", "rebuild", POLICY % "rebuild", ("active", "stopped", "error"), (None,), "rebuilding",
+                 "compute_rebuild_instance", "rebuild", ("active", "running"), error_on_failure=True,
+                 resumes=("rebuild_block_device_mapping", "rebuild_spawning")),
 )}
 # The task_states of a power action in progress: the power step takes the servers in them.
-POWER_TASK_STATES = {a.task_state: a for a in ACTIONS.values()}
-NAMES = ("stop", "start", "reboot")
+POWER_TASK_STATES = {a.task_state: a for a in ACTIONS.values() if a.step != "rebuild"}
+# The rebuild walk's task_states (Nova's), in order: the rebuild step takes the servers in them.
+REBUILD_TASK_STATES = (ACTIONS["rebuild"].task_state,) + ACTIONS["rebuild"].resumes
+NAMES = ("stop", "start", "reboot", "rebuild")
 REBOOT_TYPES = ("soft", "hard")
 
 
-def action_of(name: t.Any, reboot_type: t.Any = None) -> ServerAction:
-    """The action a request names (reboot_type only with reboot), or InvalidRequest naming the field."""
+def action_of(name: t.Any, reboot_type: t.Any = None, image: t.Any = None) -> ServerAction:
+    """The action a request names (reboot_type only with reboot, image only and always with rebuild),
+    or InvalidRequest naming the field."""
     if name not in NAMES:
         raise StratusError("InvalidRequest", "Invalid input for field/attribute action. Value: %s. It must be one of "
                            "%s" % (name, ", ".join(NAMES)), "action")
     if reboot_type is not None and name != "reboot":
         raise StratusError("InvalidRequest", "reboot_type is for the reboot action only", "reboot_type")
+    if (image is None) == (name == "rebuild"):
+        raise StratusError("InvalidRequest", "a rebuild names its image (imageRef), and only a rebuild does", "image")
     if name == "reboot":
         kind = str(reboot_type or "soft").lower()
         if kind not in REBOOT_TYPES:
@@ -80,10 +96,33 @@ def needed(action: ServerAction, row: t.Any) -> bool:
     """
     if action.already is not None and row.vm_state == action.already and row.task_state is None:
         return False
-    if row.task_state == action.task_state and row.vm_state in action.vm_states:
+    if row.task_state in (action.task_state,) + action.resumes and row.vm_state in action.vm_states:
         return True
     if row.vm_state not in action.vm_states or row.task_state not in action.task_states:
         raise StratusError("InstanceInvalidState", "Cannot '%s' instance %s while it is in vm_state %s%s" % (
             action.instance_action, row.uuid, row.vm_state,
             "" if row.task_state is None else " (task_state %s)" % row.task_state), "action")
     return True
+
+
+# Glance's kernel and ramdisk formats: parts of another image's boot, never a root disk.
+BOOT_PART_FORMATS = ("aki", "ari")
+
+
+def rebuild_plan(plan: BuildPlan, image: t.Mapping[str, t.Any], caller: Caller) -> BuildPlan:
+    """The server's plan with its root disk made from `image` (the catalog's), as Nova's rebuild checks
+    it (the flavor against the image: min_ram, min_disk, size); everything else kept (uuid, NICs and
+    their IPs, volumes, ephemeral and swap sizes, the config drive's content)."""
+    root = next((dev for dev in plan.block_devices if dev.kind == "image"), None)
+    if root is None:
+        raise StratusError("InvalidRequest", "server %s boots from a volume: rebuilding it from an image (Nova's "
+                           "reimage of the root volume, microversion 2.93) is not in this Stratus" % plan.name,
+                           "image")
+    if image.get("disk_format") in BOOT_PART_FORMATS:
+        raise StratusError("ImageUnacceptable", "Image %s is unacceptable: a %s image is a kernel or ramdisk, not "
+                           "a disk" % (image.get("id"), image.get("disk_format")), "image")
+    validate_flavor_image(caller, plan.flavor, image, None)
+    devices = [dataclasses.replace(dev, image_id=image["id"], base_format=image.get("disk_format") or "qcow2")
+               if dev is root else dev for dev in plan.block_devices]
+    return dataclasses.replace(plan, image=ImageRef(**{k: image.get(k) for k in ("id", "name", "file", "disk_format")}),
+                               block_devices=devices)

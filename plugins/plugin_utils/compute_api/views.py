@@ -25,6 +25,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import REBUILD_TASK_STATES
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services, host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     instance_action_events, instance_actions, instances,
@@ -66,6 +67,8 @@ _STATUS_BY_TASK = {("active", "rebooting"): "REBOOT", ("active", "rebooting_hard
 
 
 def server_status(vm_state: str, task_state: t.Optional[str]) -> str:
+    if task_state in REBUILD_TASK_STATES and vm_state in ("active", "stopped", "error"):
+        return "REBUILD"
     return _STATUS_BY_TASK.get((vm_state, task_state or "")) or _STATUS.get(vm_state, vm_state.upper())
 
 

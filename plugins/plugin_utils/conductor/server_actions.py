@@ -47,8 +47,10 @@ def find_server(conn: Connection, caller: Caller, ref: str) -> t.Any:
 
 
 def request_action(ref: str, action: server_actions.ServerAction, caller: Caller, db_url: t.Optional[str],
-                   check_mode: bool, request_id: str) -> ActionResult:
-    """Check an action on one server (policy, state) and record it: task_state and instance action.
+                   check_mode: bool, request_id: str, image: t.Optional[t.Mapping[str, t.Any]] = None
+                   ) -> ActionResult:
+    """Check an action on one server (policy, state) and record it: task_state and instance action;
+    a rebuild's plan gets its new root disk image (`image`, the catalog's).
 
     Nothing is written when the action is refused, not needed, or in check mode."""
     with store.transaction(db_url, locked=not check_mode) as conn:
@@ -59,9 +61,15 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
                                "BMC) are not in this Stratus yet" % row.name, "server")
         if not server_actions.needed(action, row):
             return ActionResult(False, views.server_view(row), None)
+        plan = None
+        if image is not None:
+            plan = server_actions.rebuild_plan(read_plan(row.plan, uuid=row.uuid), image, caller)
         if check_mode:
             return ActionResult(True, dict(views.server_view(row), task_state=action.task_state), row.host)
-        if row.task_state != action.task_state:  # a resumed action keeps its first record
+        if plan is not None:
+            conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
+                plan=plan.to_dict(), image_id=image["id"] if image else row.image_id))
+        if row.task_state not in (action.task_state,) + action.resumes:  # a resumed action keeps its first record
             lifecycle.set_task_state(conn, [row.uuid], action.task_state)
             lifecycle.start_action(conn, row.uuid, action.instance_action, request_id, caller.project_id,
                                    caller.user_id)
@@ -85,20 +93,24 @@ def _finish_action(conn: Connection, uuid: str) -> None:
                      .values(finish_time=lifecycle.now()))
 
 
-def power_done(conn: Connection, row: t.Any, host: str, start: t.Any, details: t.Optional[str] = None) -> None:
-    """The power step did it: the action's end state, task_state cleared, the event recorded."""
-    action = server_actions.POWER_TASK_STATES[row.task_state]
-    vm_state, power_state = action.done
+def power_done(conn: Connection, row: t.Any, host: str, start: t.Any, details: t.Optional[str] = None,
+               action: t.Optional[server_actions.ServerAction] = None, end: t.Optional[tuple[str, str]] = None) -> None:
+    """The power step (or the rebuild step: `action`) did it: the action's end state (or `end`), task_state
+    cleared, the event recorded."""
+    action = action or server_actions.POWER_TASK_STATES[row.task_state]
+    vm_state, power_state = end or action.done
     lifecycle.record_event(conn, row.uuid, action.event, host, "Success", details, start)
     conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
         vm_state=vm_state, power_state=power_state, task_state=None, fault=None, updated_at=lifecycle.now()))
     _finish_action(conn, row.uuid)
 
 
-def power_failed(conn: Connection, row: t.Any, host: str, start: t.Any, fault: dict[str, t.Any]) -> None:
-    """The power step failed: task_state cleared and the fault kept (Nova's reverts_task_state and
-    wrap_instance_fault); a failed reboot leaves the server in ERROR, as Nova's does."""
-    action = server_actions.POWER_TASK_STATES[row.task_state]
+def power_failed(conn: Connection, row: t.Any, host: str, start: t.Any, fault: dict[str, t.Any],
+                 action: t.Optional[server_actions.ServerAction] = None) -> None:
+    """The power step (or the rebuild step: `action`) failed: task_state cleared and the fault kept (Nova's
+    reverts_task_state and wrap_instance_fault); a failed reboot or rebuild leaves the server in ERROR,
+    as Nova's do."""
+    action = action or server_actions.POWER_TASK_STATES[row.task_state]
     lifecycle.record_event(conn, row.uuid, action.event, host, "Error", fault.get("message"), start)
     values: dict[str, t.Any] = {"task_state": None, "fault": dict(fault, host=host), "updated_at": lifecycle.now()}
     if action.error_on_failure:
