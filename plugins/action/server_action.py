@@ -7,6 +7,7 @@ from __future__ import annotations
 import typing as t
 import uuid
 
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import request_action
@@ -22,10 +23,16 @@ class ActionModule(StoreReadAction):
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"))
-        image = self.catalog(task_vars).image(args["image"]) if args.get("image") is not None else None
+        catalog = self.catalog(task_vars)
+        image = catalog.image(args["image"]) if args.get("image") is not None else None
+        config = SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler")))
+
+        def image_check(plan: t.Any, host: str) -> None:
+            server_actions.check_image_on_host(plan, host, t.cast(dict, image), task_vars.get("hostvars") or {},
+                                               catalog, config)
         request_id = "req-" + str(uuid.uuid4())
         outcome = request_action(args["server"], action, self.caller(task_vars), self.store_url(task_vars),
-                                 bool(self._task.check_mode), request_id, image=image)
+                                 bool(self._task.check_mode), request_id, image=image, image_check=image_check)
         return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id,
                 "hosts": [outcome.host] if outcome.host else [],
                 "server_uuids": [outcome.server["id"]] if outcome.changed else []}

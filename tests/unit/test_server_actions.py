@@ -7,9 +7,12 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions as rules
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.views import server_status
@@ -279,3 +282,20 @@ def test_a_volume_backed_server_is_not_rebuilt(db_url: str, web: str) -> None:
     with pytest.raises(StratusError) as err:
         rebuild(db_url, OTHER)
     assert err.value.code == "InvalidRequest" and "boots from a volume" in err.value.message
+
+
+def test_the_scheduler_judges_the_new_image_against_the_host() -> None:
+    """Nova's rebuild asks its image filters again: an aarch64 image does not fit an x86_64 KVM host."""
+    plan = BuildPlan(uuid="0b1f0000-0000-4000-8000-000000000001", name="web", project_id="p1", user_id="alice",
+                     flavor={"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1})
+    config = SchedulerConfig.from_dict(None)
+    catalog = Catalog(CATALOG, CATALOG)
+    arm = dict(OTHER, properties={"hw_architecture": "aarch64"})
+    with pytest.raises(StratusError) as err:
+        rules.check_image_on_host(plan, "hv1", arm, HOSTVARS, catalog, config)
+    assert err.value.code == "NoValidHost" and "ImagePropertiesFilter" in err.value.message
+    rules.check_image_on_host(plan, "hv1", dict(OTHER, properties={"hw_architecture": "x86_64"}), HOSTVARS, catalog,
+                              config)
+    # with the image filters off, the scheduler has nothing to say
+    rules.check_image_on_host(plan, "hv1", arm, HOSTVARS, catalog, SchedulerConfig.from_dict(
+        {"enabled_filters": ["ComputeFilter"]}))

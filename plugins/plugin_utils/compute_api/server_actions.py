@@ -15,8 +15,13 @@ import typing as t
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, ImageRef
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.filters import ALL_FILTERS
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks import validate_flavor_image
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 
 POLICY = "os_compute_api:servers:%s"
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -126,3 +131,20 @@ def rebuild_plan(plan: BuildPlan, image: t.Mapping[str, t.Any], caller: Caller) 
                if dev is root else dev for dev in plan.block_devices]
     return dataclasses.replace(plan, image=ImageRef(**{k: image.get(k) for k in ("id", "name", "file", "disk_format")}),
                                block_devices=devices)
+
+
+# The filters that judge an image against a host (the others judge room, zones and groups, which a
+# rebuild in place does not change): Nova's rebuild asks the scheduler again with them.
+IMAGE_FILTERS = ("ImagePropertiesFilter", "AggregateImagePropertiesIsolation", "IsolatedHostsFilter")
+
+
+def check_image_on_host(plan: BuildPlan, host: str, image: t.Mapping[str, t.Any], hostvars: t.Mapping[str, t.Any],
+                        catalog: Catalog, config: SchedulerConfig) -> None:
+    """NoValidHost when the server's host does not take `image` by the enabled image filters."""
+    state = host_states([host], hostvars, catalog)[0]
+    spec = RequestSpec(flavor={"name": plan.flavor.get("name"), "extra_specs": dict(plan.flavor.get("extra_specs") or {})},
+                       image=dict(image), project_id=plan.project_id)
+    for name in (n for n in config.enabled_filters if n in IMAGE_FILTERS):
+        if not ALL_FILTERS[name]().host_passes(state, spec):
+            raise StratusError("NoValidHost", "No valid host was found. Image %s does not fit the server's host %s "
+                               "(%s): a rebuild stays on its host" % (image.get("id"), host, name), "image")

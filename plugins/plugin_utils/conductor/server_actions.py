@@ -47,10 +47,11 @@ def find_server(conn: Connection, caller: Caller, ref: str) -> t.Any:
 
 
 def request_action(ref: str, action: server_actions.ServerAction, caller: Caller, db_url: t.Optional[str],
-                   check_mode: bool, request_id: str, image: t.Optional[t.Mapping[str, t.Any]] = None
-                   ) -> ActionResult:
+                   check_mode: bool, request_id: str, image: t.Optional[t.Mapping[str, t.Any]] = None,
+                   image_check: t.Optional[t.Callable[[t.Any, str], None]] = None) -> ActionResult:
     """Check an action on one server (policy, state) and record it: task_state and instance action;
-    a rebuild's plan gets its new root disk image (`image`, the catalog's).
+    a rebuild's plan gets its new root disk image (`image`, the catalog's), which `image_check(plan, host)`
+    judges against the server's host first.
 
     Nothing is written when the action is refused, not needed, or in check mode."""
     with store.transaction(db_url, locked=not check_mode) as conn:
@@ -64,6 +65,8 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
         plan = None
         if image is not None:
             plan = server_actions.rebuild_plan(read_plan(row.plan, uuid=row.uuid), image, caller)
+            if image_check is not None:  # the scheduler's image filters on the server's host
+                image_check(plan, row.host)
         if check_mode:
             return ActionResult(True, dict(views.server_view(row), task_state=action.task_state), row.host)
         if plan is not None:
