@@ -97,7 +97,8 @@ STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT,
 app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
                   epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot and rebuild them.",
+server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot, rebuild and "
+                              "evacuate them.",
                          no_args_is_help=True)
 hypervisor_app = typer.Typer(help="Hypervisor capacity and usage; disable and enable for scheduling (admin).",
                              no_args_is_help=True)
@@ -344,7 +345,7 @@ def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bo
 
 
 def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
-                 **options: t.Optional[str]) -> None:
+                 **options: t.Any) -> None:
     """server_action.yml for one action (with its options: reboot_type, image) on each named server;
     the servers as the store then has them."""
     given = {k: v for k, v in options.items() if v is not None}
@@ -508,6 +509,22 @@ def server_rebuild(ctx: typer.Context, names: ServersArg,
     _run_actions(ctx, names, "rebuild", check, fmt, image=image)
 
 
+@server_app.command("evacuate", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor down hv3
+
+  stratus --user root --project ops --role admin server evacuate web-1 --host hv2""")
+def server_evacuate(ctx: typer.Context, names: ServersArg,
+                    host: t.Annotated[t.Optional[str], typer.Option(
+                        "--host", help="The new host (checked by the filters unless --force); default: the "
+                                       "scheduler's pick.")] = None,
+                    force: t.Annotated[bool, typer.Option("--force", help="Skip the filters for --host.")] = False,
+                    check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Move servers off a host that is down (Nova's evacuate; admin): rebuilt on another host from their plans,
+    same uuid and IPs; the old host is cleaned when it is back. Waits until done."""
+    _run_actions(ctx, names, "evacuate", check, fmt, host=host, force=True if force else None)
+
+
 @server_app.command("list", epilog="""Examples:
 
   stratus server list
@@ -597,11 +614,10 @@ def hypervisor_list(ctx: typer.Context, host: HostsOpt = None, fmt: OutputOpt = 
     output.emit({"hypervisors": res.get("hypervisors") or []}, fmt, output.hypervisors_table)
 
 
-def _set_service(ctx: typer.Context, host: str, disabled: bool, reason: t.Optional[str], check: bool,
-                 fmt: Format) -> None:
-    extra: dict[str, t.Any] = {"stratus_hypervisor": host, "stratus_hypervisor_disabled": disabled}
-    if reason is not None:
-        extra["stratus_hypervisor_reason"] = reason
+def _set_service(ctx: typer.Context, host: str, check: bool, fmt: Format, **change: t.Any) -> None:
+    """hypervisor_service.yml with the change (disabled and reason, or forced_down) for one host."""
+    extra: dict[str, t.Any] = {"stratus_hypervisor": host}
+    extra.update(("stratus_hypervisor_" + k, v) for k, v in change.items() if v is not None)
     result = runner.run_playbook(_settings(ctx), "hypervisor_service.yml", extra, check=check)
     results = result.results("stratus.compute.hypervisor_service")
     if not results or results[-1]["_failed"]:
@@ -623,7 +639,7 @@ def hypervisor_disable(ctx: typer.Context, host: HostArg,
                        reason: t.Annotated[t.Optional[str], typer.Option("--reason", help="Why (one line).")] = None,
                        check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
     """Take a hypervisor out of scheduling (Nova's os-services disable; admin): its servers stay, no new one lands."""
-    _set_service(ctx, host, True, reason, check, fmt)
+    _set_service(ctx, host, check, fmt, disabled=True, reason=reason)
 
 
 @hypervisor_app.command("enable", epilog="""Examples:
@@ -633,7 +649,25 @@ def hypervisor_disable(ctx: typer.Context, host: HostArg,
 def hypervisor_enable(ctx: typer.Context, host: HostArg, check: CheckOpt = False,
                       fmt: OutputOpt = Format.table) -> None:
     """Put a disabled hypervisor back into scheduling (Nova's os-services enable; admin)."""
-    _set_service(ctx, host, False, None, check, fmt)
+    _set_service(ctx, host, check, fmt, disabled=False)
+
+
+@hypervisor_app.command("down", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor down hv3
+""")
+def hypervisor_down(ctx: typer.Context, host: HostArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Say a hypervisor is down (Nova's force-down; admin), after fencing it: evacuate may then move its servers."""
+    _set_service(ctx, host, check, fmt, forced_down=True)
+
+
+@hypervisor_app.command("up", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor up hv3
+""")
+def hypervisor_up(ctx: typer.Context, host: HostArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Say a forced-down hypervisor is up again (admin); its leftovers are cleaned by the next run there."""
+    _set_service(ctx, host, check, fmt, forced_down=False)
 
 
 @quota_app.command("show", epilog="""Examples:

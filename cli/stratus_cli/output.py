@@ -164,8 +164,9 @@ def hypervisors_table(data: t.Mapping[str, t.Any]) -> str:
 
 def service_line(data: t.Mapping[str, t.Any]) -> str:
     svc = data.get("service") or {}
-    return "%s: %s%s" % (svc.get("host"), svc.get("status"),
-                         " (%s)" % svc["disabled_reason"] if svc.get("disabled_reason") else "")
+    return "%s: %s%s, %s" % (svc.get("host"), svc.get("status"),
+                             " (%s)" % svc["disabled_reason"] if svc.get("disabled_reason") else "",
+                             "forced down" if svc.get("forced_down") else "up")
 
 
 def quota_table(data: t.Mapping[str, t.Any]) -> str:

@@ -1,8 +1,9 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rebuild step on one hypervisor (Nova's compute manager rebuild_instance), with the build's own
-hypervisor modules: the domain destroyed and undefined and the local disks deleted (volumes and the DHCP
-entry kept), then the block devices made again from the plan's new image (task_state
+"""The rebuild step on one hypervisor (Nova's compute manager rebuild_instance, which evacuate runs on the
+new host too), with the build's own hypervisor modules: the domain destroyed and undefined and the local
+disks deleted (volumes and the DHCP entry kept), the network and DHCP entry ensured (made on an evacuate's
+new host), then the block devices made again from the plan's image (task_state
 rebuild_block_device_mapping: a new root disk and a new config drive), then the domain defined and
 started (rebuild_spawning). A server that was stopped is powered off again. Each server ends ACTIVE (or
 SHUTOFF) with the event compute_rebuild_instance, or in ERROR with the fault."""
@@ -27,6 +28,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store import engin
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 REBUILD = ACTIONS["rebuild"]
+NETWORK = "stratus.compute.compute_network"
 DOMAIN = "stratus.compute.compute_domain"
 BLOCK_DEVICES = "stratus.compute.compute_block_devices"
 POWER = "stratus.compute.compute_power"
@@ -114,6 +116,8 @@ class ActionModule(BaseImageUploads):
         local = [dataclasses.replace(p, block_devices=[d for d in p.block_devices if d.kind in LOCAL_KINDS])
                  for p in plans]
         self._call(BLOCK_DEVICES, dict(pools, uri=uri, state="absent"), local, task_vars, faults)
+        # the server's network and DHCP entry: there already for a rebuild in place, made for an evacuate
+        self._call(NETWORK, {"uri": uri, "state": "present"}, plans, task_vars, faults)
         self._step(db_url, plans, faults, "rebuild_block_device_mapping")
         per = self._call(BLOCK_DEVICES, dict(pools, uri=uri, state="present",
                                              image_checksums=self.image_checksums(plans)), plans, task_vars, faults)

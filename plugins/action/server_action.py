@@ -1,15 +1,18 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller edge of a server action (stop, start, reboot, rebuild): checked and recorded here; the
-power or rebuild step on the server's hypervisor does it (playbooks/server_action.yml)."""
+"""The controller edge of a server action (stop, start, reboot, rebuild, evacuate): checked and recorded
+here; the power or rebuild step on the server's hypervisor (for evacuate, its new one) does it
+(playbooks/server_action.yml)."""
 from __future__ import annotations
 
 import typing as t
 import uuid
 
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.evacuate import request_evacuate
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import request_action
 
 
@@ -19,20 +22,35 @@ class ActionModule(StoreReadAction):
         "action": {"type": "str", "required": True, "choices": list(server_actions.NAMES)},
         "reboot_type": {"type": "str", "choices": list(server_actions.REBOOT_TYPES)},
         "image": {"type": "str"},
+        "host": {"type": "str"},
+        "force": {"type": "bool", "default": False},
     }
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"))
+        if action.name != "evacuate" and (args.get("host") is not None or args["force"]):
+            raise StratusError("InvalidRequest", "host and force are for evacuate only", "host")
         catalog = self.catalog(task_vars)
         image = catalog.image(args["image"]) if args.get("image") is not None else None
         config = SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler")))
+        request_id = "req-" + str(uuid.uuid4())
+        if action.name == "evacuate":
+            outcome = request_evacuate(args["server"], self.caller(task_vars),
+                                       list((task_vars.get("groups") or {}).get("hypervisors") or []),
+                                       task_vars.get("hostvars") or {}, catalog, config, args.get("host"),
+                                       args["force"], self.store_url(task_vars), bool(self._task.check_mode),
+                                       request_id)
+            return self._result(outcome, request_id)
 
         def image_check(plan: t.Any, host: str) -> None:
             server_actions.check_image_on_host(plan, host, t.cast(dict, image), task_vars.get("hostvars") or {},
                                                catalog, config)
-        request_id = "req-" + str(uuid.uuid4())
         outcome = request_action(args["server"], action, self.caller(task_vars), self.store_url(task_vars),
                                  bool(self._task.check_mode), request_id, image=image, image_check=image_check)
+        return self._result(outcome, request_id)
+
+    @staticmethod
+    def _result(outcome: t.Any, request_id: str) -> dict[str, t.Any]:
         return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id,
                 "hosts": [outcome.host] if outcome.host else [],
                 "server_uuids": [outcome.server["id"]] if outcome.changed else []}

@@ -42,6 +42,8 @@ HTTP_STATUS: dict[str, int] = {
     "InternalError": 500,
     # power actions on a hypervisor (Nova's names; both are Invalid there)
     "InstancePowerOffFailure": 400, "InstancePowerOnFailure": 400,
+    # evacuate of a server whose host is still up (Nova's, a 400 there); a failed rebuild walk
+    "ComputeServiceInUse": 400, "RebuildAbortException": 500,
     # bare metal: a node's BMC (module_utils/baremetal/); Ironic reports these as a node's last_error
     "BMCUnreachable": 503, "BMCAuthFailed": 400, "BMCError": 500, "BMCUnsupported": 400,
     # bare metal: a node (Ironic's names: a verb Ironic does not allow in the node's provision state)

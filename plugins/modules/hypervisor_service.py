@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: hypervisor_service
-short_description: Disable or enable a hypervisor for scheduling, as Nova's os-services does
+short_description: Disable or enable a hypervisor for scheduling, or force it down, as Nova's os-services does
 version_added: 0.1.0
 description:
   - Takes one hypervisor of the C(hypervisors) group out of scheduling (I(disabled=true), with a
@@ -21,12 +21,17 @@ options:
     type: str
     required: true
   disabled:
-    description: C(true) disables the host, C(false) enables it.
+    description: C(true) disables the host, C(false) enables it. One of I(disabled) and I(forced_down) at least.
     type: bool
-    required: true
   reason:
     description: Why it is disabled (with I(disabled=true) only), one line of 1 to 255 printable characters.
     type: str
+  forced_down:
+    description:
+      - C(true) says the host is down (Nova's C(force_down), after the operator fenced it - powered it off
+        or cut it from the network) - the scheduler leaves it out and C(evacuate) may rebuild its servers
+        elsewhere; C(false) says it is up again (its leftovers are cleaned by the next run that reaches it).
+    type: bool
 extends_documentation_fragment:
   - stratus.compute.store_read
   - stratus.compute.attributes
@@ -53,13 +58,18 @@ EXAMPLES = r"""
   stratus.compute.hypervisor_service:
     host: hv2
     disabled: false
+
+- name: hv3 is fenced (powered off by its BMC) - say it is down, so its servers may be evacuated
+  stratus.compute.hypervisor_service:
+    host: hv3
+    forced_down: true
 """
 
 RETURN = r"""
 service:
   description:
     - The host's compute service as Nova's os-services shows it - C(host), C(binary), C(status)
-      (C(enabled) or C(disabled)), C(disabled_reason), C(updated_at) and C(updated_by) (the user who
+      (C(enabled) or C(disabled)), C(disabled_reason), C(forced_down), C(updated_at) and C(updated_by) (the user who
       changed it last). A host the inventory disables (C(stratus_disabled)) is disabled whatever this says.
   returned: success
   type: dict

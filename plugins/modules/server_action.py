@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: server_action
-short_description: Ask for a server action (stop, start, reboot, rebuild) as Nova's compute API checks it
+short_description: Ask for a server action (stop, start, reboot, rebuild, evacuate) as Nova's compute API checks it
 version_added: 0.1.0
 description:
   - Checks and records one action on one server, as Nova's C(POST /servers/{id}/action) does - the
@@ -30,6 +30,13 @@ description:
     M(stratus.compute.compute_rebuild) walks Nova's C(rebuilding), C(rebuild_block_device_mapping),
     C(rebuild_spawning); the server ends ACTIVE, or SHUTOFF when it was stopped; a failure leaves it in
     ERROR with the fault. A volume-backed server is refused (C(InvalidRequest)).
+  - C(evacuate) (admin, policy C(os_compute_api:os-evacuate); from ACTIVE, SHUTOFF or ERROR) moves a server
+    whose host is down - the operator fenced it and said so (M(stratus.compute.hypervisor_service)
+    I(forced_down), or the inventory's C(stratus_service_up=false)); a host still up is
+    C(ComputeServiceInUse). The scheduler picks the new host (or checks I(host) with its filters, unless
+    I(force)); the claim moves there, the old host keeps a leftover that the first run reaching it again
+    cleans (domain, disks, DHCP entry), and the rebuild step builds the server there from its plan - same
+    uuid, IPs, image and config drive. A server with volumes (in the old host's pool) is refused.
   - Bare-metal servers' actions are not in this version (C(InvalidRequest)).
 options:
   server:
@@ -42,7 +49,7 @@ options:
     description: Nova's action.
     type: str
     required: true
-    choices: [stop, start, reboot, rebuild]
+    choices: [stop, start, reboot, rebuild, evacuate]
   reboot_type:
     description:
       - With I(action=reboot) - C(soft) (ACPI, then hard when the guest does not stop within the
@@ -54,6 +61,15 @@ options:
       - With I(action=rebuild) (and only then, always) - the image of the new root disk, a name or id of
         C(stratus_images); C(ImageNotFound) otherwise.
     type: str
+  host:
+    description:
+      - With I(action=evacuate) - the host to move the server to (a host of the C(hypervisors) group), checked
+        by the scheduler's filters unless I(force). Omitted, the scheduler picks one.
+    type: str
+  force:
+    description: With I(action=evacuate) and I(host) - skip the filters for that host (Nova's C(force)).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - stratus.compute.store_read
   - stratus.compute.attributes
@@ -81,6 +97,11 @@ EXAMPLES = r"""
     server: web-1
     action: rebuild
     image: debian-12
+
+- name: Move web-1 off its fenced host (admin)
+  stratus.compute.server_action:
+    server: web-1
+    action: evacuate
 
 - name: Hard-reboot a server by uuid
   stratus.compute.server_action:
@@ -111,7 +132,8 @@ request_id:
 error:
   description:
     - On failure, C(code), C(message) and C(field) - C(InstanceNotFound), C(NoUniqueMatch),
-      C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(ImageNotFound),
+      C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(ImageNotFound), C(NoValidHost),
+      C(ComputeServiceInUse), C(ComputeHostNotFound),
       C(ImageUnacceptable), C(FlavorMemoryTooSmall), C(FlavorDiskSmallerThanImage), C(Forbidden) (a launch
       override); nothing was changed.
   returned: failure

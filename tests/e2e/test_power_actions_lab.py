@@ -1,6 +1,6 @@
 """End-to-end: day-2 power actions (stop, start, soft and hard reboot) on a real libvirtd + QEMU guest.
 
-One lab of one hypervisor; one server built by provision.yml, then `playbooks/server_action.yml` and
+One lab of two hypervisors; one server built by provision.yml, then `playbooks/server_action.yml` and
 `stratus server stop|start|reboot`: each action walks Nova's task_state, ends in Nova's vm_state with
 its instance action and event in the action log, and libvirt agrees (the domain shut off, or started
 again: its console log, which QEMU truncates at each start, loses the mark put into it before and shows
@@ -51,7 +51,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab() -> t.Iterator[LabSession]:
-    with LabSession(STATE, PREFIX, SUBNET, hypervisors=1, caller=DEMO) as session:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=2, caller=DEMO) as session:
         yield session
 
 
@@ -72,9 +72,17 @@ def actions_of(uuid: str) -> list[tuple[str, t.Optional[str], t.Optional[str], t
                 % uuid)
 
 
+def host_of(uuid: str) -> str:
+    ((host,),) = rows("select host from instances where uuid = '%s'" % uuid)
+    return host
+
+
+def on_host(host: str, command: str) -> str:
+    return LabSession(STATE, PREFIX, SUBNET, hypervisors=2).host(int(host[2:])).in_namespaces(command).strip()
+
+
 def domstate(uuid: str) -> str:
-    return LabSession(STATE, PREFIX, SUBNET, hypervisors=1).host(1).in_namespaces(
-        "virsh -c qemu:///system domstate %s" % uuid).strip()
+    return on_host(host_of(uuid), "virsh -c qemu:///system domstate %s" % uuid)
 
 
 def run_actions(lab: LabSession, actions: list[dict[str, t.Any]]) -> t.Any:
@@ -84,7 +92,7 @@ def run_actions(lab: LabSession, actions: list[dict[str, t.Any]]) -> t.Any:
 
 
 def mark_console(uuid: str) -> Path:
-    log = console_log(STATE, uuid, "hv1")
+    log = console_log(STATE, uuid, host_of(uuid))
     with log.open("a") as fp:
         fp.write(MARK + "\n")
     return log
@@ -92,7 +100,8 @@ def mark_console(uuid: str) -> Path:
 
 def started_again(uuid: str, log: Path) -> None:
     """QEMU started anew (the console log truncated: the mark gone) and the guest booted (ready line)."""
-    wait_until(lambda: MARK not in log.read_text(errors="replace") and ready_line(STATE, uuid, "hv1", timeout=1),
+    wait_until(lambda: MARK not in log.read_text(errors="replace") and ready_line(STATE, uuid, host_of(uuid),
+                                                                                  timeout=1),
                "the guest to boot again", timeout=BOOT_S, interval=1)
 
 
@@ -100,7 +109,7 @@ def test_a_server_to_act_on(lab: LabSession) -> None:
     run = lab.provision([WEB])
     assert run.returncode == 0, run.stdout[-3000:]
     uuid = web()[0]
-    assert ready_line(STATE, uuid, "hv1", timeout=BOOT_S)
+    assert ready_line(STATE, uuid, host_of(uuid), timeout=BOOT_S)
 
 
 def test_stop_powers_off_and_a_second_stop_changes_nothing(lab: LabSession) -> None:
@@ -173,10 +182,10 @@ def test_a_request_keeps_the_power_state_it_asks_for(lab: LabSession) -> None:
 
 
 def root_disk(uuid: str) -> tuple[str, str]:
-    """The server's root disk (its path from the plan) and its inode on hv1: a new file after a rebuild."""
+    """The server's root disk (its path from the plan) and its inode on its host: a new file after a rebuild."""
     ((plan,),) = rows("select plan from instances where uuid = '%s'" % uuid)
     path = next(d["path"] for d in json.loads(plan)["disks"] if d["name"] == "%s-disk" % uuid)
-    return path, LabSession(STATE, PREFIX, SUBNET, hypervisors=1).host(1).in_namespaces("stat -c %%i %s" % path).strip()
+    return path, on_host(host_of(uuid), "stat -c %%i %s" % path)
 
 
 def test_rebuild_makes_a_new_root_disk_and_keeps_uuid_ip_and_host(lab: LabSession) -> None:
@@ -189,7 +198,7 @@ def test_rebuild_makes_a_new_root_disk_and_keeps_uuid_ip_and_host(lab: LabSessio
     assert web()[:4] == (uuid, "active", None, "running")
     assert root_disk(uuid)[0] == path and root_disk(uuid)[1] != inode  # made anew, where it was
     started_again(uuid, log)
-    assert f"uuid={uuid} ip={ip_before}" in ready_line(STATE, uuid, "hv1", timeout=1)
+    assert f"uuid={uuid} ip={ip_before}" in ready_line(STATE, uuid, host_of(uuid), timeout=1)
     assert actions_of(uuid)[-1] == ("rebuild", "compute_rebuild_instance", "Success", None)
     # a stopped server is rebuilt and stays stopped (Nova keeps the power state)
     assert run_actions(lab, [{"server": "web", "action": "stop"}]).returncode == 0
@@ -201,19 +210,20 @@ def test_rebuild_makes_a_new_root_disk_and_keeps_uuid_ip_and_host(lab: LabSessio
     assert refused.returncode != 0 and "ImageUnacceptable" in refused.stdout
 
 
+def cli(lab: LabSession, *args: str) -> dict[str, t.Any]:
+    """The CLI on the lab's inventories (with the short shutdown window) and store; the caller as its flags
+    say, else the lab's (the demo member)."""
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    proc = subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay),
+                           *args, "-o", "json"], capture_output=True, text=True,
+                          env=dict(lab.env, STRATUS_LAB_DIR=str(STATE)), cwd=str(STATE), timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
 def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSession) -> None:
     uuid = web()[0]
-    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
-    env = dict(lab.env, STRATUS_LAB_DIR=str(STATE))
-
-    def cli(*args: str) -> dict[str, t.Any]:
-        proc = subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay),
-                               *args, "-o", "json"], capture_output=True, text=True, env=env, cwd=str(STATE),
-                              timeout=900, check=False)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-        return json.loads(proc.stdout)
-
-    out = cli("server", "stop", "web")
+    out = cli(lab, "server", "stop", "web")
     assert out["changed"] and [(s["id"], s["status"]) for s in out["servers"]] == [(uuid, "SHUTOFF")]
     assert out["servers"][0]["last_action"]["action"] == "stop"
     assert out["servers"][0]["last_action"]["result"] == "Success"
@@ -221,5 +231,34 @@ def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSessi
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
     assert web()[1] == "stopped" and domstate(uuid) == "shut off"
-    out = cli("server", "start", "web")
+    out = cli(lab, "server", "start", "web")
     assert out["changed"] and out["servers"][0]["status"] == "ACTIVE" and domstate(uuid) == "running"
+
+
+ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
+
+
+def test_evacuate_rebuilds_it_elsewhere_and_the_old_host_is_cleaned_when_back(lab: LabSession) -> None:
+    uuid = web()[0]
+    source = host_of(uuid)
+    other = "hv1" if source == "hv2" else "hv2"
+    ((ip,),) = rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)
+    k = int(source[2:])
+    lab.daemon("stop", "sshd", k)  # the host is gone for the controller; the operator fences it and says so
+    try:
+        cli(lab, *ADMIN, "hypervisor", "down", source)
+        out = cli(lab, *ADMIN, "server", "evacuate", uuid)
+        assert [(s["id"], s["host"], s["status"]) for s in out["servers"]] == [(uuid, other, "ACTIVE")], out
+        assert ready_line(STATE, uuid, other, timeout=BOOT_S).endswith(f"uuid={uuid} ip={ip}")
+        assert [a[:3] for a in actions_of(uuid)[-2:]] == [("evacuate", "conductor_rebuild_server", "Success"),
+                                                          ("evacuate", "compute_rebuild_instance", "Success")]
+        assert rows("select host from leftovers where instance_uuid = '%s'" % uuid) == [(source,)]
+    finally:
+        lab.daemon("start", "sshd", k)
+    cli(lab, *ADMIN, "hypervisor", "up", source)
+    assert uuid in on_host(source, "virsh -q -c qemu:///system list --all --uuid")  # still there, until cleaned
+    run = lab.provision([WEB])  # any run cleans what the old host still holds
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert uuid not in on_host(source, "virsh -q -c qemu:///system list --all --uuid")
+    assert rows("select host from leftovers where instance_uuid = '%s'" % uuid) == []
+    assert web()[1:3] == ("active", None) and host_of(uuid) == other

@@ -18,9 +18,11 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.views import server_status
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.evacuate import request_evacuate
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
-    instance_action_events, instance_actions, instances,
+    claims, instance_action_events, instance_actions, instances, leftovers,
 )
 
 CATALOG = {
@@ -299,3 +301,39 @@ def test_the_scheduler_judges_the_new_image_against_the_host() -> None:
     # with the image filters off, the scheduler has nothing to say
     rules.check_image_on_host(plan, "hv1", arm, HOSTVARS, catalog, SchedulerConfig.from_dict(
         {"enabled_filters": ["ComputeFilter"]}))
+
+
+HOSTVARS2 = dict(HOSTVARS, hv2={"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40})
+
+
+def evacuate(db_url: str, ref: str, who: dict, target: t.Optional[str] = None) -> server_actions.ActionResult:
+    return request_evacuate(ref, caller(who), ["hv1", "hv2"], HOSTVARS2, Catalog(CATALOG, CATALOG),
+                            SchedulerConfig.from_dict(None), target, False, db_url, False, "req-evacuate")
+
+
+def test_evacuate_moves_a_server_off_a_host_that_is_down(db_url: str, web: str) -> None:
+    with pytest.raises(StratusError) as err:  # admin only
+        evacuate(db_url, "web", ALICE)
+    assert err.value.code == "PolicyNotAuthorized"
+    with pytest.raises(StratusError) as err:  # hv1 is up: Nova's ComputeServiceInUse
+        evacuate(db_url, web, ADMIN)
+    assert err.value.code == "ComputeServiceInUse" and "hv1" in err.value.message
+    with store.transaction(db_url) as conn:
+        compute_services.set_forced_down(conn, "hv1", True, "root")
+    for target, code in (("hv1", "InvalidRequest"), ("hv9", "ComputeHostNotFound")):
+        with pytest.raises(StratusError) as err:
+            evacuate(db_url, web, ADMIN, target)
+        assert (err.value.code, err.value.field) == (code, "host")
+    assert row(db_url, web).host == "hv1" and len(log(db_url, web)) == 1  # refusals changed nothing
+    out = evacuate(db_url, web, ADMIN)
+    assert out.changed and out.host == "hv2" and out.server["task_state"] == "rebuilding"
+    moved = row(db_url, web)
+    assert (moved.host, moved.task_state, moved.vm_state) == ("hv2", "rebuilding", "active")
+    with store.transaction(db_url) as conn:
+        assert [c.host for c in conn.execute(sa.select(claims).where(claims.c.instance_uuid == web))] == ["hv2"]
+        left = list(conn.execute(sa.select(leftovers).where(leftovers.c.instance_uuid == web)))
+    assert [(x.host, x.addresses) for x in left] == [("hv1", [])]  # cleaned when hv1 is back; the IP moved
+    assert log(db_url, web)[-1] == ("evacuate", [("conductor_rebuild_server", "Success")])
+    # asked again (the run was killed before the rebuild step): taken over on hv2, no second move
+    again = evacuate(db_url, web, ADMIN)
+    assert again.host == "hv2" and [a for a, _e in log(db_url, web)].count("evacuate") == 1

@@ -31,7 +31,7 @@ LAUNCH_VARS = frozenset((
     "stratus_quota_project", "stratus_quota_user",  # quota_show.yml (policy: reader of that project, or admin)
     "stratus_hypervisors",    # hypervisor_list.yml (policy: admin)
     # hypervisor_service.yml (policy: admin)
-    "stratus_hypervisor", "stratus_hypervisor_disabled", "stratus_hypervisor_reason",
+    "stratus_hypervisor", "stratus_hypervisor_disabled", "stratus_hypervisor_reason", "stratus_hypervisor_forced_down",
     # baremetal_node.yml, baremetal_node_list.yml (policy: admin)
     "stratus_baremetal_node", "stratus_baremetal_action", "stratus_baremetal_maintenance",
     "stratus_baremetal_reason", "stratus_baremetal_events",

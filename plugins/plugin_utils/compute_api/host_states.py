@@ -73,9 +73,10 @@ def _zone(name: str, hv: t.Mapping[str, t.Any], aggregates: list[dict[str, t.Any
 
 def _service(hv: t.Mapping[str, t.Any], used: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Disabled by the inventory (stratus_disabled) or by the operator (`stratus hypervisor disable`,
-    with its reason), and up."""
+    with its reason); up unless the inventory (stratus_service_up) or the operator (`stratus hypervisor
+    down`) says it is not."""
     service = {"disabled": bool(hv.get("stratus_disabled", False)) or bool(used.get("service_disabled")),
-               "up": bool(hv.get("stratus_service_up", True))}
+               "up": bool(hv.get("stratus_service_up", True)) and not used.get("forced_down")}
     if used.get("disabled_reason"):
         service["disabled_reason"] = used["disabled_reason"]
     return service

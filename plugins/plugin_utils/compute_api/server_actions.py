@@ -63,12 +63,17 @@ ACTIONS: dict[str, ServerAction] = {a.name: a for a in (
     ServerAction("rebuild", "rebuild", POLICY % "rebuild", ("active", "stopped", "error"), (None,), "rebuilding",
                  "compute_rebuild_instance", "rebuild", ("active", "running"), error_on_failure=True,
                  resumes=("rebuild_block_device_mapping", "rebuild_spawning")),
+    # Nova's evacuate (admin): a server whose host is down is rebuilt on another host from its plan (same
+    # uuid, IPs, image), the same rebuild walk there; the old host's leftovers are cleaned when it is back.
+    ServerAction("evacuate", "evacuate", "os_compute_api:os-evacuate", ("active", "stopped", "error"), (None,),
+                 "rebuilding", "compute_rebuild_instance", "rebuild", ("active", "running"), error_on_failure=True,
+                 resumes=("rebuild_block_device_mapping", "rebuild_spawning")),
 )}
 # The task_states of a power action in progress: the power step takes the servers in them.
 POWER_TASK_STATES = {a.task_state: a for a in ACTIONS.values() if a.step != "rebuild"}
 # The rebuild walk's task_states (Nova's), in order: the rebuild step takes the servers in them.
 REBUILD_TASK_STATES = (ACTIONS["rebuild"].task_state,) + ACTIONS["rebuild"].resumes
-NAMES = ("stop", "start", "reboot", "rebuild")
+NAMES = ("stop", "start", "reboot", "rebuild", "evacuate")
 REBOOT_TYPES = ("soft", "hard")
 
 

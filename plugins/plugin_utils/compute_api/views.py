@@ -92,6 +92,8 @@ def hypervisor_views(conn: Connection, hostnames: list[str], hostvars: t.Mapping
     used = host_usage.usage_by_host(conn)
     for host, reason in compute_services.disabled_hosts(conn).items():
         used.setdefault(host, {}).update(service_disabled=True, disabled_reason=reason)
+    for host in compute_services.forced_down_hosts(conn):
+        used.setdefault(host, {})["forced_down"] = True
     for hs in host_states(hostnames, hostvars, catalog, used):
         disabled = bool(hs.service.get("disabled"))
         out.append({

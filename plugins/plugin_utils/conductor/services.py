@@ -1,7 +1,8 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A hypervisor taken out of scheduling and put back (Nova's os-services update: disable with a
-reason, enable): the servers on it stay; no new one lands there until it is enabled again."""
+reason, enable): the servers on it stay; no new one lands there until it is enabled again. Or forced
+down (Nova's force_down) so that its servers may be evacuated."""
 from __future__ import annotations
 
 import typing as t
@@ -24,6 +25,7 @@ def _view(host: str, row: t.Any) -> dict[str, t.Any]:
     disabled = bool(row is not None and row.disabled)
     return {"host": host, "binary": "nova-compute", "status": "disabled" if disabled else "enabled",
             "disabled_reason": row.disabled_reason if disabled else None,
+            "forced_down": bool(row is not None and row.forced_down),
             "updated_at": row.updated_at.isoformat() if row is not None and row.updated_at else None,
             "updated_by": row.updated_by if row is not None else None}
 
@@ -49,4 +51,21 @@ def set_host_service(caller: Caller, hypervisors: t.Sequence[str], host: str, di
             view.update(status="disabled" if disabled else "enabled", disabled_reason=reason if disabled else None)
             return ServiceResult(True, view)
         compute_services.set_service(conn, host, disabled, reason, caller.user_id)
+        return ServiceResult(True, _view(host, compute_services.service_row(conn, host)))
+
+
+def set_host_down(caller: Caller, hypervisors: t.Sequence[str], host: str, down: bool, db_url: t.Optional[str],
+                  check_mode: bool) -> ServiceResult:
+    """Nova's force_down: the operator says a host is down (after fencing it), so evacuate may move its
+    servers, and the scheduler leaves it out; or up again. Idempotent."""
+    caller.authorize(POLICY, field="host")
+    if host not in hypervisors:
+        raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % host, "host")
+    with store.transaction(db_url, locked=not check_mode) as conn:
+        row = compute_services.service_row(conn, host)
+        if bool(row is not None and row.forced_down) == down:
+            return ServiceResult(False, _view(host, row))
+        if check_mode:
+            return ServiceResult(True, dict(_view(host, row), forced_down=down))
+        compute_services.set_forced_down(conn, host, down, caller.user_id)
         return ServiceResult(True, _view(host, compute_services.service_row(conn, host)))

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Hypervisors the operator disabled (Nova's os-services), the one reader and writer of compute_services."""
+"""Hypervisors the operator disabled or forced down (Nova's os-services), the one reader and writer of
+compute_services."""
 from __future__ import annotations
 
 import datetime
@@ -21,6 +22,21 @@ def disabled_hosts(conn: Connection) -> dict[str, t.Optional[str]]:
     """Each disabled host, with its reason."""
     return {row.host: row.disabled_reason for row in conn.execute(
         sa.select(compute_services).where(compute_services.c.disabled.is_(True)))}
+
+
+def forced_down_hosts(conn: Connection) -> set[str]:
+    """The hosts the operator says are down."""
+    return {row.host for row in conn.execute(
+        sa.select(compute_services.c.host).where(compute_services.c.forced_down.is_(True)))}
+
+
+def set_forced_down(conn: Connection, host: str, down: bool, user_id: str) -> None:
+    """Force a host down (or up again); its disabled status and reason stay as they are."""
+    values = {"forced_down": down, "updated_at": datetime.datetime.now(datetime.timezone.utc), "updated_by": user_id}
+    if service_row(conn, host) is None:
+        conn.execute(compute_services.insert().values(host=host, disabled=False, **values))
+    else:
+        conn.execute(compute_services.update().where(compute_services.c.host == host).values(**values))
 
 
 def service_row(conn: Connection, host: str) -> t.Optional[t.Any]:

@@ -6,7 +6,8 @@
 (claims of live instances plus leftovers not yet cleaned), the instances there (``instance_uuids``),
 ``num_io_ops`` (builds under way, Nova's io_workload), ``failed_builds`` (builds that
 failed on the host since its last successful spawn, Nova's counter that a success resets) and
-``service_disabled`` with ``disabled_reason`` (the operator disabled the host: os-services).
+``service_disabled`` with ``disabled_reason`` (the operator disabled the host: os-services) and
+``forced_down`` (the operator says it is down).
 """
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def usage(conn: Connection) -> dict[str, dict[str, t.Any]]:
         entry(host)["failed_builds"] = count
     for host, reason in compute_services.disabled_hosts(conn).items():
         entry(host).update(service_disabled=True, disabled_reason=reason)
+    for host in compute_services.forced_down_hosts(conn):
+        entry(host)["forced_down"] = True
     return out
 
 

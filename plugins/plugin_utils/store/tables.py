@@ -173,8 +173,9 @@ if sa is not None:
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
     )
 
-    # A hypervisor the operator disabled (Nova's os-services: `stratus hypervisor disable`): the
-    # scheduler's ComputeFilter leaves it out, as it does a host the inventory says is disabled.
+    # A hypervisor the operator disabled (Nova's os-services: `stratus hypervisor disable`) or forced
+    # down (`stratus hypervisor down`): the scheduler's ComputeFilter leaves it out, as it does a host
+    # the inventory says is disabled or not up.
     compute_services = sa.Table(
         "compute_services", metadata,
         sa.Column("host", sa.String(255), primary_key=True),
@@ -182,6 +183,8 @@ if sa is not None:
         sa.Column("disabled_reason", sa.Text),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(255)),
+        # the operator says the host is down (Nova's force_down, after fencing it): evacuate may move its servers
+        sa.Column("forced_down", sa.Boolean, nullable=False, server_default=sa.false()),
     )
 
     # A one-row table whose row every placement transaction locks: the claim, the
