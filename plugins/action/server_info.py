@@ -20,7 +20,9 @@ class ActionModule(StoreReadAction):
     }
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        project_id = views.visible_project(self.caller(task_vars), args["all_projects"], strict=True)
+        # by uuid it is Nova's show: an admin sees any project's server, anyone else their project's
+        by_uuid = args.get("uuids") is not None and not args["all_projects"]
+        project_id = views.visible_project(self.caller(task_vars), args["all_projects"] or by_uuid, strict=not by_uuid)
         out: dict[str, t.Any] = {}
         with store.transaction(self.store_url(task_vars)) as conn:
             rows = views.visible_servers(conn, project_id, args.get("name"), args.get("uuids"))

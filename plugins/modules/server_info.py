@@ -15,7 +15,10 @@ options:
     description: Only the server with this name.
     type: str
   uuids:
-    description: Only servers with these uuids.
+    description:
+      - Only servers with these uuids - as Nova's show, a caller that passes
+        C(os_compute_api:servers:detail:get_all_tenants) (admin) finds them in any project, anyone else in
+        their own.
     type: list
     elements: str
   all_projects:
