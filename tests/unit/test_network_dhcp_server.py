@@ -106,6 +106,17 @@ def test_a_pid_file_naming_another_program_is_not_a_dhcp_server(tmp_path: Path) 
             other.kill()
 
 
+def test_dnsmasq_as_an_argument_of_another_program_is_not_a_dhcp_server(tmp_path: Path) -> None:
+    """Say a program reading dnsmasq's log holds the PID a dead dnsmasq left: its argv[0] says what it is."""
+    with subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(600)", "/var/log/dnsmasq.log"]) as other:
+        try:
+            wait_until(lambda: b"/var/log/dnsmasq" in Path("/proc/%d/cmdline" % other.pid).read_bytes(), "it to exec")
+            (tmp_path / "stratus-demo.pid").write_text(str(other.pid))
+            assert network.dnsmasq_running("stratus-demo", str(tmp_path)) is False
+        finally:
+            other.kill()
+
+
 @pytest.mark.parametrize("spec, pid_dir", [(dict(SPEC, dhcp=False), "exists"), (SPEC, None), (SPEC, "missing")])
 def test_nothing_to_check_without_dhcp_or_a_local_pid_dir(tmp_path: Path, spec: dict, pid_dir: t.Optional[str]) -> None:
     where = {"exists": str(tmp_path), "missing": str(tmp_path / "nope"), None: None}[pid_dir]

@@ -152,15 +152,33 @@ def _actual(netobj: t.Any) -> dict[str, t.Any]:
     }
 
 
-def dnsmasq_pid(network: str, pid_dir: str) -> t.Optional[int]:
-    """The PID of the dnsmasq that libvirt started for `network`, if one is alive (its PID file names a dnsmasq)."""
+def _pid_in_file(network: str, pid_dir: str) -> t.Optional[int]:
+    """The PID the network's dnsmasq wrote (libvirt reads the same file for the PID it keeps), if any."""
     try:
         with open(os.path.join(pid_dir, network + ".pid")) as fp:
-            pid = int(fp.read().strip())
-        with open("/proc/%d/cmdline" % pid, "rb") as fp:
-            return pid if b"dnsmasq" in fp.read() else None
+            return int(fp.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def _cmdline(pid: int) -> t.Optional[bytes]:
+    """The command line of process `pid`: None when there is no such process, empty for one that has
+    exited but is not reaped yet (a zombie)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fp:
+            return fp.read()
+    except OSError:
+        return None
+
+
+def dnsmasq_pid(network: str, pid_dir: str) -> t.Optional[int]:
+    """The PID of the dnsmasq that libvirt started for `network`, if one is alive (its PID file names a
+    process whose program, argv[0], is dnsmasq: "dnsmasq" elsewhere in a command line is an argument)."""
+    pid = _pid_in_file(network, pid_dir)
+    if pid is None:
+        return None
+    program = (_cmdline(pid) or b"").split(b"\0")[0]
+    return pid if os.path.basename(program) == b"dnsmasq" else None
 
 
 def dnsmasq_running(network: str, pid_dir: str) -> bool:
