@@ -117,9 +117,11 @@ def instance(lab: LabSession, name: str) -> t.Optional[t.Any]:
 
 
 def events(lab: LabSession, uuid: str) -> list[list[str]]:
-    return [[r.event, r.host or "", r.result or ""] for r in lab.rows(
-        "select e.event, e.host, e.result from instance_actions_events e join instance_actions a "
-        "on a.id = e.action_id where a.instance_uuid = :uuid order by e.id", uuid=uuid)]
+    """The server's action events: event, host, result, and a failed one's details (the step's error)."""
+    return [[r.event, r.host or "", r.result or ""] + ([r.details] if r.details and r.result != "Success" else [])
+            for r in lab.rows("select e.event, e.host, e.result, e.details from instance_actions_events e "
+                              "join instance_actions a on a.id = e.action_id where a.instance_uuid = :uuid "
+                              "order by e.id", uuid=uuid)]
 
 
 def run_with_fault(lab: LabSession, fault: Fault, logs: Path) -> dict[str, t.Any]:

@@ -1,6 +1,8 @@
 """The network step notices a dead dnsmasq: it makes libvirt start it again, or fails the build honestly."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import typing as t
@@ -97,9 +99,91 @@ def test_a_dnsmasq_that_does_not_come_back_fails_the_step_with_a_code(tmp_path: 
     assert err.value.code == "BuildAbortException" and "dnsmasq" in err.value.message
 
 
+class LibvirtNetwork(FakeNetwork):
+    """libvirt's own test of its dnsmasq (networkRefreshDhcpDaemon): alive when kill(pid, 0) succeeds
+    on the PID it keeps, which it does for a zombie and for a PID another process holds now. Then
+    the update only signals that PID (recorded here, not sent) and starts nothing."""
+
+    def __init__(self, pid_dir: Path, restarts_with: int, kept_pid: int) -> None:
+        super().__init__(pid_dir, restarts_with)
+        self.kept_pid, self.signalled = kept_pid, []
+
+    def update(self, command: int, section: int, index: int, xml: str, flags: int) -> None:
+        self.updates.append((command, section, xml, flags))
+        try:
+            os.kill(self.kept_pid, 0)
+        except ProcessLookupError:
+            (self.pid_dir / "stratus-demo.pid").write_text("%d\n" % self.restarts_with)
+            self.kept_pid = self.restarts_with
+            return
+        self.signalled.append(self.kept_pid)
+
+
+@pytest.fixture()
+def killed_dnsmasq() -> t.Iterator[subprocess.Popen]:
+    """A dnsmasq SIGKILLed and not reaped yet: a zombie until its parent (here this test) waits for it."""
+    proc = subprocess.Popen(["dnsmasq", "600"], executable="/bin/sleep")
+    proc.kill()
+    wait_until(lambda: Path("/proc/%d/stat" % proc.pid).read_text().rpartition(")")[2].split()[0] == "Z",
+               "the killed dnsmasq to be a zombie")
+    try:
+        yield proc
+    finally:
+        proc.wait()
+
+
+def test_a_killed_dnsmasq_not_yet_reaped_is_waited_out_before_libvirt_is_asked(
+        tmp_path: Path, fake_dnsmasq: subprocess.Popen, killed_dnsmasq: subprocess.Popen) -> None:
+    (tmp_path / "stratus-demo.pid").write_text(str(killed_dnsmasq.pid))
+    net = LibvirtNetwork(tmp_path, fake_dnsmasq.pid, killed_dnsmasq.pid)
+    # init reaps it a moment later (every 2 s in the lab's container)
+    reaper = threading.Timer(0.5, killed_dnsmasq.wait)
+    reaper.start()
+    try:
+        assert network.ensure_dhcp_server(net, SPEC, str(tmp_path), wait=20) is True
+    finally:
+        reaper.join()
+    assert net.signalled == [] and len(net.updates) == 1
+    assert network.dnsmasq_pid("stratus-demo", str(tmp_path)) == fake_dnsmasq.pid
+
+
+def test_a_killed_dnsmasq_never_reaped_fails_the_step_without_asking_libvirt(
+        tmp_path: Path, killed_dnsmasq: subprocess.Popen) -> None:
+    (tmp_path / "stratus-demo.pid").write_text(str(killed_dnsmasq.pid))
+    net = LibvirtNetwork(tmp_path, 1, killed_dnsmasq.pid)
+    with pytest.raises(StratusError) as err:
+        network.ensure_dhcp_server(net, SPEC, str(tmp_path), wait=0.3)
+    assert err.value.code == "BuildAbortException" and "not reaped" in err.value.message
+    assert net.updates == []
+
+
+def test_a_dead_dnsmasqs_pid_held_by_another_program_is_not_signalled(tmp_path: Path) -> None:
+    with subprocess.Popen(["/bin/sleep", "600"]) as other:
+        try:
+            (tmp_path / "stratus-demo.pid").write_text(str(other.pid))
+            net = LibvirtNetwork(tmp_path, 1, other.pid)
+            with pytest.raises(StratusError) as err:
+                network.ensure_dhcp_server(net, SPEC, str(tmp_path), wait=20)
+            assert err.value.code == "BuildAbortException" and "another process" in err.value.message
+            assert net.updates == [] and other.poll() is None
+        finally:
+            other.send_signal(signal.SIGKILL)
+
+
 def test_a_pid_file_naming_another_program_is_not_a_dhcp_server(tmp_path: Path) -> None:
     with subprocess.Popen(["/bin/sleep", "600"]) as other:
         try:
+            (tmp_path / "stratus-demo.pid").write_text(str(other.pid))
+            assert network.dnsmasq_running("stratus-demo", str(tmp_path)) is False
+        finally:
+            other.kill()
+
+
+def test_dnsmasq_as_an_argument_of_another_program_is_not_a_dhcp_server(tmp_path: Path) -> None:
+    """Say a program reading dnsmasq's log holds the PID a dead dnsmasq left: its argv[0] says what it is."""
+    with subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(600)", "/var/log/dnsmasq.log"]) as other:
+        try:
+            wait_until(lambda: b"/var/log/dnsmasq" in Path("/proc/%d/cmdline" % other.pid).read_bytes(), "it to exec")
             (tmp_path / "stratus-demo.pid").write_text(str(other.pid))
             assert network.dnsmasq_running("stratus-demo", str(tmp_path)) is False
         finally:

@@ -71,7 +71,8 @@ class FakeProcess:
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
         self.log, self.sent, self.markers = tmp_path / ("%s.signals" % name), 0, 0
-        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", FAKE, name],
+        # `name` is its argv[0], as a program's own name is (Python runs whatever argv[0] says)
+        self.proc = subprocess.Popen([name, "-I", "-S", "-c", FAKE], executable=sys.executable,
                                      env=dict(os.environ, FAKE_SIGNAL_LOG=str(self.log)))
         real_kill = os.kill
 

@@ -152,15 +152,33 @@ def _actual(netobj: t.Any) -> dict[str, t.Any]:
     }
 
 
-def dnsmasq_pid(network: str, pid_dir: str) -> t.Optional[int]:
-    """The PID of the dnsmasq that libvirt started for `network`, if one is alive (its PID file names a dnsmasq)."""
+def _pid_in_file(network: str, pid_dir: str) -> t.Optional[int]:
+    """The PID the network's dnsmasq wrote (libvirt reads the same file for the PID it keeps), if any."""
     try:
         with open(os.path.join(pid_dir, network + ".pid")) as fp:
-            pid = int(fp.read().strip())
-        with open("/proc/%d/cmdline" % pid, "rb") as fp:
-            return pid if b"dnsmasq" in fp.read() else None
+            return int(fp.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def _cmdline(pid: int) -> t.Optional[bytes]:
+    """The command line of process `pid`: None when there is no such process, empty for one that has
+    exited but is not reaped yet (a zombie)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fp:
+            return fp.read()
+    except OSError:
+        return None
+
+
+def dnsmasq_pid(network: str, pid_dir: str) -> t.Optional[int]:
+    """The PID of the dnsmasq that libvirt started for `network`, if one is alive (its PID file names a
+    process whose program, argv[0], is dnsmasq: "dnsmasq" elsewhere in a command line is an argument)."""
+    pid = _pid_in_file(network, pid_dir)
+    if pid is None:
+        return None
+    program = (_cmdline(pid) or b"").split(b"\0")[0]
+    return pid if os.path.basename(program) == b"dnsmasq" else None
 
 
 def dnsmasq_running(network: str, pid_dir: str) -> bool:
@@ -168,17 +186,42 @@ def dnsmasq_running(network: str, pid_dir: str) -> bool:
 
 
 # How long libvirt's dnsmasq may take to come up after the update that starts it: it daemonizes and
-# writes its PID file itself, after libvirt's call has returned (longer on a loaded host).
+# writes its PID file itself, after libvirt's call has returned (longer on a loaded host). The same
+# deadline covers waiting for the dead one to be reaped first.
 DHCP_START_WAIT = 30.0
 
 
-def _wait_for_dnsmasq(network: str, pid_dir: str, wait: float) -> bool:
-    deadline = time.monotonic() + wait
+def _wait_for_dnsmasq(network: str, pid_dir: str, deadline: float) -> bool:
     while not dnsmasq_running(network, pid_dir):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def _wait_until_reaped(network: str, pid: int, deadline: float, wait: float) -> None:
+    """Return once the dead dnsmasq's PID names no process, so that libvirt sees it dead.
+
+    libvirt calls its dnsmasq alive when kill(pid, 0) succeeds, which it does for a killed dnsmasq
+    that its parent (init, once dnsmasq has daemonized) has not reaped yet: a live update then only
+    sends that zombie a SIGHUP and starts nothing. Init reaps when it gets to it (seconds later on a
+    busy host or in a container), so this waits. A PID that another program holds now cannot be
+    waited out: libvirt would signal that program instead, so the step refuses.
+    """
+    while True:
+        cmdline = _cmdline(pid)
+        if cmdline is None:
+            return
+        if cmdline:
+            raise StratusError("BuildAbortException", "network %s: its DHCP server (dnsmasq) died and its pid %d now "
+                               "belongs to another process, which libvirt would signal instead of starting dnsmasq: "
+                               "restart libvirtd on this host to have it start the network's dnsmasq"
+                               % (network, pid), "networks")
+        if time.monotonic() >= deadline:
+            raise StratusError("BuildAbortException", "network %s: its DHCP server (dnsmasq, pid %d) died but was "
+                               "not reaped within %ds: libvirt takes it for running and would not start another"
+                               % (network, pid, wait), "networks")
+        time.sleep(0.05)
 
 
 def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optional[str],
@@ -187,21 +230,25 @@ def ensure_dhcp_server(netobj: t.Any, spec: dict[str, t.Any], pid_dir: t.Optiona
 
     libvirt does not watch the dnsmasq it starts: if it dies the network still reads active and
     new guests silently get no address. A live update of the DHCP host section makes libvirt start a
-    dnsmasq that is not running, so the placeholder entry is rewritten as it is. If dnsmasq is still
-    not running within `wait` seconds the host cannot serve DHCP: the build fails here (and may go
-    to another host).
+    dnsmasq that is not running, so the placeholder entry is rewritten as it is, once the dead
+    dnsmasq's PID is gone (see _wait_until_reaped). If dnsmasq is still not running within `wait`
+    seconds the host cannot serve DHCP: the build fails here (and may go to another host).
     Without a PID directory (not the local system libvirtd) there is nothing to check.
     """
     name = spec["libvirt_name"]
     if not spec.get("dhcp", True) or not pid_dir or not os.path.isdir(pid_dir) or dnsmasq_running(name, pid_dir):
         return False
+    deadline = time.monotonic() + wait
+    dead_pid = _pid_in_file(name, pid_dir)
+    if dead_pid is not None:
+        _wait_until_reaped(name, dead_pid, deadline, wait)
     net = ipaddress.ip_network(spec["cidr"], strict=False)
     try:
         _update(netobj, libvirt.VIR_NETWORK_UPDATE_COMMAND_MODIFY, _placeholder_xml(net))
     except libvirt.libvirtError as exc:
         raise StratusError("BuildAbortException", "network %s: its DHCP server is not running and restarting it "
                            "failed: %s" % (name, error_text(exc)), "networks")
-    if not _wait_for_dnsmasq(name, pid_dir, wait):
+    if not _wait_for_dnsmasq(name, pid_dir, deadline):
         raise StratusError("BuildAbortException", "network %s: its DHCP server (dnsmasq) is not running and "
                            "libvirt did not start it again within %ds" % (name, wait), "networks")
     return True
