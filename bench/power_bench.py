@@ -22,6 +22,7 @@ floor, and the first repetition's Ansible profile go to bench.json's "power" key
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
@@ -55,6 +56,7 @@ FLOOR_PARALLEL = 4  # Stratus's stratus_power_parallel default
 FLOOR_ATTEMPTS = 3
 # What each phase leaves: libvirt's view and, for Stratus, the store's vm_state.
 PHASE_END = {"stop": ("off", "stopped"), "start": ("running", "active"), "reboot": ("running", "active")}
+MODULE_ACTION = {"stop": "stop", "start": "start", "reboot": "reboot_hard"}
 STRATUS_ACTION = {"stop": {"action": "stop"}, "start": {"action": "start"},
                   "reboot": {"action": "reboot", "reboot_type": "hard"}}
 
@@ -193,12 +195,28 @@ class PowerBench:
                     data = json.loads(path.read_text())
                     self.profiles[phase] = {"until_first_task": data["until_first_task"], "by_task": data["by_name"]}
 
+    def module_alone(self, rep: int) -> None:
+        """The profile's baseline, not judged: the power step's code run on each hypervisor without Ansible
+        (bench/power_module_alone.py, hosts in parallel, 4 domains at once as the module)."""
+        def on_host(host: str) -> None:
+            k = int(host[2:])
+            self.lab.host(k).in_namespaces("%s %s %s %d %s" % (
+                VENV_BIN / "python", BENCH / "power_module_alone.py", MODULE_ACTION[phase], FLOOR_PARALLEL,
+                ",".join(self.servers[host])), timeout=300)
+
+        for phase in PHASE_END:
+            before = domain_states(self.lab)
+            with concurrent.futures.ThreadPoolExecutor(len(self.servers)) as pool:
+                self.timed("module_alone", phase, rep, lambda: list(pool.map(on_host, sorted(self.servers))))
+            self.expect("module_alone %s" % phase, PHASE_END[phase][0], None, before if phase == "reboot" else None)
+
     def repetition(self, rep: int) -> None:
         with lab_lock() as waited:
             self.lock_waits.append(round(waited, 1))
             self.floor(rep, 1)
             self.floor(rep, FLOOR_PARALLEL)
             self.stratus(rep)
+            self.module_alone(rep)
 
 
 def section(bench: PowerBench, repeats: int, started: datetime.datetime, error: t.Optional[str]) -> dict[str, t.Any]:
@@ -220,6 +238,8 @@ def section(bench: PowerBench, repeats: int, started: datetime.datetime, error: 
                        "floors": {"floor": "a host's domains one after another, hosts in parallel",
                                   "floor_parallel": "a host's domains %d at a time (Stratus's "
                                                     "stratus_power_parallel)" % FLOOR_PARALLEL},
+                       "module_alone": "not judged: the power step's code run on each hypervisor without "
+                                       "Ansible, the store or the plays (bench/power_module_alone.py)",
                        "statistic": "median wall seconds of the repetitions; total: median of the "
                                     "repetitions' sums"},
         "seconds": med,
