@@ -81,6 +81,7 @@ bench-scheduler: setup
 
 # Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
 # lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
+# Then the bare-metal and power sections (bench.json's "baremetal" and "power" keys, labs of their own).
 # SIZES=10 for a short run (REPEATS: 3 at least, the report is a median).
 bench: image
 	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
