@@ -1,12 +1,14 @@
 """The power benchmark's arithmetic (bench/power_report.py): medians per phase, the total as the median of
-each repetition's sum, Stratus over the stricter floor, and the target of issue 18 (<= 1.3)."""
+each repetition's sum, Stratus over the stricter floor, and the target of issue 18 (<= 1.3); and how the
+floor (bench/power_floor.py) deals a host's domains to its workers."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import power_report  # noqa: E402  (bench/ is not a package)
+import power_floor  # noqa: E402  (bench/ is not a package; libvirt-python and stratus_lab: the .venv's)
+import power_report  # noqa: E402
 
 
 def records(method: str, per_rep: list[tuple[float, float, float]]) -> list[dict]:
@@ -40,3 +42,9 @@ def test_no_floor_measured_is_no_verdict() -> None:
     found = power_report.ratios(power_report.medians(records("stratus", [(1.0, 1.0, 1.0)])))
     assert found["total"] == {"by_floor": {"floor": None, "floor_parallel": None}, "value": None, "floor": None}
     assert power_report.target(found)["met"] is None
+
+
+def test_the_floor_deals_each_hosts_domains_round_robin_to_its_workers() -> None:
+    shares = power_floor.shares({"hv1": ["a", "b", "c", "d", "e"], "hv2": ["f"], "hv3": []}, 4)
+    assert shares == [("hv1", ["a", "e"]), ("hv1", ["b"]), ("hv1", ["c"]), ("hv1", ["d"]), ("hv2", ["f"])]
+    assert power_floor.shares({"hv1": ["a", "b"]}, 1) == [("hv1", ["a", "b"])]
