@@ -36,9 +36,10 @@ class ActionModule(StoreReadAction):
         node_vars = task_vars.get("hostvars") or {}
 
         def waiting(node: BaremetalNode) -> PowerWaiting:
+            """The task's timeout, else the node's variable (its own, or its groups'), else the controller's."""
             own = (node_vars.get(node.name) or {}).get(TIMEOUT_VAR)
-            seconds = timeout if own is None else self._count(None, {TIMEOUT_VAR: own}, TIMEOUT_VAR,
-                                                              "hostvars[%s].%s" % (node.name, TIMEOUT_VAR))
+            seconds = timeout if own is None or args.get("timeout") is not None else self._count(
+                None, {TIMEOUT_VAR: own}, TIMEOUT_VAR, "hostvars[%s].%s" % (node.name, TIMEOUT_VAR))
             return PowerWaiting(shutdown_timeout=seconds, power_timeout=POWER_TIMEOUT_S)
 
         if self._task.check_mode:

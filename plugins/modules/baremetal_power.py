@@ -22,7 +22,7 @@ description:
     hard one is a forced power off, then power on. A soft reboot needs a node that is on.
   - Each server is ended as the hypervisors' power step ends one - vm_state and power_state, the action
     log's event (with C(forced off after the shutdown timeout) or C(soft reboot fell back to hard)), or
-    the fault (C(BMCUnreachable) for a BMC that does not answer, C(BMCAuthFailed), C(BMCError)): a failed
+    the fault (C(BMCUnreachable) for a BMC that does not answer, C(BMCAuthFailed), C(BMCError)); a failed
     stop or start keeps the vm_state, a failed reboot leaves the server in C(ERROR). The node's
     C(power_state) follows.
   - The BMC credentials are the nodes' own C(stratus_bm_username) and C(stratus_bm_password); never in a
@@ -36,7 +36,8 @@ options:
     description:
       - Seconds the OS may take to shut down after a graceful power off before the node is forced off
         (Nova's C(shutdown_timeout)). C(0) forces at once.
-      - Defaults to the C(stratus_shutdown_timeout) variable (a node's own host variable wins), else 60.
+      - Defaults to the node's C(stratus_shutdown_timeout) variable (its own, or its groups'), else the
+        controller's, else 60.
     type: int
   parallel:
     description:
