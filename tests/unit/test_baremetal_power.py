@@ -21,7 +21,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.baremeta
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import baremetal_nodes, instances
 from test_node_lifecycle import ADMIN as NODE_ADMIN, NETWORKS, hostvars
-from test_server_actions import ask, caller, log, row, web  # noqa: F401  (web: the fixture)
+from test_server_actions import ask, caller, log, row, web  # noqa: F401  pylint: disable=unused-import
 
 ACCESS = BMCAccess(node="node1", address="http://10.0.0.5:8000", username="admin", password="Bmc-S3cret-77f")
 # The OS's shutdown window and the BMC's: short, so that a forced power off comes quickly.
