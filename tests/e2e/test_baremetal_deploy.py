@@ -313,7 +313,9 @@ def test_a_bare_metal_server_is_stopped_started_and_hard_rebooted(lab: LabSessio
     wait_until(lambda: ready in console(node), f"{node} to boot bm-power", timeout=BOOT_S, interval=1)
 
     def state() -> tuple:
-        return rows("select vm_state, task_state, power_state, fault from instances where uuid = '%s'" % uuid)[0]
+        ((vm_state, task_state, power_state, fault),) = rows(
+            "select vm_state, task_state, power_state, fault from instances where uuid = '%s'" % uuid)
+        return vm_state, task_state, power_state, json.loads(fault) if fault else None
 
     def last_event() -> tuple:
         return rows("select a.action, e.event, e.result, e.details from instance_actions a join instance_actions_events e"
