@@ -8,7 +8,7 @@ module: baremetal_power
 short_description: Stop, start and reboot bare-metal servers through their nodes' BMCs, Nova's way
 version_added: 0.1.0
 description:
-  - The bare-metal side of C(playbooks/power_step.yml), which C(playbooks/server_action.yml) and
+  - The bare-metal side of C(playbooks/action_steps.yml), which C(playbooks/server_action.yml) and
     C(playbooks/provision.yml) import (an action plugin; the BMC calls run on the controller, where the
     BMCs are reachable), after M(stratus.compute.server_action) recorded the actions.
     It takes the bare-metal servers of I(run_uuids) in a power task_state (C(powering-off),

@@ -15,13 +15,15 @@ from ansible_collections.stratus.compute.plugins.module_utils.baremetal.driver i
     POWER_OFF, POWER_ON, BMCAccess, BMCDriver, BMCInventory,
 )
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions as rules
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import read_nodes
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import nodes as node_conductor
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.baremetal_power import NodePower
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import baremetal_nodes, instances
 from test_node_lifecycle import ADMIN as NODE_ADMIN, NETWORKS, hostvars
-from test_server_actions import ask, caller, log, row, web  # noqa: F401  pylint: disable=unused-import
+from test_server_actions import ALICE, ask, caller, log, row, web  # noqa: F401  pylint: disable=unused-import
 
 ACCESS = BMCAccess(node="node1", address="http://10.0.0.5:8000", username="admin", password="Bmc-S3cret-77f")
 # The OS's shutdown window and the BMC's: short, so that a forced power off comes quickly.
@@ -229,3 +231,10 @@ def test_a_hypervisors_server_is_not_the_bare_metal_steps(db_url: str, web: str)
     out = ask(db_url, "web", "stop")
     assert out.host == "hv1" and not out.baremetal
     assert step(db_url, FakeBMC()).instances == {} and row(db_url, web).task_state == "powering-off"
+
+
+def test_a_bare_metal_servers_other_actions_are_refused(db_url: str, metal: str) -> None:
+    with pytest.raises(StratusError) as err:  # refused before its image is looked at
+        server_actions.request_action("web", rules.ACTIONS["rebuild"], caller(ALICE), db_url, False, "req-rebuild")
+    assert (err.value.code, err.value.field) == ("InvalidRequest", "server") and "bare-metal" in err.value.message
+    assert row(db_url, metal).task_state is None and [a for a, _events in log(db_url, metal)] == ["create"]
