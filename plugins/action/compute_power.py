@@ -15,7 +15,6 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.actions.base impor
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import POWER_TASK_STATES
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 MODULE = "stratus.compute.compute_power"
 # The host's variables for Nova's [DEFAULT] shutdown_timeout and shutdown_retry_interval.
@@ -72,8 +71,7 @@ class ActionModule(StratusAction):
     @staticmethod
     def _record(db_url: t.Optional[str], host: str, rows: list[t.Any], module_result: dict[str, t.Any],
                 start: t.Any) -> list[str]:
-        """Each server's end; returns the uuids that failed. A server whose row moved on meanwhile
-        (deleted, another action) is left to whoever moved it."""
+        """Each server's end (conductor/server_actions.record_power); returns the uuids that failed."""
         per_instance = module_result.get("instances") or {}
         host_error = None
         if module_result.get("unreachable"):
@@ -82,20 +80,4 @@ class ActionModule(StratusAction):
         elif module_result.get("failed") and not per_instance:
             host_error = dict(module_result.get("error") or {"code": "InternalError",
                                                              "message": module_result.get("msg")})
-        failed = []
-        with store.transaction(db_url, locked=True) as conn:
-            for row in rows:
-                fresh = conn.execute(instances.select().where(instances.c.uuid == row.uuid)).first()
-                if fresh is None or fresh.deleted or fresh.task_state != row.task_state:
-                    continue
-                outcome = per_instance.get(row.uuid)
-                if host_error is None and outcome is not None and outcome.get("ok"):
-                    details = "forced off after the shutdown timeout" if outcome.get("forced") else (
-                        "soft reboot fell back to hard" if outcome.get("hard_fallback") else None)
-                    server_actions.power_done(conn, fresh, host, start, details)
-                    continue
-                no_result = {"code": "InternalError", "message": "no result"}
-                fault = host_error or dict((outcome or {}).get("error") or no_result)
-                server_actions.power_failed(conn, fresh, host, start, fault)
-                failed.append(row.uuid)
-        return failed
+        return server_actions.record_power(db_url, host, rows, per_instance, start, host_error)

@@ -1,7 +1,8 @@
 # Copyright: (c) 2026, Stratus contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller edge of a server action (stop, start, reboot, rebuild, evacuate): checked and recorded
-here; the power or rebuild step on the server's hypervisor (for evacuate, its new one) does it
+here; the power or rebuild step on the server's hypervisor (for evacuate, its new one), or for a
+bare-metal server's stop, start and reboot baremetal_power on the controller, does it
 (playbooks/server_action.yml)."""
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ class ActionModule(StoreReadAction):
 
     @staticmethod
     def _result(outcome: t.Any, request_id: str) -> dict[str, t.Any]:
+        # a node is no hypervisor: the controller's bare-metal play acts on it (through its BMC)
+        baremetal = bool(getattr(outcome, "baremetal", False))
         return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id,
-                "hosts": [outcome.host] if outcome.host else [],
+                "hosts": [outcome.host] if outcome.host and not baremetal else [],
+                "nodes": [outcome.host] if outcome.host and baremetal else [],
                 "server_uuids": [outcome.server["id"]] if outcome.changed else []}

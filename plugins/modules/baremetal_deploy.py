@@ -20,7 +20,8 @@ description:
     to C(stratus_baremetal_media_dir), 0640, for a Redfish node; for an IPMI node the kernel, the ramdisk,
     the config drive as a second initrd and the node's iPXE script in C(stratus_baremetal_tftp_root)),
     C(spawning) (Redfish - the medium's URL under C(stratus_baremetal_media_url) inserted as virtual CD, boot
-    from CD once; IPMI - boot from the network once; then power on, wait until on) - while its node goes C(available),
+    from CD; IPMI - boot from the network; the boot device set persistently, so that the node boots its
+    server again at every power on; then power on, wait until on) - while its node goes C(available),
     C(deploying), C(active). A failed step tears the node down and cleans it, and the server moves to its
     next alternate node, or ends in C(ERROR) with the fault and nothing held after I(max_attempts).
   - Nodes whose driver has no deploy boot interface are never scheduled for a deploy (Redfish boots by

@@ -37,7 +37,9 @@ description:
     I(force)); the claim moves there, the old host keeps a leftover that the first run reaching it again
     cleans (domain, disks, DHCP entry), and the rebuild step builds the server there from its plan - same
     uuid, IPs, image and config drive. A server with volumes (in the old host's pool) is refused.
-  - Bare-metal servers' actions are not in this version (C(InvalidRequest)).
+  - A bare-metal server's stop, start and reboot are recorded the same way; the controller does them through
+    its node's BMC in the same run (M(stratus.compute.baremetal_power)), and RV(nodes) names the node, not
+    RV(hosts). Its other actions are not in this version (C(InvalidRequest)).
 options:
   server:
     description:
@@ -83,6 +85,7 @@ author:
   - Stratus contributors (@stratus-compute)
 seealso:
   - module: stratus.compute.compute_power
+  - module: stratus.compute.baremetal_power
   - module: stratus.compute.server_info
 """
 
@@ -117,6 +120,11 @@ server:
   type: dict
 hosts:
   description: The hypervisor whose power step does the action; empty when nothing is to be done.
+  returned: success
+  type: list
+  elements: str
+nodes:
+  description: The bare-metal node whose BMC the controller's power step uses; empty for a server on a hypervisor or when nothing is to be done.
   returned: success
   type: list
   elements: str

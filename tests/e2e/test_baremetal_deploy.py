@@ -8,8 +8,9 @@ the IPMI node (PXE), each node's console shows the config drive's name and uuid 
 rerun changes nothing; one more is NoValidHost with every node's reason; the delete leaves every node
 available, powered off, no medium inserted, no DHCP entry, no medium or PXE file. The other front ends:
 `stratus server create --flavor bm.small` and an AWX job (ansible-runner, the survey's answers, its
-flavor among the survey's choices) build and delete bare-metal servers too. The BMC password is in no
-output or log.
+flavor among the survey's choices) build and delete bare-metal servers too. server_action.yml stops
+(forced after the graceful window), starts and hard-reboots a bare-metal server through its node's BMC,
+and the node boots it again each time. The BMC password is in no output or log.
 
 Its own prefix, subnet and state dir (no other test uses stxw / 10.248); one lab bring-up. Needs root.
 """
@@ -26,7 +27,8 @@ import ansible_runner
 import pytest
 import sushy
 
-from stratus_lab.ansible_run import recap, run_merged
+from stratus_lab import inventory_overlay
+from stratus_lab.ansible_run import playbook_argv, recap, run_merged
 from stratus_lab.baremetal import BmcHost, bmc_of
 from stratus_lab.lab import load_lab
 from stratus_lab.paths import DEMO_INVENTORY, ROOT
@@ -49,6 +51,9 @@ BOOT_S = 900.0
 BM = {"name": "bm", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
       "min_count": 3, "max_count": 3}
 VM = {"name": "vm", "flavor": "m1.tiny", "image": "stratus-guest"}
+ACTIONS = ROOT / "playbooks" / "server_action.yml"
+# The lab's guest ignores ACPI: a short graceful window (Nova's shutdown_timeout) keeps the stop quick.
+SHUTDOWN_TIMEOUT = {"stratus_shutdown_timeout": 5}
 ONE_MORE = {"name": "bm-more", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}],
             "explain": True}
 
@@ -285,6 +290,54 @@ def test_an_awx_survey_job_creates_and_deletes_a_bare_metal_server(lab: LabSessi
     runner = awx_job(lab, "delete", {"stratus_survey_name": "bm-awx", "stratus_survey_state": "absent"})
     assert runner.status == "successful", SHOWN[-1][-4000:]
     assert not rows("select uuid from instances where name = 'bm-awx' and deleted = ''")
+    assert node_rows() == {n: ("available", None, None) for n in ("node1", "node2", "node3")}
+
+
+def server_action(lab: LabSession, server: str, action: str, reboot_type: t.Optional[str] = None) -> None:
+    item = dict({"server": server, "action": action}, **({"reboot_type": reboot_type} if reboot_type else {}))
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    run = run_merged(playbook_argv(ACTIONS, [lab.inventory, DEMO_INVENTORY, overlay], {"stratus_actions": [item]}),
+                     lab.env, 900)
+    SHOWN.append(run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:]
+
+
+def test_a_bare_metal_server_is_stopped_started_and_hard_rebooted(lab: LabSession) -> None:
+    """Through its node's BMC; the node boots the server again (its boot device and medium or PXE files stay)."""
+    server = {"name": "bm-power", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}]}
+    run = provision(lab, [server])
+    assert run.returncode == 0, run.stdout[-4000:]
+    ((uuid, node, ip),) = rows("select i.uuid, i.host, a.address from instances i join ip_allocations a on "
+                               "a.instance_uuid = i.uuid where i.name = 'bm-power' and i.deleted = ''")
+    ready = f"STRATUS-GUEST ready name=bm-power uuid={uuid} ip={ip}"
+    wait_until(lambda: ready in console(node), f"{node} to boot bm-power", timeout=BOOT_S, interval=1)
+
+    def state() -> tuple:
+        ((vm_state, task_state, power_state, fault),) = rows(
+            "select vm_state, task_state, power_state, fault from instances where uuid = '%s'" % uuid)
+        return vm_state, task_state, power_state, json.loads(fault) if fault else None
+
+    def last_event() -> tuple:
+        return rows("select a.action, e.event, e.result, e.details from instance_actions a join instance_actions_events e"
+                    " on e.action_id = a.id where a.instance_uuid = '%s' order by e.id desc limit 1" % uuid)[0]
+
+    server_action(lab, "bm-power", "stop")
+    assert state() == ("stopped", None, "shutdown", None) and node_power(node) == "shut off"
+    if node != "node3":  # node1 and node2 are Redfish: their BMC says so too (node3's is IPMI)
+        system = redfish_system(node)
+        assert system is not None and system.power_state == sushy.PowerState.OFF
+    assert last_event() == ("stop", "compute_stop_instance", "Success", "forced off after the shutdown timeout")
+    for action, reboot_type, event in (("start", None, "compute_start_instance"),
+                                       ("reboot", "hard", "compute_reboot_instance")):
+        boots = console(node).count(ready)
+        server_action(lab, "bm-power", action, reboot_type)
+        assert state() == ("active", None, "running", None) and node_power(node) == "running"
+        assert last_event() == (action, event, "Success", None)
+        wait_until(lambda n=boots: console(node).count(ready) > n, f"{node} to boot bm-power again after {action}",
+                   timeout=BOOT_S, interval=1)
+    assert node_rows()[node][:2] == ("active", uuid)
+    gone = provision(lab, [dict(server, state="absent")])
+    assert gone.returncode == 0, gone.stdout[-4000:]
     assert node_rows() == {n: ("available", None, None) for n in ("node1", "node2", "node3")}
 
 

@@ -170,7 +170,7 @@ def test_two_servers_walk_the_task_states_onto_their_nodes(db_url: str, site: Si
     assert all(stat.S_IMODE(os.stat(site.media / f).st_mode) == 0o640 for f in site.media_files())
     for name, node in (("metal-1", "node-1"), ("metal-2", "node-2")):
         bmc = bmcs[node]
-        assert (bmc.media, bmc.boot, bmc.power) == ("%s/%s.iso" % (URL, uuids[name]), ("cdrom", True), POWER_ON)
+        assert (bmc.media, bmc.boot, bmc.power) == ("%s/%s.iso" % (URL, uuids[name]), ("cdrom", False), POWER_ON)  # persistent: it boots again at a start
         mac = NODES[node]["stratus_bm_nics"][0]["mac"]
         assert site.dhcp()[mac]["name"] == name
     # a rerun deploys nothing

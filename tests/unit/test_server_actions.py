@@ -185,15 +185,6 @@ def test_check_mode_writes_nothing(db_url: str, web: str) -> None:
     assert row(db_url, web).task_state is None and len(log(db_url, web)) == 1
 
 
-def test_bare_metal_servers_are_refused_for_now(db_url: str, web: str) -> None:
-    plan = dict(row(db_url, web).plan, driver="baremetal")
-    with store.transaction(db_url) as conn:
-        conn.execute(instances.update().where(instances.c.uuid == web).values(plan=plan))
-    with pytest.raises(StratusError) as err:
-        ask(db_url, "web", "stop")
-    assert err.value.code == "InvalidRequest" and "bare-metal" in err.value.message
-
-
 def test_the_request_names_a_known_action() -> None:
     for name, reboot_type, field in (("pause", None, "action"), ("stop", "hard", "reboot_type"),
                                      ("reboot", "warm", "reboot_type")):

@@ -13,8 +13,8 @@ module on a named conductor host could call it the same way):
   (Redfish's virtual media), or the kernel, ramdisk, the instance's config drive cpio and the
   node's iPXE script into the node network's TFTP root (pxe.py; IPMI nodes);
 - ``spawning``: through the node's boot interface (Ironic's ``boot_interface``): the medium's URL
-  inserted as virtual CD and boot from CD once, or boot from the network (PXE) once; power on,
-  wait until on;
+  inserted as virtual CD and boot from CD, or boot from the network (PXE), persistently (a node
+  powered on again boots its server again); power on, wait until on;
 - ``teardown``: power off, eject, the medium file, the PXE files and the DHCP entries gone (a
   failed deploy's clean-up, a deleted server's cleaning; every part idempotent).
 
@@ -187,17 +187,22 @@ def write_pxe(site: DeploySite, plan: BuildPlan) -> t.List[pxe.PxeBoot]:
 
 
 def spawn_pxe(driver: BMCDriver, plan: BuildPlan, timeout: float = POWER_TIMEOUT_S) -> bool:
-    """Boot the node from the network once: PXE, on. Returns changed (it was off)."""
+    """Boot the node from the network: PXE from now on, on. Returns changed (it was off).
+
+    Persistent, as Ironic's ramdisk deploy: a node powered on again (start, reboot) boots its
+    server from the same PXE files, which stay until the node is cleaned."""
     if driver.power_state() == POWER_ON:
         return False  # an interrupted spawn, or a rerun: the node is up from its PXE files already
-    driver.set_boot_device(BOOT_PXE, once=True)
+    driver.set_boot_device(BOOT_PXE, once=False)
     driver.power_on()
     driver.wait_for_power(POWER_ON, timeout)
     return True
 
 
 def spawn(driver: BMCDriver, site: DeploySite, plan: BuildPlan, timeout: float = POWER_TIMEOUT_S) -> bool:
-    """Boot the node from its medium (virtual media): inserted, CD once, on. Returns changed (it was off)."""
+    """Boot the node from its medium (virtual media): inserted, CD from now on, on. Returns changed (it
+    was off). Persistent, as Ironic's ramdisk deploy: the medium stays inserted until the node is
+    cleaned, and a node powered on again (start, reboot) boots its server from it."""
     url = site.medium_url(plan.uuid)
     if not MEDIA_URL.fullmatch(url):
         raise StratusError("InvalidRequest", "the medium URL %s is not a plain http(s) URL" % url, "stratus_baremetal_media_url")
@@ -207,7 +212,7 @@ def spawn(driver: BMCDriver, site: DeploySite, plan: BuildPlan, timeout: float =
         driver.insert_media(url)
         return False
     driver.insert_media(url)
-    driver.set_boot_device(BOOT_CDROM, once=True)
+    driver.set_boot_device(BOOT_CDROM, once=False)
     driver.power_on()
     driver.wait_for_power(POWER_ON, timeout)
     return True

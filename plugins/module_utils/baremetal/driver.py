@@ -146,12 +146,19 @@ class BMCDriver(abc.ABC):
     def wait_for_power(self, target: str, timeout: float = 120.0, interval: float = 2.0) -> None:
         """Wait until the node's power state is target: a BMC accepts a power change at once and
         applies it seconds later (real ones and sushy-tools' fake driver alike), as Ironic waits."""
+        if not self.power_reached(target, timeout, interval):
+            raise self.error("BMCError", "wait for %s" % target,
+                             "the node was not in %s after %d seconds" % (target, timeout))
+
+    def power_reached(self, target: str, timeout: float, interval: float = 2.0) -> bool:
+        """Whether the node's power state becomes target within timeout seconds (a graceful power
+        off that the OS ignores is not a fault: the caller then forces it)."""
         deadline = time.monotonic() + timeout
         while self.power_state() != target:
             if time.monotonic() >= deadline:
-                raise self.error("BMCError", "wait for %s" % target,
-                                 "the node was not in %s after %d seconds" % (target, timeout))
-            time.sleep(interval)
+                return False
+            time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+        return True
 
     # helpers for the drivers
 

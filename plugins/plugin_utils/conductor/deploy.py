@@ -109,7 +109,8 @@ class VirtualMediaBoot(BootInterface):
 
 class NetworkBoot(BootInterface):
     """pxe (IPMI nodes): kernel, ramdisk, the config drive as a second initrd and the node's iPXE
-    script in the node network's TFTP root; the node boots from the network once."""
+    script in the node network's TFTP root; the node boots from the network (persistently: again at
+    every power on, until it is cleaned)."""
 
     name = "pxe"
 

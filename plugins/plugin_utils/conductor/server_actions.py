@@ -24,11 +24,14 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import l
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instance_actions, instances
 
+BAREMETAL = "baremetal"  # the plan's driver of a bare-metal server
+
 
 class ActionResult(t.NamedTuple):
     changed: bool
     server: dict[str, t.Any]
-    host: t.Optional[str]   # the hypervisor whose power step does it (None: nothing to do)
+    host: t.Optional[str]   # the hypervisor or bare-metal node whose power step does it (None: nothing to do)
+    baremetal: bool = False  # host is a node: the controller's bare-metal power step does it, through its BMC
 
 
 def find_server(conn: Connection, caller: Caller, ref: str) -> t.Any:
@@ -57,9 +60,10 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
     with store.transaction(db_url, locked=not check_mode) as conn:
         row = find_server(conn, caller, ref)
         caller.authorize(action.policy, {"project_id": row.project_id, "user_id": row.user_id}, "action")
-        if read_plan(row.plan or {}, uuid=row.uuid).driver == "baremetal":
-            raise StratusError("InvalidRequest", "%s is a bare-metal server: its power actions (through its node's "
-                               "BMC) are not in this Stratus yet" % row.name, "server")
+        baremetal = read_plan(row.plan or {}, uuid=row.uuid).driver == BAREMETAL
+        if baremetal and action.task_state not in server_actions.POWER_TASK_STATES:
+            raise StratusError("InvalidRequest", "%s is a bare-metal server: its %s is not in this Stratus yet (its "
+                               "power actions are, through its node's BMC)" % (row.name, action.name), "server")
         if not server_actions.needed(action, row):
             return ActionResult(False, views.server_view(row), None)
         plan = None
@@ -68,7 +72,7 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
             if image_check is not None:  # the scheduler's image filters on the server's host
                 image_check(plan, row.host)
         if check_mode:
-            return ActionResult(True, dict(views.server_view(row), task_state=action.task_state), row.host)
+            return ActionResult(True, dict(views.server_view(row), task_state=action.task_state), row.host, baremetal)
         if plan is not None:
             conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
                 plan=plan.to_dict(), image_id=image["id"] if image else row.image_id))
@@ -77,12 +81,17 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
             lifecycle.start_action(conn, row.uuid, action.instance_action, request_id, caller.project_id,
                                    caller.user_id)
         row = conn.execute(sa.select(instances).where(instances.c.uuid == row.uuid)).first()
-        return ActionResult(True, views.server_view(row), row.host)
+        return ActionResult(True, views.server_view(row), row.host, baremetal)
 
 
 def powering_on_host(conn: Connection, host: str, uuids: t.Optional[list[str]] = None) -> list[t.Any]:
     """The servers on a host with a power action in progress (the power step's work)."""
-    query = sa.select(instances).where(instances.c.host == host, instances.c.deleted == "",
+    return powering_on_hosts(conn, [host], uuids)
+
+
+def powering_on_hosts(conn: Connection, hosts: t.Sequence[str], uuids: t.Optional[list[str]] = None) -> list[t.Any]:
+    """The servers on these hosts (hypervisors, or bare-metal nodes) with a power action in progress."""
+    query = sa.select(instances).where(instances.c.host.in_(sorted(hosts)), instances.c.deleted == "",
                                        instances.c.task_state.in_(sorted(server_actions.POWER_TASK_STATES)))
     if uuids is not None:
         query = query.where(instances.c.uuid.in_(uuids))
@@ -120,3 +129,33 @@ def power_failed(conn: Connection, row: t.Any, host: str, start: t.Any, fault: d
         values["vm_state"] = "error"
     conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(**values))
     _finish_action(conn, row.uuid)
+
+
+def power_details(outcome: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """The event's details of a power step that worked: how it came to be off."""
+    if outcome.get("forced"):
+        return "forced off after the shutdown timeout"
+    if outcome.get("hard_fallback"):
+        return "soft reboot fell back to hard"
+    return None
+
+
+def record_power(db_url: t.Optional[str], host: str, rows: t.Sequence[t.Any], outcomes: t.Mapping[str, t.Any],
+                 start: t.Any, host_error: t.Optional[dict[str, t.Any]] = None) -> list[str]:
+    """Each server's end from its step's outcome (``ok``, ``forced``, ``hard_fallback`` or ``error``), or
+    host_error for all (the host or its BMC did not answer); returns the uuids that failed. A server whose
+    row moved on meanwhile (deleted, another action) is left to whoever moved it."""
+    failed = []
+    with store.transaction(db_url, locked=True) as conn:
+        for row in rows:
+            fresh = conn.execute(instances.select().where(instances.c.uuid == row.uuid)).first()
+            if fresh is None or fresh.deleted or fresh.task_state != row.task_state:
+                continue
+            outcome = outcomes.get(row.uuid)
+            if host_error is None and outcome is not None and outcome.get("ok"):
+                power_done(conn, fresh, host, start, power_details(outcome))
+                continue
+            no_result = {"code": "InternalError", "message": "no result"}
+            power_failed(conn, fresh, host, start, host_error or dict((outcome or {}).get("error") or no_result))
+            failed.append(row.uuid)
+    return failed
