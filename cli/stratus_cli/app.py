@@ -312,6 +312,18 @@ def _report(result: runner.RunResult) -> t.Optional[list[dict[str, t.Any]]]:
     return reports[-1].get("servers") if reports else None
 
 
+def _emit_servers(data: dict[str, t.Any], errors: list[CliError], result: runner.RunResult, fmt: Format) -> None:
+    """Print the servers with the run's errors (the run's own failure when nothing else says why); exit 1 on any."""
+    if not errors and not result.ok:
+        generic = result.error()
+        if generic is not None:
+            errors.append(generic)
+    if errors:
+        data["errors"] = [e.to_dict() for e in errors]
+    output.emit(data, fmt, output.servers_table)
+    _raise_errors(errors)
+
+
 def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bool, fmt: Format,
                  deleting: bool = False) -> None:
     result = runner.run_playbook(_settings(ctx), "provision.yml", {"stratus_servers": requests}, check=check)
@@ -334,14 +346,7 @@ def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bo
         errors += [_fault_error(s) for s in servers if s.get("vm_state") == "error"]
         data = {"servers": servers}
     data.update(changed=any(r.get("changed") for r in done), check=check)
-    if not errors and not result.ok:
-        generic = result.error()
-        if generic is not None:
-            errors.append(generic)
-    if errors:
-        data["errors"] = [e.to_dict() for e in errors]
-    output.emit(data, fmt, output.servers_table)
-    _raise_errors(errors)
+    _emit_servers(data, errors, result, fmt)
 
 
 def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
@@ -371,15 +376,7 @@ def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool,
         elif s.get("task_state"):
             errors.append(CliError("InstanceInvalidState", "%s: still %s: its hypervisor did not do it"
                                    % (s.get("name"), s.get("task_state"))))
-    data: dict[str, t.Any] = {"servers": servers, "changed": bool(acted), "check": check}
-    if not errors and not result.ok:
-        generic = result.error()
-        if generic is not None:
-            errors.append(generic)
-    if errors:
-        data["errors"] = [e.to_dict() for e in errors]
-    output.emit(data, fmt, output.servers_table)
-    _raise_errors(errors)
+    _emit_servers({"servers": servers, "changed": bool(acted), "check": check}, errors, result, fmt)
 
 
 def _info(ctx: typer.Context, playbook: str, extravars: dict[str, t.Any], action: str) -> dict[str, t.Any]:

@@ -26,7 +26,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import REBUILD_TASK_STATES
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services, host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     instance_action_events, instance_actions, instances,
 )
@@ -89,11 +89,7 @@ def hypervisor_views(conn: Connection, hostnames: list[str], hostvars: t.Mapping
                      catalog: Catalog) -> list[dict[str, t.Any]]:
     """Nova's os-hypervisors detail per host, plus the ratios and the capacity they give."""
     out = []
-    used = host_usage.usage_by_host(conn)
-    for host, reason in compute_services.disabled_hosts(conn).items():
-        used.setdefault(host, {}).update(service_disabled=True, disabled_reason=reason)
-    for host in compute_services.forced_down_hosts(conn):
-        used.setdefault(host, {})["forced_down"] = True
+    used = host_usage.with_services(conn, host_usage.usage_by_host(conn))
     for hs in host_states(hostnames, hostvars, catalog, used):
         disabled = bool(hs.service.get("disabled"))
         out.append({

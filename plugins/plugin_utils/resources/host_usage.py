@@ -40,7 +40,7 @@ def usage_by_host(conn: Connection, except_instance: t.Optional[str] = None) -> 
         if except_instance is not None and table is claims:
             query = query.where(claims.c.instance_uuid != except_instance)
         for row in conn.execute(query):
-            u = used.setdefault(row.host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
+            u = _entry(used, row.host)
             u["vcpus"] += row.vcpus
             u["memory_mb"] += row.memory_mb
             u["disk_gb"] += row.disk_gb
@@ -48,26 +48,33 @@ def usage_by_host(conn: Connection, except_instance: t.Optional[str] = None) -> 
     return used
 
 
+def _entry(used: dict[str, dict[str, t.Any]], host: str) -> dict[str, t.Any]:
+    return used.setdefault(host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
+
+
 def usage(conn: Connection) -> dict[str, dict[str, t.Any]]:
     out: dict[str, dict[str, t.Any]] = dict(usage_by_host(conn))
 
-    def entry(host: str) -> dict[str, t.Any]:
-        return out.setdefault(host, {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0})
-
     for row in conn.execute(sa.select(claims.c.host, claims.c.instance_uuid).order_by(claims.c.instance_uuid)):
-        entry(row.host).setdefault("instance_uuids", []).append(row.instance_uuid)
+        _entry(out, row.host).setdefault("instance_uuids", []).append(row.instance_uuid)
     building = sa.select(instances.c.host, sa.func.count()).where(
         instances.c.deleted == "", instances.c.vm_state == "building", instances.c.host.is_not(None)
     ).group_by(instances.c.host)
     for host, count in conn.execute(building):
-        entry(host)["num_io_ops"] = int(count)
+        _entry(out, host)["num_io_ops"] = int(count)
     for host, count in failed_builds(conn).items():
-        entry(host)["failed_builds"] = count
+        _entry(out, host)["failed_builds"] = count
+    return with_services(conn, out)
+
+
+def with_services(conn: Connection, used: dict[str, dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    """`used` with what the operator said of each host's compute service: ``service_disabled`` with its
+    ``disabled_reason``, ``forced_down``."""
     for host, reason in compute_services.disabled_hosts(conn).items():
-        entry(host).update(service_disabled=True, disabled_reason=reason)
+        _entry(used, host).update(service_disabled=True, disabled_reason=reason)
     for host in compute_services.forced_down_hosts(conn):
-        entry(host)["forced_down"] = True
-    return out
+        _entry(used, host)["forced_down"] = True
+    return used
 
 
 def failed_builds(conn: Connection) -> dict[str, int]:
