@@ -23,14 +23,16 @@ class ActionModule(StoreReadAction):
         "action": {"type": "str", "required": True, "choices": list(server_actions.NAMES)},
         "reboot_type": {"type": "str", "choices": list(server_actions.REBOOT_TYPES)},
         "image": {"type": "str"},
+        "flavor": {"type": "str"},
         "host": {"type": "str"},
         "force": {"type": "bool", "default": False},
     }
 
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"))
-        if action.name != "evacuate" and (args.get("host") is not None or args["force"]):
-            raise StratusError("InvalidRequest", "host and force are for evacuate only", "host")
+        action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"), args.get("flavor"),
+                                          args.get("host"), args["force"])
+        if action.step not in ("stop", "start", "reboot_soft", "reboot_hard", "rebuild"):
+            raise StratusError("InvalidRequest", "%s is not in this Stratus yet" % action.name, "action")
         catalog = self.catalog(task_vars)
         image = catalog.image(args["image"]) if args.get("image") is not None else None
         config = SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler")))

@@ -44,6 +44,11 @@ HTTP_STATUS: dict[str, int] = {
     "InstancePowerOffFailure": 400, "InstancePowerOnFailure": 400,
     # evacuate of a server whose host is still up (Nova's, a 400 there); a failed rebuild walk
     "ComputeServiceInUse": 400, "RebuildAbortException": 500,
+    # resize and migrations (Nova's names): a resize to the same flavor or a smaller disk, no other host,
+    # a live migration's pre-checks; a failed move walk
+    "CannotResizeToSameFlavor": 400, "CannotResizeDisk": 400, "ResizeError": 400,
+    "UnableToMigrateToSelf": 400, "MigrationPreCheckError": 400, "MigrationError": 500,
+    "MigrationNotFound": 404, "InstanceFaultRollback": 500,
     # bare metal: a node's BMC (module_utils/baremetal/); Ironic reports these as a node's last_error
     "BMCUnreachable": 503, "BMCAuthFailed": 400, "BMCError": 500, "BMCUnsupported": 400,
     # bare metal: a node (Ironic's names: a verb Ironic does not allow in the node's provision state)

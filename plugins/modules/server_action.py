@@ -51,7 +51,7 @@ options:
     description: Nova's action.
     type: str
     required: true
-    choices: [stop, start, reboot, rebuild, evacuate]
+    choices: [stop, start, reboot, rebuild, evacuate, resize, confirm_resize, revert_resize, migrate, live_migrate]
   reboot_type:
     description:
       - With I(action=reboot) - C(soft) (ACPI, then hard when the guest does not stop within the
@@ -63,13 +63,17 @@ options:
       - With I(action=rebuild) (and only then, always) - the image of the new root disk, a name or id of
         C(stratus_images); C(ImageNotFound) otherwise.
     type: str
+  flavor:
+    description:
+      - With I(action=resize) (and only then, always) - the new flavor, a name or id of C(stratus_flavors).
+    type: str
   host:
     description:
-      - With I(action=evacuate) - the host to move the server to (a host of the C(hypervisors) group), checked
+      - With I(action=evacuate), C(migrate) or C(live_migrate) - the host to move the server to (a host of the C(hypervisors) group), checked
         by the scheduler's filters unless I(force). Omitted, the scheduler picks one.
     type: str
   force:
-    description: With I(action=evacuate) and I(host) - skip the filters for that host (Nova's C(force)).
+    description: With I(action=evacuate) or C(live_migrate) and I(host) - skip the filters for that host (Nova's C(force)).
     type: bool
     default: false
 extends_documentation_fragment:

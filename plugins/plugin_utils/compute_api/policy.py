@@ -65,6 +65,12 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:servers:reboot": _MEMBER_OR_ADMIN,
     "os_compute_api:servers:rebuild": _MEMBER_OR_ADMIN,
     "os_compute_api:os-evacuate": _ADMIN,
+    "os_compute_api:servers:resize": _MEMBER_OR_ADMIN,
+    "os_compute_api:servers:confirm_resize": _MEMBER_OR_ADMIN,
+    "os_compute_api:servers:revert_resize": _MEMBER_OR_ADMIN,
+    "os_compute_api:os-migrate-server:migrate": _ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live": _ADMIN,
+    "os_compute_api:os-migrations:index": _ADMIN,
     "os_compute_api:os-deferred-delete:restore": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:force": _MEMBER_OR_ADMIN,
     # Server groups. Create is member-only in Nova: the group always lands in the

@@ -35,7 +35,7 @@ class ServerAction(t.NamedTuple):
     policy: str                                 # the policy rule
     vm_states: tuple[str, ...]                  # allowed from (check_instance_state vm_state)
     task_states: tuple[t.Optional[str], ...]    # allowed while (check_instance_state task_state)
-    task_state: str                             # set by the API, cleared by the compute step
+    task_state: t.Optional[str]                 # set by the API, cleared by the compute step (None: confirm)
     event: str                                  # the compute step's event (Nova's wrap_instance_event)
     step: str                                   # what the hypervisor module does (compute_power)
     done: tuple[str, str]                       # (vm_state, power_state) when it worked
@@ -69,17 +69,46 @@ ACTIONS: dict[str, ServerAction] = {a.name: a for a in (
                  "rebuilding", "compute_rebuild_instance", "rebuild", ("active", "running"), error_on_failure=True,
                  resumes=("rebuild_block_device_mapping", "rebuild_spawning")),
 )}
+# Nova's resize and cold migration: the scheduler picks a host for the (new) flavor, the source powers the
+# server off and copies its local disks there, the destination grows the root disk and starts it with the
+# new flavor; the server waits in VERIFY_RESIZE (vm_state resized) until a confirm (the source's copy goes)
+# or a revert (back to the source, old flavor). A cold migration is a resize to the same flavor on another
+# host (admin). The walk: resize_prep (recorded) -> resize_migrating -> resize_migrated -> resize_finish.
+RESIZE_TASK_STATES = ("resize_prep", "resize_migrating", "resize_migrated", "resize_finish")
+ACTIONS.update({a.name: a for a in (
+    ServerAction("resize", "resize", POLICY % "resize", ("active", "stopped"), (None,), "resize_prep",
+                 "compute_resize_instance", "resize", ("resized", "running"), error_on_failure=True,
+                 resumes=RESIZE_TASK_STATES[1:]),
+    ServerAction("migrate", "migrate", "os_compute_api:os-migrate-server:migrate", ("active", "stopped"), (None,),
+                 "resize_prep", "compute_resize_instance", "resize", ("resized", "running"), error_on_failure=True,
+                 resumes=RESIZE_TASK_STATES[1:]),
+    # confirm has no task_state in Nova: its migration record goes finished -> confirming -> confirmed
+    ServerAction("confirm_resize", "confirmResize", POLICY % "confirm_resize", ("resized",), (None,), None,
+                 "compute_confirm_resize", "confirm", ("active", "running")),
+    ServerAction("revert_resize", "revertResize", POLICY % "revert_resize", ("resized",), (None,),
+                 "resize_reverting", "compute_revert_resize", "revert", ("active", "running"), error_on_failure=True),
+    # Nova's live migration (admin): the guest keeps running while libvirt copies its memory and disks
+    ServerAction("live_migrate", "live-migration", "os_compute_api:os-migrate-server:migrate_live", ("active",),
+                 (None,), "migrating", "compute_live_migration", "live_migrate", ("active", "running")),
+)})
+POWER_STEPS = ("stop", "start", "reboot_soft", "reboot_hard")
 # The task_states of a power action in progress: the power step takes the servers in them.
-POWER_TASK_STATES = {a.task_state: a for a in ACTIONS.values() if a.step != "rebuild"}
+POWER_TASK_STATES = {a.task_state: a for a in ACTIONS.values() if a.step in POWER_STEPS}
 # The rebuild walk's task_states (Nova's), in order: the rebuild step takes the servers in them.
 REBUILD_TASK_STATES = (ACTIONS["rebuild"].task_state,) + ACTIONS["rebuild"].resumes
-NAMES = ("stop", "start", "reboot", "rebuild", "evacuate")
+NAMES = ("stop", "start", "reboot", "rebuild", "evacuate", "resize", "confirm_resize", "revert_resize", "migrate",
+         "live_migrate")
 REBOOT_TYPES = ("soft", "hard")
+# the actions that may name a destination host (checked by the scheduler's filters; forced past them with force)
+TARGETED = ("evacuate", "migrate", "live_migrate")
+FORCEABLE = ("evacuate", "live_migrate")
 
 
-def action_of(name: t.Any, reboot_type: t.Any = None, image: t.Any = None) -> ServerAction:
-    """The action a request names (reboot_type only with reboot, image only and always with rebuild),
-    or InvalidRequest naming the field."""
+def action_of(name: t.Any, reboot_type: t.Any = None, image: t.Any = None, flavor: t.Any = None,
+              host: t.Any = None, force: bool = False) -> ServerAction:
+    """The action a request names (reboot_type only with reboot, image only and always with rebuild, flavor
+    only and always with resize, host only with evacuate, migrate and live_migrate, force only with a host
+    of evacuate or live_migrate), or InvalidRequest naming the field."""
     if name not in NAMES:
         raise StratusError("InvalidRequest", "Invalid input for field/attribute action. Value: %s. It must be one of "
                            "%s" % (name, ", ".join(NAMES)), "action")
@@ -87,6 +116,12 @@ def action_of(name: t.Any, reboot_type: t.Any = None, image: t.Any = None) -> Se
         raise StratusError("InvalidRequest", "reboot_type is for the reboot action only", "reboot_type")
     if (image is None) == (name == "rebuild"):
         raise StratusError("InvalidRequest", "a rebuild names its image (imageRef), and only a rebuild does", "image")
+    if (flavor is None) == (name == "resize"):
+        raise StratusError("InvalidRequest", "a resize names its flavor (flavorRef), and only a resize does", "flavor")
+    if host is not None and name not in TARGETED:
+        raise StratusError("InvalidRequest", "host is for %s only" % ", ".join(TARGETED), "host")
+    if force and (name not in FORCEABLE or host is None):
+        raise StratusError("InvalidRequest", "force goes with a host, for %s only" % " and ".join(FORCEABLE), "force")
     if name == "reboot":
         kind = str(reboot_type or "soft").lower()
         if kind not in REBOOT_TYPES:

@@ -25,7 +25,9 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import REBUILD_TASK_STATES
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import (
+    REBUILD_TASK_STATES, RESIZE_TASK_STATES,
+)
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     instance_action_events, instance_actions, instances,
@@ -61,14 +63,18 @@ def server_view(row: t.Any) -> dict[str, t.Any]:
 
 
 # Nova's API status of a server (nova/api/openstack/common.py's state map), for the states Stratus has.
-_STATUS = {"active": "ACTIVE", "building": "BUILD", "error": "ERROR", "deleted": "DELETED", "stopped": "SHUTOFF"}
+_STATUS = {"active": "ACTIVE", "building": "BUILD", "error": "ERROR", "deleted": "DELETED", "stopped": "SHUTOFF",
+           "resized": "VERIFY_RESIZE"}
 _STATUS_BY_TASK = {("active", "rebooting"): "REBOOT", ("active", "rebooting_hard"): "HARD_REBOOT",
-                   ("stopped", "rebooting_hard"): "HARD_REBOOT", ("error", "rebooting_hard"): "HARD_REBOOT"}
+                   ("stopped", "rebooting_hard"): "HARD_REBOOT", ("error", "rebooting_hard"): "HARD_REBOOT",
+                   ("resized", "resize_reverting"): "REVERT_RESIZE", ("active", "migrating"): "MIGRATING"}
 
 
 def server_status(vm_state: str, task_state: t.Optional[str]) -> str:
     if task_state in REBUILD_TASK_STATES and vm_state in ("active", "stopped", "error"):
         return "REBUILD"
+    if task_state in RESIZE_TASK_STATES and vm_state in ("active", "stopped"):
+        return "RESIZE"
     return _STATUS_BY_TASK.get((vm_state, task_state or "")) or _STATUS.get(vm_state, vm_state.upper())
 
 

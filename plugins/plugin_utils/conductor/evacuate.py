@@ -15,13 +15,12 @@ except ImportError:  # the store says so when it is opened (store.engine)
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
-from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions, views
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, move
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import ActionResult, find_server
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
@@ -34,8 +33,6 @@ def request_evacuate(ref: str, caller: Caller, hypervisors: t.Sequence[str], hos
                      catalog: Catalog, config: SchedulerConfig, target: t.Optional[str], force: bool,
                      db_url: t.Optional[str], check_mode: bool, request_id: str) -> ActionResult:
     """Check and record an evacuate; the result's host is the new one (where the rebuild step runs)."""
-    if force and not target:
-        raise StratusError("InvalidRequest", "force goes with a target host", "force")
     with store.transaction(db_url, locked=not check_mode) as conn:
         row = find_server(conn, caller, ref)
         caller.authorize(EVACUATE.policy, {"project_id": row.project_id, "user_id": row.user_id}, "action")
@@ -55,24 +52,10 @@ def request_evacuate(ref: str, caller: Caller, hypervisors: t.Sequence[str], hos
         if held:
             raise StratusError("InvalidRequest", "%s has volumes in %s's pool (%s): they cannot follow it while the "
                                "host is down" % (row.name, source, ", ".join(held)), "server")
-        if target is not None and target not in hypervisors:
-            raise StratusError("ComputeHostNotFound", "Compute host %s could not be found." % target, "host")
-        if target == source:
+        if target is not None and target == source:  # Nova's evacuate words it so (a 400)
             raise StratusError("InvalidRequest", "The target host can't be the same one.", "host")
-        candidates = [target] if target else [h for h in hypervisors if h != source]
-        image = catalog.find_image(plan.image.id) if plan.image and plan.image.id else None
-        flavor = plan.flavor
-        spec = RequestSpec(flavor={"name": flavor.get("name"), "vcpus": int(flavor.get("vcpus", 0)),
-                                   "memory_mb": int(flavor.get("ram", 0)), "root_gb": int(flavor.get("disk", 0)),
-                                   "ephemeral_gb": int(flavor.get("ephemeral", 0) or 0),
-                                   "swap": int(flavor.get("swap", 0) or 0),
-                                   "extra_specs": dict(flavor.get("extra_specs") or {})},
-                           image=dict(image or {}), availability_zone=None if target else row.availability_zone,
-                           force_hosts=[target] if force else [], project_id=row.project_id,
-                           requested_networks=[str(n["id"]) for n in plan.networks])
-        (selection,) = FilterScheduler(config).select_destinations(
-            host_states(candidates, hostvars, catalog, usage), spec, [row.uuid])
-        dest = selection.host
+        dest = move.select_destination(conn, row, plan, plan.flavor, hypervisors, hostvars, catalog, config,
+                                       target, force)
         if check_mode:
             return ActionResult(True, dict(views.server_view(row), host=dest, task_state=EVACUATE.task_state), dest)
         lifecycle.record_leftover(conn, source, row, "evacuated to %s while %s was down" % (dest, source),

@@ -3,7 +3,7 @@
 """What the state store says about each host, for the scheduler, read only.
 
 ``usage(conn)`` gives per host what ``compute_api.host_states`` takes: the resources claimed
-(claims of live instances plus leftovers not yet cleaned), the instances there (``instance_uuids``),
+(claims of live instances, leftovers not yet cleaned, and what a migration's source still holds), the instances there (``instance_uuids``),
 ``num_io_ops`` (builds under way, Nova's io_workload), ``failed_builds`` (builds that
 failed on the host since its last successful spawn, Nova's counter that a success resets) and
 ``service_disabled`` with ``disabled_reason`` (the operator disabled the host: os-services) and
@@ -22,7 +22,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services, migration_records
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import (
     claims, instance_action_events, instances, leftovers,
@@ -32,19 +32,21 @@ BUILD_EVENTS = ("compute_allocate_network", "compute_prep_block_device", "comput
 
 
 def usage_by_host(conn: Connection, except_instance: t.Optional[str] = None) -> dict[str, dict[str, int]]:
-    """What is used on each host: claims of live instances (but ``except_instance``'s) plus
-    leftovers not yet cleaned."""
+    """What is used on each host: claims of live instances (but ``except_instance``'s), leftovers not
+    yet cleaned, and the old resources a migration's source holds until it is confirmed or reverted."""
     used: dict[str, dict[str, int]] = {}
+    rows: list[t.Any] = []
     for table in (claims, leftovers):
         query = sa.select(table.c.host, table.c.vcpus, table.c.memory_mb, table.c.disk_gb)
         if except_instance is not None and table is claims:
             query = query.where(claims.c.instance_uuid != except_instance)
-        for row in conn.execute(query):
-            u = _entry(used, row.host)
-            u["vcpus"] += row.vcpus
-            u["memory_mb"] += row.memory_mb
-            u["disk_gb"] += row.disk_gb
-            u["instances"] += 1
+        rows.extend(conn.execute(query))
+    for row in rows + migration_records.held_by_host(conn):
+        u = _entry(used, row.host)
+        u["vcpus"] += row.vcpus
+        u["memory_mb"] += row.memory_mb
+        u["disk_gb"] += row.disk_gb
+        u["instances"] += 1
     return used
 
 

@@ -187,6 +187,33 @@ if sa is not None:
         sa.Column("forced_down", sa.Boolean, nullable=False, server_default=sa.false()),
     )
 
+    # Nova's migration records: a resize, cold migration or live migration of a server from source_compute
+    # to dest_compute. While its status holds (resources/migration_records.HOLDING) the source keeps the
+    # server's old resources (vcpus, memory_mb, disk_gb: its old claim), so a revert always fits; old_plan
+    # and old_flavor are what a revert restores and what a confirm cleans from the source.
+    migrations = sa.Table(
+        "migrations", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+        sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
+        sa.Column("migration_type", sa.String(32), nullable=False),
+        sa.Column("source_compute", sa.String(255), nullable=False, index=True),
+        sa.Column("dest_compute", sa.String(255), nullable=False, index=True),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("old_flavor", sa.JSON, nullable=False),
+        sa.Column("new_flavor", sa.JSON, nullable=False),
+        sa.Column("old_plan", sa.JSON, nullable=False),
+        sa.Column("old_vm_state", sa.String(32), nullable=False),
+        sa.Column("vcpus", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("memory_mb", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("disk_gb", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("request_id", sa.String(255)),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -198,4 +225,4 @@ if sa is not None:
 else:
     metadata = instances = instance_actions = instance_action_events = None
     claims = ip_allocations = volumes = placement_lock = leftovers = None
-    baremetal_nodes = baremetal_node_events = compute_services = None
+    baremetal_nodes = baremetal_node_events = compute_services = migrations = None
