@@ -522,6 +522,23 @@ def server_evacuate(ctx: typer.Context, names: ServersArg,
     _run_actions(ctx, names, "evacuate", check, fmt, host=host, force=True if force else None)
 
 
+@server_app.command("live-migrate", epilog="""Examples:
+
+  stratus --user root --project ops --role admin server live-migrate web-1
+
+  stratus --user root --project ops --role admin server live-migrate web-1 --host hv2 -o json""")
+def server_live_migrate(ctx: typer.Context, names: ServersArg,
+                        host: t.Annotated[t.Optional[str], typer.Option(
+                            "--host", help="The destination (checked by the filters unless --force); default: "
+                                           "the scheduler's pick.")] = None,
+                        force: t.Annotated[bool, typer.Option("--force", help="Skip the filters for --host.")] = False,
+                        check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+    """Move running servers to another hypervisor without stopping them (Nova's live migration; admin): libvirt
+    copies their memory and local disks; same uuid and IPs. An ACTIVE server only. A server already on --host
+    by a live migration is left as it is. Waits until done; a failed one stays on its host, ACTIVE."""
+    _run_actions(ctx, names, "live_migrate", check, fmt, host=host, force=True if force else None)
+
+
 @server_app.command("list", epilog="""Examples:
 
   stratus server list

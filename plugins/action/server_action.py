@@ -14,6 +14,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config i
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.evacuate import request_evacuate
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.live_migrate import request_live_migrate
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import request_action
 
 
@@ -31,7 +32,7 @@ class ActionModule(StoreReadAction):
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"), args.get("flavor"),
                                           args.get("host"), args["force"])
-        if action.step not in ("stop", "start", "reboot_soft", "reboot_hard", "rebuild"):
+        if action.step not in ("stop", "start", "reboot_soft", "reboot_hard", "rebuild", "live_migrate"):
             raise StratusError("InvalidRequest", "%s is not in this Stratus yet" % action.name, "action")
         catalog = self.catalog(task_vars)
         image = catalog.image(args["image"]) if args.get("image") is not None else None
@@ -44,6 +45,13 @@ class ActionModule(StoreReadAction):
                                        args["force"], self.store_url(task_vars), bool(self._task.check_mode),
                                        request_id)
             return self._result(outcome, request_id)
+        if action.name == "live_migrate":  # the source migrates; its destination prepares first
+            live = request_live_migrate(args["server"], self.caller(task_vars),
+                                        list((task_vars.get("groups") or {}).get("hypervisors") or []),
+                                        task_vars.get("hostvars") or {}, catalog, config, args.get("host"),
+                                        args["force"], self.store_url(task_vars), bool(self._task.check_mode),
+                                        request_id)
+            return dict(self._result(live, request_id), live_destinations=[live.dest] if live.dest else [])
 
         def image_check(plan: t.Any, host: str) -> None:
             server_actions.check_image_on_host(plan, host, t.cast(dict, image), task_vars.get("hostvars") or {},
