@@ -10,7 +10,7 @@ INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STRATUS_STATE_DIR ?= $(abspath $(LAB_STATE))/store
 
-.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench bench-baremetal bench-power reliability
+.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench bench-baremetal bench-power bench-live-migration reliability
 
 setup:
 	@bash setup/bootstrap.sh
@@ -81,12 +81,13 @@ bench-scheduler: setup
 
 # Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
 # lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
-# Then the bare-metal and power sections (bench.json's "baremetal" and "power" keys, labs of their own).
+# Then the bare-metal, power and live-migration sections (bench.json's "baremetal", "power" and "live_migration" keys, labs of their own).
 # SIZES=10 for a short run (REPEATS: 3 at least, the report is a median).
 bench: image
 	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
 	@$(PY) bench/baremetal_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 	@$(PY) bench/power_bench.py $(if $(REPEATS),--repeats $(REPEATS))
+	@$(PY) bench/live_migration_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 
 # The bare-metal section alone (bench.json's "baremetal" key): N = 1..4 deploys and deletes against a
 # plain sushy script making the same Redfish calls, on a lab of its own (one hypervisor, five nodes).
@@ -97,6 +98,11 @@ bench-baremetal: image
 # against libvirt-python making the same calls on the same domains, on a lab of its own (stxg, 10.237).
 bench-power: image
 	@$(PY) bench/power_bench.py $(if $(POWER_N),--servers $(POWER_N)) $(if $(REPEATS),--repeats $(REPEATS))
+
+# The live-migration section alone (bench.json's "live_migration" key): one live migration of a 256 MiB guest
+# with its disks, Stratus against virsh migrate --live --copy-storage-all, alternated, on a lab of its own.
+bench-live-migration: image
+	@$(PY) bench/live_migration_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 
 # Reliability scenarios (reliability/scenarios/*.py, docs/reliability.md); writes reliability.json.
 # ONLY=concurrency,hostile_input runs some; QUICK=1 their short versions.

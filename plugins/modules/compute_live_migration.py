@@ -12,7 +12,7 @@ description:
   - With I(step=migrate), on the source, for each instance - first where its guest runs, asking this
     hypervisor's libvirt and the destination's (I(dest_uri)); a guest already on the destination is left
     there (C(location=destination)); with I(resume) (a rerun after a killed run) a guest still on the source
-    is not migrated (C(location=source): the action plugin rolls the migration back).
+    is not migrated (C(location=source) - the action plugin rolls the migration back).
   - Otherwise C(virDomainMigrateToURI3) to I(dest_uri) with the flags C(VIR_MIGRATE_LIVE),
     C(VIR_MIGRATE_PEER2PEER) (the source's libvirtd drives the migration; with I(mode=direct) this module
     calls C(virDomainMigrate3) over its own connection to both instead), C(VIR_MIGRATE_NON_SHARED_DISK) (or

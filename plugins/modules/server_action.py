@@ -37,6 +37,14 @@ description:
     I(force)); the claim moves there, the old host keeps a leftover that the first run reaching it again
     cleans (domain, disks, DHCP entry), and the rebuild step builds the server there from its plan - same
     uuid, IPs, image and config drive. A server with volumes (in the old host's pool) is refused.
+  - C(live_migrate) (admin, policy C(os_compute_api:os-migrate-server:migrate_live); from ACTIVE with nothing in
+    progress) moves a running server to another hypervisor, libvirt copying its memory and local disks - the
+    scheduler picks it (or checks I(host) with its filters, unless I(force)); both hosts need
+    C(stratus_migration_uri), the destination C(stratus_migration_address) (C(MigrationPreCheckError)). The
+    destination's M(stratus.compute.compute_live_migration_prep) prepares it, the source's
+    M(stratus.compute.compute_live_migration) migrates it (Nova's task state C(migrating)) and ends it on the
+    destination, or rolls it back (ACTIVE on its host, the fault kept). A server already on I(host) by a
+    completed live migration is left as it is. A server with volumes is refused.
   - A bare-metal server's stop, start and reboot are recorded the same way; the controller does them through
     its node's BMC in the same run (M(stratus.compute.baremetal_power)), and RV(nodes) names the node, not
     RV(hosts). Its other actions are not in this version (C(InvalidRequest)).
@@ -90,6 +98,7 @@ author:
 seealso:
   - module: stratus.compute.compute_power
   - module: stratus.compute.baremetal_power
+  - module: stratus.compute.compute_live_migration
   - module: stratus.compute.server_info
 """
 
@@ -109,6 +118,12 @@ EXAMPLES = r"""
   stratus.compute.server_action:
     server: web-1
     action: evacuate
+
+- name: Live-migrate web-1 to hv2, the guest running on (admin)
+  stratus.compute.server_action:
+    server: web-1
+    action: live_migrate
+    host: hv2
 
 - name: Hard-reboot a server by uuid
   stratus.compute.server_action:
@@ -132,6 +147,13 @@ nodes:
   returned: success
   type: list
   elements: str
+live_destinations:
+  description:
+    - With I(action=live_migrate) - the destination, whose step prepares before the source's (in RV(hosts)) migrates;
+      empty when nothing is to be done.
+  returned: success, with I(action=live_migrate)
+  type: list
+  elements: str
 server_uuids:
   description: The server's uuid when the action was recorded (the power step's work); else empty.
   returned: success
@@ -145,7 +167,7 @@ error:
   description:
     - On failure, C(code), C(message) and C(field) - C(InstanceNotFound), C(NoUniqueMatch),
       C(InstanceInvalidState), C(PolicyNotAuthorized), C(InvalidRequest), C(ImageNotFound), C(NoValidHost),
-      C(ComputeServiceInUse), C(ComputeHostNotFound),
+      C(ComputeServiceInUse), C(ComputeHostNotFound), C(UnableToMigrateToSelf), C(MigrationPreCheckError),
       C(ImageUnacceptable), C(FlavorMemoryTooSmall), C(FlavorDiskSmallerThanImage), C(Forbidden) (a launch
       override); nothing was changed.
   returned: failure

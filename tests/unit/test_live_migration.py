@@ -23,7 +23,6 @@ SIZES = {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40}
 HOSTVARS = {h: dict(SIZES, stratus_migration_address="10.245.251.%d" % k,
                     stratus_migration_uri="qemu+tcp://10.245.251.%d/system" % k)
             for k, h in enumerate(("hv1", "hv2", "hv3"), 1)}
-START = None
 
 
 @pytest.fixture()
@@ -37,10 +36,10 @@ def web(db_url: str) -> str:
     return uuid
 
 
-def live(db_url: str, ref: str, who: dict = ADMIN, target: t.Optional[str] = None, force: bool = False,
+def live(db_url: str, ref: str, who: t.Optional[dict] = None, target: t.Optional[str] = None, force: bool = False,
          hostvars: t.Optional[dict] = None, check: bool = False,
          hypervisors: t.Sequence[str] = ("hv1", "hv2")) -> live_migrate.LiveMigration:
-    return live_migrate.request_live_migrate(ref, caller(who), list(hypervisors), hostvars or HOSTVARS,
+    return live_migrate.request_live_migrate(ref, caller(who or ADMIN), list(hypervisors), hostvars or HOSTVARS,
                                              Catalog(CATALOG, CATALOG), SchedulerConfig.from_dict(None), target,
                                              force, db_url, check, "req-live")
 

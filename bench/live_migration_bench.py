@@ -1,0 +1,246 @@
+# Copyright: (c) 2026, Stratus contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""make bench-live-migration: one live migration of a guest with 256 MiB of RAM and its disks, Stratus against
+libvirt's own `virsh migrate --live --copy-storage-all`.
+
+A lab of its own (two hypervisors with the lab's migration network, prefix stxz, subnets 10.246.K.0). Two
+guests of the lab's guest image (256 MiB, 1 vCPU, a qcow2 overlay root disk of the image), booted first, not
+timed: the floor's, a bare domain in hv1's migration pool (stratus_lab.migration.start_guest); Stratus's, a
+server of flavor m1.live (1 vCPU, 256 MiB, a 1 GiB root disk) built by provision.yml (on the host the scheduler picks). Then, holding the
+lab lock, alternately, for each round:
+
+  floor    stratus_lab.migration.virsh_live_migrate: `virsh migrate --live --persistent --undefinesource
+           --copy-storage-all` to the other hypervisor over the migration network
+  stratus  playbooks/server_action.yml with action live_migrate (what `stratus server live-migrate` runs): the
+           destination prepared, libvirt's migration (the same copy of every writable disk), the source
+           cleaned, the store updated
+
+each guest going to the other host and back round after round. Each migration is checked: the guest runs on
+the destination and not on the source, and its heartbeat (`STRATUS-GUEST alive uptime=`) goes on there.
+Medians, the ratio Stratus / floor (target <= 1.3) and the first round's Ansible profile go to bench.json's
+"live_migration" key.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+import libvirt
+import yaml
+
+from bench import BenchError, cpu_times, machine_snapshot, playbook, steal_share
+from stratus_lab import inventory_overlay, migration
+from stratus_lab.ansible_run import caller_env
+from stratus_lab.console import console_log, heartbeats
+from stratus_lab.lab import LabError
+from stratus_lab.lock import lab_lock
+from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import rows as store_rows, sqlite_url
+
+BENCH = ROOT / "bench"
+ACTIONS = ROOT / "playbooks" / "server_action.yml"
+IMAGE = ROOT / "build" / "images" / "stratus-guest.qcow2"
+FLAVOR = {"id": "20", "name": "m1.live", "vcpus": 1, "ram": migration.GUEST_MEMORY_MIB, "disk": 1, "ephemeral": 0,
+          "swap": 0}
+FLOOR_DOMAIN = "live-floor"
+ADMIN = {"user_id": "root", "project_id": "ops", "roles": ["admin"]}  # live migration is an admin's
+BOOT_S = 300.0
+TARGET = 1.3
+
+
+def catalog_overlay() -> dict[str, t.Any]:
+    """The demo catalog's flavors and m1.live (an inventory overlay replaces the list whole)."""
+    demo = yaml.safe_load((DEMO_INVENTORY / "group_vars" / "all" / "catalog.yml").read_text())
+    return {"stratus_flavors": list(demo["stratus_flavors"]) + [FLAVOR]}
+
+
+def wait_for(what: str, done: t.Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise BenchError("no %s after %.0f s" % (what, timeout))
+        time.sleep(0.5)
+
+
+def running_on(lab: LabSession, k: int, ref: str) -> bool:
+    """Whether hvK runs the domain named or with the uuid `ref`."""
+    conn = libvirt.open(lab.host(k).libvirt_uri())
+    try:
+        for lookup in (conn.lookupByName, conn.lookupByUUIDString):
+            try:
+                dom = lookup(ref)
+            except libvirt.libvirtError:
+                continue
+            return dom.state()[0] in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED)
+        return False
+    finally:
+        conn.close()
+
+
+class LiveBench:
+    def __init__(self, lab: LabSession, work: Path) -> None:
+        self.lab = lab
+        self.work = work
+        self.records: list[dict[str, t.Any]] = []
+        self.profile: dict[str, t.Any] = {}
+        self.lock_waits: list[float] = []
+        self.overlay = inventory_overlay.write(lab.state / "bench-live-overlay", catalog_overlay())
+        self.uuid = ""
+        self.floor_at = 1    # the hypervisor each guest runs on
+        self.stratus_at = 1
+
+    def store(self, query: str) -> list[tuple]:
+        return [tuple(r) for r in store_rows(sqlite_url(self.lab.state / "store"), query)]
+
+    def build(self) -> None:
+        """The two guests, booted, not timed."""
+        hv1 = self.lab.host(1)
+        log = migration.start_guest(hv1, FLOOR_DOMAIN, IMAGE)
+        request = [{"name": "live", "flavor": FLAVOR["name"], "image": "stratus-guest", "networks": [{"name": "demo"}]}]
+        playbook(self.lab, PROVISION, {"stratus_servers": request}, inventories=[DEMO_INVENTORY, self.overlay])
+        ((self.uuid, host),) = self.store("select uuid, host from instances where deleted = '' and name = 'live'")
+        self.stratus_at = int(host[2:])
+        wait_for("heartbeat of the floor's guest", lambda: bool(heartbeats(log)), BOOT_S)
+        wait_for("heartbeat of the Stratus guest", lambda: bool(heartbeats(console_log(self.lab.state, self.uuid, host))),
+                 BOOT_S)
+
+    def timed(self, method: str, rep: int, action: t.Callable[[], t.Any]) -> None:
+        snapshot = machine_snapshot(self.lab)
+        ticks = cpu_times()
+        start = time.monotonic()
+        action()
+        seconds = time.monotonic() - start
+        steal = steal_share(ticks, cpu_times())
+        self.records.append({"method": method, "rep": rep, "seconds": round(seconds, 3), "machine_before": snapshot,
+                             "cpu_steal_during": steal})
+        print("bench-live-migration: %-8s rep %d: %6.2fs (load %.1f, steal %s)"
+              % (method, rep + 1, seconds, snapshot["loadavg_1m"], "?" if steal is None else "%d%%" % round(100 * steal)),
+              flush=True)
+
+    def check_moved(self, what: str, name: str, src: int, dst: int, log: Path, before: int) -> None:
+        """Running on dst, not on src, its heartbeat going on there with a larger uptime."""
+        if not running_on(self.lab, dst, name) or running_on(self.lab, src, name):
+            raise BenchError("%s: not running on hv%d alone after the migration" % (what, dst))
+        wait_for("%s's heartbeat on hv%d" % (what, dst), lambda: any(u > before for u in heartbeats(log)), 120)
+
+    def floor(self, rep: int) -> None:
+        src, dst = self.floor_at, 3 - self.floor_at
+        before = max(heartbeats(migration.console_path(self.lab.host(src), FLOOR_DOMAIN)) or [0])
+        self.timed("floor", rep, lambda: migration.virsh_live_migrate(self.lab.host(src), self.lab.host(dst),
+                                                                      FLOOR_DOMAIN))
+        self.check_moved("floor", FLOOR_DOMAIN, src, dst, migration.console_path(self.lab.host(dst), FLOOR_DOMAIN),
+                         before)
+        self.floor_at = dst
+
+    def stratus(self, rep: int) -> None:
+        src, dst = self.stratus_at, 3 - self.stratus_at
+        before = max(heartbeats(console_log(self.lab.state, self.uuid, "hv%d" % src)) or [0])
+        env = dict(self.lab.env, ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
+                   ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(self.work / "live.json"),
+                   **caller_env(ADMIN))
+        extra = {"stratus_actions": [{"server": self.uuid, "action": "live_migrate", "host": "hv%d" % dst}]}
+        self.timed("stratus", rep, lambda: playbook(self.lab, ACTIONS, extra, env,
+                                                    inventories=[DEMO_INVENTORY, self.overlay]))
+        state = self.store("select host, vm_state, task_state from instances where uuid = '%s'" % self.uuid)
+        if state != [("hv%d" % dst, "active", None)]:
+            raise BenchError("stratus: the store has (host, vm_state, task_state) %s after the migration" % state)
+        self.check_moved("stratus", self.uuid, src, dst, console_log(self.lab.state, self.uuid, "hv%d" % dst), before)
+        self.stratus_at = dst
+        path = self.work / "live.json"
+        if rep == 0 and path.exists():
+            data = json.loads(path.read_text())
+            self.profile = {"until_first_task": data["until_first_task"], "by_task": data["by_name"]}
+
+    def round(self, rep: int) -> None:
+        with lab_lock() as waited:
+            self.lock_waits.append(round(waited, 1))
+            # alternated: which goes first changes every round
+            for method in (("floor", "stratus") if rep % 2 == 0 else ("stratus", "floor")):
+                getattr(self, method)(rep)
+
+
+def section(bench: LiveBench, repeats: int, started: datetime.datetime, error: t.Optional[str]) -> dict[str, t.Any]:
+    med = {m: statistics.median([r["seconds"] for r in bench.records if r["method"] == m])
+           for m in ("floor", "stratus") if any(r["method"] == m for r in bench.records)}
+    ratio = round(med["stratus"] / med["floor"], 2) if len(med) == 2 and med["floor"] else None
+    loads = [r["machine_before"]["loadavg_1m"] for r in bench.records]
+    return {
+        "benchmark": "one live migration of a 256 MiB guest with its disks: stratus (playbooks/server_action.yml "
+                     "live_migrate) vs virsh migrate --live --copy-storage-all",
+        "complete": error is None,
+        "error": error,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": {"repeats": repeats, "hypervisors": 2, "image": "stratus-guest (the lab's guest)",
+                       "flavor": "%s (1 vCPU, %d MiB, 1 GiB root disk; Stratus's also has its config drive, made "
+                                 "on the destination, not copied)" % (FLAVOR["name"], FLAVOR["ram"]),
+                       "floor": "stratus_lab.migration.virsh_live_migrate (virsh migrate --live --persistent "
+                                "--undefinesource --copy-storage-all over the lab's migration network)",
+                       "stratus": "the whole playbook: ansible-playbook start, the request, the destination's "
+                                  "preparation, libvirt's migration (PEER2PEER, NON_SHARED_DISK), the source's "
+                                  "clean-up, the report",
+                       "order": "alternated: floor first in even rounds, stratus first in odd ones",
+                       "statistic": "median wall seconds of the rounds"},
+        "seconds": med,
+        "ratio_stratus_over_floor": ratio,
+        "target": {"ratio_at_most": TARGET, "met": ratio is not None and ratio <= TARGET},
+        "ansible_profile_first_round": bench.profile,
+        "machine": {"cpus": os.cpu_count(),
+                    "loadavg_1m_during": {"min": min(loads, default=None), "max": max(loads, default=None)},
+                    "lab_lock_waits_seconds": bench.lock_waits},
+        "measurements": bench.records,
+    }
+
+
+def main(argv: t.Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--state-dir", type=Path, default=Path("/tmp/stratus-bench-live-lab"))
+    parser.add_argument("--prefix", default="stxz")
+    parser.add_argument("--subnet-base", default="10.246")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench.json",
+                        help="a JSON file whose 'live_migration' key gets the report (other keys are kept)")
+    args = parser.parse_args(argv)
+    if args.repeats < 3:
+        parser.error("--repeats: at least 3, the report is a median")
+    if not IMAGE.exists():
+        parser.error("%s is missing: run `make image` first" % IMAGE)
+    lab = LabSession(args.state_dir, args.prefix, args.subnet_base, hypervisors=2)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    error = None
+    with tempfile.TemporaryDirectory(prefix="stratus-bench-live-") as tmp:
+        bench: t.Optional[LiveBench] = None
+        try:
+            lab.up()
+            bench = LiveBench(lab, Path(tmp))
+            with lab_lock():
+                bench.build()
+            for rep in range(args.repeats):
+                bench.round(rep)
+        except (BenchError, LabError, subprocess.TimeoutExpired, libvirt.libvirtError) as exc:
+            error = str(exc)
+            print("bench-live-migration: %s" % error, file=sys.stderr)
+        finally:
+            lab.down()
+        report = section(bench, args.repeats, started, error) if bench else {"complete": False, "error": error}
+    whole = json.loads(args.output.read_text()) if args.output.exists() else {}
+    whole["live_migration"] = report
+    args.output.write_text(json.dumps(whole, indent=2) + "\n")
+    print(json.dumps({k: report.get(k) for k in ("complete", "seconds", "ratio_stratus_over_floor", "target")},
+                     indent=2))
+    print("bench-live-migration: wrote the 'live_migration' section of %s" % args.output)
+    return 0 if error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

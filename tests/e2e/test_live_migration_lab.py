@@ -1,0 +1,196 @@
+"""End-to-end: live migration (Nova's, disks copied) between two real libvirtds of the lab.
+
+One lab of two hypervisors with the lab's migration network (each libvirtd reachable from the other at its
+stratus_migration_uri); one server built by provision.yml, then `stratus server live-migrate`: the guest keeps
+running (its console's `alive uptime=` heartbeat goes on on the destination's console with a larger uptime,
+and no new ready line there), keeps its uuid and IP, and nothing of it stays on the source (domain, disks,
+DHCP entry); the store says so (host, claim, migration completed, the action log). A rerun naming the host
+it is on changes nothing; a host that does not pass the filters is NoValidHost and changes nothing; a
+migration that fails (the destination's migration address wrong) is rolled back: the guest still running on
+its source, the destination's half removed; a stopped server is InstanceInvalidState.
+
+Its own prefix, subnet and state dir (stxv / 10.245); one lab bring-up. Needs root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from stratus_lab import inventory_overlay
+from stratus_lab.console import READY, console_log, ready_line
+from stratus_lab.host import dhcp_entries_command
+from stratus_lab.paths import DEMO_INVENTORY, ROOT
+from stratus_lab.session import LabSession
+from stratus_lab.store import rows as store_rows, sqlite_url
+from wait_helpers import wait_until  # tests/wait_helpers.py
+
+STATE = Path("/tmp/stratus-e2e-live-migration")
+PREFIX = "stxv"
+SUBNET = "10.245"
+STRATUS = ROOT / ".venv" / "bin" / "stratus"
+DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
+ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
+WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
+BOOT_S = 300.0
+INSTANCE_POOL = "/var/lib/libvirt/stratus/instances"
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("/usr/sbin/libvirtd") is None, reason="libvirtd not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> t.Iterator[LabSession]:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=2, caller=DEMO) as session:
+        yield session
+
+
+def rows(query: str) -> list[tuple]:
+    return [tuple(row) for row in store_rows(sqlite_url(STATE / "store"), query)]
+
+
+def web() -> tuple:
+    ((uuid, host, vm_state, task_state, fault),) = rows(
+        "select uuid, host, vm_state, task_state, fault from instances where name = 'web' and deleted = ''")
+    return uuid, host, vm_state, task_state, json.loads(fault) if fault else None
+
+
+def on_host(lab: LabSession, host: str, command: str) -> str:
+    return lab.host(int(host[2:])).in_namespaces(command).strip()
+
+
+def other(host: str) -> str:
+    return "hv1" if host == "hv2" else "hv2"
+
+
+def heartbeats(uuid: str, host: str) -> list[int]:
+    """The uptimes of the guest's heartbeat lines on `host`'s console log of it."""
+    text = console_log(STATE, uuid, host).read_text(errors="replace") if console_log(STATE, uuid, host).exists() else ""
+    return [int(line.rsplit("uptime=", 1)[1]) for line in text.splitlines()
+            if "STRATUS-GUEST alive uptime=" in line and line.rsplit("uptime=", 1)[1].strip().isdigit()]
+
+
+def holds(lab: LabSession, host: str, uuid: str) -> dict[str, bool]:
+    """What `host` holds of the server: its domain, its disks in the instance pool, its DHCP entry."""
+    ((plan,),) = rows("select plan from instances where uuid = '%s'" % uuid)
+    nic = json.loads(plan)["nics"][0]
+    return {"domain": uuid in on_host(lab, host, "virsh -q -c qemu:///system list --all --uuid"),
+            "disks": uuid in on_host(lab, host, "ls %s 2>/dev/null || true" % INSTANCE_POOL),
+            "dhcp": nic["mac"].lower() in on_host(lab, host, dhcp_entries_command(nic["libvirt_network"])).lower()}
+
+
+def actions_of(uuid: str) -> list[tuple]:
+    return rows("select a.action, e.event, e.result from instance_actions a left join instance_actions_events e on "
+                "e.action_id = a.id where a.instance_uuid = '%s' order by a.id, e.id" % uuid)
+
+
+def host_overlay(host: str, variables: dict[str, t.Any]) -> Path:
+    """An inventory source giving one host variables of its own (they beat the lab inventory's: it comes later)."""
+    directory = STATE / "live-host-overlay"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yml").write_text(json.dumps({"all": {"hosts": {host: variables}}}))
+    return directory
+
+
+def cli(lab: LabSession, *args: str, overlay: t.Optional[dict[str, t.Any]] = None,
+        host_vars: t.Optional[tuple[str, dict[str, t.Any]]] = None) -> subprocess.CompletedProcess:
+    """The CLI as an admin on the lab's inventories (then an overlay of variables for all, or for one host) and
+    store; JSON out."""
+    extra = ["-i", str(inventory_overlay.write(STATE / "live-overlay", overlay))] if overlay else []
+    extra += ["-i", str(host_overlay(*host_vars))] if host_vars else []
+    return subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), *extra, *ADMIN, *args,
+                           "-o", "json"], capture_output=True, text=True, env=dict(lab.env, STRATUS_LAB_DIR=str(STATE)),
+                          cwd=str(STATE), timeout=900, check=False)
+
+
+def ok(proc: subprocess.CompletedProcess) -> dict[str, t.Any]:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_a_running_server(lab: LabSession) -> None:
+    run = lab.provision([WEB])
+    assert run.returncode == 0, run.stdout[-3000:]
+    uuid, host = web()[:2]
+    assert ready_line(STATE, uuid, host, timeout=BOOT_S)
+    wait_until(lambda: heartbeats(uuid, host), "the guest's heartbeat", timeout=BOOT_S, interval=1)
+
+
+def test_live_migration_keeps_the_guest_running_with_its_uuid_and_ip(lab: LabSession) -> None:
+    uuid, source = web()[:2]
+    dest = other(source)
+    ((ip,),) = rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)
+    ready = ready_line(STATE, uuid, source, timeout=1)
+    assert ready.endswith(f"uuid={uuid} ip={ip}")
+    before = heartbeats(uuid, source)[-1]
+    out = ok(cli(lab, "server", "live-migrate", uuid))
+    assert out["changed"] and [(s["id"], s["host"], s["status"]) for s in out["servers"]] == [(uuid, dest, "ACTIVE")]
+    assert web() == (uuid, dest, "active", None, None)
+    assert on_host(lab, dest, "virsh -c qemu:///system domstate %s" % uuid) == "running"
+    # the same guest goes on there: its heartbeat, uptime growing, and never a new boot
+    wait_until(lambda: any(u > before for u in heartbeats(uuid, dest)), "the heartbeat on %s" % dest,
+               timeout=120, interval=1)
+    assert READY not in console_log(STATE, uuid, dest).read_text(errors="replace")
+    assert holds(lab, source, uuid) == {"domain": False, "disks": False, "dhcp": False}
+    assert holds(lab, dest, uuid) == {"domain": True, "disks": True, "dhcp": True}
+    assert rows("select address from ip_allocations where instance_uuid = '%s'" % uuid) == [(ip,)]
+    assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(dest,)]
+    assert rows("select migration_type, source_compute, dest_compute, status from migrations where instance_uuid = "
+                "'%s'" % uuid) == [("live-migration", source, dest, "completed")]
+    assert actions_of(uuid)[-3:] == [("live-migration", "conductor_live_migrate_instance", "Success"),
+                                     ("live-migration", "compute_pre_live_migration", "Success"),
+                                     ("live-migration", "compute_live_migration", "Success")]
+    assert rows("select count(*) from leftovers") == [(0,)]
+    # a rerun (the host it is on, by that migration) changes nothing
+    again = ok(cli(lab, "server", "live-migrate", uuid, "--host", dest))
+    assert not again["changed"] and web()[1] == dest and len(actions_of(uuid)) == len(rows(
+        "select 1 from instance_actions a join instance_actions_events e on e.action_id = a.id where "
+        "a.instance_uuid = '%s'" % uuid)) and rows("select count(*) from migrations") == [(1,)]
+
+
+def test_a_host_that_does_not_pass_the_filters_is_no_valid_host(lab: LabSession) -> None:
+    uuid, host = web()[:2]
+    target = other(host)
+    ok(cli(lab, "hypervisor", "disable", target, "--reason", "maintenance"))
+    try:
+        before = (web(), actions_of(uuid))
+        proc = cli(lab, "server", "live-migrate", uuid, "--host", target)
+        assert proc.returncode != 0 and "NoValidHost" in proc.stdout + proc.stderr
+        assert (web(), actions_of(uuid)) == before and rows("select count(*) from migrations") == [(1,)]
+    finally:
+        ok(cli(lab, "hypervisor", "enable", target))
+
+
+def test_a_failed_migration_is_rolled_back_and_the_guest_runs_on(lab: LabSession) -> None:
+    uuid, source = web()[:2]
+    dest = other(source)
+    # the destination's libvirt is reached, but its QEMU is told to listen on an address it does not have
+    proc = cli(lab, "server", "live-migrate", uuid, host_vars=(dest, {"stratus_migration_address": SUBNET + ".251.99"}))
+    assert proc.returncode != 0 and "MigrationError" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    ((_u, host, vm_state, task_state, fault),) = [web()]
+    assert (host, vm_state, task_state, fault["code"]) == (source, "active", None, "MigrationError")
+    assert on_host(lab, source, "virsh -c qemu:///system domstate %s" % uuid) == "running"
+    assert holds(lab, dest, uuid) == {"domain": False, "disks": False, "dhcp": False}  # its half cleaned
+    assert holds(lab, source, uuid) == {"domain": True, "disks": True, "dhcp": True}
+    assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(source,)]
+    assert rows("select status from migrations where instance_uuid = '%s' order by id desc limit 1" % uuid) == [
+        ("failed",)]
+    assert rows("select count(*) from leftovers") == [(0,)]
+    assert actions_of(uuid)[-1] == ("live-migration", "compute_live_migration", "Error")
+
+
+def test_a_stopped_server_is_instance_invalid_state(lab: LabSession) -> None:
+    uuid = web()[0]
+    ok(cli(lab, "server", "stop", uuid, overlay={"stratus_shutdown_timeout": 0}))
+    before = (web(), actions_of(uuid))
+    proc = cli(lab, "server", "live-migrate", uuid)
+    assert proc.returncode != 0 and "InstanceInvalidState" in proc.stdout + proc.stderr
+    assert (web(), actions_of(uuid)) == before
