@@ -127,8 +127,11 @@ extends_documentation_fragment:
   - stratus.compute.attributes
 attributes:
   check_mode:
-    support: partial
-    details: Through the action plugin, names the servers it would migrate; changes nothing and contacts no host.
+    support: full
+    details:
+      - The module says where each guest runs (as with I(resume)) and migrates nothing; with I(step=prepare), whether
+        the console directory would be made. Through the action plugin, names the servers it would migrate and
+        contacts no host.
   diff_mode:
     support: none
 author:

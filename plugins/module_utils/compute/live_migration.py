@@ -300,10 +300,11 @@ def migrate_one(src: t.Any, dst: t.Optional[t.Any], element: t.Mapping[str, t.An
     return out
 
 
-def run_prepare(params: dict[str, t.Any]) -> dict[str, t.Any]:
+def run_prepare(params: dict[str, t.Any], check_mode: bool = False) -> dict[str, t.Any]:
     """The destination's part beside the network and block device steps: the console log directory."""
     made = not os.path.isdir(domains.CONSOLE_DIR)
-    os.makedirs(domains.CONSOLE_DIR, mode=0o700, exist_ok=True)
+    if not check_mode:
+        os.makedirs(domains.CONSOLE_DIR, mode=0o700, exist_ok=True)
     return {"changed": made, "instances": {e["uuid"]: {"ok": True, "changed": made} for e in params["instances"]}}
 
 
@@ -336,13 +337,17 @@ def run_migrate(params: dict[str, t.Any], open_conn: t.Callable[[str], t.Any] = 
 
 
 def run_live_migration_module() -> None:
-    """The module's main(): parse, hold the host lock, run the step, report."""
+    """The module's main(): parse, hold the host lock (not in check mode), run the step, report."""
     from ansible.module_utils.basic import AnsibleModule
 
-    module = AnsibleModule(argument_spec=LIVE_MIGRATION_ARG_SPEC, supports_check_mode=False)
+    module = AnsibleModule(argument_spec=LIVE_MIGRATION_ARG_SPEC, supports_check_mode=True)
     try:
-        with host_lock():
-            result = run_prepare(module.params) if module.params["step"] == "prepare" else run_migrate(module.params)
+        if module.check_mode:  # where each guest runs, what would be made; nothing changes
+            result = run_prepare(module.params, True) if module.params["step"] == "prepare" else \
+                run_migrate(dict(module.params, resume=True))
+        else:
+            with host_lock():
+                result = run_prepare(module.params) if module.params["step"] == "prepare" else run_migrate(module.params)
         module.exit_json(**result)
     except StratusError as exc:
         module.exit_json(**error_result(exc))
