@@ -35,8 +35,12 @@ class ActionModule(LiveMigrationStep):
         try:
             args = dict(args, instances=[plan.to_dict()] if module != MODULE else [
                 {"uuid": plan.uuid, "domain_name": plan.domain_name}])
-            res = (self.run_with_uploads(module, args, [plan], task_vars) if module == BLOCK_DEVICES
-                   else self.run_step_module(module, args, task_vars))
+            if module == MODULE:  # takes no plans (run_step_module would send whole ones)
+                res = self._execute_module(module, module_args=args, task_vars=task_vars)
+            elif module == BLOCK_DEVICES:
+                res = self.run_with_uploads(module, args, [plan], task_vars)
+            else:
+                res = self.run_step_module(module, args, task_vars)
         except AnsibleConnectionFailure as exc:
             return {"ok": False, "error": {"code": "HypervisorUnavailable", "message": "unreachable: %s" % exc}}
         except StratusError as exc:
