@@ -60,7 +60,7 @@ TARGET = 1.3
 
 def catalog_overlay() -> dict[str, t.Any]:
     """The demo catalog's flavors and m1.live (an inventory overlay replaces the list whole)."""
-    demo = yaml.safe_load((DEMO_INVENTORY / "group_vars" / "all" / "catalog.yml").read_text())
+    demo = yaml.safe_load((ROOT / "inventory" / "group_vars" / "all" / "catalog.yml").read_text())
     return {"stratus_flavors": list(demo["stratus_flavors"]) + [FLAVOR]}
 
 

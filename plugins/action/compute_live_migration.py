@@ -15,18 +15,20 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.live_migration import LiveMigrationStep
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import with_pool_paths
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 MODULE = "stratus.compute.compute_live_migration"
 # The host's variables for the module's options, unless the task gives them.
+POOL_OPTIONS = ("base_pool_path", "instance_pool_path")
 HOST_OPTIONS = {"completion_timeout": "stratus_live_migration_completion_timeout",
                 "mode": "stratus_live_migration_mode", "disk_copy": "stratus_live_migration_disk_copy"}
 
 
 class ActionModule(LiveMigrationStep):
     SIDE = "from"
-    _VALID_ARGS = frozenset(("uri", "run_uuids", "db_url", "base_pool_path", "instance_pool_path") + tuple(HOST_OPTIONS))
+    _VALID_ARGS = frozenset(("uri", "run_uuids", "db_url") + POOL_OPTIONS + tuple(HOST_OPTIONS))
 
     def select(self, conn: t.Any, host: str, uuids: t.Optional[list[str]]) -> list[tuple[t.Any, t.Any]]:
         return live_migrate.migrating_from(conn, host, uuids)
@@ -36,16 +38,20 @@ class ActionModule(LiveMigrationStep):
         dest_uri, dest_address = live_migrate.migration_vars(record.dest_compute, task_vars.get("hostvars") or {},
                                                              address=True)
         plan = read_plan(row.plan, uuid=row.uuid)
-        args = {k: v for k, v in self._task.args.items() if k in HOST_OPTIONS}
+        args = {k: v for k, v in self._task.args.items() if k in tuple(HOST_OPTIONS) + POOL_OPTIONS}
         for option, variable in HOST_OPTIONS.items():
             if variable in task_vars:
                 args.setdefault(option, task_vars[variable])
+        args = with_pool_paths(args, task_vars)
         return dict(args, uri=self._task.args.get("uri") or task_vars.get("stratus_libvirt_uri", "qemu:///system"),
-                    step="migrate", dest_uri=dest_uri, dest_address=dest_address,
+                    dest_uri=dest_uri, dest_address=dest_address,
                     resume=record.status != "preparing", instances=[{
                         "uuid": row.uuid, "domain_name": plan.domain_name,
                         "disks": [{"device_name": d.get("device_name"), "path": d.get("path")} for d in plan.disks or []
-                                  if d.get("device_name") and d.get("path")]}])
+                                  if d.get("device_name") and d.get("path")],
+                        # what goes from this host once the guest runs there (no secrets: nothing is built)
+                        "source_plan": live_migrate.local_plan(read_plan(record.old_plan, uuid=row.uuid))
+                        .without_secrets()[0].to_dict()}])
 
     def handle(self, db_url: t.Optional[str], host: str, row: t.Any, record: t.Any,
                task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -66,10 +72,7 @@ class ActionModule(LiveMigrationStep):
         one = (res.get("instances") or {}).get(row.uuid) or {}
         where = one.get("location", "unknown")
         if where == "destination":
-            with store.transaction(db_url) as conn:
-                live_migrate.set_status(conn, record, "post-migrating")
-            old = live_migrate.local_plan(read_plan(record.old_plan, uuid=row.uuid))
-            left = self.clean([old.for_cleanup()], task_vars).get(row.uuid)
+            left = one.get("source_left")  # the module removed the rest of this host's half
             how = "from %s to %s%s" % (host, record.dest_compute, " in %.1f s" % one["seconds"] if "seconds" in one else
                                        " (found there by a rerun)")
             live_migrate.completed(db_url, row.uuid, record.id, start, how, source_left=left)

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The destination's half of a live migration (Nova's pre_live_migration), see
 plugins/modules/compute_live_migration_prep.py: for each server of the run migrating to this hypervisor, what
-an earlier failed attempt left here cleaned, the console directory, the network and DHCP entry, the disks
-(the base image uploaded when missing, the root overlay, ephemeral and swap disks, the config drive) made
-with the build's own modules; the plan gets their paths. A failure is rolled back at once."""
+an earlier failed attempt left here cleaned, then the module of the same name once (the console directory,
+the network and DHCP entry, the disks: the base image uploaded when missing, the root overlay, ephemeral and
+swap disks, the config drive, with the build's own step code); the plan gets their paths. A failure is
+rolled back at once."""
 from __future__ import annotations
 
 import typing as t
@@ -18,9 +19,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step impor
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
-MODULE = "stratus.compute.compute_live_migration"
-NETWORK = "stratus.compute.compute_network"
-BLOCK_DEVICES = "stratus.compute.compute_block_devices"
+MODULE = "stratus.compute.compute_live_migration_prep"
 
 
 class ActionModule(LiveMigrationStep):
@@ -30,17 +29,10 @@ class ActionModule(LiveMigrationStep):
     def select(self, conn: t.Any, host: str, uuids: t.Optional[list[str]]) -> list[tuple[t.Any, t.Any]]:
         return live_migrate.migrating_to(conn, host, uuids)
 
-    def _call(self, module: str, args: dict[str, t.Any], plan: BuildPlan, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        """One module call for the plan; its entry, or a fault (``error``) when it failed or the host did."""
+    def _prepare(self, args: dict[str, t.Any], plan: BuildPlan, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The module once (twice when it asks for images); the plan's entry, or a fault (``error``)."""
         try:
-            args = dict(args, instances=[plan.to_dict()] if module != MODULE else [
-                {"uuid": plan.uuid, "domain_name": plan.domain_name}])
-            if module == MODULE:  # takes no plans (run_step_module would send whole ones)
-                res = self._execute_module(module, module_args=args, task_vars=task_vars)
-            elif module == BLOCK_DEVICES:
-                res = self.run_with_uploads(module, args, [plan], task_vars)
-            else:
-                res = self.run_step_module(module, args, task_vars)
+            res = self.run_with_uploads(MODULE, dict(args, instances=[plan.to_dict()]), [plan], task_vars)
         except AnsibleConnectionFailure as exc:
             return {"ok": False, "error": {"code": "HypervisorUnavailable", "message": "unreachable: %s" % exc}}
         except StratusError as exc:
@@ -48,7 +40,7 @@ class ActionModule(LiveMigrationStep):
         one = (res.get("instances") or {}).get(plan.uuid)
         if one is None or not one.get("ok"):
             return {"ok": False, "error": dict((one or {}).get("error") or res.get("error") or {
-                "code": "MigrationError", "message": res.get("msg") or "no result from %s" % module})}
+                "code": "MigrationError", "message": res.get("msg") or "no result from %s" % MODULE})}
         return one
 
     def handle(self, db_url: t.Optional[str], host: str, row: t.Any, record: t.Any,
@@ -75,12 +67,8 @@ class ActionModule(LiveMigrationStep):
                 with store.transaction(db_url) as conn:
                     for left in earlier:
                         lifecycle.clear_leftover(conn, left.id)
-        for module, args in ((MODULE, {"uri": uri, "step": "prepare"}),
-                             (NETWORK, {"uri": uri, "state": "present"}),
-                             (BLOCK_DEVICES, dict(pools, uri=uri, state="present",
-                                                  image_checksums=checksums))):
-            if outcome["ok"]:
-                outcome = self._call(module, args, plan, task_vars)
+        if outcome["ok"]:
+            outcome = self._prepare(dict(pools, uri=uri, state="present", image_checksums=checksums), plan, task_vars)
         if outcome["ok"]:
             with store.transaction(db_url) as conn:
                 live_migrate.prepared(conn, row.uuid, outcome.get("disks") or [])

@@ -9,10 +9,10 @@ short_description: Live-migrate libvirt domains to another hypervisor, Nova's wa
 version_added: 0.1.0
 description:
   - The hypervisor half of Nova's live migration (task state C(migrating)) without shared storage.
-  - With I(step=migrate), on the source, for each instance - first where its guest runs, asking this
-    hypervisor's libvirt and the destination's (I(dest_uri)); a guest already on the destination is left
-    there (C(location=destination)); with I(resume) (a rerun after a killed run) a guest still on the source
-    is not migrated (C(location=source) - the action plugin rolls the migration back).
+  - On the source, for each instance - first where its guest runs, asking this hypervisor's libvirt and the
+    destination's (I(dest_uri)); a guest already on the destination is left there (C(location=destination));
+    with I(resume) (a rerun after a killed run) a guest still on the source is not migrated
+    (C(location=source) - the action plugin rolls the migration back).
   - Otherwise C(virDomainMigrateToURI3) to I(dest_uri) with the flags C(VIR_MIGRATE_LIVE),
     C(VIR_MIGRATE_PEER2PEER) (the source's libvirtd drives the migration; with I(mode=direct) this module
     calls C(virDomainMigrate3) over its own connection to both instead), C(VIR_MIGRATE_NON_SHARED_DISK) (or
@@ -24,14 +24,13 @@ description:
   - The job's progress is polled; when it has not completed within the completion timeout (Nova's
     C(live_migration_completion_timeout) - I(completion_timeout) seconds per GiB of RAM and of each copied
     disk, each counted as at least 2 GiB) it is aborted and the guest stays on the source.
-  - With I(step=prepare), on the destination (Nova's pre_live_migration, beside the network and block device
-    steps that M(stratus.compute.compute_live_migration_prep) runs there) - the directory of the domain's
-    console log.
+  - A guest on the destination (migrated now or found there) has what this hypervisor still holds of it removed
+    when its C(source_plan) is given (Nova's post live migration at the source) - the domain if still defined,
+    the local disks and config drive, the DHCP entry; what cannot be is named in C(source_left).
   - Normally run through the action plugin of the same name on the controller (C(playbooks/action_steps.yml)),
     which takes this hypervisor's servers whose live migration is prepared from the state store and ends each
-    one there - on the destination (Nova's post live migration - this host's disks and DHCP entry removed, the
-    server's host the destination, the migration C(completed)) or back on this host (Nova's rollback - the
-    migration C(failed), the destination's half cleaned there). The host's variables
+    one there - on the destination (the server's host the destination, the migration C(completed)) or back on
+    this host (Nova's rollback - the migration C(failed), the destination's half cleaned there). The host's variables
     C(stratus_live_migration_completion_timeout), C(stratus_live_migration_mode) and
     C(stratus_live_migration_disk_copy) give I(completion_timeout), I(mode) and I(disk_copy) unless the task does.
 options:
@@ -39,22 +38,19 @@ options:
     description: The libvirt connection URI on this hypervisor.
     type: str
     default: qemu:///system
-  step:
-    description: C(migrate) on the source, C(prepare) on the destination.
-    type: str
-    required: true
-    choices: [prepare, migrate]
   dest_uri:
     description:
-      - With I(step=migrate) - how this hypervisor's libvirt reaches the destination's (its C(stratus_migration_uri),
+      - How this hypervisor's libvirt reaches the destination's (its C(stratus_migration_uri),
         Nova's C(live_migration_uri)) - C(qemu+tcp), C(qemu+tls) or C(qemu+ssh), a host (an IPv4 address or a
         name), an optional port, C(/system); the user only with C(qemu+ssh). Checked whole.
     type: str
+    required: true
   dest_address:
     description:
-      - With I(step=migrate) - the destination's address on the migration network (its C(stratus_migration_address)),
+      - The destination's address on the migration network (its C(stratus_migration_address)),
         an IPv4 address or a host name. Checked whole.
     type: str
+    required: true
   instances:
     description: The domains. Normally filled in by the action plugin from the state store.
     type: list
@@ -76,6 +72,19 @@ options:
         type: list
         elements: dict
         default: []
+      source_plan:
+        description:
+          - The server's build plan on this hypervisor, without its secrets (its local disks and NICs) - what is
+            removed here once the guest runs on the destination. Omitted, nothing is removed.
+        type: dict
+  base_pool_path:
+    description: The base image pool directory (the source's disks are deleted from the pools).
+    type: path
+    default: /var/lib/libvirt/stratus/base
+  instance_pool_path:
+    description: The instance disk pool directory.
+    type: path
+    default: /var/lib/libvirt/stratus/instances
   resume:
     description:
       - A rerun after a killed run - find where each guest runs and migrate none (the action plugin finishes
@@ -129,9 +138,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - The module says where each guest runs (as with I(resume)) and migrates nothing; with I(step=prepare), whether
-        the console directory would be made. Through the action plugin, names the servers it would migrate and
-        contacts no host.
+      - The module says where each guest runs (as with I(resume)), migrates and removes nothing. Through the action
+        plugin, names the servers it would migrate and contacts no host.
   diff_mode:
     support: none
 author:
@@ -154,7 +162,8 @@ instances:
       C(source), C(nowhere), or C(unknown) when the destination's libvirt could not be asked), and after a
       migration C(seconds), C(completion_timeout) (seconds), C(flags) (libvirt's), C(migrate_disks) and
       C(progress) (the last samples of the job - C(elapsed), C(memory_processed), C(memory_total),
-      C(disk_processed), C(disk_total), C(data_remaining)).
+      C(disk_processed), C(disk_total), C(data_remaining)); C(source_left) when what this host holds of a guest on
+      the destination could not all be removed.
     - On failure C(error) (C(code) - C(MigrationError), C(MigrationPreCheckError), C(InvalidRequest) - C(message),
       C(field)).
   returned: always, unless refused

@@ -8,46 +8,27 @@ module: compute_live_migration_prep
 short_description: Prepare a hypervisor to receive live-migrated servers, Nova's way
 version_added: 0.1.0
 description:
-  - The destination's half of Nova's live migration (its pre_live_migration), for the servers of the run whose
-    live migration M(stratus.compute.server_action) recorded to this hypervisor (migration status C(queued) or
-    C(preparing)). An action plugin on the controller that runs, on this hypervisor, what a failed earlier
-    attempt left here cleaned (its leftover), then M(stratus.compute.compute_live_migration) with
-    I(step=prepare) (the console log directory), M(stratus.compute.compute_network) (the network and the
-    server's DHCP entry) and M(stratus.compute.compute_block_devices) (the base image uploaded when the base
-    pool lacks it, the root overlay, ephemeral and swap disks of the same names, sizes and formats as on the
-    source, the config drive, which libvirt does not copy).
-  - The migration's status becomes C(preparing), and the server's plan gets the disks' paths here (the
-    migration record keeps the source's plan). Then the source's step migrates.
+  - The destination's half of Nova's live migration (its pre_live_migration) - the directory of the domains'
+    console logs, then the build's network step (the network and the server's DHCP entry) and block device
+    step (the root overlay on the cached base image, ephemeral and swap disks of the same names, sizes and
+    formats as on the source, the config drive, which libvirt does not copy) in one call; the base images
+    the pool lacks are asked for first (RV(images_needed)), as M(stratus.compute.compute_block_devices) does.
+  - Normally run through the action plugin of the same name on the controller (C(playbooks/action_steps.yml)),
+    for the servers of the run whose live migration M(stratus.compute.server_action) recorded to this hypervisor
+    (migration status C(queued) or C(preparing)). It first cleans what a failed earlier attempt left here (its
+    leftover); the migration's status becomes C(preparing) and the server's plan gets the disks' paths here (the
+    migration record keeps the source's plan). Then the source's M(stratus.compute.compute_live_migration)
+    migrates.
   - A failure is rolled back at once (Nova's rollback_live_migration_at_destination) - what was made here is
     removed (a leftover when it cannot be), the claim goes back to the source, the server stays there ACTIVE
     with the fault, the migration is C(failed).
-  - Run by C(playbooks/server_action.yml) (C(playbooks/action_steps.yml)); a host with nothing to prepare is
-    not contacted.
-options:
-  run_uuids:
-    description: The servers of this run; those migrating to this host are prepared. Omitted, every such server.
-    type: list
-    elements: str
-  uri:
-    description: The libvirt connection URI on the hypervisor (default the C(stratus_libvirt_uri) variable).
-    type: str
-  base_pool_path:
-    description: The base image pool directory (default the C(stratus_base_pool_path) variable).
-    type: str
-  instance_pool_path:
-    description: The instance disk pool directory (default the C(stratus_instance_pool_path) variable).
-    type: str
-  db_url:
-    description: The state store URL; defaults as for M(stratus.compute.server).
-    type: str
+  - I(state=absent) is refused (C(InvalidRequest)) - the build's steps remove.
+options: {}
 extends_documentation_fragment:
+  - stratus.compute.hypervisor
+  - stratus.compute.block_devices
   - stratus.compute.attributes
-attributes:
-  check_mode:
-    support: partial
-    details: Names the servers it would prepare for; changes nothing and contacts no host.
-  diff_mode:
-    support: none
+  - stratus.compute.attributes.step
 author:
   - Stratus contributors (@stratus-compute)
 seealso:
@@ -62,8 +43,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+images_needed:
+  description: Ids of images the base pool lacks or holds with another checksum (see I(image_checksums)).
+  returned: when an image must be uploaded first
+  type: list
+  elements: str
 instances:
-  description: Per server uuid, C(ok) and on failure C(error) (C(code), C(message)); the migration is then rolled back.
+  description:
+    - Per server uuid, C(ok), C(changed) and C(disks) (as M(stratus.compute.compute_block_devices) gives them), or
+      C(error) (C(code), C(message)) and C(step) (C(network) or C(block_devices)); the migration is then rolled back.
   returned: always, unless refused
   type: dict
 error:
@@ -71,3 +59,13 @@ error:
   returned: failure
   type: dict
 """
+
+from ansible_collections.stratus.compute.plugins.module_utils.compute.live_migration import run_prepare_module
+
+
+def main() -> None:
+    run_prepare_module()
+
+
+if __name__ == "__main__":
+    main()

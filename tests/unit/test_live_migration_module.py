@@ -92,7 +92,7 @@ class FakeDomain:
 
 
 def params(**over: t.Any) -> dict[str, t.Any]:
-    base = {"uri": "qemu:///system", "step": "migrate", "dest_uri": DEST_URI, "dest_address": "10.245.251.2",
+    base = {"uri": "qemu:///system", "dest_uri": DEST_URI, "base_pool_path": "/b", "instance_pool_path": "/i", "dest_address": "10.245.251.2",
             "instances": [{"uuid": UUID, "domain_name": NAME, "disks": []}], "resume": False,
             "completion_timeout": 800, "mode": "p2p", "disk_copy": "full"}
     return dict(base, **over)
@@ -218,3 +218,29 @@ def test_bad_input_is_refused_before_libvirt() -> None:
     FakeDomain(src, dst)
     out = run(src, dst, instances=[{"uuid": UUID, "domain_name": "instance-other", "disks": []}])
     assert (out["ok"], out["error"]["field"]) == (False, "instances.domain_name")
+
+
+def test_the_sources_half_goes_once_the_guest_runs_on_the_destination(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, t.Any]] = []
+
+    def step(name: str, ok: bool = True) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        def runner(params: dict[str, t.Any]) -> dict[str, t.Any]:
+            calls.append((name, params["state"], params["instance_pool_path"] if name == "block_devices" else None))
+            entry = {"ok": True, "changed": True} if ok else {"ok": False, "error": {"message": "pool busy"}}
+            return {"instances": {UUID: entry}}
+        return runner
+    monkeypatch.setattr(lm.steps, "run_block_devices", step("block_devices", ok=False))
+    monkeypatch.setattr(lm.steps, "run_network", step("network"))
+    monkeypatch.setattr(lm.domains, "ensure_absent", lambda conn, uuid: calls.append(("domain", uuid)) or False)
+    src, dst = FakeConn("src"), FakeConn("dst")
+    FakeDomain(src, dst)
+    element = {"uuid": UUID, "domain_name": NAME, "disks": [], "source_plan": {"uuid": UUID}}
+    out = run(src, dst, instances=[element])
+    assert out["location"] == "destination"
+    assert calls == [("domain", UUID), ("block_devices", "absent", "/i"), ("network", "absent", None)]
+    assert out["source_left"] == "block_devices: pool busy"
+    calls.clear()
+    again = run(src, dst, instances=[element], resume=True)  # a rerun finds it there and cleans again
+    assert again["location"] == "destination" and [c[0] for c in calls] == ["domain", "block_devices", "network"]
+    calls.clear()
+    assert run(src, dst, instances=[element], resume=True, check=True)["location"] == "destination" and calls == []

@@ -2,9 +2,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Live migration on a hypervisor, Nova's libvirt driver's way (without shared storage: the disks are copied).
 
-- ``prepare`` (on the destination, Nova's pre_live_migration; the action plugin also runs the network and
-  block device steps there): the console log directory the domain's serial log is written to.
-- ``migrate`` (on the source, Nova's live_migration): first where the guest runs, asking both libvirts (a
+- the destination's preparation (``run_prepare``, module compute_live_migration_prep; Nova's
+  pre_live_migration): the console log directory the domain's serial log is written to, then the build's
+  network and block device steps in one call (the network and DHCP entry; the base image asked for when
+  missing, the root overlay, ephemeral and swap disks, the config drive).
+- the migration (``run_migrate``, module compute_live_migration, on the source; Nova's live_migration): first
+  where the guest runs, asking both libvirts (a
   rerun after a kill finds a migration that ended, or one that never started); then, unless it is already
   on the destination or this is a rerun (``resume``), ``virDomainMigrateToURI3`` to the destination's
   libvirt (PEER2PEER: the source libvirtd drives it) or ``virDomainMigrate3`` over a connection this module
@@ -12,7 +15,9 @@
   address>``, the writable disks copied (NON_SHARED_DISK, or NON_SHARED_INC: the top image only), the
   domain persisted on the destination and undefined on the source. The job's progress is polled; past
   the completion timeout (Nova's ``live_migration_completion_timeout``: seconds per GiB of RAM and disk,
-  each counted as at least 2 GiB) the job is aborted. Each instance ends with where its guest runs.
+  each counted as at least 2 GiB) the job is aborted. Each instance ends with where its guest runs; one on the
+  destination has the source's half removed (Nova's post_live_migration at the source: the domain if still
+  defined, the local disks and config drive, the DHCP entry).
 
 Holds the host lock as every changing step does: a rerun waits for a migration a killed run left going.
 Standard library and libvirt-python only.
@@ -27,8 +32,10 @@ import time
 import typing as t
 import xml.etree.ElementTree as ET
 
-from ansible_collections.stratus.compute.plugins.module_utils.compute import domain as domains
-from ansible_collections.stratus.compute.plugins.module_utils.compute.common import host_lock
+from ansible_collections.stratus.compute.plugins.module_utils.compute import domain as domains, steps
+from ansible_collections.stratus.compute.plugins.module_utils.compute.common import (
+    BLOCK_DEVICE_ARG_SPEC, host_lock, run_module, step_argument_spec,
+)
 from ansible_collections.stratus.compute.plugins.module_utils.compute.libvirt_conn import (
     connect, error_text, is_no_domain, libvirt,
 )
@@ -42,7 +49,6 @@ HOST_RE = re.compile(r"%s(?:\.%s)*" % (_LABEL, _LABEL))
 # production, qemu+tcp in the lab), a user only with ssh, an optional port, the system instance.
 MIGRATION_URI_RE = re.compile(r"qemu\+(?:tcp|tls|ssh)://(?:(?P<user>[a-z_][a-z0-9_-]{0,31})@)?"
                               r"(?P<host>[A-Za-z0-9.-]{1,253})(?::(?P<port>[0-9]{1,5}))?/system")
-STEPS = ("prepare", "migrate")
 MODES = ("p2p", "direct")
 DISK_COPIES = ("full", "incremental")
 # Nova's live_migration_completion_timeout (seconds per GiB) and its floor of 2 GiB for RAM and each disk.
@@ -54,14 +60,16 @@ JOB_WAIT_TIMEOUT = 3600.0
 # Mirrored by the module's DOCUMENTATION (plugins/modules/compute_live_migration.py).
 LIVE_MIGRATION_ARG_SPEC: dict[str, t.Any] = {
     "uri": {"type": "str", "default": "qemu:///system"},
-    "step": {"type": "str", "required": True, "choices": list(STEPS)},
-    "dest_uri": {"type": "str"},
-    "dest_address": {"type": "str"},
+    "dest_uri": {"type": "str", "required": True},
+    "dest_address": {"type": "str", "required": True},
     "instances": {"type": "list", "elements": "dict", "default": [], "options": {
         "uuid": {"type": "str", "required": True},
         "domain_name": {"type": "str", "required": True},
         "disks": {"type": "list", "elements": "dict", "default": []},
+        "source_plan": {"type": "dict"},
     }},
+    "base_pool_path": {"type": "path", "default": steps.DEFAULT_BASE_POOL_PATH},
+    "instance_pool_path": {"type": "path", "default": steps.DEFAULT_INSTANCE_POOL_PATH},
     "resume": {"type": "bool", "default": False},
     "completion_timeout": {"type": "int", "default": COMPLETION_TIMEOUT_PER_GIB},
     "mode": {"type": "str", "default": "p2p", "choices": list(MODES)},
@@ -266,7 +274,8 @@ def migrate_one(src: t.Any, dst: t.Optional[t.Any], element: t.Mapping[str, t.An
     where = locate(src, dst, uuid)
     if where != "source" or params["resume"]:
         # already moved (post is left), never moved by a run that was killed (rollback), or lost
-        return {"ok": where == "destination", "changed": False, "location": where}
+        out = {"ok": where == "destination", "changed": False, "location": where}
+        return post_at_source(src, params, element, out) if where == "destination" and not params.get("check") else out
     if dst is None:
         return {"ok": False, "changed": False, "location": where, "error": {
             "code": "MigrationPreCheckError", "message": "the destination's libvirt at %s cannot be reached"
@@ -292,6 +301,8 @@ def migrate_one(src: t.Any, dst: t.Optional[t.Any], element: t.Mapping[str, t.An
                              "seconds": round(seconds, 2), "completion_timeout": timeout, "flags": flags,
                              "migrate_disks": call_params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS],
                              "progress": job.progress}
+    if where == "destination":
+        return post_at_source(src, params, element, out)
     if where != "destination":
         why = ("not completed within %d s (the completion timeout): aborted" % timeout if job.aborted else
                error_text(job.error) if job.error is not None else "the guest is not running on the destination")
@@ -300,12 +311,46 @@ def migrate_one(src: t.Any, dst: t.Optional[t.Any], element: t.Mapping[str, t.An
     return out
 
 
-def run_prepare(params: dict[str, t.Any], check_mode: bool = False) -> dict[str, t.Any]:
-    """The destination's part beside the network and block device steps: the console log directory."""
+def post_at_source(src: t.Any, params: t.Mapping[str, t.Any], element: t.Mapping[str, t.Any],
+                   out: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The guest runs on the destination: what the source still holds of it goes (Nova's post_live_migration
+    at the source): the domain if still defined, the local disks and config drive, the DHCP entry. What
+    cannot be is said in ``source_left`` (the action plugin keeps it as a leftover)."""
+    plan = element.get("source_plan")
+    if not plan:
+        return out
+    left = []
+    try:
+        out["changed"] = domains.ensure_absent(src, element["uuid"]) or out["changed"]
+    except StratusError as exc:
+        left.append("domain: %s" % exc.message)
+    pools = {k: params[k] for k in ("base_pool_path", "instance_pool_path")}
+    for step, runner, extra in (("block_devices", steps.run_block_devices, pools), ("network", steps.run_network, {})):
+        try:
+            res = runner(dict(extra, uri=params["uri"], state="absent", instances=[plan], secrets={}))
+            one = res["instances"].get(element["uuid"]) or {"error": {"message": "no result"}}
+        except StratusError as exc:
+            one = {"error": exc.to_dict()}
+        out["changed"] = out["changed"] or bool(one.get("changed"))
+        if not one.get("ok"):
+            left.append("%s: %s" % (step, (one.get("error") or {}).get("message")))
+    if left:
+        out["source_left"] = "; ".join(left)
+    return out
+
+
+def run_prepare(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The destination's preparation: the console log directory, then the network and block device steps."""
     made = not os.path.isdir(domains.CONSOLE_DIR)
-    if not check_mode:
-        os.makedirs(domains.CONSOLE_DIR, mode=0o700, exist_ok=True)
-    return {"changed": made, "instances": {e["uuid"]: {"ok": True, "changed": made} for e in params["instances"]}}
+    os.makedirs(domains.CONSOLE_DIR, mode=0o700, exist_ok=True)
+    res = steps.run_chain(params, (("network", steps.run_network), ("block_devices", steps.run_block_devices)),
+                          "a live migration's preparation")
+    return dict(res, changed=bool(res.get("changed")) or made)
+
+
+def run_prepare_module() -> None:
+    """compute_live_migration_prep's main()."""
+    run_module(run_prepare, step_argument_spec(BLOCK_DEVICE_ARG_SPEC))
 
 
 def run_migrate(params: dict[str, t.Any], open_conn: t.Callable[[str], t.Any] = connect,
@@ -337,17 +382,16 @@ def run_migrate(params: dict[str, t.Any], open_conn: t.Callable[[str], t.Any] = 
 
 
 def run_live_migration_module() -> None:
-    """The module's main(): parse, hold the host lock (not in check mode), run the step, report."""
+    """compute_live_migration's main(): parse, hold the host lock (not in check mode), migrate, report."""
     from ansible.module_utils.basic import AnsibleModule
 
     module = AnsibleModule(argument_spec=LIVE_MIGRATION_ARG_SPEC, supports_check_mode=True)
     try:
-        if module.check_mode:  # where each guest runs, what would be made; nothing changes
-            result = run_prepare(module.params, True) if module.params["step"] == "prepare" else \
-                run_migrate(dict(module.params, resume=True))
+        if module.check_mode:  # where each guest runs; nothing changes
+            result = run_migrate(dict(module.params, resume=True, check=True))
         else:
             with host_lock():
-                result = run_prepare(module.params) if module.params["step"] == "prepare" else run_migrate(module.params)
+                result = run_migrate(module.params)
         module.exit_json(**result)
     except StratusError as exc:
         module.exit_json(**error_result(exc))

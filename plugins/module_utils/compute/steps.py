@@ -303,14 +303,12 @@ def run_domain(params: dict[str, t.Any]) -> dict[str, t.Any]:
     return {"changed": inst_changed, "instances": results, "domain_type": current["type"]}
 
 
-def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
-    """The three steps in one call for servers already built: network, block devices, domain.
-
-    Each finds nothing to do when the server is as planned, and repairs what drifted (a lost DHCP
-    entry, a deleted overlay, a stopped domain). An instance that fails a step skips the rest.
-    """
+def run_chain(params: dict[str, t.Any], chain: t.Sequence[tuple[str, t.Callable[[dict[str, t.Any]], dict[str, t.Any]]]],
+              what: str) -> dict[str, t.Any]:
+    """Steps in one call for the same servers, each step's disks passed on to the next; the images the base
+    pool lacks asked for first (nothing else done then). An instance that fails a step skips the rest."""
     if params["state"] != "present":
-        raise StratusError("InvalidRequest", "converge only checks built servers; deleting is the steps' work",
+        raise StratusError("InvalidRequest", "%s only makes what is planned; deleting is the steps' work" % what,
                            "state")
     asking = _ask_for_images(params)
     if asking:
@@ -318,7 +316,7 @@ def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
     outcome: dict[str, dict[str, t.Any]] = {i["uuid"]: {"ok": True, "changed": False} for i in params["instances"]}
     todo = list(params["instances"])
     changed = False
-    for step, runner in (("network", run_network), ("block_devices", run_block_devices), ("domain", run_domain)):
+    for step, runner in chain:
         if not todo:
             break
         res = runner(dict(params, instances=todo, image_checksums={}))
@@ -340,6 +338,17 @@ def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
             going_on.append(element)
         todo = going_on
     return {"changed": changed, "instances": outcome}
+
+
+def run_converge(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The three steps in one call for servers already built: network, block devices, domain.
+
+    Each finds nothing to do when the server is as planned, and repairs what drifted (a lost DHCP
+    entry, a deleted overlay, a stopped domain). An instance that fails a step skips the rest.
+    """
+    # looked up at each call (tests replace the runners)
+    return run_chain(params, (("network", run_network), ("block_devices", run_block_devices), ("domain", run_domain)),
+                     "converge")
 
 
 READY_MARKER = "STRATUS-GUEST ready"

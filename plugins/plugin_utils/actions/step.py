@@ -36,7 +36,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables impor
 # Hypervisor failures that mean "the host is down": a delete then goes on without it.
 HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
 # The modules that build config drives, so take the plans' secrets (option `secrets`, no_log).
-TAKES_SECRETS = frozenset(("stratus.compute.compute_block_devices", "stratus.compute.compute_converge"))
+TAKES_SECRETS = frozenset(("stratus.compute.compute_block_devices", "stratus.compute.compute_converge",
+                           "stratus.compute.compute_live_migration_prep"))
 
 
 def secrets_apart(module: str, module_args: dict[str, t.Any]) -> dict[str, t.Any]:

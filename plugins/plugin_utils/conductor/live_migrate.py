@@ -10,9 +10,10 @@ hosts reachable for libvirt's migration (``stratus_migration_uri``, and the dest
 resources while it holds), the claim moved to the destination, task_state migrating, the instance action.
 
 Then the destination is prepared (status preparing; the plan gets the destination's disk paths, the record
-keeps the source's plan), the source migrates (running, post-migrating once the guest runs there), and the
+keeps the source's plan), the source migrates (running), and the
 server ends on the destination (completed) or back on its source (failed: the destination's half is a
-leftover there, cleaned by the next step on that host).
+leftover there, cleaned by the next step on that host). The statuses: queued, preparing, running, then
+completed, or failed (error when the guest runs on neither host).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ TYPE = "live-migration"
 # what the destination's step takes (to prepare) and what the source's step takes (to migrate, or to find
 # where a killed run left the guest)
 TO_PREPARE = ("queued", "preparing")
-TO_MIGRATE = ("preparing", "running", "post-migrating")
+TO_MIGRATE = ("preparing", "running")
 # the disks a migration makes on the destination (and deletes on the source); volumes do not move
 LOCAL_KINDS = ("image", "blank")
 URI_VAR, ADDRESS_VAR = "stratus_migration_uri", "stratus_migration_address"
