@@ -106,6 +106,7 @@ class LiveBench:
         """The two guests, booted, not timed."""
         hv1 = self.lab.host(1)
         log = migration.start_guest(hv1, FLOOR_DOMAIN, IMAGE)
+        migration.ensure_pool(self.lab.host(2))  # libvirt makes the copied disk in the pool of its directory
         request = [{"name": "live", "flavor": FLAVOR["name"], "image": "stratus-guest", "networks": [{"name": "demo"}]}]
         playbook(self.lab, PROVISION, {"stratus_servers": request}, inventories=[DEMO_INVENTORY, self.overlay])
         ((self.uuid, host),) = self.store("select uuid, host from instances where deleted = '' and name = 'live'")
