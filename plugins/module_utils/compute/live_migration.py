@@ -55,6 +55,7 @@ DISK_COPIES = ("full", "incremental")
 COMPLETION_TIMEOUT_PER_GIB = 800
 MIN_GIB = 2
 POLL_INTERVAL = 0.5
+JOIN_INTERVAL = 0.05
 JOB_WAIT_TIMEOUT = 3600.0
 
 # Mirrored by the module's DOCUMENTATION (plugins/modules/compute_live_migration.py).
@@ -246,10 +247,12 @@ class Migration:
         began = self.clock()
         worker = threading.Thread(target=self._run, name="live-migration", daemon=True)
         worker.start()
+        sampled = began
         while worker.is_alive():
-            worker.join(POLL_INTERVAL)
+            worker.join(JOIN_INTERVAL)  # short: the end of the job is seen at once
             elapsed = self.clock() - began
-            if worker.is_alive():
+            if worker.is_alive() and self.clock() - sampled >= POLL_INTERVAL:
+                sampled = self.clock()
                 self._sample(elapsed)
             if worker.is_alive() and self.timeout and elapsed > self.timeout and not self.aborted:
                 # Nova's live_migration_timeout_action abort: the guest stays on the source
@@ -319,6 +322,7 @@ def post_at_source(src: t.Any, params: t.Mapping[str, t.Any], element: t.Mapping
     plan = element.get("source_plan")
     if not plan:
         return out
+    began = time.monotonic()
     left = []
     try:
         out["changed"] = domains.ensure_absent(src, element["uuid"]) or out["changed"]
@@ -336,6 +340,7 @@ def post_at_source(src: t.Any, params: t.Mapping[str, t.Any], element: t.Mapping
             left.append("%s: %s" % (step, (one.get("error") or {}).get("message")))
     if left:
         out["source_left"] = "; ".join(left)
+    out["post_seconds"] = round(time.monotonic() - began, 2)
     return out
 
 
