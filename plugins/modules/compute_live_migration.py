@@ -15,8 +15,8 @@ description:
     (C(location=source) - the action plugin rolls the migration back).
   - Otherwise C(virDomainMigrateToURI3) to I(dest_uri) with the flags C(VIR_MIGRATE_LIVE),
     C(VIR_MIGRATE_PEER2PEER) (the source's libvirtd drives the migration; with I(mode=direct) this module
-    calls C(virDomainMigrate3) over its own connection to both instead), C(VIR_MIGRATE_NON_SHARED_DISK) (or
-    C(VIR_MIGRATE_NON_SHARED_INC) with I(disk_copy=incremental)), C(VIR_MIGRATE_PERSIST_DEST) and
+    calls C(virDomainMigrate3) over its own connection to both instead), C(VIR_MIGRATE_NON_SHARED_INC) (or
+    C(VIR_MIGRATE_NON_SHARED_DISK) with I(disk_copy=full)), C(VIR_MIGRATE_PERSIST_DEST) and
     C(VIR_MIGRATE_UNDEFINE_SOURCE); the parameters C(migrate_uri) C(tcp://<dest_address>) (the memory stream),
     C(listen_address) I(dest_address) (the destination's QEMU and the NBD server that receives the disks
     listen there), C(migrate_disks) (the writable file and block disks, not the read-only config drive),
@@ -107,11 +107,14 @@ options:
     choices: [p2p, direct]
   disk_copy:
     description:
+      - C(incremental) - only each disk's top image (C(VIR_MIGRATE_NON_SHARED_INC), Nova's block migration) - the
+        destination's root overlay, made on the same base image (its checksum the controller's), receives
+        what the guest wrote; ephemeral and swap disks have no base and are copied whole.
       - C(full) - every writable disk copied whole (C(VIR_MIGRATE_NON_SHARED_DISK), what
-        C(virsh migrate --copy-storage-all) does); C(incremental) - only each disk's top image
-        (C(VIR_MIGRATE_NON_SHARED_INC), Nova's choice for qcow2 overlays whose base image the destination has).
+        C(virsh migrate --copy-storage-all) does); into an overlay with a base on the destination QEMU then
+        writes every cluster of the disk's virtual size, zeroes too, which takes longer.
     type: str
-    default: full
+    default: incremental
     choices: [full, incremental]
   run_uuids:
     description:

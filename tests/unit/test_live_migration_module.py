@@ -94,7 +94,7 @@ class FakeDomain:
 def params(**over: t.Any) -> dict[str, t.Any]:
     base = {"uri": "qemu:///system", "dest_uri": DEST_URI, "base_pool_path": "/b", "instance_pool_path": "/i", "dest_address": "10.245.251.2",
             "instances": [{"uuid": UUID, "domain_name": NAME, "disks": []}], "resume": False,
-            "completion_timeout": 800, "mode": "p2p", "disk_copy": "full"}
+            "completion_timeout": 800, "mode": "p2p", "disk_copy": "incremental"}
     return dict(base, **over)
 
 
@@ -136,8 +136,8 @@ def test_addresses(host: str, ok: bool) -> None:
 
 def test_novas_flags() -> None:
     common = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
-    assert lm.migration_flags() == common | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_NON_SHARED_DISK
-    assert lm.migration_flags("direct", "incremental") == common | libvirt.VIR_MIGRATE_NON_SHARED_INC
+    assert lm.migration_flags() == common | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_NON_SHARED_INC
+    assert lm.migration_flags("direct", "full") == common | libvirt.VIR_MIGRATE_NON_SHARED_DISK
 
 
 def test_novas_completion_timeout_counts_each_at_least_two_gib() -> None:

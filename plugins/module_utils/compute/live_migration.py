@@ -12,7 +12,8 @@
   on the destination or this is a rerun (``resume``), ``virDomainMigrateToURI3`` to the destination's
   libvirt (PEER2PEER: the source libvirtd drives it) or ``virDomainMigrate3`` over a connection this module
   opens to both (``mode: direct``), with the migration stream on ``tcp://<destination's migration
-  address>``, the writable disks copied (NON_SHARED_DISK, or NON_SHARED_INC: the top image only), the
+  address>``, the writable disks copied (NON_SHARED_INC, Nova's: each disk's top image, the destination having
+  the base image; or NON_SHARED_DISK: whole), the
   domain persisted on the destination and undefined on the source. The job's progress is polled; past
   the completion timeout (Nova's ``live_migration_completion_timeout``: seconds per GiB of RAM and disk,
   each counted as at least 2 GiB) the job is aborted. Each instance ends with where its guest runs; one on the
@@ -74,7 +75,7 @@ LIVE_MIGRATION_ARG_SPEC: dict[str, t.Any] = {
     "resume": {"type": "bool", "default": False},
     "completion_timeout": {"type": "int", "default": COMPLETION_TIMEOUT_PER_GIB},
     "mode": {"type": "str", "default": "p2p", "choices": list(MODES)},
-    "disk_copy": {"type": "str", "default": "full", "choices": list(DISK_COPIES)},
+    "disk_copy": {"type": "str", "default": "incremental", "choices": list(DISK_COPIES)},
     # the action plugin's (it reads the host's servers from the store); the module ignores them
     "run_uuids": {"type": "list", "elements": "str"},
     "db_url": {"type": "str", "no_log": True},
@@ -107,7 +108,7 @@ def valid_migration_uri(value: t.Any, field: str) -> str:
     return value
 
 
-def migration_flags(mode: str = "p2p", disk_copy: str = "full") -> int:
+def migration_flags(mode: str = "p2p", disk_copy: str = "incremental") -> int:
     """Nova's live migration flags: LIVE, PEER2PEER (unless direct), the disks copied, the domain persisted on
     the destination and undefined on the source."""
     flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE |
