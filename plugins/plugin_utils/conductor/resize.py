@@ -44,6 +44,8 @@ CONFIRM = server_actions.ACTIONS["confirm_resize"]
 REVERT = server_actions.ACTIONS["revert_resize"]
 GiB = 1024 ** 3
 LOCAL_KINDS = ("image", "blank")           # the disks a move copies (volumes are refused)
+# the steps (server_actions.ACTIONS' step) this module records
+STEPS = ("resize", "confirm", "revert")
 MIGRATION_TYPE = {"resize": "resize", "migrate": "migration"}
 NOT_RESIZED = "Instance has not been resized."
 
