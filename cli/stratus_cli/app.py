@@ -98,8 +98,8 @@ STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT,
 app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
                   epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot, rebuild and "
-                              "evacuate them.",
+server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot, rebuild, "
+                              "resize, migrate and evacuate them.",
                          no_args_is_help=True)
 hypervisor_app = typer.Typer(help="Hypervisor capacity and usage; disable and enable for scheduling (admin).",
                              no_args_is_help=True)
@@ -540,6 +540,55 @@ def server_evacuate(ctx: typer.Context, names: ServersArg,
     """Move servers off a host that is down (Nova's evacuate; admin): rebuilt on another host from their plans,
     same uuid and IPs; the old host is cleaned when it is back. Waits until done, unless --no-wait."""
     _run_actions(ctx, names, "evacuate", check, fmt, wait, host=host, force=True if force else None)
+
+
+@server_app.command("resize", epilog="""Examples:
+
+  stratus server resize web-1 --flavor m1.small
+
+  stratus server confirm-resize web-1""")
+def server_resize(ctx: typer.Context, names: ServersArg,
+                  flavor: t.Annotated[str, typer.Option("--flavor", help="The new flavor's name or id.")],
+                  check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
+    """Resize servers (Nova's resize) to a new flavor: the scheduler picks a host for it, the server is powered
+    off, its disks are copied there and it starts with the new flavor (the root disk grows, never shrinks). It
+    waits in VERIFY_RESIZE for confirm-resize or revert-resize. From ACTIVE or SHUTOFF (stays stopped). Waits
+    until done, unless --no-wait."""
+    _run_actions(ctx, names, "resize", check, fmt, wait, flavor=flavor)
+
+
+@server_app.command("confirm-resize", epilog="""Examples:
+
+  stratus server confirm-resize web-1""")
+def server_confirm_resize(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
+                          fmt: OutputOpt = Format.table) -> None:
+    """Confirm a resize or cold migration (Nova's confirmResize): the old host's copy and claim go; the server is
+    ACTIVE or SHUTOFF. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "confirm_resize", check, fmt, wait)
+
+
+@server_app.command("revert-resize", epilog="""Examples:
+
+  stratus server revert-resize web-1""")
+def server_revert_resize(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
+                         fmt: OutputOpt = Format.table) -> None:
+    """Revert a resize or cold migration (Nova's revertResize): back on the old host with the old flavor and
+    disks; the new host's copy goes. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "revert_resize", check, fmt, wait)
+
+
+@server_app.command("migrate", epilog="""Examples:
+
+  stratus --user root --project ops --role admin server migrate web-1
+
+  stratus --user root --project ops --role admin server migrate web-1 --host hv2""")
+def server_migrate(ctx: typer.Context, names: ServersArg,
+                   host: t.Annotated[t.Optional[str], typer.Option(
+                       "--host", help="The new host (checked by the filters); default: the scheduler's pick.")] = None,
+                   check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
+    """Cold-migrate servers to another host (Nova's migrate; admin): powered off, disks copied, started there with
+    the same flavor, uuid and IPs; then confirm-resize or revert-resize. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "migrate", check, fmt, wait, host=host)
 
 
 def _server_now(ctx: typer.Context, name: str) -> dict[str, t.Any]:

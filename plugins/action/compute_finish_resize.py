@@ -54,8 +54,8 @@ class ActionModule(ServerSteps):
                 result.update(changed=False, instances={}, msg="nothing to do on %s" % host)
                 return result
             if self._task.check_mode:
-                result.update(changed=True, instances={r.uuid: {"ok": True, "changed": True}
-                                                        for r, _m in finishing + returning})
+                result.update(changed=True, instances={
+                    r.uuid: {"ok": True, "changed": True} for r, _m in finishing + returning})
                 return result
             start = lifecycle.now()
             faults: dict[str, dict[str, t.Any]] = {}

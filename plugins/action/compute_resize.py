@@ -55,8 +55,8 @@ class ActionModule(ServerSteps):
                 result.update(changed=False, instances={}, msg="nothing to do on %s" % host)
                 return result
             if self._task.check_mode:
-                result.update(changed=True, instances={r.uuid: {"ok": True, "changed": True}
-                                                        for r, _m in moving + confirming + reverting})
+                result.update(changed=True, instances={
+                    r.uuid: {"ok": True, "changed": True} for r, _m in moving + confirming + reverting})
                 return result
             outcomes = self._work(db_url, host, moving, confirming, reverting, task_vars)
         except StratusError as exc:

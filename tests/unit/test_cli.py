@@ -475,3 +475,40 @@ def test_rebuild_names_its_image(invoke: t.Callable[..., t.Any]) -> None:
     assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "rebuild",
                                                                "image": "guest"}]}
     assert invoke(["server", "rebuild", "web-1"], FakeRunner([])).exit_code == 2  # --image is required
+
+
+def test_resize_confirm_revert_and_migrate_run_server_action_yml(invoke: t.Callable[..., t.Any]) -> None:
+    resized = dict(SERVER, vm_state="resized", status="VERIFY_RESIZE", host="hv2",
+                   migration={"type": "resize", "status": "finished", "source": "hv1", "dest": "hv2"})
+    fake = FakeRunner([action_item(dict(SERVER, task_state="resize_prep"), "resize", hosts=[], move_first=["hv1"],
+                                   move_then=["hv2"]),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [resized]})])
+    res = invoke(["server", "resize", "web-1", "--flavor", "m1.small", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "resize",
+                                                               "flavor": "m1.small"}]}
+    out = json.loads(res.stdout)
+    assert out["servers"][0]["status"] == "VERIFY_RESIZE" and out["servers"][0]["migration"]["dest"] == "hv2"
+    assert invoke(["server", "resize", "web-1"], FakeRunner([])).exit_code == 2  # --flavor is required
+    for command, action in (("confirm-resize", "confirm_resize"), ("revert-resize", "revert_resize")):
+        fake = FakeRunner([action_item(SERVER, action),
+                           event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
+        assert invoke(["server", command, "web-1"], fake).exit_code == 0
+        assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": action}]}
+    fake = FakeRunner([action_item(SERVER, "migrate"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [resized]})])
+    assert invoke(["server", "migrate", "web-1", "--host", "hv2"], fake).exit_code == 0
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "migrate",
+                                                               "host": "hv2"}]}
+    refused = event("runner_item_on_ok", "stratus.compute.server_action", {
+        "changed": False, "failed": False, "item": {"server": "web-1", "action": "confirm_resize"},
+        "error": {"code": "InstanceInvalidState", "message": "Instance has not been resized.", "field": "action"}})
+    res = invoke(["server", "confirm-resize", "web-1"], FakeRunner([refused], status="failed"))
+    assert res.exit_code == 1 and "InstanceInvalidState: web-1: Instance has not been resized." in res.output
+
+
+def test_server_show_names_a_migration_under_way(invoke: t.Callable[..., t.Any]) -> None:
+    moving = dict(SERVER, migration={"type": "migration", "status": "finished", "source": "hv1", "dest": "hv2"})
+    res = invoke(["server", "show", "web-1"], FakeRunner([event("runner_on_ok", "stratus.compute.server_info",
+                                                                {"servers": [moving]})]))
+    assert res.exit_code == 0 and "migration finished: hv1 -> hv2" in res.output

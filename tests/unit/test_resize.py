@@ -182,8 +182,8 @@ def test_migrate_then_revert_puts_everything_back(db_url: str, web: str) -> None
         [(server, record)] = resize.moving_on_host(conn, "hv1", ("reverted",), "source")
         resize.revert_finished(conn, server, record, "hv1", lifecycle.now())
     server = row(db_url, web)
-    assert (server.vm_state, server.task_state, server.host, server.flavor["name"]) == ("active", None, "hv1",
-                                                                                         "m1.tiny")
+    assert (server.vm_state, server.task_state, server.host) == ("active", None, "hv1")
+    assert server.flavor["name"] == "m1.tiny"
     assert claim_of(db_url, web) == before and record_of(db_url, web).status == "reverted"
     assert [a for a, _events in log(db_url, web)][-2:] == ["migrate", "revertResize"]
     # reverted: a second revert changes nothing, a confirm has nothing to confirm
@@ -221,8 +221,8 @@ def test_a_failure_before_the_disks_left_rolls_back(db_url: str, web: str) -> No
         resize.resize_rolled_back(conn, server, record, "hv1", lifecycle.now(),
                                   {"code": "MigrationError", "message": "copy failed"})
     server = row(db_url, web)
-    assert (server.vm_state, server.task_state, server.host, server.flavor["name"]) == ("active", None, "hv1",
-                                                                                         "m1.tiny")
+    assert (server.vm_state, server.task_state, server.host) == ("active", None, "hv1")
+    assert server.flavor["name"] == "m1.tiny"
     assert server.fault["message"] == "copy failed" and claim_of(db_url, web)[0] == "hv1"
     assert record_of(db_url, web).status == "error"
     assert log(db_url, web)[-1] == ("resize", [("compute_resize_instance", "Error")])

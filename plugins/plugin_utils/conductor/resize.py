@@ -173,8 +173,8 @@ def _already_moved(row: t.Any, record: t.Any, action: server_actions.ServerActio
         return False
     if record.status != migration_records.FINISHED or record.migration_type != MIGRATION_TYPE[action.name]:
         return False
-    if new is not None and (str(new.get("id")), new.get("name")) != (str(record.new_flavor.get("id")),
-                                                                      record.new_flavor.get("name")):
+    asked = (str(new.get("id")), new.get("name")) if new is not None else None
+    if asked is not None and asked != (str(record.new_flavor.get("id")), record.new_flavor.get("name")):
         return False
     return target is None or target == record.dest_compute
 
