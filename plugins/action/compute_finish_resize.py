@@ -61,7 +61,7 @@ class ActionModule(ServerSteps):
             faults: dict[str, dict[str, t.Any]] = {}
             self._finish(db_url, finishing, task_vars, faults)
             self._return(returning, task_vars, faults)
-            self._record(db_url, host, finishing, returning, faults, start)
+            self._end(db_url, host, finishing, returning, faults, start)
         except StratusError as exc:
             result.update(error_result(exc))
             return result
@@ -98,14 +98,20 @@ class ActionModule(ServerSteps):
         uri, pools = self._options(task_vars)
         plans = [read_plan(r.plan, uuid=r.uuid) for r, _m in finishing]
         base = str(pools["base_pool_path"])
-        self._module(uri, pools, [{"uuid": p.uuid, "op": "finish", "disks": [
-            {"name": d.name, "size_bytes": d.size_bytes, "base_path": os.path.join(base, d.image_id or ""),
-             "base_format": d.base_format or "qcow2"} for d in p.block_devices if d.kind == "image"]} for p in plans],
-            task_vars, faults)
+
+        def roots(grow: bool) -> list[dict[str, t.Any]]:
+            return [{"uuid": p.uuid, "op": "finish", "disks": [
+                {"name": d.name, "size_bytes": d.size_bytes if grow else 0,
+                 "base_path": os.path.join(base, d.image_id or ""), "base_format": d.base_format or "qcow2"}
+                for d in p.block_devices if d.kind == "image"]} for p in plans]
+        # the overlay backs onto this host's base image first (qemu-img rebase -u needs no base file), so that
+        # the block device step finds it as its own; it grows once the base is there (qemu-img opens the chain)
+        self._module(uri, pools, roots(False), task_vars, faults)
         self.call_for(NETWORK, {"uri": uri, "state": "present"}, plans, task_vars, faults, "MigrationError")
         per = self.call_for(BLOCK_DEVICES, dict(pools, uri=uri, state="present",
                                                 image_checksums=self.image_checksums(plans)),
                             plans, task_vars, faults, "MigrationError")
+        self._module(uri, pools, roots(True), task_vars, faults)
         with store.transaction(db_url) as conn:
             for plan in plans:
                 if plan.uuid not in faults and "disks" in (per.get(plan.uuid) or {}):
@@ -134,8 +140,8 @@ class ActionModule(ServerSteps):
                                task_vars, faults)
 
     @staticmethod
-    def _record(db_url: t.Optional[str], host: str, finishing: list, returning: list,
-                faults: dict[str, dict[str, t.Any]], start: t.Any) -> None:
+    def _end(db_url: t.Optional[str], host: str, finishing: list, returning: list,
+             faults: dict[str, dict[str, t.Any]], start: t.Any) -> None:
         with store.transaction(db_url, locked=True) as conn:
             for row, record in finishing:
                 if row.uuid in faults:

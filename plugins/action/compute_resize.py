@@ -147,8 +147,8 @@ class ActionModule(ServerSteps):
         """The module once for every entry; each entry's failure is its server's fault."""
         args = {k: v for k, v in self._task.args.items() if k not in ("run_uuids", "db_url")}
         args.setdefault("uri", task_vars.get("stratus_libvirt_uri", "qemu:///system"))
-        args.setdefault("instance_pool_path", task_vars.get("stratus_instance_pool_path") or
-                        hv.DEFAULT_INSTANCE_POOL_PATH)
+        args.setdefault("instance_pool_path", task_vars.get("stratus_instance_pool_path")
+                        or hv.DEFAULT_INSTANCE_POOL_PATH)
         for option, variable in HOST_OPTIONS.items():
             if variable in task_vars:
                 args.setdefault(option, task_vars[variable])

@@ -113,7 +113,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: partial
-    details: The action plugin names the servers it would handle; changes nothing and contacts no host.
+    details: The action plugin names the servers it would handle; changes nothing and contacts no host (the module alone does nothing).
   diff_mode:
     support: none
 author:

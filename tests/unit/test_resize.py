@@ -49,11 +49,11 @@ def web(db_url: str) -> str:
     return uuid
 
 
-def ask_resize(db_url: str, ref: str, flavor: t.Optional[str] = "m1.small", who: dict = ALICE,
-               check: bool = False, same_host: bool = False, hosts: t.Sequence[str] = HOSTS,
+def ask_resize(db_url: str, ref: str, flavor: t.Optional[str] = "m1.small", who: t.Optional[dict] = None,
+               check: bool = False, same_host: bool = False, hosts: t.Sequence[str] = tuple(HOSTS),
                quotas: t.Optional[dict] = None, target: t.Optional[str] = None) -> resize.MoveResult:
     action = rules.action_of("resize", flavor=flavor) if flavor else rules.action_of("migrate", host=target)
-    return resize.request_move(ref, action, caller(who), list(hosts), HOSTVARS, Catalog(CATALOG),
+    return resize.request_move(ref, action, caller(who or ALICE), list(hosts), HOSTVARS, Catalog(CATALOG),
                                SchedulerConfig.from_dict(None), db_url, check, "req-move", flavor=flavor,
                                target=target, allow_same_host=same_host,
                                quotas=quotas or CATALOG["stratus_quotas"])
@@ -249,3 +249,16 @@ def test_server_show_names_the_migration(db_url: str, web: str) -> None:
         view = resize.migration_view(conn, web)
     assert {k: view[k] for k in ("type", "status", "source", "dest")} == {
         "type": "resize", "status": "pre-migrating", "source": "hv1", "dest": "hv2"}
+
+
+def test_deleting_a_resized_server_confirms_its_move_first(db_url: str, web: str) -> None:
+    from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
+
+    ask_resize(db_url, web)
+    walk_to_verify(db_url, web)
+    delete_servers({"name": "web", "state": "absent"}, caller(ALICE), db_url, False, "req-del")
+    assert record_of(db_url, web).status == "confirmed"
+    with store.transaction(db_url) as conn:
+        left = conn.execute(sa.select(leftovers).where(leftovers.c.instance_uuid == web)).first()
+        assert left.host == "hv1"                          # the source's copy, cleaned by the delete run
+        assert host_usage.usage_by_host(conn)["hv1"]["memory_mb"] == 512   # held once, by the leftover

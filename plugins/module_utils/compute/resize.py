@@ -390,7 +390,9 @@ def run_module(runner: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], spec: d
     """A module's main(): parse, hold the host's step lock, report."""
     from ansible.module_utils.basic import AnsibleModule
 
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    if module.check_mode:  # the action plugin answers check mode itself; called directly, nothing is done
+        module.exit_json(changed=False, instances={})
     try:
         with host_lock():
             result = runner(module.params)

@@ -228,6 +228,17 @@ def confirming(conn: Connection, row: t.Any, record: t.Any, caller: t.Optional[C
                            why)
 
 
+def confirm_on_delete(conn: Connection, row: t.Any, request_id: str) -> None:
+    """Nova's _confirm_resize_on_deleting: a server deleted while it waits in VERIFY_RESIZE has its move confirmed
+    first, so the source's copy (a leftover) and its held resources go too (the delete run's clean-up step)."""
+    record = migration_records.latest(conn, row.uuid)
+    if row.vm_state != "resized" or record is None or record.status not in (migration_records.FINISHED, "confirming"):
+        return
+    if record.status == migration_records.FINISHED:
+        confirming(conn, row, record, None, request_id, "confirmed: the server is deleted")
+    migration_records.set_status(conn, record.id, "confirmed", lifecycle.now())
+
+
 def request_revert(ref: str, caller: Caller, db_url: t.Optional[str], check_mode: bool,
                    request_id: str) -> MoveResult:
     """Nova's revert_resize: task_state resize_reverting, the migration finished -> reverting. The result's
