@@ -102,9 +102,13 @@ def test_resize_records_the_move_and_holds_the_old_claim(db_url: str, web: str) 
         used = host_usage.usage_by_host(conn)
     assert (used["hv1"]["vcpus"], used["hv1"]["memory_mb"]) == (1, 512)
     assert log(db_url, web)[-1] == ("resize", [])
-    # asked again while under way: the same move, nothing new
+    # asked again while under way: the same move, nothing new; another move is refused
     again = ask_resize(db_url, web)
     assert (again.changed, again.first, again.then) == (True, "hv1", "hv2")
+    for flavor, who in (("m1.big", ALICE), (None, ADMIN)):
+        with pytest.raises(StratusError) as err:
+            ask_resize(db_url, web, flavor, who=who)
+        assert err.value.code == "InstanceInvalidState"
     with store.transaction(db_url) as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(migrations)).scalar() == 1
 

@@ -139,8 +139,11 @@ def request_move(ref: str, action: server_actions.ServerAction, caller: Caller, 
         server_actions.needed(action, row)
         if row.task_state in action.resumes + (action.task_state,):  # interrupted: its record says where
             held = migration_records.in_progress(conn, row.uuid)
-            if held is not None and held.migration_type == MIGRATION_TYPE[action.name]:
-                return MoveResult(True, views.server_view(row), held.source_compute, held.dest_compute)
+            if held is None or not _same_move(held, action, new, target):  # another move is under way
+                raise StratusError("InstanceInvalidState", "Cannot '%s' instance %s while it is in vm_state %s "
+                                   "(task_state %s)" % (action.instance_action, row.uuid, row.vm_state,
+                                                        row.task_state), "action")
+            return MoveResult(True, views.server_view(row), held.source_compute, held.dest_compute)
         _check_move(row, plan)
         if new is not None:
             _check_new_flavor(caller, row, plan, new, catalog)
@@ -165,18 +168,24 @@ def request_move(ref: str, action: server_actions.ServerAction, caller: Caller, 
         return MoveResult(True, views.server_view(_fresh(conn, row.uuid)), source, dest)
 
 
+def _same_move(record: t.Any, action: server_actions.ServerAction, new: t.Optional[t.Mapping[str, t.Any]],
+               target: t.Optional[str]) -> bool:
+    """Whether a migration record is what this request asks (its type, new flavor, named host)."""
+    if record.migration_type != MIGRATION_TYPE[action.name]:
+        return False
+    asked = (str(new.get("id")), new.get("name")) if new is not None else None
+    if asked is not None and asked != (str(record.new_flavor.get("id")), record.new_flavor.get("name")):
+        return False
+    return target is None or target == record.dest_compute
+
+
 def _already_moved(row: t.Any, record: t.Any, action: server_actions.ServerAction,
                    new: t.Optional[t.Mapping[str, t.Any]], target: t.Optional[str]) -> bool:
     """The same request asked again of a server it took to VERIFY_RESIZE: nothing to do (Ansible's idempotence;
     Nova's API would answer 409)."""
     if row.vm_state != "resized" or row.task_state is not None or record is None:
         return False
-    if record.status != migration_records.FINISHED or record.migration_type != MIGRATION_TYPE[action.name]:
-        return False
-    asked = (str(new.get("id")), new.get("name")) if new is not None else None
-    if asked is not None and asked != (str(record.new_flavor.get("id")), record.new_flavor.get("name")):
-        return False
-    return target is None or target == record.dest_compute
+    return record.status == migration_records.FINISHED and _same_move(record, action, new, target)
 
 
 def _finished_record(conn: Connection, row: t.Any, action: server_actions.ServerAction,
