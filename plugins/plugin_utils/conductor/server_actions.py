@@ -64,7 +64,7 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
         if baremetal and action.task_state not in server_actions.POWER_TASK_STATES:
             raise StratusError("InvalidRequest", "%s is a bare-metal server: its %s is not in this Stratus yet (its "
                                "power actions are, through its node's BMC)" % (row.name, action.name), "server")
-        if not server_actions.needed(action, row):
+        if not server_actions.needed(action, row, lifecycle.action_in_progress(conn, row)):
             return ActionResult(False, views.server_view(row), None)
         plan = None
         if image is not None:
