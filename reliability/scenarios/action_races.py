@@ -267,7 +267,7 @@ class Backend:
             return
         self.figure("cli_calls")
         try:
-            out, _ = r.proc.communicate(timeout=900)
+            out = r.proc.communicate(timeout=900)[0]
         except subprocess.TimeoutExpired:
             ansible_run.kill_group(r.proc)
             out = ""
