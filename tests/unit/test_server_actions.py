@@ -242,6 +242,11 @@ def test_rebuild_records_the_new_image_and_keeps_the_rest(db_url: str, web: str)
         conn.execute(instances.update().where(instances.c.uuid == web).values(task_state="rebuild_spawning"))
     assert rebuild(db_url, OTHER).changed and row(db_url, web).task_state == "rebuild_spawning"
     assert [a for a, _events in log(db_url, web)].count("rebuild") == 1
+    guest = CATALOG["stratus_images"][0]  # another image is another rebuild: refused while one is under way
+    with pytest.raises(StratusError) as err:
+        rebuild(db_url, guest)
+    assert (err.value.code, err.value.field) == ("InstanceInvalidState", "image")
+    assert row(db_url, web).image_id == "img-2" and row(db_url, web).plan == after.plan
     rebuilding = row(db_url, web)
     with store.transaction(db_url, locked=True) as conn:
         server_actions.power_done(conn, rebuilding, "hv1", lifecycle.now(), action=rules.ACTIONS["rebuild"])
