@@ -136,7 +136,7 @@ def request_move(ref: str, action: server_actions.ServerAction, caller: Caller, 
         record = migration_records.latest(conn, row.uuid)
         if _already_moved(row, record, action, new, target):
             return _unchanged(row)
-        server_actions.needed(action, row)
+        server_actions.needed(action, row, lifecycle.action_in_progress(conn, row))
         if row.task_state in action.resumes + (action.task_state,):  # interrupted: its record says where
             held = migration_records.in_progress(conn, row.uuid)
             if held is None or not _same_move(held, action, new, target):  # another move is under way
@@ -198,7 +198,7 @@ def _finished_record(conn: Connection, row: t.Any, action: server_actions.Server
         return None
     if record is not None and record.status in taking_over and row.task_state in (None, action.task_state):
         return record
-    server_actions.needed(action, row)
+    server_actions.needed(action, row, lifecycle.action_in_progress(conn, row))
     if record is None or record.status != migration_records.FINISHED:
         raise StratusError("InstanceInvalidState", NOT_RESIZED, "action")
     return record
