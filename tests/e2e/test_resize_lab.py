@@ -10,7 +10,7 @@ provision.yml, then playbooks/server_action.yml and `stratus server ...`:
   disk of the server, and its claim is back on the old host;
 - resize again, then confirm: the old host's claim, domain and disks are gone;
 - cold migration (admin): the server on the other host with its IP; the same request again changes nothing;
-  confirmed.
+  confirmed by the confirm window (playbooks/confirm_resizes.yml); a confirm asked then changes nothing.
 
 The lab's guest ignores ACPI: a short clean-shutdown window keeps the power-offs quick. Needs root.
 """
@@ -56,12 +56,12 @@ pytestmark = [
 ]
 
 
-def overlay() -> Path:
-    """This test's catalog (the demo's flavors and m1.wide) and a short shutdown window."""
+def overlay(**variables: t.Any) -> Path:
+    """This test's catalog (the demo's flavors and m1.wide), a short shutdown window, and `variables`."""
     demo = yaml.safe_load((ROOT / "inventory" / "group_vars" / "all" / "catalog.yml").read_text())
-    return inventory_overlay.write(STATE / "resize-overlay", {
+    return inventory_overlay.write(STATE / "resize-overlay", dict({
         "stratus_flavors": demo["stratus_flavors"] + [WIDE],
-        "stratus_shutdown_timeout": 3, "stratus_shutdown_retry_interval": 1})
+        "stratus_shutdown_timeout": 3, "stratus_shutdown_retry_interval": 1}, **variables))
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +188,14 @@ def test_cold_migration_and_its_rerun(lab: LabSession) -> None:
     assert seen(uuid, dest)[1:] == (2, 2 * GiB, ready)         # same flavor, uuid and IP on the other host
     again = cli(lab, *ADMIN, "server", "migrate", uuid)        # the same request again: nothing to do
     assert again["changed"] is False
-    run = run_actions(lab, [{"server": "web", "action": "confirm_resize"}])
+    # the confirm window (1 s, long past): playbooks/confirm_resizes.yml confirms it and cleans the source
+    run = run_merged(playbook_argv(ROOT / "playbooks" / "confirm_resizes.yml",
+                                   [lab.inventory, DEMO_INVENTORY, overlay(stratus_resize_confirm_window=1)], {}),
+                     lab.env, 900)
     assert run.returncode == 0, run.stdout[-3000:]
-    assert server()[1:] == ("active", None, dest) and uuid not in domains(source)
+    assert server()[1:] == ("active", None, dest) and uuid not in domains(source) and disks(source, uuid) == []
+    assert rows("select a.user_id, e.event, e.result from instance_actions a join instance_actions_events e on "
+                "e.action_id = a.id where a.instance_uuid = '%s' order by e.id desc limit 1" % uuid) == [
+        ("stratus", "compute_confirm_resize", "Success")]
     rerun = run_actions(lab, [{"server": "web", "action": "confirm_resize"}])
     assert rerun.returncode == 0 and all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
