@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
@@ -97,8 +98,8 @@ STRATUS_USER_ID / STRATUS_PROJECT_ID / STRATUS_ROLES (who asks), STRATUS_OUTPUT,
 app = typer.Typer(cls=StratusGroup, help="Stratus: Nova's server-boot pipeline on plain libvirt hosts.",
                   epilog=EPILOG, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot, rebuild and "
-                              "evacuate them.",
+server_app = typer.Typer(help="Create, list, show, explain and delete servers; stop, start, reboot, rebuild, "
+                              "resize, migrate and evacuate them.",
                          no_args_is_help=True)
 hypervisor_app = typer.Typer(help="Hypervisor capacity and usage; disable and enable for scheduling (admin).",
                              no_args_is_help=True)
@@ -120,6 +121,9 @@ app.add_typer(awx_app, name="awx")
 OutputOpt = t.Annotated[Format, typer.Option("--output", "-o", envvar="STRATUS_OUTPUT", case_sensitive=False,
                                              help="table (for people), json or yaml (for scripts).")]
 CheckOpt = t.Annotated[bool, typer.Option("--check", help="Decide and report only: nothing is written or built.")]
+WaitOpt = t.Annotated[bool, typer.Option(
+    "--wait/--no-wait", help="Wait until the hypervisor is done (the default), or return once the action is "
+                             "recorded, with the servers in their task_state; `stratus server wait` follows them.")]
 
 
 def _version(value: bool) -> None:
@@ -349,13 +353,23 @@ def _run_servers(ctx: typer.Context, requests: list[dict[str, t.Any]], check: bo
     _emit_servers(data, errors, result, fmt)
 
 
+def _record_play_done(events: list[dict[str, t.Any]]) -> bool:
+    """server_action.yml's first play (check and record) is over: the second play has started."""
+    return sum(1 for e in events if e.get("event") == "playbook_on_play_start") >= 2
+
+
 def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
-                 **options: t.Any) -> None:
+                 wait: bool = True, **options: t.Any) -> None:
     """server_action.yml for one action (with its options: reboot_type, image) on each named server;
-    the servers as the store then has them."""
+    the servers as the store then has them. Without `wait` the run goes on in the background once the
+    actions are recorded (Nova's API answers then): the servers are shown in their task_state."""
     given = {k: v for k, v in options.items() if v is not None}
     actions = [dict({"server": n, "action": action}, **given) for n in names]
-    result = runner.run_playbook(_settings(ctx), "server_action.yml", {"stratus_actions": actions}, check=check)
+    if wait or check:
+        result = runner.run_playbook(_settings(ctx), "server_action.yml", {"stratus_actions": actions}, check=check)
+    else:
+        result = runner.run_playbook_detached(_settings(ctx), "server_action.yml", {"stratus_actions": actions},
+                                              _record_play_done)
     done, errors = [], []
     for res in result.results(SERVER_ACTION):
         item = res.get("item") if isinstance(res.get("item"), dict) else {}
@@ -369,14 +383,17 @@ def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool,
     reported = {s["id"]: s for s in (None if check else _report(result)) or []}
     servers = [reported.get(r["server"]["id"], r["server"]) for r in done]
     for s in servers:  # an action of this run that failed (its fault), or that its hypervisor never did
-        if check or s["id"] not in acted:
+        if check or s["id"] not in acted or (not wait and s["id"] not in reported):
             continue
         if s.get("fault"):
             errors.append(_fault_error(s))
         elif s.get("task_state"):
             errors.append(CliError("InstanceInvalidState", "%s: still %s: its hypervisor did not do it"
                                    % (s.get("name"), s.get("task_state"))))
-    _emit_servers({"servers": servers, "changed": bool(acted), "check": check}, errors, result, fmt)
+    data = {"servers": servers, "changed": bool(acted), "check": check}
+    if not wait and not check:
+        data["wait"] = False  # the hypervisor steps go on: `stratus server wait` follows them
+    _emit_servers(data, errors, result, fmt)
 
 
 def _info(ctx: typer.Context, playbook: str, extravars: dict[str, t.Any], action: str) -> dict[str, t.Any]:
@@ -465,20 +482,23 @@ ServersArg = t.Annotated[list[str], typer.Argument(help="Server names (in your p
 @server_app.command("stop", epilog="""Examples:
 
   stratus server stop web-1 web-2""")
-def server_stop(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+def server_stop(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
+                fmt: OutputOpt = Format.table) -> None:
     """Stop servers (Nova's os-stop): an ACPI shutdown, powered off when the guest has not stopped within the
-    hypervisor's shutdown timeout. From ACTIVE or ERROR; a stopped server is left as it is. Waits until done.
+    hypervisor's shutdown timeout. From ACTIVE or ERROR; a stopped server is left as it is. Waits until done,
+    unless --no-wait.
     """
-    _run_actions(ctx, names, "stop", check, fmt)
+    _run_actions(ctx, names, "stop", check, fmt, wait)
 
 
 @server_app.command("start", epilog="""Examples:
 
   stratus server start web-1""")
-def server_start(ctx: typer.Context, names: ServersArg, check: CheckOpt = False,
+def server_start(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
                  fmt: OutputOpt = Format.table) -> None:
-    """Start stopped servers (Nova's os-start); an active one is left as it is. Waits until done."""
-    _run_actions(ctx, names, "start", check, fmt)
+    """Start stopped servers (Nova's os-start); an active one is left as it is. Waits until done, unless
+    --no-wait."""
+    _run_actions(ctx, names, "start", check, fmt, wait)
 
 
 @server_app.command("reboot", epilog="""Examples:
@@ -489,10 +509,10 @@ def server_start(ctx: typer.Context, names: ServersArg, check: CheckOpt = False,
 def server_reboot(ctx: typer.Context, names: ServersArg,
                   hard: t.Annotated[bool, typer.Option("--hard", help="Power cycle (Nova's HARD reboot); also "
                                                        "of a stopped or ERROR server.")] = False,
-                  check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+                  check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
     """Reboot servers (Nova's reboot): soft (ACPI, hard when the guest does not stop in time) of an ACTIVE
-    server, or --hard. Waits until done."""
-    _run_actions(ctx, names, "reboot", check, fmt, reboot_type="hard" if hard else "soft")
+    server, or --hard. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "reboot", check, fmt, wait, reboot_type="hard" if hard else "soft")
 
 
 @server_app.command("rebuild", epilog="""Examples:
@@ -500,10 +520,10 @@ def server_reboot(ctx: typer.Context, names: ServersArg,
   stratus server rebuild web-1 --image stratus-guest""")
 def server_rebuild(ctx: typer.Context, names: ServersArg,
                    image: t.Annotated[str, typer.Option("--image", help="Image name or id of the new root disk.")],
-                   check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+                   check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
     """Rebuild servers (Nova's rebuild): a new root disk from the image and a new config drive; the same uuid,
-    IPs, volumes and host. From ACTIVE, SHUTOFF (stays stopped) or ERROR. Waits until done."""
-    _run_actions(ctx, names, "rebuild", check, fmt, image=image)
+    IPs, volumes and host. From ACTIVE, SHUTOFF (stays stopped) or ERROR. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "rebuild", check, fmt, wait, image=image)
 
 
 @server_app.command("evacuate", epilog="""Examples:
@@ -516,10 +536,103 @@ def server_evacuate(ctx: typer.Context, names: ServersArg,
                         "--host", help="The new host (checked by the filters unless --force); default: the "
                                        "scheduler's pick.")] = None,
                     force: t.Annotated[bool, typer.Option("--force", help="Skip the filters for --host.")] = False,
-                    check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+                    check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
     """Move servers off a host that is down (Nova's evacuate; admin): rebuilt on another host from their plans,
-    same uuid and IPs; the old host is cleaned when it is back. Waits until done."""
-    _run_actions(ctx, names, "evacuate", check, fmt, host=host, force=True if force else None)
+    same uuid and IPs; the old host is cleaned when it is back. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "evacuate", check, fmt, wait, host=host, force=True if force else None)
+
+
+@server_app.command("resize", epilog="""Examples:
+
+  stratus server resize web-1 --flavor m1.small
+
+  stratus server confirm-resize web-1""")
+def server_resize(ctx: typer.Context, names: ServersArg,
+                  flavor: t.Annotated[str, typer.Option("--flavor", help="The new flavor's name or id.")],
+                  check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
+    """Resize servers (Nova's resize) to a new flavor: the scheduler picks a host for it, the server is powered
+    off, its disks are copied there and it starts with the new flavor (the root disk grows, never shrinks). It
+    waits in VERIFY_RESIZE for confirm-resize or revert-resize. From ACTIVE or SHUTOFF (stays stopped). Waits
+    until done, unless --no-wait."""
+    _run_actions(ctx, names, "resize", check, fmt, wait, flavor=flavor)
+
+
+@server_app.command("confirm-resize", epilog="""Examples:
+
+  stratus server confirm-resize web-1""")
+def server_confirm_resize(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
+                          fmt: OutputOpt = Format.table) -> None:
+    """Confirm a resize or cold migration (Nova's confirmResize): the old host's copy and claim go; the server is
+    ACTIVE or SHUTOFF. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "confirm_resize", check, fmt, wait)
+
+
+@server_app.command("revert-resize", epilog="""Examples:
+
+  stratus server revert-resize web-1""")
+def server_revert_resize(ctx: typer.Context, names: ServersArg, check: CheckOpt = False, wait: WaitOpt = True,
+                         fmt: OutputOpt = Format.table) -> None:
+    """Revert a resize or cold migration (Nova's revertResize): back on the old host with the old flavor and
+    disks; the new host's copy goes. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "revert_resize", check, fmt, wait)
+
+
+@server_app.command("migrate", epilog="""Examples:
+
+  stratus --user root --project ops --role admin server migrate web-1
+
+  stratus --user root --project ops --role admin server migrate web-1 --host hv2""")
+def server_migrate(ctx: typer.Context, names: ServersArg,
+                   host: t.Annotated[t.Optional[str], typer.Option(
+                       "--host", help="The new host (checked by the filters); default: the scheduler's pick.")] = None,
+                   check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
+    """Cold-migrate servers to another host (Nova's migrate; admin): powered off, disks copied, started there with
+    the same flavor, uuid and IPs; then confirm-resize or revert-resize. Waits until done, unless --no-wait."""
+    _run_actions(ctx, names, "migrate", check, fmt, wait, host=host)
+
+
+def _server_now(ctx: typer.Context, name: str) -> dict[str, t.Any]:
+    extra: dict[str, t.Any] = {"stratus_all_projects": True}
+    if UUID_RE.fullmatch(name):
+        extra["stratus_server_uuids"] = [name]
+    else:
+        extra["stratus_server_name"] = name
+        extra["stratus_all_projects"] = False
+    servers = _info(ctx, "server_list.yml", extra, "stratus.compute.server_info").get("servers") or []
+    if len(servers) != 1:
+        raise CliError("InstanceNotFound" if not servers else "NoUniqueMatch",
+                       "Instance %s could not be found." % name if not servers
+                       else "%d servers are named %s; use the uuid" % (len(servers), name), "name")
+    return servers[0]
+
+
+@server_app.command("wait", epilog="""Examples:
+
+  stratus server stop --no-wait web-1 web-2 && stratus server wait web-1 web-2""")
+def server_wait(ctx: typer.Context, names: ServersArg,
+                timeout: t.Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait in all.")] = 600,
+                fmt: OutputOpt = Format.table) -> None:
+    """Wait until each server's action is over (no task_state): after a --no-wait action. Exits 1 when one
+    ended with a fault, or is still under way at the timeout."""
+    deadline = time.monotonic() + timeout
+    servers: dict[str, dict[str, t.Any]] = {}
+    pending = list(names)
+    while pending:
+        for name in list(pending):
+            server = _server_now(ctx, name)
+            servers[name] = server
+            if not server.get("task_state"):
+                pending.remove(name)
+        if pending and time.monotonic() >= deadline:
+            break
+        if pending:
+            time.sleep(2)  # a poll interval: each look is a playbook run of its own
+    errors = [_fault_error(s) for s in servers.values() if s.get("fault") and not s.get("task_state")]
+    errors += [CliError("Timeout", "%s: still %s after %ss" % (n, servers[n].get("task_state"), timeout), "name")
+               for n in pending]
+    output.emit({"servers": [servers[n] for n in names]} | ({"errors": [e.to_dict() for e in errors]}
+                                                            if errors else {}), fmt, output.servers_table)
+    _raise_errors(errors)
 
 
 @server_app.command("live-migrate", epilog="""Examples:

@@ -92,6 +92,10 @@ def server_detail(data: t.Mapping[str, t.Any]) -> str:
     if fault:
         fields.append(("fault", "%s: %s" % (fault.get("code"), fault.get("message"))
                        if isinstance(fault, dict) else fault))
+    moving = s.get("migration")
+    if moving:
+        fields.append(("migration", "%s %s: %s -> %s" % (moving.get("type"), moving.get("status"), moving.get("source"),
+                                                         moving.get("dest"))))
     last = s.get("last_action")
     if last:
         when = last.get("finish_time") or last.get("start_time")

@@ -1,6 +1,7 @@
 """Running the collection's playbooks through ansible-runner, with progress from its events."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -186,8 +187,10 @@ def _scrub_artifacts(pdd: Path, db_url: t.Optional[str]) -> None:
 
 
 def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None,
-                 check: bool = False, limit: t.Optional[str] = None) -> RunResult:
-    """ansible_runner.run with a private data dir of our own, the collection's playbooks as project."""
+                 check: bool = False, limit: t.Optional[str] = None,
+                 forward: t.Optional[t.Callable[[dict[str, t.Any]], None]] = None) -> RunResult:
+    """ansible_runner.run with a private data dir of our own, the collection's playbooks as project;
+    `forward` gets each event too (a detached run's pipe)."""
     import ansible_runner  # imported here: --help and usage errors stay fast
 
     project = settings.playbooks
@@ -203,6 +206,8 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
     def on_event(event: dict[str, t.Any]) -> bool:
         events.append(event)
         progress(event)
+        if forward is not None:
+            forward(event)
         return keep  # write the event to the artifacts only when they are kept
 
     try:
@@ -241,3 +246,74 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
             print("stratus: run artifacts kept in %s" % pdd, file=sys.stderr)
         else:
             shutil.rmtree(pdd, ignore_errors=True)
+
+
+def _forward_to(fd: int) -> t.Callable[[dict[str, t.Any]], None]:
+    """Events as JSON lines on a pipe; once the reader has gone, the run goes on without it."""
+    out = os.fdopen(fd, "w")
+
+    def forward(event: dict[str, t.Any]) -> None:
+        if out.closed:
+            return
+        try:
+            out.write(json.dumps(event, default=str) + "\n")
+            out.flush()
+        except (OSError, ValueError):  # the CLI has its answer and went: keep running
+            try:
+                out.close()
+            except OSError:
+                pass
+    return forward
+
+
+def run_playbook_detached(settings: Settings, playbook: str, extravars: dict[str, t.Any],
+                          accepted: t.Callable[[list[dict[str, t.Any]]], bool]) -> RunResult:
+    """Start the playbook in a process of its own (a new session, detached from the terminal) and return
+    once `accepted(events so far)` says the request was accepted, or the run ended: Nova's API answering
+    before the compute host is done. The run goes on after this CLI exits; its outcome is in the state
+    store (the server's status, fault and action log)."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; the e2e tests run it for real
+        code = 0
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() != 0:  # the grandchild runs: no zombie is left to the CLI's caller
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            run_playbook(dataclasses.replace(settings, quiet=True), playbook, extravars,
+                         forward=_forward_to(write_fd))
+        except BaseException:  # pylint: disable=broad-exception-caught  # the child must never return
+            code = 1
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    events: list[dict[str, t.Any]] = []
+    progress = Progress(enabled=not settings.quiet)
+    finished = False
+    with os.fdopen(read_fd) as inp:
+        for line in inp:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            events.append(event)
+            progress(event)
+            if event.get("event") == "playbook_on_stats":
+                finished = True
+                break
+            if accepted(events):
+                break
+    failed = any(e.get("event") in ("runner_on_failed", "runner_on_unreachable") and
+                 not (e.get("event_data") or {}).get("ignore_errors") for e in events)
+    if not events:
+        return RunResult("failed", 1, events, "the detached run did not start")
+    # an accepted request is a success so far; a run that ended tells its own outcome
+    return RunResult("failed" if failed else "successful", 2 if failed else 0, events,
+                     "" if finished or not failed else "the run failed before it was accepted")

@@ -5,13 +5,17 @@
 #
 # It proves a Stratus-provisioned server came up right: disks attached, the
 # config drive readable (a config-2 device, or the tree in the initramfs after a
-# PXE boot), DHCP working. The serial console gets:
+# PXE boot), DHCP working, the flavor's memory and vCPUs there. The serial console gets:
+#   STRATUS-GUEST hardware mem_kb=<MemTotal in kB> cpus=<online CPUs>
 #   STRATUS-GUEST disks vda=<bytes> sr0=<bytes> ...
 #   STRATUS-GUEST user_data bytes=<n> sha256=<hex or ->
 #   STRATUS-GUEST public_key name=<key name> sha256=<hex of the key text>   (one per key)
 #   STRATUS-GUEST file path=<path> sha256=<hex of its content>   (one per injected file)
 #   STRATUS-GUEST ready name=<name> uuid=<uuid> ip=<ipv4>
-# with "-" for anything not found. PID 1 must never exit (kernel panic).
+# with "-" for anything not found, then a heartbeat every 5 s while it runs:
+#   STRATUS-GUEST alive uptime=<whole seconds since boot>
+# (a live migration shows as the heartbeat going on, uptime growing, on the new host's
+# console without a new ready line). PID 1 must never exit (kernel panic).
 
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 CFG=/mnt/config
@@ -106,6 +110,21 @@ wait_config_drive() {
     return 1
 }
 
+online_cpus() {
+    # /sys/devices/system/cpu/online is a list of ranges: "0", "0-3", "0-1,3"
+    local n=0 r
+    for r in $(tr ',' ' ' < /sys/devices/system/cpu/online 2>/dev/null); do
+        n=$((n + ${r#*-} - ${r%-*} + 1))
+    done
+    echo "$n"
+}
+
+report_hardware() {
+    local mem
+    mem=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null)
+    say "STRATUS-GUEST hardware mem_kb=${mem:--} cpus=$(online_cpus)"
+}
+
 report_disks() {
     local line="STRATUS-GUEST disks" b dev sectors
     for b in /sys/block/*; do
@@ -175,6 +194,7 @@ name=$(meta_value name)
 uuid=$(meta_value uuid)
 [ -n "$name" ] && hostname "$name"
 
+report_hardware
 report_disks
 report_user_data
 report_public_keys
@@ -184,7 +204,9 @@ wait "$dhcp_pid"
 ip=$(cat /run/stratus-ip 2>/dev/null)
 say "STRATUS-GUEST ready name=${name:--} uuid=${uuid:--} ip=${ip:--}"
 
-# Stay up (udhcpc keeps renewing in the background).
+# Stay up (udhcpc keeps renewing in the background), saying so every 5 s.
 while :; do
-    sleep 3600
+    sleep 5
+    read -r up _ < /proc/uptime
+    say "STRATUS-GUEST alive uptime=${up%%.*}"
 done

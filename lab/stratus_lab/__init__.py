@@ -7,6 +7,7 @@ commands) drives it with: one module per thing driven, as Nova keeps nova/tests/
     baremetal           the BMC namespace: blank nodes behind Redfish and IPMI emulators (`up --baremetal N`)
     session             a harness's lab: up (and down on exit), its environment, its hosts
     host                one hypervisor: a command in its namespaces or over its SSH, libvirt
+    migration           libvirt's own live migration with disk copy between two hypervisors (virsh)
     store               the state store read with SQL
     ansible_run         ansible-playbook runs: the one environment, inventories, output
     console             a guest's serial console log

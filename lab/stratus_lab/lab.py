@@ -3,7 +3,9 @@
 Each hypervisor hvK is a network namespace plus a persistent mount namespace
 with private libvirt directories and a private /dev (an overlay: its /dev/log
 exists there only), running its own system log (stratus_lab/syslogd.py, into
-<state>/hvK/root/var/log/messages), virtlogd, libvirtd and sshd.
+<state>/hvK/root/var/log/messages), virtlogd, libvirtd and sshd. A second veth (eth1)
+puts every hypervisor on the lab's migration network, where its libvirtd also listens on
+TCP (docs/architecture.md, "Migration network").
 
     python -m stratus_lab up [--hypervisors N] [--baremetal N] [--state-dir DIR] [--prefix P] [--subnet-base A.B]
     python -m stratus_lab down [--state-dir DIR]
@@ -32,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +71,16 @@ DAEMON_SCRIPTS = {"syslogd": Path(__file__).resolve().parent / "syslogd.py",
                   "media-server": Path(__file__).resolve().parent / "media_server.py"}
 SYSLOG_FILE = "/var/log/messages"
 LIBVIRT_URI = "qemu:///system"
+# The migration network ("Migration network" in docs/architecture.md): hvK's second veth (eth1 in its
+# namespace) on one bridge of the lab, address {base}.251.K/24. The third octet is above every hypervisor's
+# /24 (--hypervisors is at most 200) and the BMC namespace's (250); the catalogs' guest networks use a third
+# octet of 0 or other /16s. The bridge has no address: nothing routes into or out of it.
+MIGRATION_OCTET = 251
+MIGRATION_IFACE = "eth1"
+LIBVIRT_TCP_PORT = 16509
+# host_uuid of hvK's libvirtd: uuid5 of this and "<state dir>/hvK" (libvirt refuses to migrate between
+# two daemons with the same host UUID, and every lab libvirtd would otherwise read the machine's one)
+HOST_UUID_NAMESPACE = uuid.UUID("3d8c0f5e-7a41-4b6e-9f2d-51c8a0e6b7d4")
 
 # mount(2) flags
 MS_NOSUID = 2
@@ -269,6 +282,19 @@ class Lab:
     def hv(self, k: int) -> "Hypervisor":
         return Hypervisor(self, k)
 
+    @property
+    def short_prefix(self) -> str:
+        # "stx" keeps the default names short and recognisable (IFNAMSIZ is 16)
+        return "stx" if self.prefix == DEFAULT_PREFIX else self.prefix
+
+    @property
+    def migration_bridge(self) -> str:
+        return f"{self.short_prefix}-mig"
+
+    @property
+    def migration_network(self) -> str:
+        return f"{self.subnet_base}.{MIGRATION_OCTET}.0/24"
+
     def save(self) -> None:
         data = {"version": LAB_JSON_VERSION, "prefix": self.prefix,
                 "subnet_base": self.subnet_base, "hypervisors": sorted(self.hypervisors),
@@ -302,6 +328,8 @@ class Hypervisor:
     # daemons in start order; those in `foreground` stay attached and are detached by start_daemon
     daemons: tuple[str, ...] = DAEMONS
     foreground: frozenset[str] = frozenset()
+    # on the lab's migration network, its libvirtd listening there (the BMC namespace is not)
+    migrates: bool = True
 
     def argv_of(self, daemon: str) -> list[str]:
         return daemon_argv(self, daemon)
@@ -324,9 +352,26 @@ class Hypervisor:
 
     @property
     def host_link(self) -> str:
-        # "stx" keeps the default names short and recognisable (IFNAMSIZ is 16)
-        short = "stx" if self.lab.prefix == DEFAULT_PREFIX else self.lab.prefix
-        return f"{short}-{self.name}"
+        return f"{self.lab.short_prefix}-{self.name}"
+
+    @property
+    def migration_link(self) -> str:
+        """The host end of its migration veth, on the lab's bridge (at most 8 + 7 characters)."""
+        return f"{self.lab.short_prefix}-mig{self.k}"
+
+    @property
+    def migration_addr(self) -> str:
+        """Its address on the lab's migration network (eth1 in its namespace)."""
+        return f"{self.lab.subnet_base}.{MIGRATION_OCTET}.{self.k}"
+
+    @property
+    def migration_uri(self) -> str:
+        """How another hypervisor's libvirt reaches this one's: plain TCP, no auth (a lab convenience)."""
+        return f"qemu+tcp://{self.migration_addr}/system"
+
+    @property
+    def host_uuid(self) -> str:
+        return str(uuid.uuid5(HOST_UUID_NAMESPACE, str(self.dir)))
 
     @property
     def host_addr(self) -> str:
@@ -448,11 +493,10 @@ class StateLock:
 # config files
 
 
-def libvirtd_conf() -> str:
-    return """\
-# Written by the stratus lab: unix socket only, no TCP/TLS listener.
-listen_tls = 0
-listen_tcp = 0
+def libvirtd_conf(hv: Hypervisor | None = None) -> str:
+    """Unix socket only; a hypervisor on the migration network also listens on TCP there (and only
+    there), without authentication: a lab convenience (production uses qemu+tls or qemu+ssh)."""
+    unix = """\
 unix_sock_group = "root"
 unix_sock_ro_perms = "0777"
 unix_sock_rw_perms = "0700"
@@ -460,6 +504,19 @@ auth_unix_ro = "none"
 auth_unix_rw = "none"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 """
+    if hv is None or not hv.migrates:
+        return "# Written by the stratus lab: unix socket only, no TCP/TLS listener.\nlisten_tls = 0\nlisten_tcp = 0\n" + unix
+    return f"""\
+# Written by the stratus lab: unix socket, and TCP on {hv.name}'s migration address only
+# (no authentication: a lab convenience; production uses qemu+tls or qemu+ssh between hypervisors).
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "{hv.migration_addr}"
+tcp_port = "{LIBVIRT_TCP_PORT}"
+auth_tcp = "none"
+# its own, so that libvirt migrates between two hypervisors of one machine
+host_uuid = "{hv.host_uuid}"
+""" + unix
 
 
 def virtlogd_conf() -> str:
@@ -485,10 +542,10 @@ stdio_handler = "logd"
 """
 
 
-def libvirt_configs() -> dict[str, str]:
+def libvirt_configs(hv: Hypervisor | None = None) -> dict[str, str]:
     # The host only ships the client configs; the daemon ones
     # (libvirt-daemon-system) are not installed, so we write them whole.
-    files = {"libvirtd.conf": libvirtd_conf(), "virtlogd.conf": virtlogd_conf(),
+    files = {"libvirtd.conf": libvirtd_conf(hv), "virtlogd.conf": virtlogd_conf(),
              "qemu.conf": qemu_conf()}
     for template in ("libvirt.conf", "libvirt-admin.conf"):
         host = Path("/etc/libvirt") / template
@@ -534,15 +591,18 @@ def link_exists(name: str, netns: str | None = None) -> bool:
     return run(argv, check=False).returncode == 0
 
 
-def subnet_in_use(hv: Hypervisor) -> str | None:
-    net = ipaddress.ip_network(f"{hv.host_addr}/24", strict=False)
-    out = run(["ip", "-o", "-4", "addr", "show"]).stdout
-    for line in out.splitlines():
+def network_in_use(cidr: str, *own_links: str) -> str | None:
+    """The host link holding an address that overlaps `cidr`, other than `own_links`."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    for line in run(["ip", "-o", "-4", "addr", "show"]).stdout.splitlines():
         fields = line.split()
-        addr = ipaddress.ip_interface(fields[3])
-        if addr.network.overlaps(net) and fields[1] != hv.host_link:
+        if ipaddress.ip_interface(fields[3]).network.overlaps(net) and fields[1] not in own_links:
             return fields[1]
     return None
+
+
+def subnet_in_use(hv: Hypervisor) -> str | None:
+    return network_in_use(f"{hv.host_addr}/24", hv.host_link)
 
 
 def ensure_netns(hv: Hypervisor) -> list[str]:
@@ -570,6 +630,47 @@ def ensure_netns(hv: Hypervisor) -> list[str]:
     run(["ip", "-n", hv.netns, "link", "set", "eth0", "up"])
     run(["ip", "-n", hv.netns, "link", "set", "lo", "up"])
     return done
+
+
+def ensure_migration_bridge(lab: Lab) -> list[str]:
+    """The migration network's bridge: no address, no route, nothing but the hypervisors' veths on it."""
+    bridge = lab.migration_bridge
+    if link_exists(bridge):
+        return []
+    other = network_in_use(lab.migration_network)
+    if other:
+        raise LabError(f"{lab.migration_network} overlaps an address on {other}; pick another --subnet-base")
+    run(["ip", "link", "add", bridge, "type", "bridge"])
+    # no IPv6 link-local address either: the host has no address on this network at all
+    run(["ip", "link", "set", bridge, "addrgenmode", "none"])
+    run(["ip", "link", "set", bridge, "up"])
+    return [f"bridge {bridge}"]
+
+
+def ensure_migration_port(hv: Hypervisor) -> list[str]:
+    """hvK's second veth: eth1 in its namespace with its migration address, the host end on the bridge."""
+    done: list[str] = []
+    if not link_exists(hv.migration_link):
+        if link_exists(MIGRATION_IFACE, hv.netns):
+            # the host end went (deleted by hand): start the pair afresh
+            run(["ip", "-n", hv.netns, "link", "del", MIGRATION_IFACE])
+        run(["ip", "link", "add", hv.migration_link, "type", "veth", "peer", "name", MIGRATION_IFACE,
+             "netns", hv.netns])
+        done.append(f"veth {hv.migration_link}")
+    run(["ip", "link", "set", hv.migration_link, "addrgenmode", "none"])
+    run(["ip", "link", "set", hv.migration_link, "master", hv.lab.migration_bridge, "up"])
+    ns_addrs = run(["ip", "-n", hv.netns, "-o", "-4", "addr", "show", "dev", MIGRATION_IFACE]).stdout
+    if f" {hv.migration_addr}/" not in ns_addrs:
+        run(["ip", "-n", hv.netns, "addr", "add", f"{hv.migration_addr}/24", "dev", MIGRATION_IFACE])
+    run(["ip", "-n", hv.netns, "link", "set", MIGRATION_IFACE, "up"])
+    return done
+
+
+def remove_migration_bridge(lab: Lab) -> list[str]:
+    if not link_exists(lab.migration_bridge):
+        return []
+    run(["ip", "link", "del", lab.migration_bridge])
+    return [f"bridge {lab.migration_bridge}"]
 
 
 # --------------------------------------------------------------------------
@@ -757,8 +858,9 @@ def daemon_argv(hv: Hypervisor, daemon: str) -> list[str]:
         return ["/usr/sbin/virtlogd", "--daemon", "--pid-file", pidfile,
                 "--config", "/etc/libvirt/virtlogd.conf"]
     if daemon == "libvirtd":
-        return ["/usr/sbin/libvirtd", "--daemon", "--pid-file", pidfile,
-                "--config", "/etc/libvirt/libvirtd.conf"]
+        argv = ["/usr/sbin/libvirtd", "--daemon", "--pid-file", pidfile, "--config", "/etc/libvirt/libvirtd.conf"]
+        # --listen: the TCP listener of its libvirtd.conf (the migration network)
+        return argv + ["--listen"] if hv.migrates else argv
     return ["/usr/sbin/sshd", "-f", str(hv.sshd_dir / "sshd_config"),
             "-E", str(hv.sshd_dir / "sshd.log")]
 
@@ -828,7 +930,7 @@ def wait_libvirt(hv: Hypervisor, timeout: float = 120) -> None:
 def ensure_configs(hv: Hypervisor) -> set[str]:
     """Write config files; returns daemons whose config changed."""
     changed: set[str] = set()
-    for name, content in libvirt_configs().items():
+    for name, content in libvirt_configs(hv).items():
         if write_if_changed(hv.root / "etc" / "libvirt" / name, content):
             changed.add({"virtlogd.conf": "virtlogd"}.get(name, "libvirtd"))
     if not hv.host_key.exists():
@@ -918,6 +1020,9 @@ def inventory_text(lab: Lab) -> str:
             "ansible_ssh_common_args": ssh_args,
             "ansible_python_interpreter": str(VENV_PYTHON),
             "stratus_libvirt_uri": LIBVIRT_URI,
+            # how another hypervisor's libvirt reaches this one (the lab's migration network)
+            "stratus_migration_address": hv.migration_addr,
+            "stratus_migration_uri": hv.migration_uri,
             # KVM nested in a VM (this workplace's machines) exposes /dev/kvm yet pauses
             # guests with emulation failures mid-boot; TCG is slower but always works.
             # STRATUS_LAB_DOMAIN_TYPE=auto lets the spawn step probe and use KVM.
@@ -1024,6 +1129,12 @@ def check_collisions(lab: Lab, new: list[int]) -> None:
         if other:
             raise LabError(f"{hv.host_addr}/24 overlaps an address on {other}; "
                            "use another --subnet-base")
+        if link_exists(hv.migration_link):
+            raise LabError(f"link {hv.migration_link} already exists but is not part of the lab in "
+                           f"{lab.state}; use another --prefix")
+    if not lab.hypervisors and link_exists(lab.migration_bridge):
+        raise LabError(f"bridge {lab.migration_bridge} already exists but is not part of the lab in "
+                       f"{lab.state}; use another --prefix")
 
 
 def caps_cache(hv: Hypervisor) -> Path:
@@ -1049,6 +1160,8 @@ def warm_libvirt(hv: Hypervisor) -> None:
 
 def up_hypervisor(hv: Hypervisor, caps_source: Hypervisor | None) -> list[str]:
     done = ensure_netns(hv)
+    # before libvirtd starts: it listens on the migration address
+    done += ensure_migration_port(hv)
     prepare_dirs(hv)
     done += ensure_mntns(hv, netns_fresh=any(d.startswith("netns") for d in done))
     changed = ensure_configs(hv)
@@ -1106,6 +1219,9 @@ def build_lab(lab: Lab) -> dict[str, list[str]]:
     changes: dict[str, list[str]] = {}
     if ensure_lab_key(lab):
         changes["lab"] = ["ssh key pair"]
+    bridge = ensure_migration_bridge(lab)
+    if bridge:
+        changes.setdefault("lab", []).extend(bridge)
     caps_source = None
     for k in lab.hypervisors:
         hv = lab.hv(k)
@@ -1214,6 +1330,12 @@ def down_hypervisor(hv: Hypervisor) -> list[str]:
         if proc.returncode != 0 and link_exists(hv.host_link):
             raise LabError(f"ip link del {hv.host_link} failed: {proc.stderr.strip() or proc.returncode}")
         done.append(f"veth {hv.host_link}")
+    if link_exists(hv.migration_link):
+        # gone with the netns, unless something pins it (as above)
+        proc = run(["ip", "link", "del", hv.migration_link], check=False)
+        if proc.returncode != 0 and link_exists(hv.migration_link):
+            raise LabError(f"ip link del {hv.migration_link} failed: {proc.stderr.strip() or proc.returncode}")
+        done.append(f"veth {hv.migration_link}")
     if hv.dir.exists():
         remove_tree(hv.dir)
     return done
@@ -1264,6 +1386,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         lab.save()
         if errors:
             raise LabError("; ".join(errors))
+        for what in remove_migration_bridge(lab):
+            print(f"lab: removed {what}")
         remove_lab_files(lab)
     print(f"lab down ({time.monotonic() - started:.1f}s)")
     return 0
@@ -1300,7 +1424,8 @@ def hv_status(hv: Hypervisor) -> dict[str, object]:
     reachable = up and pids["libvirtd"]["alive"] and libvirt_reachable(hv)
     return {"name": hv.name, "namespace": hv.netns, "netns_exists": netns_exists(hv.netns),
             "mount_namespace": mntns_alive(hv), "host_link": hv.host_link,
-            "address": hv.addr, "pids": pids, "libvirt_reachable": reachable,
+            "address": hv.addr, "migration_link": hv.migration_link, "migration_address": hv.migration_addr,
+            "pids": pids, "libvirt_reachable": reachable,
             "ssh_port_open": up and port_open(hv.addr, 22), "state_dir": str(hv.dir),
             "syslog": str(hv.syslog)}
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import (
-    BaseImageUploads, remember_disks, with_domain_options, with_pool_paths,
+    ServerSteps, remember_disks, with_domain_options, with_pool_paths,
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.server_actions import (
     ACTIONS, REBUILD_TASK_STATES,
@@ -31,11 +30,10 @@ REBUILD = ACTIONS["rebuild"]
 NETWORK = "stratus.compute.compute_network"
 DOMAIN = "stratus.compute.compute_domain"
 BLOCK_DEVICES = "stratus.compute.compute_block_devices"
-POWER = "stratus.compute.compute_power"
 LOCAL_KINDS = ("image", "blank")  # what a rebuild makes anew; volumes stay attached as they are
 
 
-class ActionModule(BaseImageUploads):
+class ActionModule(ServerSteps):
     _VALID_ARGS = frozenset(("uri", "run_uuids", "db_url", "base_pool_path", "instance_pool_path", "domain_type",
                              "parallel"))
 
@@ -79,27 +77,7 @@ class ActionModule(BaseImageUploads):
 
     def _call(self, module: str, args: dict[str, t.Any], plans: list[BuildPlan], task_vars: dict[str, t.Any],
               faults: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
-        """One module call for the plans not failed yet; a server whose entry failed gets its fault."""
-        todo = [p for p in plans if p.uuid not in faults]
-        if not todo:
-            return {}
-        try:
-            args = dict(args, instances=[p.to_dict() for p in todo])
-            res = (self.run_with_uploads(module, args, todo, task_vars) if module == BLOCK_DEVICES
-                   and args.get("state") == "present" else self.run_step_module(module, args, task_vars))
-        except AnsibleConnectionFailure as exc:
-            res = {"unreachable": True, "msg": str(exc)}
-        except StratusError as exc:
-            res = error_result(exc)
-        per = res.get("instances") or {}
-        for plan in todo:
-            outcome = per.get(plan.uuid)
-            if res.get("unreachable"):
-                faults[plan.uuid] = {"code": "HypervisorUnavailable", "message": "unreachable: %s" % res.get("msg")}
-            elif outcome is None or not outcome.get("ok"):
-                faults[plan.uuid] = dict((outcome or {}).get("error") or res.get("error") or {
-                    "code": "RebuildAbortException", "message": res.get("msg") or "no result"})
-        return per
+        return self.call_for(module, args, plans, task_vars, faults, "RebuildAbortException")
 
     def _step(self, db_url: t.Optional[str], plans: list[BuildPlan], faults: dict[str, t.Any], task_state: str) -> None:
         with store.transaction(db_url) as conn:
@@ -130,18 +108,7 @@ class ActionModule(BaseImageUploads):
         self._step(db_url, plans, faults, "rebuild_spawning")
         self._call(DOMAIN, with_domain_options({"uri": uri, "state": "present"}, task_vars), plans, task_vars, faults)
         # Nova keeps the power state: a server rebuilt while stopped is powered off again
-        stopped = [p for p, r in zip(plans, rows) if r.vm_state == "stopped" and p.uuid not in faults]
-        if stopped:  # the power module takes no plans: called as it is, not through run_step_module
-            try:
-                per = self._execute_module(POWER, module_args={"uri": uri, "timeout": 0, "instances": [
-                    {"uuid": p.uuid, "domain_name": p.domain_name, "action": "stop"} for p in stopped]},
-                    task_vars=task_vars)
-            except AnsibleConnectionFailure as exc:
-                per = {"msg": "unreachable: %s" % exc}
-            for p in stopped:
-                if not ((per.get("instances") or {}).get(p.uuid) or {}).get("ok"):
-                    faults[p.uuid] = ((per.get("instances") or {}).get(p.uuid) or {}).get("error") or {
-                        "code": "InstancePowerOffFailure", "message": per.get("msg") or "no result"}
+        self.power_off_at_once(uri, [p for p, r in zip(plans, rows) if r.vm_state == "stopped"], task_vars, faults)
         return faults
 
     @staticmethod

@@ -7,6 +7,7 @@ import typing as t
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import resize
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 
@@ -30,6 +31,9 @@ class ActionModule(StoreReadAction):
             last = views.last_actions(conn, [r.uuid for r in rows])
             for server in out["servers"]:
                 server["last_action"] = last[server["id"]]
+                moving = resize.migration_view(conn, server["id"])  # a resize or migration under way or waiting
+                if moving is not None:
+                    server["migration"] = moving
             if args["actions"]:
                 per = views.instance_actions_by_uuid(conn, [r.uuid for r in rows])
                 for server in out["servers"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: server_action
-short_description: Ask for a server action (stop, start, reboot, rebuild, evacuate) as Nova's compute API checks it
+short_description: Ask for a server action (stop, start, reboot, rebuild, evacuate, resize, migrate) as Nova's compute API checks it
 version_added: 0.1.0
 description:
   - Checks and records one action on one server, as Nova's C(POST /servers/{id}/action) does - the
@@ -45,6 +45,16 @@ description:
     M(stratus.compute.compute_live_migration) migrates it (Nova's task state C(migrating)) and ends it on the
     destination, or rolls it back (ACTIVE on its host, the fault kept). A server already on I(host) by a
     completed live migration is left as it is. A server with volumes is refused.
+  - C(resize) (policy C(os_compute_api:servers:resize); from ACTIVE or SHUTOFF) to I(flavor) and C(migrate)
+    (admin, policy C(os_compute_api:os-migrate-server:migrate); to I(host) or the scheduler's pick, never the
+    server's own host) are Nova's resize and cold migration - checked (C(CannotResizeToSameFlavor),
+    C(ResizeError) for a smaller root disk, C(CannotResizeDisk), the image against the new flavor,
+    C(QuotaExceeded) for the added cores and ram), the claim moved to the destination with the new sizes, a
+    migration record. M(stratus.compute.compute_resize) on the source copies the disks away and
+    M(stratus.compute.compute_finish_resize) on the destination starts the server there with the new flavor - it
+    waits in VERIFY_RESIZE for C(confirm_resize) (the source's copy is cleaned) or C(revert_resize) (back to
+    the source with the old flavor). The same request again changes nothing. A resize may stay on the server's
+    host only when C(stratus_allow_resize_to_same_host) is true (Nova's C(allow_resize_to_same_host)).
   - A bare-metal server's stop, start and reboot are recorded the same way; the controller does them through
     its node's BMC in the same run (M(stratus.compute.baremetal_power)), and RV(nodes) names the node, not
     RV(hosts). Its other actions are not in this version (C(InvalidRequest)).
@@ -125,6 +135,15 @@ EXAMPLES = r"""
     action: live_migrate
     host: hv2
 
+- name: Resize web-1 to a bigger flavor, then confirm it (the source's copy goes)
+  stratus.compute.server_action:
+    server: web-1
+    action: "{{ item.action }}"
+    flavor: "{{ item.flavor | default(omit) }}"
+  loop:
+    - {action: resize, flavor: m1.small}
+    - {action: confirm_resize}
+
 - name: Hard-reboot a server by uuid
   stratus.compute.server_action:
     server: 6b0f2d1e-9a43-4c1b-8f0e-3f2a5c7d9e10
@@ -152,6 +171,20 @@ live_destinations:
     - With I(action=live_migrate) - the destination, whose step prepares before the source's (in RV(hosts)) migrates;
       empty when nothing is to be done.
   returned: success, with I(action=live_migrate)
+  type: list
+  elements: str
+move_first:
+  description:
+    - A resize, migrate or confirm_resize - the source (whose C(compute_resize) step copies the disks away, or
+      cleans its copy); a revert_resize - the destination (whose copy goes). Empty for the other actions.
+  returned: success
+  type: list
+  elements: str
+move_then:
+  description:
+    - A resize or migrate - the destination (whose C(compute_finish_resize) step finishes it); a revert_resize -
+      the source (where the old server comes back). Empty for the other actions.
+  returned: success
   type: list
   elements: str
 server_uuids:

@@ -53,6 +53,8 @@ servers:
     - C(last_action) - the server's last instance action (C(create), C(stop), C(start), C(reboot), C(delete))
       with C(request_id), C(start_time), C(finish_time) and C(result) (C(Error) when one of its events failed,
       C(Success) once finished, null while under way); C(actions) the whole action log when I(actions=true).
+    - C(migration) - only while a resize or migration is under way or waits for its confirm or revert - its
+      C(id), C(type) (C(resize), C(migration)), C(status) (Nova's, such as C(finished)), C(source) and C(dest).
   returned: success
   type: list
   elements: dict

@@ -29,6 +29,7 @@ STATE = Path("/tmp/stratus-lab-test")
 PREFIX = "stxt"
 SUBNET = "10.232"
 HYPERVISORS = (1, 2)
+MIGRATION_BRIDGE = f"{PREFIX}-mig"
 
 pytestmark = [
     pytest.mark.lab,
@@ -181,6 +182,8 @@ def test_inventory_and_ansible_ping(lab_up):
     assert hostvars["hv1"]["stratus_availability_zone"] == "az1"
     assert hostvars["hv2"]["stratus_availability_zone"] == "az2"
     assert hostvars["hv2"]["stratus_lab_state_dir"] == str(STATE / "hv2")
+    assert hostvars["hv2"]["stratus_migration_address"] == f"{SUBNET}.251.2"
+    assert hostvars["hv2"]["stratus_migration_uri"] == f"qemu+tcp://{SUBNET}.251.2/system"
     assert len(hostvars["hv1"]["ansible_ssh_common_args"].split("ControlPath=")[1]) < 100
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     proc = subprocess.run([str(ANSIBLE), "-i", str(inventory), "hypervisors", "-m", "ping"],
@@ -206,6 +209,18 @@ def test_libvirt_is_separate_per_hypervisor(lab_up, tmp_path):
     assert dnsmasq
     assert (STATE / "hv1" / "root" / "var" / "lib" / "libvirt" / "dnsmasq"
             / "labtest-net.conf").exists()
+
+
+def test_hypervisors_reach_each_others_libvirt_on_the_migration_network(lab_up):
+    """eth1 on the lab's bridge; libvirtd on TCP there, and only there (docs/architecture.md, "Migration network")."""
+    for k in HYPERVISORS:
+        assert f"inet {SUBNET}.251.{k}/24" in ssh(k, "ip -o -4 addr show dev eth1").stdout
+    other = f"qemu+tcp://{SUBNET}.251.2/system"
+    assert "Running hypervisor" in ssh(1, f"virsh -c {other} version").stdout
+    assert ssh(1, f"virsh -c qemu+tcp://{addr(2)}/system version", check=False).returncode != 0
+    ports = subprocess.run(["ip", "-o", "link", "show", "master", MIGRATION_BRIDGE], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert sorted(line.split(":")[1].strip().split("@")[0] for line in ports) == [f"{PREFIX}-mig{k}" for k in HYPERVISORS]
 
 
 def kvm_usable(k: int) -> bool:
@@ -240,7 +255,11 @@ def test_down_removes_everything(lab_up):
     assert "destroyed domain labtest-vm1" in out and "destroyed domain labtest-vm2" in out
 
     assert lab_netns(PREFIX) == []
-    assert lab_links(PREFIX) == []
+    assert lab_links(PREFIX) == []  # the hypervisors' veths, the migration bridge and its ports
+    assert subprocess.run(["ip", "link", "show", "dev", MIGRATION_BRIDGE], capture_output=True,
+                          check=False).returncode != 0
+    host_addrs = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, check=True).stdout
+    assert f" {SUBNET}." not in host_addrs
     assert [p for p in lab_pids if pid_alive(p)] == []
     me = {os.getpid(), os.getppid()}
     strays = []

@@ -233,6 +233,14 @@ def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSessi
     assert web()[1] == "stopped" and domstate(uuid) == "shut off"
     out = cli(lab, "server", "start", "web")
     assert out["changed"] and out["servers"][0]["status"] == "ACTIVE" and domstate(uuid) == "running"
+    # --no-wait answers once the stop is recorded (Nova's API); the run goes on and `server wait` follows it
+    out = cli(lab, "server", "stop", "--no-wait", "web")
+    assert out["wait"] is False and out["servers"][0]["task_state"] == "powering-off", out
+    out = cli(lab, "server", "wait", "web", "--timeout", "300")
+    assert out["servers"][0]["status"] == "SHUTOFF" and out["servers"][0]["last_action"]["result"] == "Success"
+    assert domstate(uuid) == "shut off"
+    out = cli(lab, "server", "start", "web")
+    assert out["servers"][0]["status"] == "ACTIVE"
 
 
 ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ("concurrency", "hostile_input", "isolation_secrets")
+FAST = ("concurrency", "hostile_input", "isolation_secrets", "action_races")
 
 
 @pytest.mark.parametrize("scenario", FAST)

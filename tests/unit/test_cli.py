@@ -418,6 +418,56 @@ def test_a_refused_or_failed_action_exits_1_with_its_code(invoke: t.Callable[...
     assert fake.calls[0]["extravars"]["stratus_actions"] == [soft]
 
 
+def test_no_wait_returns_once_the_actions_are_recorded(invoke: t.Callable[..., t.Any],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, dict[str, t.Any], bool]] = []
+    events = [{"event": "playbook_on_play_start", "event_data": {"play": "record"}},
+              action_item(dict(SERVER, task_state="powering-off"), "stop"),
+              {"event": "playbook_on_play_start", "event_data": {"play": "steps"}}]
+
+    def detached(settings: t.Any, playbook: str, extravars: dict[str, t.Any],
+                 accepted: t.Callable[[list[dict[str, t.Any]]], bool]) -> runner.RunResult:
+        # the CLI returns when the second play starts: the first (check and record) is over
+        calls.append((playbook, extravars, accepted(events[:2])))
+        assert accepted(events)
+        return runner.RunResult("successful", 0, events)
+    monkeypatch.setattr(runner, "run_playbook_detached", detached)
+    res = invoke(["server", "stop", "--no-wait", "web-1", "-o", "json"],
+                 FakeRunner([]))  # the waiting runner must not be used
+    assert res.exit_code == 0, res.output
+    assert calls == [("server_action.yml", {"stratus_actions": [{"server": "web-1", "action": "stop"}]}, False)]
+    out = json.loads(res.stdout)
+    assert out["wait"] is False and out["servers"][0]["task_state"] == "powering-off"
+
+
+def test_server_wait_polls_until_the_action_is_over(invoke: t.Callable[..., t.Any],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = [dict(SERVER, task_state="powering-off"),
+               dict(SERVER, vm_state="stopped", status="SHUTOFF", task_state=None)]
+    seen: list[dict[str, t.Any]] = []
+
+    def look(settings: t.Any, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None, check: bool = False,
+             limit: t.Optional[str] = None) -> runner.RunResult:
+        seen.append(dict(extravars or {}))
+        server = answers[min(len(seen), len(answers)) - 1]
+        return runner.RunResult("successful", 0, [event("runner_on_ok", "stratus.compute.server_info",
+                                                        {"servers": [server]})])
+    monkeypatch.setattr(runner, "run_playbook", look)
+    monkeypatch.setattr(cli.time, "sleep", lambda _s: None)
+    res = invoke(["server", "wait", "web-1", "-o", "json"])
+    assert res.exit_code == 0, res.output
+    assert len(seen) == 2 and seen[0]["stratus_server_name"] == "web-1"
+    assert json.loads(res.stdout)["servers"][0]["status"] == "SHUTOFF"
+    answers[:] = [dict(SERVER, task_state="powering-off")]  # never over: the timeout says so
+    clock = iter(range(0, 10000, 400))
+    monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
+    res = invoke(["server", "wait", "web-1", "--timeout", "1000"])
+    assert res.exit_code == 1 and "error: Timeout: web-1: still powering-off" in res.output
+    answers[:] = [dict(SERVER, vm_state="error", fault={"code": "InstancePowerOffFailure", "message": "no stop"})]
+    res = invoke(["server", "wait", "web-1"])
+    assert res.exit_code == 1 and "InstancePowerOffFailure: web-1: no stop" in res.output
+
+
 def test_rebuild_names_its_image(invoke: t.Callable[..., t.Any]) -> None:
     fake = FakeRunner([action_item(dict(SERVER, task_state="rebuilding"), "rebuild"),
                        event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
@@ -425,3 +475,40 @@ def test_rebuild_names_its_image(invoke: t.Callable[..., t.Any]) -> None:
     assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "rebuild",
                                                                "image": "guest"}]}
     assert invoke(["server", "rebuild", "web-1"], FakeRunner([])).exit_code == 2  # --image is required
+
+
+def test_resize_confirm_revert_and_migrate_run_server_action_yml(invoke: t.Callable[..., t.Any]) -> None:
+    resized = dict(SERVER, vm_state="resized", status="VERIFY_RESIZE", host="hv2",
+                   migration={"type": "resize", "status": "finished", "source": "hv1", "dest": "hv2"})
+    fake = FakeRunner([action_item(dict(SERVER, task_state="resize_prep"), "resize", hosts=[], move_first=["hv1"],
+                                   move_then=["hv2"]),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [resized]})])
+    res = invoke(["server", "resize", "web-1", "--flavor", "m1.small", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "resize",
+                                                               "flavor": "m1.small"}]}
+    out = json.loads(res.stdout)
+    assert out["servers"][0]["status"] == "VERIFY_RESIZE" and out["servers"][0]["migration"]["dest"] == "hv2"
+    assert invoke(["server", "resize", "web-1"], FakeRunner([])).exit_code == 2  # --flavor is required
+    for command, action in (("confirm-resize", "confirm_resize"), ("revert-resize", "revert_resize")):
+        fake = FakeRunner([action_item(SERVER, action),
+                           event("runner_on_ok", "stratus.compute.server_info", {"servers": [SERVER]})])
+        assert invoke(["server", command, "web-1"], fake).exit_code == 0
+        assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": action}]}
+    fake = FakeRunner([action_item(SERVER, "migrate"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [resized]})])
+    assert invoke(["server", "migrate", "web-1", "--host", "hv2"], fake).exit_code == 0
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "migrate",
+                                                               "host": "hv2"}]}
+    refused = event("runner_item_on_ok", "stratus.compute.server_action", {
+        "changed": False, "failed": False, "item": {"server": "web-1", "action": "confirm_resize"},
+        "error": {"code": "InstanceInvalidState", "message": "Instance has not been resized.", "field": "action"}})
+    res = invoke(["server", "confirm-resize", "web-1"], FakeRunner([refused], status="failed"))
+    assert res.exit_code == 1 and "InstanceInvalidState: web-1: Instance has not been resized." in res.output
+
+
+def test_server_show_names_a_migration_under_way(invoke: t.Callable[..., t.Any]) -> None:
+    moving = dict(SERVER, migration={"type": "migration", "status": "finished", "source": "hv1", "dest": "hv2"})
+    res = invoke(["server", "show", "web-1"], FakeRunner([event("runner_on_ok", "stratus.compute.server_info",
+                                                                {"servers": [moving]})]))
+    assert res.exit_code == 0 and "migration finished: hv1 -> hv2" in res.output

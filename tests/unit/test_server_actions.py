@@ -242,6 +242,11 @@ def test_rebuild_records_the_new_image_and_keeps_the_rest(db_url: str, web: str)
         conn.execute(instances.update().where(instances.c.uuid == web).values(task_state="rebuild_spawning"))
     assert rebuild(db_url, OTHER).changed and row(db_url, web).task_state == "rebuild_spawning"
     assert [a for a, _events in log(db_url, web)].count("rebuild") == 1
+    guest = CATALOG["stratus_images"][0]  # another image is another rebuild: refused while one is under way
+    with pytest.raises(StratusError) as err:
+        rebuild(db_url, guest)
+    assert (err.value.code, err.value.field) == ("InstanceInvalidState", "image")
+    assert row(db_url, web).image_id == "img-2" and row(db_url, web).plan == after.plan
     rebuilding = row(db_url, web)
     with store.transaction(db_url, locked=True) as conn:
         server_actions.power_done(conn, rebuilding, "hv1", lifecycle.now(), action=rules.ACTIONS["rebuild"])
@@ -328,3 +333,31 @@ def test_evacuate_moves_a_server_off_a_host_that_is_down(db_url: str, web: str) 
     # asked again (the run was killed before the rebuild step): taken over on hv2, no second move
     again = evacuate(db_url, web, ADMIN)
     assert again.host == "hv2" and [a for a, _e in log(db_url, web)].count("evacuate") == 1
+
+
+def test_a_rebuild_and_an_evacuate_never_take_each_other_over(db_url: str, web: str) -> None:
+    """Both are rebuilding while under way: a rerun resumes its own action, never the other one (the race
+    reliability/scenarios/action_races.py found: both accepted, the rebuild rewriting an evacuation's plan)."""
+    with store.transaction(db_url) as conn:
+        compute_services.set_forced_down(conn, "hv1", True, "root")
+    evacuate(db_url, web, ADMIN)
+    moved = (row(db_url, web), log(db_url, web))
+    with pytest.raises(StratusError) as err:
+        rebuild(db_url, OTHER)
+    assert (err.value.code, err.value.field) == ("InstanceInvalidState", "action")
+    assert "(task_state rebuilding: its evacuate is under way)" in err.value.message
+    assert (row(db_url, web), log(db_url, web)) == moved  # the plan and image are the evacuation's
+    assert evacuate(db_url, web, ADMIN).host == "hv2"  # its own rerun still resumes it
+
+    evacuating = row(db_url, web)
+    with store.transaction(db_url, locked=True) as conn:  # done on hv2; hv1 holds the next one
+        server_actions.power_done(conn, evacuating, "hv2", lifecycle.now(), action=rules.ACTIONS["evacuate"])
+        conn.execute(instances.update().where(instances.c.uuid == web).values(host="hv1"))
+        conn.execute(claims.update().where(claims.c.instance_uuid == web).values(host="hv1"))
+    assert rebuild(db_url, OTHER).changed
+    rebuilding = (row(db_url, web), log(db_url, web))
+    with pytest.raises(StratusError) as err:
+        evacuate(db_url, web, ADMIN)
+    assert err.value.code == "InstanceInvalidState" and "its rebuild is under way" in err.value.message
+    assert (row(db_url, web), log(db_url, web)) == rebuilding  # not moved, no second record
+    assert rebuild(db_url, OTHER).changed and [a for a, _e in log(db_url, web)].count("rebuild") == 1

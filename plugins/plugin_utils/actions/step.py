@@ -33,6 +33,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.store import engin
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
 
 
+BLOCK_DEVICES_MODULE = "stratus.compute.compute_block_devices"
+POWER_MODULE = "stratus.compute.compute_power"
 # Hypervisor failures that mean "the host is down": a delete then goes on without it.
 HOST_DOWN_CODES = frozenset(("HypervisorUnavailable",))
 # The modules that build config drives, so take the plans' secrets (option `secrets`, no_log).
@@ -266,6 +268,75 @@ class BaseImageUploads(StepAction):
             self._transfer_file(t.cast(str, found[image_id].file), dest)
             uploads[image_id] = dest
         return self.run_step_module(module, dict(module_args, uploads=uploads), task_vars)
+
+
+class ServerSteps(BaseImageUploads):
+    """For the day-2 steps that run the build's modules on servers already built (rebuild, resize): one module
+    call for the plans not failed yet, each server's failure kept as its fault."""
+
+    def call_for(self, module: str, args: dict[str, t.Any], plans: list[BuildPlan], task_vars: dict[str, t.Any],
+                 faults: dict[str, dict[str, t.Any]], fallback_code: str) -> dict[str, t.Any]:
+        """The module once for the plans without a fault; a server whose entry failed gets its fault (the
+        module's error, else `fallback_code`). Returns the module's per-server entries."""
+        todo = [p for p in plans if p.uuid not in faults]
+        if not todo:
+            return {}
+        try:
+            args = dict(args, instances=[p.to_dict() for p in todo])
+            res = (self.run_with_uploads(module, args, todo, task_vars) if module == BLOCK_DEVICES_MODULE
+                   and args.get("state") == "present" else self.run_step_module(module, args, task_vars))
+        except AnsibleConnectionFailure as exc:
+            res = {"unreachable": True, "msg": str(exc)}
+        except StratusError as exc:
+            res = error_result(exc)
+        per = res.get("instances") or {}
+        for plan in todo:
+            outcome = per.get(plan.uuid)
+            if res.get("unreachable"):
+                faults[plan.uuid] = {"code": "HypervisorUnavailable", "message": "unreachable: %s" % res.get("msg")}
+            elif outcome is None or not outcome.get("ok"):
+                faults[plan.uuid] = dict((outcome or {}).get("error") or res.get("error") or {
+                    "code": fallback_code, "message": res.get("msg") or "no result"})
+        return per
+
+    def call_entries(self, module: str, args: dict[str, t.Any], entries: list[dict[str, t.Any]],
+                     task_vars: dict[str, t.Any], faults: dict[str, dict[str, t.Any]],
+                     fallback_code: str) -> dict[str, t.Any]:
+        """A module whose `instances` are entries with a uuid (not plans) once for those without a fault;
+        each entry's failure is its server's fault. Returns the module's per-server entries."""
+        todo = [e for e in entries if e["uuid"] not in faults]
+        if not todo:
+            return {}
+        try:
+            res = self._execute_module(module, module_args=dict(args, instances=todo), task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            res = {"unreachable": True, "msg": str(exc)}
+        per = res.get("instances") or {}
+        for entry in todo:
+            outcome = per.get(entry["uuid"])
+            if res.get("unreachable"):
+                faults[entry["uuid"]] = {"code": "HypervisorUnavailable", "message": "unreachable: %s" % res["msg"]}
+            elif outcome is None or not outcome.get("ok"):
+                faults[entry["uuid"]] = dict((outcome or {}).get("error") or res.get("error") or {
+                    "code": fallback_code, "message": res.get("msg") or "no result"})
+        return per
+
+    def power_off_at_once(self, uri: str, plans: list[BuildPlan], task_vars: dict[str, t.Any],
+                          faults: dict[str, dict[str, t.Any]]) -> None:
+        """Nova keeps the power state: servers that were stopped are powered off again, at once."""
+        todo = [p for p in plans if p.uuid not in faults]
+        if not todo:
+            return
+        try:  # the power module takes no plans: called as it is, not through run_step_module
+            per = self._execute_module(POWER_MODULE, module_args={"uri": uri, "timeout": 0, "instances": [
+                {"uuid": p.uuid, "domain_name": p.domain_name, "action": "stop"} for p in todo]},
+                task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            per = {"msg": "unreachable: %s" % exc}
+        for p in todo:
+            if not ((per.get("instances") or {}).get(p.uuid) or {}).get("ok"):
+                faults[p.uuid] = ((per.get("instances") or {}).get(p.uuid) or {}).get("error") or {
+                    "code": "InstancePowerOffFailure", "message": per.get("msg") or "no result"}
 
 
 def with_pool_paths(args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -131,22 +131,24 @@ def action_of(name: t.Any, reboot_type: t.Any = None, image: t.Any = None, flavo
     return ACTIONS[name]
 
 
-def needed(action: ServerAction, row: t.Any) -> bool:
+def needed(action: ServerAction, row: t.Any, in_progress: t.Optional[str] = None) -> bool:
     """Whether the server must change for the action; raises InstanceInvalidState when it may not.
 
     A server already where a stop or start would take it, with nothing in progress, is left as it
     is (changed false, as Ansible's modules are idempotent; Nova's API would answer 409). A server
-    whose same action was interrupted (its task_state still the action's) is taken again: the
-    rerun resumes it.
+    whose same action was interrupted (its task_state still the action's, and `in_progress`, the
+    latest instance action, this one) is taken again: the rerun resumes it. Another action with the
+    same task_state (a rebuild's and an evacuate's are both rebuilding) is not taken over.
     """
     if action.already is not None and row.vm_state == action.already and row.task_state is None:
         return False
-    if row.task_state in (action.task_state,) + action.resumes and row.vm_state in action.vm_states:
+    own = row.task_state in (action.task_state,) + action.resumes
+    if own and row.vm_state in action.vm_states and in_progress in (None, action.instance_action):
         return True
-    if row.vm_state not in action.vm_states or row.task_state not in action.task_states:
+    if row.vm_state not in action.vm_states or row.task_state not in action.task_states or own:
         raise StratusError("InstanceInvalidState", "Cannot '%s' instance %s while it is in vm_state %s%s" % (
-            action.instance_action, row.uuid, row.vm_state,
-            "" if row.task_state is None else " (task_state %s)" % row.task_state), "action")
+            action.instance_action, row.uuid, row.vm_state, "" if row.task_state is None else " (task_state %s%s)" % (
+                row.task_state, ": its %s is under way" % in_progress if own else "")), "action")
     return True
 
 

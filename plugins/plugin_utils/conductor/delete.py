@@ -12,7 +12,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import checks, views
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, resize
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import CreateResult
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import node_claims
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources.node_events import Who
@@ -38,6 +38,7 @@ def delete_servers(req: t.Mapping[str, t.Any], caller: Caller, db_url: t.Optiona
         hosts = set()
         who = Who.of(caller, request_id)
         for row in rows:
+            resize.confirm_on_delete(conn, row, request_id)
             if row.task_state != "deleting":
                 lifecycle.start_delete(conn, row.uuid, request_id, caller.project_id, caller.user_id)
             if node_claims.release_node(conn, row.uuid, who) is not None or _is_baremetal(row):

@@ -39,7 +39,7 @@ def request_evacuate(ref: str, caller: Caller, hypervisors: t.Sequence[str], hos
         plan = read_plan(row.plan or {}, uuid=row.uuid)
         if plan.driver == "baremetal":
             raise StratusError("InvalidRequest", "%s is a bare-metal server: its node is its host" % row.name, "server")
-        server_actions.needed(EVACUATE, row)
+        server_actions.needed(EVACUATE, row, lifecycle.action_in_progress(conn, row))
         if row.task_state in server_actions.REBUILD_TASK_STATES:  # an interrupted evacuate: already moved
             return ActionResult(True, views.server_view(row), row.host)
         source = str(row.host or "")

@@ -57,6 +57,15 @@ def latest_action_id(conn: Connection, uuid: str) -> t.Optional[int]:
     return int(row.id) if row else None
 
 
+def action_in_progress(conn: Connection, row: t.Any) -> t.Optional[str]:
+    """The name of the instance action under way (the latest one) when the server's task_state says one is."""
+    if row.task_state is None:
+        return None
+    latest = conn.execute(sa.select(instance_actions.c.action).where(instance_actions.c.instance_uuid == row.uuid)
+                          .order_by(instance_actions.c.id.desc()).limit(1)).first()
+    return latest.action if latest else None
+
+
 def record_event(conn: Connection, uuid: str, event: str, host: t.Optional[str], result: str,
                  details: t.Optional[str] = None, start: t.Optional[datetime.datetime] = None) -> None:
     action_id = latest_action_id(conn, uuid)

@@ -64,8 +64,14 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
         if baremetal and action.task_state not in server_actions.POWER_TASK_STATES:
             raise StratusError("InvalidRequest", "%s is a bare-metal server: its %s is not in this Stratus yet (its "
                                "power actions are, through its node's BMC)" % (row.name, action.name), "server")
-        if not server_actions.needed(action, row):
+        if not server_actions.needed(action, row, lifecycle.action_in_progress(conn, row)):
             return ActionResult(False, views.server_view(row), None)
+        resuming = row.task_state in (action.task_state,) + action.resumes
+        if resuming and image is not None and row.image_id != image["id"]:
+            # a rerun finishes the rebuild under way; another image is another rebuild (Nova: 409)
+            raise StratusError("InstanceInvalidState", "Cannot 'rebuild' instance %s while it is in task_state %s: "
+                               "its rebuild to image %s is under way" % (row.uuid, row.task_state, row.image_id),
+                               "image")
         plan = None
         if image is not None:
             plan = server_actions.rebuild_plan(read_plan(row.plan, uuid=row.uuid), image, caller)
@@ -76,7 +82,7 @@ def request_action(ref: str, action: server_actions.ServerAction, caller: Caller
         if plan is not None:
             conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
                 plan=plan.to_dict(), image_id=image["id"] if image else row.image_id))
-        if row.task_state not in (action.task_state,) + action.resumes:  # a resumed action keeps its first record
+        if not resuming:  # a resumed action keeps its first record
             lifecycle.set_task_state(conn, [row.uuid], action.task_state)
             lifecycle.start_action(conn, row.uuid, action.instance_action, request_id, caller.project_id,
                                    caller.user_id)
