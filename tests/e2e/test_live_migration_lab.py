@@ -7,7 +7,8 @@ and no new ready line there), keeps its uuid and IP, and nothing of it stays on 
 DHCP entry); the store says so (host, claim, migration completed, the action log). A rerun naming the host
 it is on changes nothing; a host that does not pass the filters is NoValidHost and changes nothing; a
 migration that fails (the destination's migration address wrong) is rolled back: the guest still running on
-its source, the destination's half removed; a stopped server is InstanceInvalidState.
+its source, the destination's half removed; a run SIGKILLed while the source migrates is ended by a rerun
+(the guest on exactly one host, nothing left on the other); a stopped server is InstanceInvalidState.
 
 Its own prefix, subnet and state dir (stxv / 10.245); one lab bring-up. Needs root.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus_lab import inventory_overlay
+from stratus_lab import ansible_run, inventory_overlay
 from stratus_lab.console import READY, console_log, ready_line
 from stratus_lab.host import dhcp_entries_command
 from stratus_lab.paths import DEMO_INVENTORY, ROOT
@@ -36,6 +37,7 @@ SUBNET = "10.245"
 STRATUS = ROOT / ".venv" / "bin" / "stratus"
 DEMO = {"user_id": "demo", "project_id": "demo", "roles": ["member"]}
 ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
+ADMIN_CONTEXT = {"user_id": "root", "project_id": "ops", "roles": ["admin"]}
 WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
 BOOT_S = 300.0
 INSTANCE_POOL = "/var/lib/libvirt/stratus/instances"
@@ -187,6 +189,39 @@ def test_a_failed_migration_is_rolled_back_and_the_guest_runs_on(lab: LabSession
     # the migration's error, then the destination's half removed in the same run
     assert actions_of(uuid)[-2:] == [("live-migration", "compute_live_migration", "Error"),
                                      ("live-migration", "compute_cleanup_leftover", "Success")]
+
+
+def test_a_run_killed_while_it_migrates_is_ended_by_a_rerun(lab: LabSession) -> None:
+    """SIGKILL of the whole run once the source's step has started (migration status running), then the same
+    request again: the rerun asks both libvirts where the guest runs and ends the migration accordingly."""
+    uuid, source = web()[:2]
+    dest = other(source)
+    argv = ansible_run.playbook_argv(ROOT / "playbooks" / "server_action.yml", [lab.inventory, DEMO_INVENTORY],
+                                     {"stratus_actions": [{"server": uuid, "action": "live_migrate", "host": dest}]})
+    proc = ansible_run.start(argv, dict(lab.env, **ansible_run.caller_env(ADMIN_CONTEXT)), STATE / "killed-live.log")
+    try:
+        wait_until(lambda: proc.poll() is not None or rows(
+            "select status from migrations where instance_uuid = '%s' order by id desc limit 1" % uuid) == [
+            ("running",)], "the source's step", timeout=300, interval=0.1)
+    finally:
+        ansible_run.kill_group(proc)
+    # killed while the source's step ran (libvirt's migration takes seconds; the store was read every 0.1 s)
+    assert web()[3] == "migrating" and rows("select status from migrations where instance_uuid = '%s' order by id "
+                                            "desc limit 1" % uuid) == [("running",)]
+    cli(lab, "server", "live-migrate", uuid, "--host", dest)  # its outcome is what the store and libvirt say
+    ((_u, host, vm_state, task_state, _fault),) = [web()]
+    assert (vm_state, task_state) == ("active", None)
+    assert rows("select status from migrations where instance_uuid = '%s' order by id desc limit 1" % uuid)[0][0] in (
+        "completed", "failed")
+    # on exactly one host, its claim there, nothing left anywhere
+    assert holds(lab, host, uuid) == {"domain": True, "disks": True, "dhcp": True}
+    assert holds(lab, other(host), uuid) == {"domain": False, "disks": False, "dhcp": False}
+    assert on_host(lab, host, "virsh -c qemu:///system domstate %s" % uuid) == "running"
+    assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(host,)]
+    assert rows("select count(*) from leftovers") == [(0,)]
+    before = max(heartbeats(uuid, host) or [0])
+    wait_until(lambda: any(u > before for u in heartbeats(uuid, host)), "the heartbeat on %s" % host, timeout=120,
+               interval=1)
 
 
 def test_a_stopped_server_is_instance_invalid_state(lab: LabSession) -> None:
