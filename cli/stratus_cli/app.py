@@ -645,11 +645,12 @@ def server_live_migrate(ctx: typer.Context, names: ServersArg,
                             "--host", help="The destination (checked by the filters unless --force); default: "
                                            "the scheduler's pick.")] = None,
                         force: t.Annotated[bool, typer.Option("--force", help="Skip the filters for --host.")] = False,
-                        check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
+                        check: CheckOpt = False, wait: WaitOpt = True, fmt: OutputOpt = Format.table) -> None:
     """Move running servers to another hypervisor without stopping them (Nova's live migration; admin): libvirt
     copies their memory and local disks; same uuid and IPs. An ACTIVE server only. A server already on --host
-    by a live migration is left as it is. Waits until done; a failed one stays on its host, ACTIVE."""
-    _run_actions(ctx, names, "live_migrate", check, fmt, host=host, force=True if force else None)
+    by a live migration is left as it is. Waits until done, unless --no-wait; a failed one stays on its host,
+    ACTIVE, with the fault."""
+    _run_actions(ctx, names, "live_migrate", check, fmt, wait, host=host, force=True if force else None)
 
 
 @server_app.command("list", epilog="""Examples:

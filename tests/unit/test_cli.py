@@ -507,6 +507,24 @@ def test_resize_confirm_revert_and_migrate_run_server_action_yml(invoke: t.Calla
     assert res.exit_code == 1 and "InstanceInvalidState: web-1: Instance has not been resized." in res.output
 
 
+def test_live_migrate_runs_server_action_yml(invoke: t.Callable[..., t.Any]) -> None:
+    moved = dict(SERVER, host="hv2")
+    fake = FakeRunner([action_item(dict(SERVER, task_state="migrating"), "live_migrate", live_destinations=["hv2"]),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [moved]})])
+    res = invoke(["server", "live-migrate", "web-1", "--host", "hv2", "--force", "-o", "json"], fake)
+    assert res.exit_code == 0, res.output
+    assert fake.calls[0]["playbook"] == "server_action.yml"
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "live_migrate",
+                                                               "host": "hv2", "force": True}]}
+    assert json.loads(res.stdout)["servers"][0]["host"] == "hv2"
+    failed = dict(SERVER, fault={"code": "MigrationError", "message": "live migration of x failed: boom"})
+    fake = FakeRunner([action_item(SERVER, "live_migrate"),
+                       event("runner_on_ok", "stratus.compute.server_info", {"servers": [failed]})], status="failed")
+    res = invoke(["server", "live-migrate", "web-1"], fake)
+    assert res.exit_code == 1 and "MigrationError: web-1: live migration of x failed: boom" in res.output
+    assert fake.calls[0]["extravars"] == {"stratus_actions": [{"server": "web-1", "action": "live_migrate"}]}
+
+
 def test_server_show_names_a_migration_under_way(invoke: t.Callable[..., t.Any]) -> None:
     moving = dict(SERVER, migration={"type": "migration", "status": "finished", "source": "hv1", "dest": "hv2"})
     res = invoke(["server", "show", "web-1"], FakeRunner([event("runner_on_ok", "stratus.compute.server_info",
