@@ -515,7 +515,7 @@ def test_server_show_names_a_migration_under_way(invoke: t.Callable[..., t.Any])
 
 
 def test_drain_disables_moves_live_then_cold_and_reports_what_is_left(invoke: t.Callable[..., t.Any],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     web = dict(SERVER, id="11111111-1111-4111-8111-111111111111", name="web", host="hv1", vm_state="active")
     db = dict(SERVER, id="22222222-2222-4222-8222-222222222222", name="db", host="hv1", vm_state="active")
     batch = dict(SERVER, id="33333333-3333-4333-8333-333333333333", name="batch", host="hv1", vm_state="stopped",
