@@ -358,13 +358,10 @@ def _record_play_done(events: list[dict[str, t.Any]]) -> bool:
     return sum(1 for e in events if e.get("event") == "playbook_on_play_start") >= 2
 
 
-def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
-                 wait: bool = True, **options: t.Any) -> None:
-    """server_action.yml for one action (with its options: reboot_type, image) on each named server;
-    the servers as the store then has them. Without `wait` the run goes on in the background once the
-    actions are recorded (Nova's API answers then): the servers are shown in their task_state."""
-    given = {k: v for k, v in options.items() if v is not None}
-    actions = [dict({"server": n, "action": action}, **given) for n in names]
+def _act(ctx: typer.Context, actions: list[dict[str, t.Any]], check: bool = False, wait: bool = True
+         ) -> tuple[list[dict[str, t.Any]], list[CliError], runner.RunResult, set[str]]:
+    """server_action.yml for these actions: the servers as the store then has them, the errors (refusals,
+    faults, actions their hypervisor never did), the run, and the uuids whose action was recorded."""
     if wait or check:
         result = runner.run_playbook(_settings(ctx), "server_action.yml", {"stratus_actions": actions}, check=check)
     else:
@@ -390,6 +387,17 @@ def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool,
         elif s.get("task_state"):
             errors.append(CliError("InstanceInvalidState", "%s: still %s: its hypervisor did not do it"
                                    % (s.get("name"), s.get("task_state"))))
+    return servers, errors, result, acted
+
+
+def _run_actions(ctx: typer.Context, names: list[str], action: str, check: bool, fmt: Format,
+                 wait: bool = True, **options: t.Any) -> None:
+    """server_action.yml for one action (with its options: reboot_type, image) on each named server;
+    the servers as the store then has them. Without `wait` the run goes on in the background once the
+    actions are recorded (Nova's API answers then): the servers are shown in their task_state."""
+    given = {k: v for k, v in options.items() if v is not None}
+    servers, errors, result, acted = _act(ctx, [dict({"server": n, "action": action}, **given) for n in names],
+                                          check, wait)
     data = {"servers": servers, "changed": bool(acted), "check": check}
     if not wait and not check:
         data["wait"] = False  # the hypervisor steps go on: `stratus server wait` follows them
@@ -744,6 +752,13 @@ def hypervisor_list(ctx: typer.Context, host: HostsOpt = None, fmt: OutputOpt = 
 
 def _set_service(ctx: typer.Context, host: str, check: bool, fmt: Format, **change: t.Any) -> None:
     """hypervisor_service.yml with the change (disabled and reason, or forced_down) for one host."""
+    res = _change_service(ctx, host, check, **change)
+    output.emit({"service": res.get("service"), "changed": bool(res.get("changed")), "check": check},
+                fmt, output.service_line)
+
+
+def _change_service(ctx: typer.Context, host: str, check: bool = False, **change: t.Any) -> dict[str, t.Any]:
+    """hypervisor_service.yml's result for the change, or its error."""
     extra: dict[str, t.Any] = {"stratus_hypervisor": host}
     extra.update(("stratus_hypervisor_" + k, v) for k, v in change.items() if v is not None)
     result = runner.run_playbook(_settings(ctx), "hypervisor_service.yml", extra, check=check)
@@ -752,8 +767,7 @@ def _set_service(ctx: typer.Context, host: str, check: bool, fmt: Format, **chan
         res = results[-1] if results else {}
         raise (CliError.from_result(res["error"]) if isinstance(res.get("error"), dict)
                else result.error() or CliError("RunnerError", "hypervisor_service.yml returned nothing"))
-    output.emit({"service": results[-1].get("service"), "changed": bool(results[-1].get("changed")), "check": check},
-                fmt, output.service_line)
+    return results[-1]
 
 
 HostArg = t.Annotated[str, typer.Argument(help="The hypervisor (a host of the hypervisors group).")]
@@ -796,6 +810,94 @@ def hypervisor_down(ctx: typer.Context, host: HostArg, check: CheckOpt = False, 
 def hypervisor_up(ctx: typer.Context, host: HostArg, check: CheckOpt = False, fmt: OutputOpt = Format.table) -> None:
     """Say a forced-down hypervisor is up again (admin); its leftovers are cleaned by the next run there."""
     _set_service(ctx, host, check, fmt, forced_down=False)
+
+
+def _servers_on(ctx: typer.Context, host: str) -> list[dict[str, t.Any]]:
+    servers = _info(ctx, "server_list.yml", {"stratus_all_projects": True}, "stratus.compute.server_info")
+    return [s for s in servers.get("servers") or [] if s.get("host") == host]
+
+
+def _why(server: t.Mapping[str, t.Any], errors: list[CliError]) -> str:
+    """What kept a server from moving: its refusal or fault (errors name it by uuid or name), else its state."""
+    for err in errors:
+        if err.message.startswith(("%s: " % server["id"], "%s: " % server.get("name"))):
+            return "%s: %s" % (err.code, err.message.split(": ", 1)[1])
+    if server.get("fault"):
+        return "%s: %s" % (server["fault"].get("code"), server["fault"].get("message"))
+    return "still %s%s" % (server.get("status"), " (%s)" % server["task_state"] if server.get("task_state") else "")
+
+
+@hypervisor_app.command("drain", epilog="""Examples:
+
+  stratus --user root --project ops --role admin hypervisor drain hv2 --reason "kernel update"
+
+  stratus --user root --project ops --role admin hypervisor enable hv2     # after the work""")
+def hypervisor_drain(ctx: typer.Context, host: HostArg,
+                     reason: t.Annotated[t.Optional[str], typer.Option("--reason", help="Why (one line).")] = None,
+                     fmt: OutputOpt = Format.table) -> None:
+    """Empty a hypervisor for maintenance (admin): disable it, live-migrate its ACTIVE servers, cold-migrate the
+    rest (SHUTOFF ones, and those whose live migration failed) and confirm those, then report what could not
+    move and why (ERROR, VERIFY_RESIZE, an action under way, no valid host). The host stays disabled.
+    Exits 1 when a server is left on it."""
+    quiet = _settings(ctx).quiet
+
+    def say(text: str) -> None:
+        if not quiet:
+            print("stratus: drain %s: %s" % (host, text), file=sys.stderr, flush=True)
+
+    service = _change_service(ctx, host, disabled=True, reason=reason or "draining").get("service")
+    servers = _servers_on(ctx, host)
+    say("disabled; %d server(s) on it" % len(servers))
+    left: dict[str, str] = {}
+    live = [s for s in servers if s.get("vm_state") == "active" and not s.get("task_state")]
+    cold = [s for s in servers if s.get("vm_state") == "stopped" and not s.get("task_state")]
+    for s in servers:
+        if s not in live and s not in cold:
+            left[s["id"]] = ("VERIFY_RESIZE: confirm or revert it first" if s.get("vm_state") == "resized"
+                             else _why(s, []))
+    moved: list[dict[str, t.Any]] = []
+    errors: list[CliError] = []
+    if live:
+        say("live-migrating %d server(s): %s" % (len(live), ", ".join(s["name"] for s in live)))
+        _servers, errors, _result, _acted = _act(ctx, [{"server": s["id"], "action": "live_migrate"} for s in live])
+        now = {s["id"]: s for s in _servers_on(ctx, host)}
+        for s in live:
+            if s["id"] in now:  # still here: cold migration is the fallback (Nova's drain scripts do the same)
+                say("%s did not move live (%s): cold migration" % (s["name"], _why(now[s["id"]], errors)))
+                cold.append(now[s["id"]])
+            else:
+                moved.append({"server": s["name"], "id": s["id"], "how": "live"})
+    if cold:
+        say("cold-migrating %d server(s): %s" % (len(cold), ", ".join(s["name"] for s in cold)))
+        after, errors, _result, _acted = _act(ctx, [{"server": s["id"], "action": "migrate"} for s in cold])
+        waiting = [s for s in after if s.get("vm_state") == "resized" and s.get("host") != host]
+        if waiting:
+            say("confirming %d migration(s)" % len(waiting))
+            _confirmed, confirm_errors, _result, _acted = _act(
+                ctx, [{"server": s["id"], "action": "confirm_resize"} for s in waiting])
+            errors += confirm_errors
+        now = {s["id"]: s for s in _servers_on(ctx, host)}
+        for s in cold:
+            if s["id"] in now:
+                left[s["id"]] = _why(now[s["id"]], errors)
+            else:
+                moved.append({"server": s["name"], "id": s["id"], "how": "cold"})
+    final = {s["id"]: s for s in _servers_on(ctx, host)}
+    for uuid in final:  # whatever is still there, the reason for each
+        left.setdefault(uuid, _why(final[uuid], errors))
+    hosts = {s["id"]: s.get("host") for s in _info(ctx, "server_list.yml", {"stratus_all_projects": True},
+                                                   "stratus.compute.server_info").get("servers") or []}
+    for m in moved:
+        m["to"] = hosts.get(m["id"])
+    data = {"host": host, "service": service, "moved": moved,
+            "not_moved": [{"server": final[u]["name"] if u in final else u, "id": u, "why": why}
+                          for u, why in left.items()]}
+    say("%d moved, %d left" % (len(moved), len(data["not_moved"])))
+    output.emit(data, fmt, output.drain_table)
+    if data["not_moved"]:
+        raise CliError("DrainIncomplete", "%d server(s) left on %s: %s" % (
+            len(data["not_moved"]), host, "; ".join("%s: %s" % (n["server"], n["why"]) for n in data["not_moved"])),
+            "host")
 
 
 @quota_app.command("show", epilog="""Examples:

@@ -173,6 +173,13 @@ def service_line(data: t.Mapping[str, t.Any]) -> str:
                              "forced down" if svc.get("forced_down") else "up")
 
 
+def drain_table(data: t.Mapping[str, t.Any]) -> str:
+    rows = [[m.get("server"), "moved (%s)" % m.get("how"), m.get("to"), None] for m in data.get("moved") or []]
+    rows += [[n.get("server"), "left", data.get("host"), n.get("why")] for n in data.get("not_moved") or []]
+    head = "%s: drained (disabled)" % data.get("host")
+    return head + ("\n" + grid(["SERVER", "RESULT", "HOST", "WHY"], rows) if rows else "; no server was on it")
+
+
 def quota_table(data: t.Mapping[str, t.Any]) -> str:
     qs = data.get("quota_set") or {}
     rows = [[r, "unlimited" if v.get("limit") == -1 else v.get("limit"), v.get("in_use"), v.get("reserved")]

@@ -530,3 +530,51 @@ def test_server_show_names_a_migration_under_way(invoke: t.Callable[..., t.Any])
     res = invoke(["server", "show", "web-1"], FakeRunner([event("runner_on_ok", "stratus.compute.server_info",
                                                                 {"servers": [moving]})]))
     assert res.exit_code == 0 and "migration finished: hv1 -> hv2" in res.output
+
+
+def test_drain_disables_moves_live_then_cold_and_reports_what_is_left(invoke: t.Callable[..., t.Any],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    web = dict(SERVER, id="11111111-1111-4111-8111-111111111111", name="web", host="hv1", vm_state="active")
+    db = dict(SERVER, id="22222222-2222-4222-8222-222222222222", name="db", host="hv1", vm_state="active")
+    batch = dict(SERVER, id="33333333-3333-4333-8333-333333333333", name="batch", host="hv1", vm_state="stopped",
+                 status="SHUTOFF")
+    broken = dict(SERVER, id="44444444-4444-4444-8444-444444444444", name="broken", host="hv1", vm_state="error",
+                  status="ERROR", fault={"code": "BuildAbortException", "message": "no disk"})
+    where = {s["id"]: dict(s) for s in (web, db, batch, broken)}
+    calls: list[tuple[str, t.Any]] = []
+
+    def fake(settings: t.Any, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None, check: bool = False,
+             limit: t.Optional[str] = None) -> runner.RunResult:
+        extravars = extravars or {}
+        calls.append((playbook, extravars.get("stratus_actions") or extravars.get("stratus_hypervisor_reason")))
+        if playbook == "hypervisor_service.yml":
+            return runner.RunResult("successful", 0, [event("runner_on_ok", "stratus.compute.hypervisor_service", {
+                "changed": True, "service": {"host": "hv1", "status": "disabled", "disabled_reason": "draining"}})])
+        if playbook == "server_list.yml":
+            return runner.RunResult("successful", 0, [event("runner_on_ok", "stratus.compute.server_info",
+                                                            {"servers": list(where.values())})])
+        items = []
+        for act in extravars["stratus_actions"]:
+            s = where[act["server"]]
+            if act["action"] == "live_migrate" and s["name"] == "db":  # db's live migration fails: stays
+                s["fault"] = {"code": "MigrationError", "message": "too busy"}
+            elif act["action"] in ("live_migrate", "confirm_resize"):
+                s.update(host="hv2", vm_state="active" if act["action"] == "live_migrate" else s["vm_state"])
+            elif act["action"] == "migrate":
+                s.update(host="hv2", vm_state="resized", fault=None)
+            items.append(action_item(dict(s), act["action"]))
+        return runner.RunResult("successful", 0, items + [event("runner_on_ok", "stratus.compute.server_info",
+                                                                {"servers": list(where.values())})])
+    monkeypatch.setattr(runner, "run_playbook", fake)
+    res = invoke(["--user", "root", "--project", "ops", "--role", "admin", "hypervisor", "drain", "hv1", "-o", "json"])
+    assert res.exit_code == 1, res.output  # broken stays: the report says why
+    out = json.loads(res.stdout)
+    assert sorted((m["server"], m["how"], m["to"]) for m in out["moved"]) == [
+        ("batch", "cold", "hv2"), ("db", "cold", "hv2"), ("web", "live", "hv2")]
+    assert out["not_moved"] == [{"server": "broken", "id": broken["id"], "why": "BuildAbortException: no disk"}]
+    actions = [(p, [(a["server"][:1], a["action"]) for a in x]) for p, x in calls if p == "server_action.yml"]
+    assert actions == [("server_action.yml", [("1", "live_migrate"), ("2", "live_migrate")]),
+                       ("server_action.yml", [("3", "migrate"), ("2", "migrate")]),
+                       ("server_action.yml", [("3", "confirm_resize"), ("2", "confirm_resize")])]
+    assert calls[0] == ("hypervisor_service.yml", "draining")
+    assert "DrainIncomplete" in res.output
