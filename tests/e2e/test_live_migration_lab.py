@@ -231,3 +231,40 @@ def test_a_stopped_server_is_instance_invalid_state(lab: LabSession) -> None:
     proc = cli(lab, "server", "live-migrate", uuid)
     assert proc.returncode != 0 and "InstanceInvalidState" in proc.stdout + proc.stderr
     assert (web(), actions_of(uuid)) == before
+
+
+def test_drain_moves_the_running_server_live_and_the_stopped_one_cold(lab: LabSession) -> None:
+    """`stratus hypervisor drain`: the host disabled, its running server live-migrated, its stopped one
+    cold-migrated and confirmed; nothing of either left on it."""
+    uuid, host = web()[:2]
+    dest = other(host)
+    assert web()[2] == "stopped"  # the test before stopped it
+    ok(cli(lab, "hypervisor", "disable", dest))  # so the second server lands beside it
+    try:
+        run = lab.provision([WEB, dict(WEB, name="db")])
+        assert run.returncode == 0, run.stdout[-3000:]
+    finally:
+        ok(cli(lab, "hypervisor", "enable", dest))
+    ((db, db_host),) = rows("select uuid, host from instances where name = 'db' and deleted = ''")
+    assert db_host == host and web()[2] == "stopped"
+    wait_until(lambda: heartbeats(db, host), "db's heartbeat", timeout=BOOT_S, interval=1)
+    ready_before = ready_line(STATE, db, host, timeout=1)
+    out = ok(cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain"))
+    assert sorted((m["server"], m["how"], m["to"]) for m in out["moved"]) == [("db", "live", dest),
+                                                                             ("web", "cold", dest)], out
+    assert out["not_moved"] == [] and out["service"]["status"] == "disabled"
+    for server in (uuid, db):
+        assert holds(lab, host, server) == {"domain": False, "disks": False, "dhcp": False}
+        assert holds(lab, dest, server) == {"domain": True, "disks": True, "dhcp": True}
+        assert rows("select host from resource_claims where instance_uuid = '%s'" % server) == [(dest,)]
+    assert web()[1:4] == (dest, "stopped", None)  # cold-migrated, confirmed, still stopped
+    assert on_host(lab, dest, "virsh -c qemu:///system domstate %s" % db) == "running"
+    # db moved live: its heartbeat goes on on the new host, with no new boot
+    before = max(heartbeats(db, host) or [0])
+    wait_until(lambda: any(u > before for u in heartbeats(db, dest)), "db's heartbeat on %s" % dest, timeout=120,
+               interval=1)
+    assert ready_before and READY not in console_log(STATE, db, dest).read_text(errors="replace")
+    assert rows("select disabled, disabled_reason from compute_services where host = '%s'" % host) == [
+        (1, "e2e drain")]
+    assert rows("select count(*) from leftovers") == [(0,)]
+    ok(cli(lab, "hypervisor", "enable", host))
