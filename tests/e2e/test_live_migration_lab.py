@@ -250,8 +250,8 @@ def test_drain_moves_the_running_server_live_and_the_stopped_one_cold(lab: LabSe
     wait_until(lambda: heartbeats(db, host), "db's heartbeat", timeout=BOOT_S, interval=1)
     ready_before = ready_line(STATE, db, host, timeout=1)
     out = ok(cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain"))
-    assert sorted((m["server"], m["how"], m["to"]) for m in out["moved"]) == [("db", "live", dest),
-                                                                             ("web", "cold", dest)], out
+    moved = sorted((m["server"], m["how"], m["to"]) for m in out["moved"])
+    assert moved == [("db", "live", dest), ("web", "cold", dest)], out
     assert out["not_moved"] == [] and out["service"]["status"] == "disabled"
     for server in (uuid, db):
         assert holds(lab, host, server) == {"domain": False, "disks": False, "dhcp": False}
