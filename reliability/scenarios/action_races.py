@@ -65,11 +65,13 @@ ANSWERS = {"name": "Write the answers", "ansible.builtin.copy": {
 
 def record_play(race: t.Optional[dict[str, str]] = None, answers: bool = True) -> list[dict[str, t.Any]]:
     """server_action.yml's first play (check and record), as the repository has it, with the barrier
-    before its tasks and (for ansible-playbook runs) a task that writes the action task's results."""
+    before its request task and (for ansible-playbook runs) a task that writes the action task's results."""
     play = copy.deepcopy(yaml.safe_load((ROOT / "playbooks" / "server_action.yml").read_text())[0])
-    if "stratus.compute.server_action" not in play["tasks"][0]:
-        raise scenario.CannotRun("server_action.yml's first task is no longer the server_action request")
-    play["tasks"] = [BARRIER] + play["tasks"] + ([ANSWERS] if answers else [])
+    at = next((k for k, task in enumerate(play["tasks"]) if "stratus.compute.server_action" in task), None)
+    if at is None:
+        raise scenario.CannotRun("server_action.yml's first play no longer requests the actions (server_action)")
+    # the barrier right before the request (the tasks before it, such as the confirm window's, run first)
+    play["tasks"] = play["tasks"][:at] + [BARRIER] + play["tasks"][at:] + ([ANSWERS] if answers else [])
     if race is not None:
         play["vars"] = dict(race)
     return [play]
