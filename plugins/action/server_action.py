@@ -11,7 +11,6 @@ import uuid
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions
@@ -35,8 +34,6 @@ class ActionModule(StoreReadAction):
     def read(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"), args.get("flavor"),
                                           args.get("host"), args["force"])
-        if action.step not in ("stop", "start", "reboot_soft", "reboot_hard", "rebuild", "live_migrate") + resize.STEPS:
-            raise StratusError("InvalidRequest", "%s is not in this Stratus yet" % action.name, "action")
         catalog = self.catalog(task_vars)
         image = catalog.image(args["image"]) if args.get("image") is not None else None
         config = SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler")))
