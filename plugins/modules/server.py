@@ -150,14 +150,27 @@ options:
     default: false
   allow_resize:
     description:
-      - "A flavor that differs from the server's is done in place as Nova's resize, then confirmed, instead of a C(Conflict): the server keeps its uuid, IPs and name, the scheduler picks its host again for the new flavor (the same host only with C(stratus_allow_resize_to_same_host)), its root disk grows (never shrinks) and the claim moves with it (docs/server-actions.md, \"Declarative resize and rebuild\")."
-      - "Kept on every run: while it is set the server's flavor is compared with the request, so a server resized to another flavor by hand is resized back. Policy C(os_compute_api:servers:resize) and C(os_compute_api:servers:confirm_resize), the instance actions C(resize) and C(confirmResize) in the action log; a server that is not ACTIVE or SHUTOFF is left until it is. A resize refused or failed (C(NoValidHost), C(QuotaExceeded), C(CannotResizeDisk), ...) fails the run with its error and changes nothing; the next run tries again."
+      - A flavor that differs from the server's is done in place as Nova's resize, then confirmed, instead of a
+        C(Conflict) - the server keeps its uuid, IPs and name, the scheduler picks its host again for the new flavor
+        (the same host only with C(stratus_allow_resize_to_same_host)), its root disk grows (never shrinks) and the
+        claim moves with it (docs/server-actions.md, Declarative resize and rebuild).
+      - Kept on every run - while it is set the server's flavor is compared with the request, so a server resized to
+        another flavor by hand is resized back. Policy C(os_compute_api:servers:resize) and
+        C(os_compute_api:servers:confirm_resize), the instance actions C(resize) and C(confirmResize) in the action
+        log; a server that is not ACTIVE or SHUTOFF is left until it is. A resize refused or failed (C(NoValidHost),
+        C(QuotaExceeded), C(CannotResizeDisk), ...) fails the run with its error and changes nothing; the next run
+        tries again.
     type: bool
     default: false
   allow_rebuild:
     description:
-      - "An image that differs from the server's is done in place as Nova's rebuild instead of a C(Conflict): the server keeps its uuid, IPs, host and volumes and gets a new root disk of the image and a new config drive (docs/server-actions.md, \"Declarative resize and rebuild\"). When the flavor changes too (O(allow_resize)), the rebuild comes first."
-      - "Kept on every run: while it is set the server's image is compared with the request. Policy C(os_compute_api:servers:rebuild), the instance action C(rebuild) in the action log. A server booted from a volume has no image to change: its request's block devices differ instead (a C(Conflict))."
+      - An image that differs from the server's is done in place as Nova's rebuild instead of a C(Conflict) - the
+        server keeps its uuid, IPs, host and volumes and gets a new root disk of the image and a new config drive
+        (docs/server-actions.md, Declarative resize and rebuild). When the flavor changes too (O(allow_resize)), the
+        rebuild comes first.
+      - Kept on every run - while it is set the server's image is compared with the request. Policy
+        C(os_compute_api:servers:rebuild), the instance action C(rebuild) in the action log. A server booted from a
+        volume has no image to change - its request's block devices differ instead (a C(Conflict)).
     type: bool
     default: false
   explain:

@@ -13,7 +13,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
-from test_server_actions import ALICE, caller, web  # noqa: F401  (web is a fixture)
+from test_server_actions import ALICE, caller, web  # noqa: F401  pylint: disable=unused-import  (web: a fixture)
 
 DONE = action_wait.StepsRun(0, "PLAY RECAP ok", False)
 
@@ -45,8 +45,8 @@ def test_a_failed_step_is_the_error_with_the_fault(db_url: str, web: str) -> Non
     since = stop(db_url, web)
     with store.transaction(db_url, locked=True) as conn:
         row = server_actions.powering_on_host(conn, "hv1")[0]
-        server_actions.power_failed(conn, row, "hv1", since, {"code": "InstancePowerOffFailure",
-                                                               "message": "Failed to power off instance: gone"})
+        fault = {"code": "InstancePowerOffFailure", "message": "Failed to power off instance: gone"}
+        server_actions.power_failed(conn, row, "hv1", since, fault)
     with pytest.raises(StratusError) as err:
         action_wait.ended(db_url, web, since, "stop", DONE, 600)
     assert err.value.code == "InstancePowerOffFailure" and "gone" in err.value.message
@@ -64,9 +64,11 @@ def test_an_old_fault_is_not_this_actions(db_url: str, web: str) -> None:  # noq
     assert action_wait.ended(db_url, web, since, "stop", DONE, 600)["vm_state"] == "stopped"
 
 
-@pytest.mark.parametrize("run, code", [(action_wait.StepsRun(None, "", True), "ActionTimeout"),
-                                       (action_wait.StepsRun(0, "hv1 : unreachable=1", False),
-                                        "HypervisorUnavailable")])
+LEFT_UNDER_WAY = [(action_wait.StepsRun(None, "", True), "ActionTimeout"),
+                  (action_wait.StepsRun(0, "hv1 : unreachable=1", False), "HypervisorUnavailable")]
+
+
+@pytest.mark.parametrize("run, code", LEFT_UNDER_WAY)
 def test_an_action_left_under_way_says_so_and_how_to_finish_it(db_url: str, web: str, run: t.Any,  # noqa: F811
                                                                code: str) -> None:
     since = stop(db_url, web)

@@ -21,8 +21,12 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-import sqlalchemy as sa
 from ansible import context as cli_context
+
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import ERROR_CODES, StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views
@@ -114,4 +118,3 @@ def ended(db_url: t.Optional[str], uuid: str, since: datetime.datetime, action: 
                            "it); run the same action again to finish it. The steps' run said: %s" % (
                                action, row.name, row.task_state, run.output.strip()[-500:] or "nothing"), "server")
     return views.server_view(row)
-
