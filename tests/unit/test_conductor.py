@@ -387,3 +387,12 @@ def test_a_kept_flavor_is_asked_back_after_a_resize_by_hand(db):
     _set_row(db, server["id"], vm_state="active", task_state=None, flavor=tiny)  # resized by hand
     assert _in_place(db, flavor="m1.small", allow_resize=True).updates[0]["flavor"] == "2"
     assert not _in_place(db, flavor="m1.small").updates  # not kept without the opt-in
+
+
+def test_a_bare_metal_servers_flavor_cannot_change_in_place(db):
+    server = _in_place(db).servers[0]
+    plan = dict(_row(db, server["id"]).plan, driver="baremetal")
+    _set_row(db, server["id"], vm_state="active", task_state=None, plan=plan)
+    with pytest.raises(StratusError) as err:
+        _in_place(db, flavor="m1.small", allow_resize=True)
+    assert err.value.code == "Conflict" and "bare-metal" in err.value.message and err.value.field == "flavor"

@@ -15,8 +15,11 @@ import typing as t
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import schema, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import BAREMETAL
 
 # request field -> the option that lets it change in place
 OPT_IN = {"flavor": "allow_resize", "image": "allow_rebuild"}
@@ -60,4 +63,9 @@ def update_of(conn: Connection, row: t.Any, flavor_id: str, image_id: t.Optional
             update["confirm"] = True
     if not update:
         return None
+    if read_plan(row.plan or {}, uuid=row.uuid).driver == BAREMETAL:
+        # a node's resize and rebuild are not in this Stratus: say so now rather than on every run
+        raise StratusError("Conflict", "Server %s is a bare-metal server: its %s cannot change in place (recreate: "
+                           "true replaces it)" % (row.name, " and ".join(k for k in ("flavor", "image") if k in update)),
+                           "flavor" if "flavor" in update else "image")
     return dict(update, id=row.uuid, name=row.name)
