@@ -13,7 +13,8 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, server_actions
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
-from test_server_actions import ALICE, caller, web  # noqa: F401  pylint: disable=unused-import  (web: a fixture)
+# web is a fixture: pytest finds it here by its name
+from test_server_actions import ALICE, caller, web  # noqa: F401 pylint: disable=unused-import
 
 DONE = action_wait.StepsRun(0, "PLAY RECAP ok", False)
 
