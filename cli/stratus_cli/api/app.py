@@ -165,23 +165,13 @@ def _domain_is_default(domain: t.Any) -> bool:
         domain.get("name", identity.DOMAIN["name"]) == identity.DOMAIN["name"]
 
 
-def issue_token(call: Call) -> Answer:
-    """POST /v3/auth/tokens: the password method, scoped to a project (by id, or by name in Default)."""
-    auth_part = _mapping(_mapping(call.body, "body").get("auth"), "auth")
-    ident = _mapping(auth_part.get("identity"), "auth.identity")
-    methods = ident.get("methods")
-    if methods != ["password"]:
-        raise ApiError(401, "Stratus authenticates with the password method only.")
+def _password_user(call: Call, ident: dict[str, t.Any]) -> t.Any:
+    """The password method's user, authenticated (argon2), or 401; the refusal is logged without the password."""
     password_part = _mapping(ident.get("password"), "auth.identity.password")
     user_part = _mapping(password_part.get("user"), "auth.identity.password.user")
     password = user_part.get("password")
     if not isinstance(password, str) or not password or len(password) > identity.MAX_PASSWORD:
         raise ApiError(400, "Invalid input for field 'auth.identity.password.user.password'.")
-    scope = auth_part.get("scope")
-    project_part = _mapping(_mapping(scope, "auth.scope").get("project"), "auth.scope.project") \
-        if scope is not None else None
-    if project_part is None:
-        raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
     user_row = None
     if _domain_is_default(user_part.get("domain")):
         user_row = identity.user_by_name_or_none(call.conn, user_part.get("id"), user_part.get("name"))
@@ -192,6 +182,26 @@ def issue_token(call: Call) -> Answer:
         named = user_part.get("name") or user_part.get("id")
         LOG.info("token refused: bad credentials for user %s", views_safe(named) if isinstance(named, str) else "-")
         raise
+    return user_row
+
+
+def _token_user(call: Call, ident: dict[str, t.Any]) -> tuple[t.Any, dt.datetime]:
+    """The token method's user (a valid token of theirs) and that token's expiry, which a new one never passes."""
+    secret = _mapping(ident.get("token"), "auth.identity.token").get("id")
+    try:
+        old = identity.validate_token(call.conn, secret if isinstance(secret, str) else None)
+    except identity.IdentityError:
+        LOG.info("token refused: the token method with an invalid token")
+        raise
+    return identity.find_user(call.conn, old.user["id"]), old.expires_at
+
+
+def _scoped_project(call: Call, auth_part: dict[str, t.Any], user_row: t.Any) -> t.Any:
+    scope = auth_part.get("scope")
+    project_part = _mapping(_mapping(scope, "auth.scope").get("project"), "auth.scope.project") \
+        if scope is not None else None
+    if project_part is None:
+        raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
     try:
         if project_part.get("id") is not None:
             project_row = identity.find_project(call.conn, project_part["id"])
@@ -204,8 +214,24 @@ def issue_token(call: Call) -> Answer:
     if not found:
         LOG.info("token refused: user %s, no such project", user_row.name)
         raise ApiError(401, errors.AUTH_REQUIRED)
-    token = identity.issue_token(call.conn, user_row, project_row,
-                                 ttl=dt.timedelta(seconds=call.config.token_ttl_seconds))
+    return project_row
+
+
+def issue_token(call: Call) -> Answer:
+    """POST /v3/auth/tokens: the password method (or the token method, to rescope a valid token), scoped to a
+    project (by id, or by name in the Default domain)."""
+    auth_part = _mapping(_mapping(call.body, "body").get("auth"), "auth")
+    ident = _mapping(auth_part.get("identity"), "auth.identity")
+    ttl = dt.timedelta(seconds=call.config.token_ttl_seconds)
+    if ident.get("methods") == ["password"]:
+        user_row = _password_user(call, ident)
+    elif ident.get("methods") == ["token"]:
+        user_row, expires = _token_user(call, ident)
+        ttl = min(ttl, expires - identity.now())
+    else:
+        raise ApiError(401, "Stratus authenticates with the password or the token method only.")
+    project_row = _scoped_project(call, auth_part, user_row)
+    token = identity.issue_token(call.conn, user_row, project_row, ttl=ttl)
     LOG.info("token issued: user %s, project %s, roles %s", user_row.name, project_row.name, ",".join(token.roles))
     return 201, views.token_body(token, call.base), {"X-Subject-Token": str(token.secret)}
 

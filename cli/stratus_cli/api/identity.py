@@ -54,7 +54,7 @@ def _invalid(field: str, why: str) -> IdentityError:
     return IdentityError("InvalidInput", "%s: %s" % (field, why), field, 400)
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
@@ -109,7 +109,7 @@ def create_project(conn: Connection, name: str, project_id: t.Optional[str] = No
     if taken.first() is not None:
         raise IdentityError("Conflict", "a project with the id %s or the name %s exists" % (ident, name), "name", 409)
     conn.execute(projects.insert().values(id=ident, name=name, description=description, enabled=True,
-                                          created_at=_now()))
+                                          created_at=now()))
     return {"id": ident, "name": name, "description": description, "enabled": True, "domain_id": DOMAIN["id"]}
 
 
@@ -153,7 +153,7 @@ def create_user(conn: Connection, name: str, password: str, user_id: t.Optional[
     if taken.first() is not None:
         raise IdentityError("Conflict", "a user with the id %s or the name %s exists" % (ident, name), "name", 409)
     conn.execute(users.insert().values(id=ident, name=name, password_hash=_HASHER.hash(password),
-                                       default_project_id=project_id, enabled=True, created_at=_now()))
+                                       default_project_id=project_id, enabled=True, created_at=now()))
     return {"id": ident, "name": name, "enabled": True, "domain_id": DOMAIN["id"], "default_project_id": project_id}
 
 
@@ -169,7 +169,7 @@ def delete_user(conn: Connection, ref: str) -> dict[str, t.Any]:
     """The user goes, with its role assignments; its tokens are revoked (kept for the audit trail)."""
     row = find_user(conn, ref)
     conn.execute(tokens.update().where(tokens.c.user_id == row.id, tokens.c.revoked_at.is_(None))
-                 .values(revoked_at=_now()))
+                 .values(revoked_at=now()))
     conn.execute(assignments.delete().where(assignments.c.user_id == row.id))
     conn.execute(users.delete().where(users.c.id == row.id))
     return _user_view(row)
@@ -185,7 +185,7 @@ def add_role(conn: Connection, user: str, project: str, role: str) -> dict[str, 
         assignments.c.role == role)).first()
     if exists is None:
         conn.execute(assignments.insert().values(user_id=user_row.id, project_id=project_row.id, role=role,
-                                                 created_at=_now()))
+                                                 created_at=now()))
     return {"user_id": user_row.id, "user": user_row.name, "project_id": project_row.id,
             "project": project_row.name, "role": role, "changed": exists is None}
 
@@ -271,7 +271,7 @@ def issue_token(conn: Connection, user_row: t.Any, project_row: t.Any,
     if not roles or not project_row.enabled:
         raise unauthorized("User %s has no access to project %s" % (user_row.id, project_row.id))
     secret = secrets.token_urlsafe(32)
-    issued = _now()
+    issued = now()
     audit_id = secrets.token_urlsafe(16)[:22]
     conn.execute(tokens.insert().values(token_hash=token_hash(secret), audit_id=audit_id, user_id=user_row.id,
                                         project_id=project_row.id, issued_at=issued, expires_at=issued + ttl))
@@ -284,7 +284,7 @@ def validate_token(conn: Connection, secret: t.Optional[str]) -> Token:
     if not secret or len(secret) > 256:
         raise unauthorized()
     row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == token_hash(secret))).first()
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= _now():
+    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now():
         raise unauthorized()
     user_row = conn.execute(sa.select(users).where(users.c.id == row.user_id)).first()
     project_row = conn.execute(sa.select(projects).where(projects.c.id == row.project_id)).first()
@@ -300,9 +300,9 @@ def validate_token(conn: Connection, secret: t.Optional[str]) -> Token:
 def revoke_token(conn: Connection, secret: str) -> None:
     """Revoke a valid token (validate_token first: an invalid one is NotFound to the API)."""
     conn.execute(tokens.update().where(tokens.c.token_hash == token_hash(secret), tokens.c.revoked_at.is_(None))
-                 .values(revoked_at=_now()))
+                 .values(revoked_at=now()))
 
 
 def purge_expired(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
     """Drop tokens expired for a while (their rows only serve the audit trail until then)."""
-    return int(conn.execute(tokens.delete().where(tokens.c.expires_at < _now() - older_than)).rowcount or 0)
+    return int(conn.execute(tokens.delete().where(tokens.c.expires_at < now() - older_than)).rowcount or 0)
