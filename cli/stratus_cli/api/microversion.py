@@ -44,7 +44,7 @@ def negotiate(headers: t.Mapping[str, str]) -> tuple[int, int]:
     match = _VERSION.fullmatch(asked.strip())
     if match is None:
         raise ApiError(400, "API Version String %s is of invalid format. Must be of format MajorNum.MinorNum."
-                       % (asked[:32] if re.fullmatch(r"[ -~]*", asked[:32]) else "<invalid>"))
+                       % (asked if re.fullmatch(r"[A-Za-z0-9._ -]{1,32}", asked) else "<invalid>"))
     version = (int(match.group(1)), int(match.group(2)))
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise ApiError(406, "Version %s is not supported by the API. Minimum is %s and maximum is %s."
