@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import typing as t
 import urllib.error
@@ -49,6 +50,7 @@ class Api(t.NamedTuple):
     log: Path
     store_url: str
     home: Path
+    env: dict[str, str]
 
 
 def _free_port() -> int:
@@ -57,12 +59,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, cafile: t.Optional[Path] = None) -> bool:
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     try:
-        with urllib.request.urlopen(url + "/v3", timeout=5) as resp:
+        with urllib.request.urlopen(url + "/v3", timeout=5, context=context) as resp:
             return resp.status == 200
     except OSError:
         return False
+
+
+def _start(argv: list[str], run_env: dict[str, str], log: Path, url: str,
+           cafile: t.Optional[Path] = None) -> subprocess.Popen:
+    """`stratus api` in a session of its own (stopped by its process group), once it answers."""
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(STRATUS), *argv], stdout=out, stderr=subprocess.STDOUT, env=run_env,
+                                start_new_session=True)
+    try:
+        wait_until(lambda: proc.poll() is not None or _answers(url, cafile), "stratus api to answer on " + url)
+        assert proc.poll() is None, log.read_text()[-3000:]
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +113,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Api]:
     port = _free_port()
     url = "http://127.0.0.1:%d" % port
     log = tmp / "api.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(STRATUS), "api", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                env=run_env, start_new_session=True)
+    proc = _start(["api", "--port", str(port)], run_env, log, url)
     try:
-        wait_until(lambda: proc.poll() is not None or _answers(url), "stratus api to answer on " + url)
-        assert proc.poll() is None, log.read_text()[-3000:]
-        yield Api(url, log, store_url, tmp)
+        yield Api(url, log, store_url, tmp, run_env)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        _stop(proc)
 
 
 def openstack(api: Api, user: str, *args: str, project: t.Optional[str] = None,
@@ -312,6 +331,53 @@ def test_bad_token_requests_are_refused_with_keystones_bodies(api: Api) -> None:
     assert post(b"{}", "text/plain")[0] == 415
     status, body = post(b"[" + b"0," * 100000 + b"0]")
     assert status == 413 and body["error"]["title"] == "Request Entity Too Large"
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (cryptography, which openstacksdk's clients bring)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "api.pem", directory / "api.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return cert_file, key_file
+
+
+def test_tls_and_two_workers(api: Api) -> None:
+    cert, key = _self_signed(api.home)
+    port = _free_port()
+    url = "https://127.0.0.1:%d" % port
+    alone = subprocess.run([str(STRATUS), "api", "--port", str(port), "--cert", str(cert)], capture_output=True,
+                           text=True, env=api.env, timeout=120, check=False)
+    assert alone.returncode == 2 and "--cert and --key go together" in alone.stderr
+    proc = _start(["api", "--port", str(port), "--workers", "2", "--cert", str(cert), "--key", str(key)], api.env,
+                  api.home / "api-tls.log", url, cert)
+    try:
+        argv = [str(OPENSTACK), "--os-cacert", str(cert), "--os-auth-url", url + "/v3", "--os-username", "alice",
+                "--os-password", PASSWORDS["alice"], "--os-project-name", "pa", "--os-user-domain-name", "Default",
+                "--os-project-domain-name", "Default", "flavor", "list", "-f", "json"]
+        listed = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, HOME=str(api.home)),
+                                timeout=120, check=False)
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        assert {f["Name"] for f in json.loads(listed.stdout)} == {"m1.tiny", "m1.big"}
+        assert (api.home / "api-tls.log").read_text().count("Started server process") == 2
+    finally:
+        _stop(proc)
 
 
 def test_the_servers_log_has_no_password_and_no_traceback(api: Api) -> None:

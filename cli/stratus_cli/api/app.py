@@ -26,7 +26,7 @@ from stratus_cli.api.errors import ApiError
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 LOG = logging.getLogger("stratus.api")
-CONFIG_ENV = "STRATUS_API_CONFIG"
+CONFIG_ENV, STORE_ENV = "STRATUS_API_CONFIG", "STRATUS_API_STORE_URL"
 # Keystone's max_request_body_size default; the token request is the only body this increment takes.
 MAX_BODY = 114688
 
@@ -471,6 +471,8 @@ def build_app(config: Config) -> Starlette:
 
 
 def create_app() -> Starlette:
-    """uvicorn's factory in each worker: the configuration `stratus api` wrote (a 0600 file it names)."""
+    """uvicorn's factory in each worker: the configuration `stratus api` wrote (a 0600 file it names), the
+    store's URL from the environment."""
     with open(os.environ[CONFIG_ENV], encoding="utf-8") as handle:
-        return build_app(Config(**json.load(handle)))
+        data = json.load(handle)
+    return build_app(Config(**dict(data, store_url=data.get("store_url") or os.environ[STORE_ENV])))

@@ -56,16 +56,22 @@ def serve(config: t.Any, host: str, port: int, workers: int, cert: t.Optional[Pa
           log_level: str = "info") -> None:
     import uvicorn
 
-    from stratus_cli.api.app import CONFIG_ENV
+    from stratus_cli.api.app import CONFIG_ENV, STORE_ENV
 
     tls = _tls(cert, key)
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    fd, path = tempfile.mkstemp(prefix="stratus-api-", suffix=".json")
+    # The workers read the configuration from a file that has no name: unlinked at once, reached through this
+    # process's /proc/<pid>/fd/<fd> for as long as it runs, so nothing is left behind however it ends. The
+    # store's URL (it may hold a PostgreSQL password) goes to them in the environment, not in the file.
+    data = dict(dataclasses.asdict(config), store_url=None)
+    fd, path = tempfile.mkstemp(prefix="stratus-api-", suffix=".json")  # 0600
+    os.unlink(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
-            json.dump(dataclasses.asdict(config), handle, default=str)
-        os.environ[CONFIG_ENV] = path
+        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
+            json.dump(data, handle, default=str)
+        os.environ[CONFIG_ENV] = "/proc/%d/fd/%d" % (os.getpid(), fd)
+        os.environ[STORE_ENV] = config.store_url
         uvicorn.run("stratus_cli.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level=log_level, server_header=False, proxy_headers=False, **tls)
     finally:
-        os.unlink(path)
+        os.close(fd)
