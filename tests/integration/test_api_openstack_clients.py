@@ -327,6 +327,7 @@ def test_bad_token_requests_are_refused_with_keystones_bodies(api: Api) -> None:
         return status, body
 
     assert post(b"{not json")[0] == 400
+    assert post(b"[" * 50000 + b"]" * 50000)[0] == 400  # nested past the parser's depth
     assert post(b'{"auth": 1}')[0] == 400
     assert post(b"{}", "text/plain")[0] == 415
     status, body = post(b"[" + b"0," * 100000 + b"0]")

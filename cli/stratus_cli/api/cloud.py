@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from stratus_cli.api.collection import ensure_importable
-from stratus_cli.api.errors import ApiError
+from stratus_cli.api.errors import ApiError, shown
 
 ensure_importable()
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views as compute_views  # noqa: E402
@@ -56,7 +56,7 @@ class Cloud:
         for flavor in self.catalog.flavors:
             if str(flavor["id"]) == flavor_id and self._may_see_flavor(flavor, caller):
                 return flavor
-        raise ApiError(404, "Flavor %s could not be found." % _shown(flavor_id))
+        raise ApiError(404, "Flavor %s could not be found." % shown(flavor_id))
 
     def may_read_extra_specs(self, caller: Caller) -> bool:
         return caller.can("os_compute_api:os-flavor-extra-specs:index")
@@ -82,7 +82,3 @@ class Cloud:
 
     def networks(self, caller: Caller) -> list[dict[str, t.Any]]:
         return [self.catalog.network(n["id"]) for n in self.catalog.visible_networks(caller.project_id, caller.is_admin)]
-
-
-def _shown(ref: str) -> str:
-    return ref if len(ref) <= 64 and ref.isprintable() and "<" not in ref else "<invalid>"

@@ -31,6 +31,11 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def shown(text: str) -> str:
+    """A client's text in a message: as given when it is short, printable and has no markup."""
+    return text if len(text) <= 255 and text.isprintable() and "<" not in text else "<invalid>"
+
+
 def from_stratus(exc: StratusError) -> ApiError:
     """A pipeline refusal with Nova's status for its exception name."""
     return ApiError(HTTP_STATUS.get(exc.code, 500), exc.message, exc.code)

@@ -270,6 +270,7 @@ def issue_token(conn: Connection, user_row: t.Any, project_row: t.Any,
     roles = roles_on(conn, user_row.id, project_row.id)
     if not roles or not project_row.enabled:
         raise unauthorized("User %s has no access to project %s" % (user_row.id, project_row.id))
+    purge_expired(conn)
     secret = secrets.token_urlsafe(32)
     issued = now()
     audit_id = secrets.token_urlsafe(16)[:22]
