@@ -158,8 +158,8 @@ options:
         another flavor by hand is resized back. Policy C(os_compute_api:servers:resize) and
         C(os_compute_api:servers:confirm_resize), the instance actions C(resize) and C(confirmResize) in the action
         log; a server that is not ACTIVE or SHUTOFF is left until it is. A resize refused or failed (C(NoValidHost),
-        C(QuotaExceeded), C(CannotResizeDisk), ...) fails the run with its error and changes nothing; the next run
-        tries again.
+        C(QuotaExceeded), C(ResizeError) for a smaller root disk, ...) fails the run with its error and changes
+        nothing; the next run tries again.
     type: bool
     default: false
   allow_rebuild:
