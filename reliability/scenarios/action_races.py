@@ -9,7 +9,9 @@ through the real `stratus server ... --no-wait` (its playbook directory holds th
 barrier (ready files, then one go file) lines the processes up just before their action task. After the
 round the store is checked with SQL: exactly one new instance action per server, the winner's; the
 loser refused with InstanceInvalidState (field action); the task_state the winner's; nothing else
-written (plan, flavor, image, host, claim, addresses, leftovers, events) unless the winner writes it.
+written (plan, flavor, image, host, claim, addresses, leftovers, events, migration records) unless the
+winner writes it. The moves (resize vs live migration; migrate vs live migration in the full run) race
+on hypervisors that exist only in the inventory: the record play never contacts them.
 On a real SQLite file and on a real PostgreSQL server.
 """
 from __future__ import annotations
