@@ -31,17 +31,17 @@ def test_converge_gives_up_after_its_reruns() -> None:
 
 def test_kill_points_fall_inside_the_measured_length() -> None:
     rng = random.Random(7)
-    points = [kill_drill.kill_point(rng, 20.0) for _ in range(200)]
+    points = [kill_drill.kill_point(rng, 20.0) for _draw in range(200)]
     assert all(0.5 <= p <= 19.0 for p in points) and len(set(points)) > 100
     assert 0.5 <= kill_drill.kill_point(rng, 0.1) <= 0.6  # a run shorter than the floor still gets a point
 
 
 def test_results_count_kills_per_kind_and_task_and_sum_the_leaks() -> None:
-    def killed(kind: str, task: str, was_killed: bool = True) -> KilledRun:
+    def killed(task: str, was_killed: bool = True) -> KilledRun:
         return KilledRun(1.5, was_killed, task, "play", 2.0)
-    trials = [kill_drill.trial(1, "resize", killed("resize", "Copy disks away"), True, 1, leaks(), []),
-              kill_drill.trial(2, "live_migrate", killed("live_migrate", "Migrate", False), True, 1, leaks(), []),
-              kill_drill.trial(3, "resize", killed("resize", "Copy disks away"), False, 3, leaks(claim=["a", "b"]),
+    trials = [kill_drill.trial(1, "resize", killed("Copy disks away"), True, 1, leaks(), []),
+              kill_drill.trial(2, "live_migrate", killed("Migrate", False), True, 1, leaks(), []),
+              kill_drill.trial(3, "resize", killed("Copy disks away"), False, 3, leaks(claim=["a", "b"]),
                                [{"rerun": 1}])]
     figures, invariants = kill_drill.results(trials, ("resize", "live_migrate"), 2)
     assert (figures["kills"], figures["kills_during_resize"], figures["kills_during_live_migrate"],
