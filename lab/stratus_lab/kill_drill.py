@@ -13,6 +13,7 @@ measured length, the same request rerun until it succeeds and the audit is clean
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import time
 import typing as t
@@ -35,6 +36,7 @@ class Drill:
     started: float = field(default_factory=time.monotonic)
     trials: list[dict[str, t.Any]] = field(default_factory=list)
     calibration: dict[str, float] = field(default_factory=dict)
+    interrupted: str = ""  # for the notes: the figures are those of the trials done before an interrupt
 
     @classmethod
     def start(cls, scenario: str, args: argparse.Namespace, wanted: int) -> "Drill":
@@ -47,6 +49,18 @@ class Drill:
 
     def seconds(self) -> float:
         return round(time.monotonic() - self.started, 1)
+
+    @contextlib.contextmanager
+    def running(self) -> t.Iterator[None]:
+        """Around the trials (and the lab: it is taken down first): an interrupt (SIGINT; SIGTERM and SIGHUP
+        through the lab session) after some trials ends them, and their figures still count; before any,
+        it goes on (the scenario could not run)."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            if not self.trials:
+                raise
+            self.interrupted = "interrupted after %d trials; " % len(self.trials)
 
 
 def kill_point(rng: random.Random, seconds: float) -> float:

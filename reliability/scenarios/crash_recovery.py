@@ -76,9 +76,8 @@ def main() -> int:
     wanted_kills = QUICK_TRIALS if args.quick else TRIALS
     drill = kill_drill.Drill.start(SCENARIO, args, wanted_kills)
     trials, calibration, logs = drill.trials, drill.calibration, drill.logs
-    interrupted = ""
     try:
-        with scenario.lab("crash", db_url=args.db_url) as lab:
+        with drill.running(), scenario.lab("crash", db_url=args.db_url) as lab:
             # One whole run of each kind: how long they take is the window the kill points are drawn in.
             with lab_lock():
                 for kind, request in (("provision", SERVERS), ("delete", DELETE)):
@@ -107,15 +106,14 @@ def main() -> int:
                 present = not present if ok else bool(live_names(lab))
     except LabError as exc:
         return scenario.cannot_run(args.out, SCENARIO, str(exc))
-    except KeyboardInterrupt:
-        if not trials:
-            return scenario.cannot_run(args.out, SCENARIO, "interrupted")
-        interrupted = "interrupted after %d trials; " % len(trials)  # the figures so far still count
+    except KeyboardInterrupt:  # before any trial
+        return scenario.cannot_run(args.out, SCENARIO, "interrupted")
 
     drilled, invariants = kill_drill.results(trials, ("provision", "delete"), wanted_kills)
     figures = {"seed": drill.seed, "backend": "postgresql" if args.db_url else "sqlite", **drilled,
                "calibration_s": calibration, "servers_per_run": len(NAMES), "seconds": drill.seconds()}
     totals = figures["leaks"]
+    interrupted = drill.interrupted  # the notes say so: the figures are those of the trials done
     notes = interrupted + ("SIGKILL of the ansible-playbook process group at a seeded random point in a provision "
                            "or delete of %d servers (bench image, one guest kernel; local, ephemeral+swap, config "
                            "drive, boot from volume, kept blank volume), then reruns of the same request; audit of "

@@ -122,9 +122,9 @@ def main() -> int:
     wanted_moves = QUICK_MOVES if args.quick else MOVES
     drill_run = kill_drill.Drill.start(SCENARIO, args, wanted_moves)
     rng, trials, calibration, logs = drill_run.rng, drill_run.trials, drill_run.calibration, drill_run.logs
-    interrupted = ""
     try:
-        with scenario.lab("moves", db_url=args.db_url, prefix=PREFIX, subnet_base=SUBNET_BASE, caller=ADMIN) as lab:
+        with drill_run.running(), \
+                scenario.lab("moves", db_url=args.db_url, prefix=PREFIX, subnet_base=SUBNET_BASE, caller=ADMIN) as lab:
             with lab_lock():
                 result = lab.provision(SERVERS, EXTRA)
                 leaks = audit(lab)
@@ -160,10 +160,8 @@ def main() -> int:
                     break  # the servers are not where the next move starts from: the figures say why
     except LabError as exc:
         return scenario.cannot_run(args.out, SCENARIO, str(exc))
-    except KeyboardInterrupt:
-        if not trials:
-            return scenario.cannot_run(args.out, SCENARIO, "interrupted")
-        interrupted = "interrupted after %d trials; " % len(trials)  # the figures so far still count
+    except KeyboardInterrupt:  # before any trial
+        return scenario.cannot_run(args.out, SCENARIO, "interrupted")
 
     kinds = MOVE_KINDS + ("confirm_resize", "revert_resize")
     drilled, invariants = kill_drill.results(trials, kinds, wanted_moves)
@@ -174,6 +172,7 @@ def main() -> int:
     figures = {"seed": drill_run.seed, "backend": "postgresql" if args.db_url else "sqlite",
                "killed_moves": killed_moves, **drilled, "calibration_s": calibration, "servers": NAMES,
                "seconds": drill_run.seconds()}
+    interrupted = drill_run.interrupted  # the notes say so: the figures are those of the trials done
     notes = interrupted + ("SIGKILL of server_action.yml's process group at a seeded random point of resize (then "
                            "confirm or revert, each killed too), cold migration (then confirm) and live migration "
                            "of 2 servers (a guest kernel, a bench image) on 3 hypervisors, then reruns of the same "

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import random
 import typing as t
+from pathlib import Path
+
+import pytest
 
 from stratus_lab import kill_drill
 from stratus_lab.ansible_run import KilledRun, RunResult
@@ -51,3 +54,15 @@ def test_results_count_kills_per_kind_and_task_and_sum_the_leaks() -> None:
     assert [tr["trial"] for tr in figures["failed_trials"]] == [3]
     assert invariants["enough_kills"] and not invariants["every_trial_converged"]
     assert not invariants["no_claim_leak"] and invariants["no_domain_leak"]
+
+
+def test_an_interrupt_after_some_trials_ends_them_and_keeps_their_figures(tmp_path: Path) -> None:
+    drill = kill_drill.Drill(1, random.Random(1), tmp_path)
+    with drill.running():
+        drill.trials.append({"trial": 1})
+        raise KeyboardInterrupt
+    assert drill.interrupted == "interrupted after 1 trials; "
+    empty = kill_drill.Drill(1, random.Random(1), tmp_path)
+    with pytest.raises(KeyboardInterrupt), empty.running():  # before any trial: the scenario could not run
+        raise KeyboardInterrupt
+    assert empty.interrupted == ""
