@@ -33,6 +33,12 @@ class HostView:
     error: t.Optional[str] = None
 
 
+# the vm_states of a server placed on its host (claim, IPs), and the domain states each wants there
+PLACED = ("building", "active", "stopped", "resized")
+DOMAIN_STATE_OF = {"active": ("running",), "stopped": ("shutoff",), "resized": ("running", "shutoff")}
+# migration statuses that hold nothing: the move is over (records.HOLDING are the others)
+FINAL_MIGRATION_STATUSES = ("completed", "failed", "confirmed", "reverted", "error")
+
 DOMAIN_STATES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff",
                  6: "crashed", 7: "pmsuspended"}
 
@@ -80,12 +86,18 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
 
     - domain / instance_disk / volume / dhcp_entry: on a host, not owned by a live instance there
       (or a kept volume there); base images are not looked at
-    - ip_allocation / claim: in the store, for no live instance (leftovers aside: listed on their own)
+    - ip_allocation / claim: in the store, for no placed instance (leftovers aside: listed on their own)
     - quota_usage: the project's counted usage differs from its live instances
-    - stuck: a live instance in building, or with a task_state (deleting, networking, ...)
+    - stuck: a live instance in building, or with a task_state (deleting, networking, ...); a migration
+      record in a status that is not final (a resize's `finished` only while its server is VERIFY_RESIZE)
     - leftover: a recorded leftover not yet cleaned
     - missing: a live instance without its domain, disks, DHCP entry, claim or IPs where the store says
       (an ERROR instance is expected to hold nothing when `allow_error`)
+
+    Moves: a server is placed on its `host` only (its domain, disks, DHCP entry there, its claim naming
+    it), except that a server in VERIFY_RESIZE (vm_state resized) keeps its old copy on its migration's
+    source (the shut-off domain, the disks of the record's old plan, the DHCP entry) until the confirm or
+    revert; the record holds its old resources there.
     """
     # controller code (SQLAlchemy): imported when an audit runs, never by the modules that only drive a lab
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
@@ -101,6 +113,8 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             ips = list(conn.execute(sa.text("select instance_uuid, address, mac from ip_allocations")))
             volumes = list(conn.execute(sa.text("select id, host, instance_uuid, status from volumes where deleted = ''")))
             left = list(conn.execute(sa.text("select host, instance_uuid, reason, addresses from leftovers")))
+            moves = list(conn.execute(sa.text("select id, instance_uuid, migration_type, source_compute, dest_compute, "
+                                              "status from migrations")))
             projects = sorted({r.project_id for r in live} | {r[0] for r in conn.execute(sa.text(
                 "select distinct project_id from instances"))})
             usage = {p: quota.usage(conn, p) for p in projects}
@@ -108,7 +122,16 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
         engine.dispose()
 
     by_uuid = {r.uuid: r for r in live}
-    placed = {r.uuid: r for r in live if r.vm_state in ("building", "active")}
+    placed = {r.uuid: r for r in live if r.vm_state in PLACED}
+    # a server waiting in VERIFY_RESIZE: its migration's source keeps the old copy
+    kept_on_source: dict[str, set[str]] = {}
+    for m in moves:
+        waiting = m.status == "finished" and m.instance_uuid in by_uuid and by_uuid[m.instance_uuid].vm_state == "resized"
+        if waiting:
+            kept_on_source.setdefault(m.source_compute, set()).add(m.instance_uuid)
+        elif m.status not in FINAL_MIGRATION_STATUSES:
+            leaks["stuck"].append("migration %s (%s of %s, %s -> %s) in status %s" % (
+                m.id, m.migration_type, m.instance_uuid, m.source_compute, m.dest_compute, m.status))
     for r in live:
         if r.vm_state == "building" or r.task_state is not None:
             leaks["stuck"].append("%s %s: vm_state %s task_state %s" % (r.name, r.uuid, r.vm_state, r.task_state))
@@ -143,19 +166,21 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             leaks["missing"].append("%s: libvirt unreadable: %s" % (host, view.error))
             continue
         here = {u: r for u, r in placed.items() if r.host == host}
-        excused = {lo.instance_uuid for lo in left if lo.host == host}
+        excused = {lo.instance_uuid for lo in left if lo.host == host} | kept_on_source.get(host, set())
         for uuid, state in view.domains.items():
             if uuid not in here and uuid not in excused:
                 owner = by_uuid.get(uuid)
                 who = "%s %s" % (owner.name, owner.vm_state) if owner else "no live instance"
                 leaks["domain"].append("%s: domain %s (%s)" % (host, uuid, who))
+            elif uuid in kept_on_source.get(host, set()) and state != "shutoff":  # the guest would run twice
+                leaks["domain"].append("%s: the old copy of VERIFY_RESIZE %s is %s" % (host, uuid, state))
         for uuid, r in here.items():
-            if r.vm_state != "active":
+            if r.vm_state not in DOMAIN_STATE_OF:
                 continue
             if uuid not in view.domains:
-                leaks["missing"].append("%s: no domain for active %s %s" % (host, r.name, uuid))
-            elif view.domains[uuid] != "running":
-                leaks["missing"].append("%s: domain of %s is %s" % (host, r.name, view.domains[uuid]))
+                leaks["missing"].append("%s: no domain for %s %s %s" % (host, r.vm_state, r.name, uuid))
+            elif view.domains[uuid] not in DOMAIN_STATE_OF[r.vm_state]:
+                leaks["missing"].append("%s: domain of %s %s is %s" % (host, r.vm_state, r.name, view.domains[uuid]))
             for dev in as_json(r.plan, {}).get("block_devices", []):
                 pool = view.volume_vols if dev.get("kind") in ("volume", "new_volume") else view.instance_vols
                 if dev.get("name") and dev["name"] not in pool:
@@ -172,7 +197,7 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             leaks["volume"].append("%s: %s/%s" % (host, VOLUME_POOL, vol))
         for v in volumes:
             if v.host == host and "volume-%s" % v.id not in view.volume_vols and \
-                    (v.instance_uuid is None or v.instance_uuid in placed and placed[v.instance_uuid].vm_state == "active"):
+                    (v.instance_uuid is None or v.instance_uuid in placed and placed[v.instance_uuid].vm_state in DOMAIN_STATE_OF):
                 leaks["missing"].append("%s: volume %s (%s) is not in %s" % (host, v.id, v.status, VOLUME_POOL))
         owned_macs = {mac: uuid for uuid in list(here) + list(excused) for mac in ip_macs.get(uuid, {})}
         leftover_macs = {a["mac"].lower() for lo in left if lo.host == host for a in as_json(lo.addresses, [])}

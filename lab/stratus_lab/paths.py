@@ -12,5 +12,6 @@ COLLECTIONS = ROOT / ".ansible" / "collections"
 ANSIBLE_CONFIG = ROOT / "ansible.cfg"
 DEMO_INVENTORY = ROOT / "inventory" / "demo.yml"
 PROVISION = ROOT / "playbooks" / "provision.yml"
+SERVER_ACTION = ROOT / "playbooks" / "server_action.yml"
 # The demo inventory's one network, as Stratus names it in libvirt ("stratus-" + its name).
 DEMO_NETWORK = "stratus-demo"

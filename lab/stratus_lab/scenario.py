@@ -111,10 +111,13 @@ FLAVORS = [
 ]
 
 
-def lab(name: str, db_url: t.Optional[str] = None, hypervisors: int = len(LAB_HYPERVISORS)) -> LabSession:
+def lab(name: str, db_url: t.Optional[str] = None, hypervisors: int = len(LAB_HYPERVISORS),
+        prefix: str = LAB_PREFIX, subnet_base: str = LAB_SUBNET_BASE,
+        caller: t.Optional[t.Mapping[str, t.Any]] = None) -> LabSession:
     """A scenario's lab (use it with `with`: up now, down on exit, SIGTERM and SIGHUP too): brought up
-    under the lab lock, its state dir removed with it."""
-    return LabSession(LAB_STATE_BASE / name, LAB_PREFIX, LAB_SUBNET_BASE, hypervisors, db_url=db_url,
+    under the lab lock, its state dir removed with it. A scenario whose lab may be up beside another
+    reliability lab names its own prefix and subnet base."""
+    return LabSession(LAB_STATE_BASE / name, prefix, subnet_base, hypervisors, db_url=db_url, caller=caller,
                       lock_up=True, forget_state=True)
 
 

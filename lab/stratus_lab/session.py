@@ -25,7 +25,7 @@ from stratus_lab import ansible_run, inventory_overlay, store
 from stratus_lab.host import Host
 from stratus_lab.lab import LabError
 from stratus_lab.lock import lab_lock
-from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, VENV_BIN, VENV_PYTHON
+from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, SERVER_ACTION, VENV_BIN, VENV_PYTHON
 
 
 def lab_command(*args: str, state: Path) -> list[str]:
@@ -142,10 +142,30 @@ class LabSession:
                        playbook: Path = PROVISION, options: t.Sequence[str] = ()) -> list[str]:
         """`playbook` (provision.yml) for these requests, with the lab's and the demo's inventories;
         `catalog` variables go in an inventory overlay after them (never extra variables)."""
+        return self.playbook_argv(playbook, {"stratus_servers": servers}, catalog, options)
+
+    def playbook_argv(self, playbook: Path, launch: t.Mapping[str, t.Any],
+                      catalog: t.Optional[t.Mapping[str, t.Any]] = None, options: t.Sequence[str] = ()) -> list[str]:
+        """`playbook` with `launch` as its extra variables, the lab's and the demo's inventories, then
+        `catalog` variables in an inventory overlay after them."""
         inventories = [self.inventory, DEMO_INVENTORY]
         if catalog:
             inventories.append(inventory_overlay.write(self.state / "catalog-overlay", catalog))
-        return ansible_run.playbook_argv(playbook, inventories, {"stratus_servers": servers}, options)
+        return ansible_run.playbook_argv(playbook, inventories, launch, options)
+
+    def actions_argv(self, actions: list[dict[str, t.Any]],
+                     catalog: t.Optional[t.Mapping[str, t.Any]] = None) -> list[str]:
+        """server_action.yml for these `stratus_actions`, as `stratus server ...` runs it."""
+        return self.playbook_argv(SERVER_ACTION, {"stratus_actions": actions}, catalog)
+
+    def server_actions(self, actions: list[dict[str, t.Any]], catalog: t.Optional[t.Mapping[str, t.Any]] = None,
+                       timeout: float = 900) -> ansible_run.RunResult:
+        return ansible_run.run_merged(self.actions_argv(actions, catalog), self.env, timeout)
+
+    def killed_server_actions(self, actions: list[dict[str, t.Any]], catalog: t.Optional[t.Mapping[str, t.Any]],
+                              kill_after: float, log: Path) -> ansible_run.KilledRun:
+        """server_action.yml SIGKILLed (its whole process group) `kill_after` seconds after its start."""
+        return ansible_run.killed_run(self.actions_argv(actions, catalog), self.env, kill_after, log)
 
     def provision(self, servers: list[dict[str, t.Any]], catalog: t.Optional[t.Mapping[str, t.Any]] = None,
                   timeout: float = 900) -> ansible_run.RunResult:

@@ -9,7 +9,9 @@ through the real `stratus server ... --no-wait` (its playbook directory holds th
 barrier (ready files, then one go file) lines the processes up just before their action task. After the
 round the store is checked with SQL: exactly one new instance action per server, the winner's; the
 loser refused with InstanceInvalidState (field action); the task_state the winner's; nothing else
-written (plan, flavor, image, host, claim, addresses, leftovers, events) unless the winner writes it.
+written (plan, flavor, image, host, claim, addresses, leftovers, events, migration records) unless the
+winner writes it. The moves (resize vs live migration; migrate vs live migration in the full run) race
+on hypervisors that exist only in the inventory: the record play never contacts them.
 On a real SQLite file and on a real PostgreSQL server.
 """
 from __future__ import annotations
@@ -36,11 +38,16 @@ OWNER = {"user_id": "u-pr", "project_id": "pr", "roles": ["member"]}
 ADMIN = {"user_id": "u-ops", "project_id": "ops", "roles": ["admin"]}
 OPS_MEMBER = {"user_id": "u-ops-member", "project_id": "ops", "roles": ["member"]}
 NEW_IMAGE_ID = "22222222-3333-4444-8555-666666666666"
+RESIZED_FLAVOR = "m1.small"
 DOWN_HOST = "hv1"  # forced down for the evacuations; the evacuated servers were placed there first
-HOSTS = {"hv1": {}, "hv2": {}, "hv3": {}}
+# hypervisors of the inventory only (never contacted), with what a live migration's request checks: each
+# host's migration URI and the destination's migration address
+HOSTS = {"hv%d" % k: {"stratus_migration_uri": "qemu+tcp://10.81.251.%d/system" % k,
+                      "stratus_migration_address": "10.81.251.%d" % k} for k in (1, 2, 3)}
 CAPACITY = {"stratus_vcpus": 64, "stratus_memory_mb": 65536, "stratus_local_gb": 2000}
 CATALOG = {
-    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 128, "disk": 1}],
+    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 128, "disk": 1},
+                        {"id": "2", "name": RESIZED_FLAVOR, "vcpus": 2, "ram": 256, "disk": 2}],
     "stratus_images": [{"id": ansible_run.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"},
                        {"id": NEW_IMAGE_ID, "name": "cirros-new", "disk_format": "qcow2"}],
     "stratus_networks": [{"id": "5b2f0c1e-3333-4a57-8a8f-0d5b6c2f4e03", "name": "race", "cidr": "10.81.0.0/22"}],
@@ -59,7 +66,8 @@ BARRIER = {"name": "Wait for the start of the race", "changed_when": False, "ans
 ANSWERS = {"name": "Write the answers", "ansible.builtin.copy": {
     "dest": "{{ answers_file }}", "mode": "0600",
     "content": "{{ stratus_action_requests.results | map('dict2items') | map('selectattr', 'key', 'in', ['item', "
-               "'changed', 'error', 'server', 'request_id', 'server_uuids', 'hosts', 'exception']) "
+               "'changed', 'error', 'server', 'request_id', 'server_uuids', 'hosts', 'move_first', 'move_then', "
+               "'live_destinations', 'exception']) "
                "| map('items2dict') | list | to_json }}"}}
 
 
@@ -94,6 +102,7 @@ class Pair:
     b: Side
     evacuated: bool = False     # its servers live on DOWN_HOST
     cli: bool = False           # one side through the stratus CLI (alternating which)
+    full_only: bool = False     # not in the --quick rounds (make test's time)
 
     @property
     def same_action(self) -> bool:
@@ -101,6 +110,10 @@ class Pair:
 
 
 STOP = Side("stop", {"action": "stop"}, OWNER, "stop", "powering-off")
+LIVE_MIGRATE = Side("live_migrate", {"action": "live_migrate"}, ADMIN, "live-migration", "migrating")
+# the moves: what each records (the migration record's type, its first status, the events at the request)
+MOVES = {"resize": ("resize", "pre-migrating", []), "migrate": ("migration", "pre-migrating", []),
+         "live_migrate": ("live-migration", "queued", ["conductor_live_migrate_instance"])}
 PAIRS = [
     Pair("stop_vs_reboot_hard", STOP, Side("reboot_hard", {"action": "reboot", "reboot_type": "hard"}, OWNER,
                                            "reboot", "rebooting_hard"), cli=True),
@@ -116,6 +129,11 @@ PAIRS = [
     Pair("rebuild_vs_evacuate", Side("rebuild", {"action": "rebuild", "image": "cirros-new"}, OPS_MEMBER, "rebuild",
                                      "rebuilding"),
          Side("evacuate", {"action": "evacuate"}, ADMIN, "evacuate", "rebuilding"), evacuated=True),
+    # two moves: the loser may neither take the winner's migration record over nor add its own
+    Pair("resize_vs_live_migrate", Side("resize", {"action": "resize", "flavor": RESIZED_FLAVOR}, OWNER, "resize",
+                                        "resize_prep"), LIVE_MIGRATE),
+    Pair("migrate_vs_live_migrate", Side("migrate", {"action": "migrate"}, ADMIN, "migrate", "resize_prep"),
+         LIVE_MIGRATE, full_only=True),
 ]
 
 
@@ -135,8 +153,8 @@ class Racer:
 
 
 class Backend:
-    def __init__(self, sc: scenario.Scenario, name: str, db_url: str, work: Path) -> None:
-        self.sc, self.name, self.db_url, self.work = sc, name, db_url, work
+    def __init__(self, sc: scenario.Scenario, name: str, db_url: str, work: Path, pairs: list[Pair]) -> None:
+        self.sc, self.name, self.db_url, self.work, self.pairs = sc, name, db_url, work, pairs
         work.mkdir(parents=True, exist_ok=True)
         self.inventory = ansible_run.write_yaml(work / "hosts.yml", ansible_run.controller_inventory(
             CATALOG, HOSTS, CAPACITY))
@@ -145,6 +163,7 @@ class Backend:
         self.engine = store.open_engine(db_url)
         self.seq = 0
         self.servers: dict[str, list[str]] = {}   # pair -> one server name per round
+        self.owners: dict[str, tuple[str, str]] = {}  # server name -> (its uuid, its project)
 
     def figure(self, key: str, by: int = 1) -> None:
         self.sc.count(key, by)
@@ -165,23 +184,24 @@ class Backend:
 
     def make_servers(self, rounds: int) -> None:
         tiny = {"flavor": "m1.tiny", "image": "cirros", "networks": [{"name": "race"}]}
-        for pair in PAIRS:
+        for pair in self.pairs:
             self.servers[pair.name] = ["%s-%d" % (pair.name.replace("_", "-"), r) for r in range(rounds)]
         # the evacuated ones first, forced onto the host that then goes down (admin's ":host"), in ops
         self.create(ADMIN, [dict(tiny, name=n, availability_zone=":%s" % DOWN_HOST)
-                            for p in PAIRS if p.evacuated for n in self.servers[p.name]])
+                            for p in self.pairs if p.evacuated for n in self.servers[p.name]])
         with collection_store.transaction(self.db_url, locked=True) as conn:
             compute_services.set_forced_down(conn, DOWN_HOST, True, ADMIN["user_id"])
-        self.create(OWNER, [dict(tiny, name=n) for p in PAIRS if not p.evacuated for n in self.servers[p.name]])
+        self.create(OWNER, [dict(tiny, name=n) for p in self.pairs if not p.evacuated for n in self.servers[p.name]])
         with collection_store.transaction(self.db_url, locked=True) as conn:
             for (uuid,) in conn.execute(sa.text("SELECT uuid FROM instances WHERE deleted = ''")):
                 lifecycle.mark_active(conn, uuid)
-        made = self.q("SELECT name, host, vm_state, task_state FROM instances WHERE deleted = ''")
+        made = self.q("SELECT uuid, name, project_id, host, vm_state, task_state FROM instances WHERE deleted = ''")
+        self.owners = {r.name: (r.uuid, r.project_id) for r in made}
         wanted = sum(len(v) for v in self.servers.values())
         if len(made) != wanted or any(r.vm_state != "active" or r.task_state is not None for r in made):
             raise scenario.CannotRun("%s: %d of %d servers made ACTIVE" % (self.name, len(made), wanted))
         on_down = {r.name for r in made if r.host == DOWN_HOST}
-        evacuated = {n for p in PAIRS if p.evacuated for n in self.servers[p.name]}
+        evacuated = {n for p in self.pairs if p.evacuated for n in self.servers[p.name]}
         if on_down != evacuated:
             raise scenario.CannotRun("%s: the servers on %s are %s, not the ones to evacuate"
                                      % (self.name, DOWN_HOST, sorted(on_down ^ evacuated)))
@@ -192,7 +212,10 @@ class Backend:
         self.seq += 1
         ready = self.work / ("ready-%d" % self.seq)
         log = self.work / ("run-%d.log" % self.seq)
-        item = dict(side.action, server=server)
+        # a caller of another project (an admin) names the server by its uuid: names are looked up in one's project
+        uuid, project = self.owners[server]
+        ref = server if project == side.caller["project_id"] else uuid
+        item = dict(side.action, server=ref)
         race = {"race_ready": str(ready), "race_go": str(go)}
         if not cli:
             answers = self.work / ("answers-%d.json" % self.seq)
@@ -212,7 +235,7 @@ class Backend:
             args += ["reboot"] + (["--hard"] if side.action.get("reboot_type") == "hard" else [])
         else:
             args += [side.action["action"]]
-        args += ["--no-wait", server, "--output", "json"]
+        args += ["--no-wait", ref, "--output", "json"]
         env = ansible_run.env(db_url=self.db_url, STRATUS_INVENTORY=str(self.inventory),
                               STRATUS_PLAYBOOK_DIR=str(playbooks))
         with log.open("w") as err:
@@ -224,7 +247,7 @@ class Backend:
         go = self.work / ("go-%d" % rnd)
         before = self.snapshot()
         racers: list[tuple[Pair, list[Racer]]] = []
-        for k, pair in enumerate(PAIRS):
+        for k, pair in enumerate(self.pairs):
             server = self.servers[pair.name][rnd]
             # the CLI takes side a on even rounds, side b on odd ones (its start is slower: the barrier evens it)
             cli_side = (rnd + k) % 2 if pair.cli else None
@@ -306,6 +329,8 @@ class Backend:
         actions = by_uuid("SELECT instance_uuid, id, action, request_id, project_id, user_id FROM instance_actions")
         events = by_uuid("SELECT a.instance_uuid, e.id, e.event, e.host, e.result FROM instance_actions_events e "
                          "JOIN instance_actions a ON a.id = e.action_id")
+        moves = by_uuid("SELECT instance_uuid, id, migration_type, source_compute, dest_compute, status, old_flavor, "
+                        "new_flavor, vcpus, memory_mb, disk_gb FROM migrations")
         out = {}
         for row in self.q("SELECT uuid, name, host, flavor, image_id, plan, vm_state, task_state, power_state, "
                           "fault, deleted FROM instances"):
@@ -315,7 +340,7 @@ class Backend:
                 "power_state": row.power_state, "fault": norm(row.fault), "deleted": row.deleted,
                 "claims": claims.get(row.uuid, []), "addresses": addresses.get(row.uuid, []),
                 "leftovers": leftovers.get(row.uuid, []), "actions": actions.get(row.uuid, []),
-                "events": events.get(row.uuid, [])}
+                "events": events.get(row.uuid, []), "migrations": moves.get(row.uuid, [])}
         return out
 
     # --- the invariants of one pair's round ----------------------------------------------------------------
@@ -361,10 +386,13 @@ class Backend:
             self.figure("%s.won.%s" % (pair.name, winner.side.label))
             self.figure("%s.won_via_%s" % (pair.name, winner.via))
             self.figure("refused_InstanceInvalidState")
-        # the hypervisor the rest of server_action.yml would hand the action to: the server's (new) host
-        self.sc.check("winner_names_the_servers_host", all(r.answer.get("hosts") == [new["host"]] for r in accepted
-                                                           if r.via == "playbook"), "%s: host %s, %s"
-                      % (tag, new["host"], [r.answer.get("hosts") for r in accepted]))
+        # the hypervisors the rest of server_action.yml would hand the action to: the server's (new) host; a
+        # move's source and destination (its claim's new host)
+        claimed = [c[0] for c in new["claims"]]
+        handed = [handed_to(r.side, r.answer) == hands_to(r.side, new["host"], claimed)
+                  for r in accepted if r.via == "playbook"]
+        self.sc.check("winner_names_the_servers_host", all(handed),
+                      "%s: host %s, claim on %s, %s" % (tag, new["host"], claimed, [r.answer for r in accepted]))
         self.sc.check("recorded_for_the_callers_project", (project_id, user_id) == (
             winner.side.caller["project_id"], winner.side.caller["user_id"]), "%s: %s %s" % (tag, project_id, user_id))
         self.check_writes(winner.side, old, new, tag)
@@ -392,9 +420,61 @@ class Backend:
             new_events = [e[1] for e in new["events"] if e not in old["events"]]
             self.sc.check("evacuate_one_event", new_events == ["conductor_rebuild_server"], "%s: %s" % (tag, new_events))
             expected["events"] = new["events"]
+        if winner.label in MOVES:
+            self.check_move(winner, old, new, expected, tag)
         diff = sorted(k for k in expected if expected[k] != new.get(k))
         self.sc.check("no_partial_write", not diff, "%s: %s won, and %s changed: %s" % (
             tag, winner.label, diff, {k: (old.get(k), new.get(k)) for k in diff}))
+
+    def check_move(self, winner: Side, old: dict[str, t.Any], new: dict[str, t.Any], expected: dict[str, t.Any],
+                   tag: str) -> None:
+        """A move's writes: one migration record from the server's host to another, the claim moved there
+        (a resize's: the new flavor's sizes), a resize's flavor and plan; `expected` takes them."""
+        migration_type, status, events = MOVES[winner.label]
+        records = [m for m in new["migrations"] if m not in old["migrations"]]
+        dest = [c[0] for c in new["claims"]]
+        resized = winner.label == "resize"
+        flavor = next(f for f in CATALOG["stratus_flavors"] if f["name"] == RESIZED_FLAVOR) if resized else old["flavor"]
+        sizes = (flavor["vcpus"], flavor["ram"], flavor["disk"]) if resized else None
+        self.sc.check("move_one_record_and_its_claim", len(records) == 1 and len(dest) == 1 and (
+            records[0][1:5] == (migration_type, old["host"], dest[0], status)) and dest[0] != old["host"]
+            and [records[0][7:]] == [c[2:] for c in old["claims"]]  # the source holds the old sizes
+            and [c[1:] for c in new["claims"]] == [
+                c[1:2] + (sizes or c[2:]) for c in old["claims"]],  # the old sizes, or the new flavor's
+            "%s: %s won: records %s, claims %s -> %s" % (tag, winner.label, records, old["claims"], new["claims"]))
+        new_events = [e[1] for e in new["events"] if e not in old["events"]]
+        self.sc.check("move_events", new_events == events, "%s: %s" % (tag, new_events))
+        expected.update(migrations=new["migrations"], claims=new["claims"], events=new["events"])
+        if resized:
+            self.sc.check("resize_writes_flavor_and_root_disk", new["flavor"].get("name") == RESIZED_FLAVOR
+                          and resized_plan(old["plan"]) == resized_plan(new["plan"])
+                          and new["plan"].get("flavor", {}).get("name") == RESIZED_FLAVOR,
+                          "%s: flavor %s, plan %s -> %s" % (tag, new["flavor"], old["plan"], new["plan"]))
+            expected.update(flavor=new["flavor"], plan=new["plan"])
+
+
+def handed_to(side: Side, answer: dict[str, t.Any]) -> tuple[t.Any, ...]:
+    """The hosts an accepted request hands to the rest of server_action.yml."""
+    if side.label in ("resize", "migrate"):
+        return answer.get("move_first"), answer.get("move_then")
+    if side.label == "live_migrate":
+        return answer.get("hosts"), answer.get("live_destinations")
+    return (answer.get("hosts"),)
+
+
+def hands_to(side: Side, host: str, claimed: list[str]) -> tuple[t.Any, ...]:
+    """What handed_to must be after the round: a move's source (the server's host) and destination (its claim's)."""
+    if side.label in MOVES:
+        return [host], claimed
+    return ([host],)
+
+
+def resized_plan(plan: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A plan without what a resize changes (the flavor, the root disk's size)."""
+    out = dict(plan, flavor=None)
+    out["block_devices"] = [dict(d, size_bytes=None) if d.get("kind") == "image" else d
+                            for d in plan.get("block_devices") or []]
+    return out
 
 
 def rebuilt_plan(plan: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -420,22 +500,23 @@ def main(sc: scenario.Scenario) -> None:
     rounds = 3 if sc.quick else 10
     sc.figures["backends"] = ["sqlite", "postgresql"]
     sc.figures["rounds_per_backend"] = rounds
-    sc.figures["pairs"] = [p.name for p in PAIRS]
+    pairs = [p for p in PAIRS if not (sc.quick and p.full_only)]
+    sc.figures["pairs"] = [p.name for p in pairs]
     for key in ("processes", "cli_calls", "refused_InstanceInvalidState"):
         sc.figures[key] = 0
     with scenario.postgresql() as fresh:
         for name, url in (("sqlite", store.sqlite_url(sc.work / "sqlite-store")),
                           ("postgresql", fresh("action_races"))):
-            backend = Backend(sc, name, url, sc.work / name)
+            backend = Backend(sc, name, url, sc.work / name, pairs)
             t0 = time.monotonic()
             backend.make_servers(rounds)
-            print("%s: %d servers ACTIVE in %.1fs" % (name, rounds * len(PAIRS), time.monotonic() - t0), flush=True)
+            print("%s: %d servers ACTIVE in %.1fs" % (name, rounds * len(pairs), time.monotonic() - t0), flush=True)
             for rnd in range(rounds):
                 t0 = time.monotonic()
                 backend.race_round(rnd)
                 print("%s round %d: %.1fs" % (name, rnd, time.monotonic() - t0), flush=True)
             backend.engine.dispose()
-    for pair in PAIRS:  # every pair ran in every round on both backends
+    for pair in pairs:  # every pair ran in every round on both backends
         sc.check("every_pair_raced", sc.figures.get("%s.rounds" % pair.name) == 2 * rounds, pair.name)
 
 

@@ -1,0 +1,106 @@
+"""The lab audit (lab/stratus_lab/audit.py) knows moves: a server in VERIFY_RESIZE keeps its old copy on its
+migration's source (shut off) while its own domain, disks, DHCP entry and claim are on its host; anything
+else on a second host, a source copy that runs, a migration record left in a non-final status, is a leak.
+
+A real SQLite store written with the collection's tables; the hypervisors' libvirt views are given (the
+audit's host_view), as a lab's libvirt-python reads them."""
+from __future__ import annotations
+
+import datetime
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as collection_store
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import tables
+from stratus_lab import audit as audit_mod
+from stratus_lab.audit import HostView, audit, clean
+
+UUID = "6f1c0b9e-1d2e-4c3b-9a8f-7e6d5c4b3a21"
+MAC = "fa:16:3e:00:00:01"
+NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.timezone.utc)
+DISK = "%s_disk" % UUID
+PLAN = {"block_devices": [{"kind": "image", "name": DISK}]}
+
+
+class FakeLab:
+    hypervisors = 2
+
+    def __init__(self, url: str) -> None:
+        self.store_url = url
+
+    def host_numbers(self) -> list[int]:
+        return [1, 2]
+
+
+def store(tmp_path: Path, vm_state: str, host: str, status: str) -> str:
+    """One server of `vm_state` on `host` (its claim and IP there), moved from the other host by a
+    migration record in `status`."""
+    url = "sqlite:///%s" % (tmp_path / "stratus.db")
+    source = "hv1" if host == "hv2" else "hv2"
+    with collection_store.transaction(url, locked=True) as conn:
+        conn.execute(tables.instances.insert().values(
+            uuid=UUID, project_id="p", user_id="u", name="web", hostname="web",
+            flavor={"name": "m1.tiny-b", "vcpus": 1, "ram": 224}, request={}, vm_state=vm_state, metadata={}, tags={}, created_at=NOW, host=host, plan=PLAN))
+        conn.execute(tables.claims.insert().values(instance_uuid=UUID, host=host, project_id="p", vcpus=1,
+                                                   memory_mb=224, disk_gb=1, created_at=NOW))
+        conn.execute(tables.ip_allocations.insert().values(network_id="n", address="10.240.0.10", mac=MAC,
+                                                           instance_uuid=UUID, created_at=NOW))
+        conn.execute(tables.migrations.insert().values(
+            uuid="0b7e2a4c-5d6f-4a8b-9c0d-1e2f3a4b5c6d", instance_uuid=UUID, migration_type="resize",
+            source_compute=source, dest_compute=host, status=status, old_flavor={"name": "m1.tiny"},
+            new_flavor={"name": "m1.tiny-b"}, old_plan=PLAN, old_vm_state="active", vcpus=1, memory_mb=192,
+            disk_gb=1, project_id="p", user_id="u", created_at=NOW))
+    return url
+
+
+def holding(domain_state: t.Optional[str]) -> HostView:
+    """A host with the server's domain in `domain_state` (None: no domain), its disk and its DHCP entry."""
+    if domain_state is None:
+        return HostView({}, set(), set(), {})
+    return HostView({UUID: domain_state}, {DISK}, set(), {MAC: "10.240.0.10"})
+
+
+def run(monkeypatch: pytest.MonkeyPatch, url: str, views: dict[int, HostView]) -> dict[str, list[str]]:
+    monkeypatch.setattr(audit_mod, "host_view", lambda _lab, k: views[k])
+    return audit(t.cast(t.Any, FakeLab(url)))
+
+
+def test_verify_resize_keeps_its_shut_off_copy_on_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "resized", "hv2", "finished")
+    leaks = run(monkeypatch, url, {1: holding("shutoff"), 2: holding("running")})
+    assert clean(leaks), leaks
+
+
+def test_a_running_source_copy_is_a_guest_on_two_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "resized", "hv2", "finished")
+    leaks = run(monkeypatch, url, {1: holding("running"), 2: holding("running")})
+    assert leaks["domain"] and "VERIFY_RESIZE" in leaks["domain"][0]
+
+
+def test_after_the_confirm_the_source_holds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "active", "hv2", "confirmed")
+    assert clean(run(monkeypatch, url, {1: holding(None), 2: holding("running")}))
+    leaks = run(monkeypatch, url, {1: holding("shutoff"), 2: holding("running")})
+    assert leaks["domain"] and leaks["instance_disk"] and leaks["dhcp_entry"], leaks
+
+
+def test_a_record_left_under_way_is_stuck(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "active", "hv2", "migrating")
+    leaks = run(monkeypatch, url, {1: holding(None), 2: holding("running")})
+    assert [k for k, v in leaks.items() if v] == ["stuck"] and "status migrating" in leaks["stuck"][0]
+
+
+def test_the_server_missing_on_its_host_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "resized", "hv2", "finished")
+    leaks = run(monkeypatch, url, {1: holding("shutoff"), 2: holding(None)})
+    assert any("no domain for resized" in m for m in leaks["missing"]) and any(
+        "no disk" in m for m in leaks["missing"]) and any("no DHCP entry" in m for m in leaks["missing"]), leaks
+
+
+def test_a_stopped_server_wants_its_domain_shut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store(tmp_path, "stopped", "hv2", "confirmed")
+    assert clean(run(monkeypatch, url, {1: holding(None), 2: holding("shutoff")}))
+    leaks = run(monkeypatch, url, {1: holding(None), 2: holding("running")})
+    assert any("domain of stopped web is running" in m for m in leaks["missing"]), leaks
