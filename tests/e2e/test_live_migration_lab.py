@@ -44,8 +44,10 @@ WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks":
 BOOT_S = 300.0
 INSTANCE_POOL = "/var/lib/libvirt/stratus/instances"
 VOLUME_POOL = "/var/lib/libvirt/stratus/volumes"
-# an image-backed server with a 1 GiB blank data volume
+GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"  # the demo catalog's stratus-guest
+# an image-backed server (its root a local overlay) with a 1 GiB blank data volume
 VOL = dict(WEB, name="vol", block_device_mapping_v2=[
+    {"boot_index": 0, "uuid": GUEST_IMAGE, "source_type": "image", "destination_type": "local"},
     {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1}])
 
 pytestmark = [
