@@ -19,6 +19,7 @@ import yaml
 
 from stratus_cli import __version__, output, runner
 from stratus_cli.errors import EXIT_USAGE, CliError, report
+from stratus_cli.identity_cli import identity_app
 from stratus_cli.output import Format
 from stratus_cli.settings import Settings
 
@@ -117,6 +118,7 @@ app.add_typer(quota_app, name="quota")
 app.add_typer(lab_app, name="lab")
 app.add_typer(baremetal_app, name="baremetal")
 app.add_typer(awx_app, name="awx")
+app.add_typer(identity_app, name="identity")
 
 OutputOpt = t.Annotated[Format, typer.Option("--output", "-o", envvar="STRATUS_OUTPUT", case_sensitive=False,
                                              help="table (for people), json or yaml (for scripts).")]
@@ -1131,6 +1133,44 @@ def awx_survey(ctx: typer.Context,
     except OSError as exc:
         raise CliError("InvalidInput", "cannot write %s: %s" % (file, exc.strerror or exc), "--file")
     print("stratus: wrote %s" % file, file=sys.stderr)
+
+
+# --- api -------------------------------------------------------------------------------------------------
+
+@app.command("api", epilog="""Examples:
+
+  stratus -i inventory/demo.yml api --port 8774
+
+  stratus --db-url postgresql://stratus@db/stratus api --host 0.0.0.0 --workers 4 --cert api.pem --key api.key
+
+  openstack --os-auth-url http://127.0.0.1:8774/v3 --os-username alice --os-project-name demo \\
+    --os-user-domain-name Default --os-project-domain-name Default flavor list""")
+def api(ctx: typer.Context,
+        host: t.Annotated[str, typer.Option("--host", help="Address to listen on (loopback unless you say so).")
+                          ] = "127.0.0.1",
+        port: t.Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8774,
+        workers: t.Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+        cert: t.Annotated[t.Optional[Path], typer.Option("--cert", help="TLS certificate (PEM): serve HTTPS.")
+                          ] = None,
+        key: t.Annotated[t.Optional[Path], typer.Option("--key", help="The certificate's private key (PEM).")
+                         ] = None,
+        public_url: t.Annotated[t.Optional[str], typer.Option(
+            "--public-url", help="The URL clients reach this server at, for the token's service catalog "
+                                 "(default: the URL each request came to).")] = None,
+        token_hours: t.Annotated[float, typer.Option("--token-hours", min=0.01, max=168,
+                                                     help="How long a token lives.")] = 1.0,
+        ) -> None:
+    """Serve the Keystone v3 subset and the read-only Nova, Glance and Neutron routes OpenStack's clients need
+    (docs/api.md), from the inventory's catalog (-i) and the state store; users from `stratus identity`."""
+    from stratus_cli.api.serve import load_config, serve
+    from stratus_cli.identity_cli import store_url
+
+    settings = _settings(ctx)
+    if public_url is not None and not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?",
+                                                   public_url):
+        raise _usage("--public-url must be an http(s) URL of a host, a port and a path", "--public-url")
+    config = load_config(store_url(settings), settings.inventory_sources(), public_url, int(token_hours * 3600))
+    serve(config, host, port, workers, cert, key)
 
 
 def main() -> None:

@@ -12,15 +12,13 @@ import ast
 import importlib.util
 import json
 import re
-import shutil
-import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import yaml
 
 from stratus_cli.errors import CliError
+from stratus_cli.inventory import controller_vars, inventory_listing
 
 VARIABLE_PREFIX = "stratus_survey_"
 # The questions of each job template, in order; (field, required).
@@ -164,40 +162,9 @@ def catalog_of(collection: Path, variables: t.Mapping[str, t.Any]) -> Catalog:
     return Catalog(flavors, metal, images)
 
 
-def _ansible_inventory() -> str:
-    beside = Path(sys.executable).parent / "ansible-inventory"
-    found = str(beside) if beside.exists() else shutil.which("ansible-inventory")
-    if not found:
-        raise CliError("ConfigurationError", "ansible-inventory is not installed beside the CLI nor on the PATH",
-                       "inventory")
-    return found
-
-
 def inventory_catalog(collection: Path, sources: list[str]) -> Catalog:
-    """The catalog of the inventory sources (as ansible-inventory merges them): the vars of localhost,
-    where the controller's plays read it, else of the first host that has stratus_flavors."""
-    argv = [_ansible_inventory(), "--list"]
-    for source in sources:
-        argv += ["-i", source]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CliError("ConfigurationError", "cannot run ansible-inventory: %s" % exc, "inventory")
-    try:
-        listed = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except ValueError:
-        listed = None
-    if not isinstance(listed, dict):
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        raise CliError("ConfigurationError", "cannot read the inventory %s: %s"
-                       % (", ".join(sources), lines[-1] if lines else "no output"), "inventory")
-    hostvars = (listed.get("_meta") or {}).get("hostvars") or {}
-    hosts = sorted(hostvars, key=lambda h: h != "localhost")
-    variables = next((hostvars[h] for h in hosts if hostvars[h].get("stratus_flavors")), {})
-    if not variables:
-        raise CliError("ConfigurationError", "the inventory %s has no catalog (stratus_flavors)"
-                       % ", ".join(sources), "inventory")
-    return catalog_of(collection, variables)
+    """The survey's names from the catalog of the inventory sources (inventory.controller_vars)."""
+    return catalog_of(collection, controller_vars(inventory_listing(sources), sources))
 
 
 def _offer(q: dict[str, t.Any], names: list[str], description: str) -> None:

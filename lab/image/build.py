@@ -5,6 +5,9 @@ Outputs (default ``build/images`` under the repo root):
 * ``stratus-guest.qcow2``: BIOS-bootable FAT "superfloppy" with syslinux, the
   Debian kernel and a busybox initramfs whose /init reports disks, the config
   drive and its DHCP address on the serial console (see ``init.sh``).
+* ``stratus-guest-b.qcow2``: the same guest with ``stratus.image=b`` on its kernel
+  command line, so its console says ``STRATUS-GUEST image label=b`` (the first says
+  ``label=-``): the other image a rebuild onto another image boots.
 * ``stratus-bench.qcow2``: a 1 MiB disk whose boot sector just halts, for
   starting many domains cheaply.
 * ``stratus-guest.vmlinuz``, ``stratus-guest.initrd``: the guest's kernel and
@@ -47,6 +50,8 @@ REPO_ROOT = HERE.parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "images"
 
 GUEST_IMAGE = "stratus-guest.qcow2"
+GUEST_B_IMAGE = "stratus-guest-b.qcow2"
+GUEST_B_CMDLINE_EXTRA = "stratus.image=b"
 BENCH_IMAGE = "stratus-bench.qcow2"
 GUEST_KERNEL = "stratus-guest.vmlinuz"
 GUEST_RAMDISK = "stratus-guest.initrd"
@@ -392,7 +397,7 @@ LABEL stratus
 """
 
 
-def build_boot_fat(vmlinuz: Path, initrd: Path, raw: Path, workdir: Path) -> None:
+def build_boot_fat(vmlinuz: Path, initrd: Path, raw: Path, workdir: Path, cmdline: str = KERNEL_CMDLINE) -> None:
     """Bootable FAT superfloppy (no partition table) written without mounts.
 
     SeaBIOS boots sector 0 of the disk, which syslinux made its FAT boot
@@ -405,7 +410,7 @@ def build_boot_fat(vmlinuz: Path, initrd: Path, raw: Path, workdir: Path) -> Non
          str(raw), str(size_mib * 1024)])
     run(["syslinux", "--install", str(raw)])
     cfg = workdir / "syslinux.cfg"
-    cfg.write_text(SYSLINUX_CFG.format(cmdline=KERNEL_CMDLINE))
+    cfg.write_text(SYSLINUX_CFG.format(cmdline=cmdline))
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     for src, name in ((vmlinuz, "vmlinuz"), (initrd, "initrd.gz"), (cfg, "syslinux.cfg")):
         run(["mcopy", "-o", "-i", str(raw), str(src), "::" + name], env=env)
@@ -474,14 +479,14 @@ def up_to_date(out: Path, key: str) -> bool:
         path = out / entry.get("file", "")
         if not path.is_file() or sha256_file(path) != entry.get("sha256"):
             return False
-    return {e.get("file") for e in entries} == {GUEST_IMAGE, BENCH_IMAGE, GUEST_KERNEL, GUEST_RAMDISK}
+    return {e.get("file") for e in entries} == {GUEST_IMAGE, GUEST_B_IMAGE, BENCH_IMAGE, GUEST_KERNEL, GUEST_RAMDISK}
 
 
 # --------------------------------------------------------------------- main
 
 def build_guest(cache: Path, workdir: Path, kernel_pkg: str,
-                kernel_version: str) -> tuple[Path, Path, Path]:
-    """(the guest disk, its kernel, its initramfs) in workdir."""
+                kernel_version: str) -> tuple[Path, Path, Path, Path]:
+    """(the guest disk, the second guest disk, its kernel, its initramfs) in workdir."""
     deb = fetch_kernel_deb(cache, kernel_pkg, kernel_version)
     vmlinuz, base, kver = extract_kernel(deb, workdir / "kernel")
     moddir = base / "lib" / "modules" / kver
@@ -498,9 +503,14 @@ def build_guest(cache: Path, workdir: Path, kernel_pkg: str,
     qcow2 = workdir / GUEST_IMAGE
     to_qcow2(raw, qcow2)
     log("built %s" % GUEST_IMAGE)
+    raw_b = workdir / "guest-b.raw"
+    build_boot_fat(vmlinuz, initrd, raw_b, workdir, "%s %s" % (KERNEL_CMDLINE, GUEST_B_CMDLINE_EXTRA))
+    qcow2_b = workdir / GUEST_B_IMAGE
+    to_qcow2(raw_b, qcow2_b)
+    log("built %s" % GUEST_B_IMAGE)
     kernel = workdir / GUEST_KERNEL
     shutil.copyfile(vmlinuz, kernel)
-    return qcow2, kernel, initrd.rename(workdir / GUEST_RAMDISK)
+    return qcow2, qcow2_b, kernel, initrd.rename(workdir / GUEST_RAMDISK)
 
 
 def build_bench(workdir: Path) -> Path:
@@ -527,9 +537,9 @@ def build_all(out: Path, force: bool, kernel_override: str | None) -> None:
     # Work next to the output so the final moves are renames on one disk.
     with tempfile.TemporaryDirectory(prefix=".work-", dir=out) as tmp:
         workdir = Path(tmp)
-        guest, kernel, ramdisk = build_guest(cache, workdir, kernel_pkg, kernel_version)
+        guest, guest_b, kernel, ramdisk = build_guest(cache, workdir, kernel_pkg, kernel_version)
         entries = []
-        for image in (guest, build_bench(workdir)):
+        for image in (guest, guest_b, build_bench(workdir)):
             final = out / image.name
             os.replace(image, final)
             entries.append(image_entry(final))

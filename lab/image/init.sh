@@ -6,6 +6,7 @@
 # It proves a Stratus-provisioned server came up right: disks attached, the
 # config drive readable (a config-2 device, or the tree in the initramfs after a
 # PXE boot), DHCP working, the flavor's memory and vCPUs there. The serial console gets:
+#   STRATUS-GUEST image label=<the stratus.image= of the kernel command line, or ->
 #   STRATUS-GUEST hardware mem_kb=<MemTotal in kB> cpus=<online CPUs>
 #   STRATUS-GUEST disks vda=<bytes> sr0=<bytes> ...
 #   STRATUS-GUEST user_data bytes=<n> sha256=<hex or ->
@@ -119,6 +120,13 @@ online_cpus() {
     echo "$n"
 }
 
+report_image() {
+    # which of the lab's guest images booted (build.py gives each its own label): a rebuild onto another shows
+    local label
+    label=$(sed -n 's/.*stratus\.image=\([A-Za-z0-9._-]*\).*/\1/p' /proc/cmdline 2>/dev/null)
+    say "STRATUS-GUEST image label=${label:--}"
+}
+
 report_hardware() {
     local mem
     mem=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null)
@@ -194,6 +202,7 @@ name=$(meta_value name)
 uuid=$(meta_value uuid)
 [ -n "$name" ] && hostname "$name"
 
+report_image
 report_hardware
 report_disks
 report_user_data

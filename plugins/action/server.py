@@ -79,4 +79,6 @@ class ActionModule(StratusAction):
                       server_uuids=[s["id"] for s in outcome.servers if s.get("id")], request_id=request_id)
         if outcome.explain is not None:
             result["explain"] = outcome.explain
+        if outcome.updates:
+            result["updates"] = outcome.updates
         return result

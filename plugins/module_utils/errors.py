@@ -49,6 +49,8 @@ HTTP_STATUS: dict[str, int] = {
     "CannotResizeToSameFlavor": 400, "CannotResizeDisk": 400, "ResizeError": 400,
     "UnableToMigrateToSelf": 400, "MigrationPreCheckError": 400, "MigrationError": 500,
     "MigrationNotFound": 404, "InstanceFaultRollback": 500,
+    # a server action waited for (server_action's wait) that did not end within its timeout
+    "ActionTimeout": 504,
     # bare metal: a node's BMC (module_utils/baremetal/); Ironic reports these as a node's last_error
     "BMCUnreachable": 503, "BMCAuthFailed": 400, "BMCError": 500, "BMCUnsupported": 400,
     # bare metal: a node (Ironic's names: a verb Ironic does not allow in the node's provision state)

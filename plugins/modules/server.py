@@ -141,10 +141,36 @@ options:
     description:
       - Replace a server whose fields that cannot change in place (flavor, image, networks, block devices, key, user
         data, files, config drive, zone, hints, hostname) differ from the request.
-      - Without it such a difference fails with C(Conflict) naming the fields. With it the old server is deleted at
-        once (policy C(os_compute_api:servers:delete)) and a new one, with a new uuid, is built; the old server's host
-        is cleaned (domain, disks, DHCP entry) before anything is built there, and its resources count as used on that
+      - Without it such a difference fails with C(Conflict) naming the fields (a changed flavor or image is done in
+        place instead when O(allow_resize) or O(allow_rebuild) says so). With it the old server is deleted at once
+        (policy C(os_compute_api:servers:delete)) and a new one, with a new uuid, is built; the old server's host is
+        cleaned (domain, disks, DHCP entry) before anything is built there, and its resources count as used on that
         host until then. A request that matches changes nothing.
+    type: bool
+    default: false
+  allow_resize:
+    description:
+      - A flavor that differs from the server's is done in place as Nova's resize, then confirmed, instead of a
+        C(Conflict) - the server keeps its uuid, IPs and name, the scheduler picks its host again for the new flavor
+        (the same host only with C(stratus_allow_resize_to_same_host)), its root disk grows (never shrinks) and the
+        claim moves with it (docs/server-actions.md, Declarative resize and rebuild).
+      - Kept on every run - while it is set the server's flavor is compared with the request, so a server resized to
+        another flavor by hand is resized back. Policy C(os_compute_api:servers:resize) and
+        C(os_compute_api:servers:confirm_resize), the instance actions C(resize) and C(confirmResize) in the action
+        log; a server that is not ACTIVE or SHUTOFF is left until it is. A resize refused or failed (C(NoValidHost),
+        C(QuotaExceeded), C(CannotResizeDisk), ...) fails the run with its error and changes nothing; the next run
+        tries again.
+    type: bool
+    default: false
+  allow_rebuild:
+    description:
+      - An image that differs from the server's is done in place as Nova's rebuild instead of a C(Conflict) - the
+        server keeps its uuid, IPs, host and volumes and gets a new root disk of the image and a new config drive
+        (docs/server-actions.md, Declarative resize and rebuild). When the flavor changes too (O(allow_resize)), the
+        rebuild comes first.
+      - Kept on every run - while it is set the server's image is compared with the request. Policy
+        C(os_compute_api:servers:rebuild), the instance action C(rebuild) in the action log. A server booted from a
+        volume has no image to change - its request's block devices differ instead (a C(Conflict)).
     type: bool
     default: false
   explain:
@@ -219,6 +245,15 @@ server_uuids:
   returned: success
   type: list
   elements: str
+updates:
+  description:
+    - Existing servers whose flavor or image differs from the request where it lets them change in place
+      (O(allow_resize), O(allow_rebuild)), each with C(id), C(name) and what it needs - C(image) (a rebuild to
+      that image id), C(flavor) (a resize to that flavor id) and C(confirm) (the resize then confirmed).
+      C(playbooks/provision.yml) runs those actions after the build.
+  returned: when a server needs one
+  type: list
+  elements: dict
 explain:
   description:
     - With I(explain=true), per candidate host of the first instance, C(rejected_by) (the filter that

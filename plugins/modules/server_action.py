@@ -15,9 +15,15 @@ description:
     action in the action log. An action plugin; it runs on the controller.
   - The hypervisor does it in the same run - the module M(stratus.compute.compute_power) on the
     server's host, which ends the walk (vm_state C(stopped) or C(active), the event
-    C(compute_stop_instance), C(compute_start_instance) or C(compute_reboot_instance)). Use the
-    playbook C(stratus.compute.server_action) (C(playbooks/server_action.yml)), or C(stratus server
-    stop|start|reboot), which wait for it.
+    C(compute_stop_instance), C(compute_start_instance) or C(compute_reboot_instance)); the other actions'
+    steps likewise. With I(wait) (the default) this task runs those steps itself (the playbook
+    C(stratus.compute.action_steps_for), by C(ansible-playbook) on this run's inventory sources and extra
+    variables) and returns once the action is over, failing with the action's fault or C(ActionTimeout) after
+    I(timeout). With I(wait=false) it only checks and records, and answers at once as Nova's API does (the
+    server in its task_state); the plays after it do the steps - the playbook C(stratus.compute.server_action)
+    (C(playbooks/server_action.yml), what C(stratus server ...) runs) records many actions so and runs each
+    host's steps once for all of them. A server left in its task_state (a timeout, a host that did not answer)
+    is finished by a rerun of the same action.
   - A stop of a stopped server or a start of an active one changes nothing (Nova's API would answer
     409). A server whose same action was interrupted (its task_state still the action's) is taken
     again, so a rerun finishes it.
@@ -95,6 +101,18 @@ options:
     description: With I(action=evacuate) or C(live_migrate) and I(host) - skip the filters for that host (Nova's C(force)).
     type: bool
     default: false
+  wait:
+    description:
+      - Run the action's hypervisor steps from this task and return when the action is over (openstack.cloud's
+        C(wait)). False - record it and return at once; the plays after it (or a rerun) do the steps.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - With I(wait), the seconds to wait for the steps. Past it they are stopped and the task fails with
+        C(ActionTimeout); the server keeps its task_state, and the same action asked again finishes it.
+    type: int
+    default: 600
 extends_documentation_fragment:
   - stratus.compute.store_read
   - stratus.compute.attributes
@@ -114,10 +132,17 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Stop web-1 (the hypervisor play of playbooks/server_action.yml then powers it off)
+- name: Stop web-1 and wait until it is SHUTOFF (its hypervisor's power step runs from this task)
   stratus.compute.server_action:
     server: web-1
     action: stop
+    timeout: 300
+
+- name: Only record a start (Nova's API answer, the server in powering-on); the hypervisor plays after it do it
+  stratus.compute.server_action:
+    server: web-2
+    action: start
+    wait: false
 
 - name: Rebuild web-1 from another image (same uuid, IPs and host)
   stratus.compute.server_action:
@@ -154,7 +179,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 server:
-  description: The server as M(stratus.compute.server_info) shows it, with the action's task_state when it was recorded.
+  description:
+    - The server as M(stratus.compute.server_info) shows it - with I(wait), as the action left it; else with the
+      action's task_state when it was recorded.
   returned: success
   type: dict
 hosts:
@@ -204,6 +231,9 @@ error:
       C(ComputeServiceInUse), C(ComputeHostNotFound), C(UnableToMigrateToSelf), C(MigrationPreCheckError),
       C(ImageUnacceptable), C(FlavorMemoryTooSmall), C(FlavorDiskSmallerThanImage), C(Forbidden) (a launch
       override); nothing was changed.
+    - With I(wait), also how the action ended when it did not end well - its fault's code (C(InstancePowerOffFailure),
+      C(MigrationError), ...), C(ActionTimeout), or C(HypervisorUnavailable) (its steps ran and its host did not do
+      it); the action stays recorded and the same action asked again finishes it.
   returned: failure
   type: dict
 """

@@ -70,8 +70,9 @@ def record_play(race: t.Optional[dict[str, str]] = None, answers: bool = True) -
     at = next((k for k, task in enumerate(play["tasks"]) if "stratus.compute.server_action" in task), None)
     if at is None:
         raise scenario.CannotRun("server_action.yml's first play no longer requests the actions (server_action)")
-    # the barrier right before the request (the tasks before it, such as the confirm window's, run first)
-    play["tasks"] = play["tasks"][:at] + [BARRIER] + play["tasks"][at:] + ([ANSWERS] if answers else [])
+    # the barrier right before the request (the tasks before it, such as the confirm window's, run first); the
+    # tasks after it only hand the recorded work to the hypervisor plays, which a record play has none of
+    play["tasks"] = play["tasks"][:at] + [BARRIER, play["tasks"][at]] + ([ANSWERS] if answers else [])
     if race is not None:
         play["vars"] = dict(race)
     return [play]

@@ -188,24 +188,35 @@ def root_disk(uuid: str) -> tuple[str, str]:
     return path, on_host(host_of(uuid), "stat -c %%i %s" % path)
 
 
+def image_labels(log: Path) -> list[str]:
+    """The `STRATUS-GUEST image label=` of each boot in the console log (QEMU's of its latest start)."""
+    return [line.split("label=", 1)[1].strip() for line in log.read_text(errors="replace").splitlines()
+            if "STRATUS-GUEST image label=" in line]
+
+
 def test_rebuild_makes_a_new_root_disk_and_keeps_uuid_ip_and_host(lab: LabSession) -> None:
     uuid = web()[0]
     ((ip_before,),) = rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)
     path, inode = root_disk(uuid)
     log = mark_console(uuid)
-    run = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest"}])
+    # onto another image: the lab's second guest image, whose console says so
+    run = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest-b"}])
     assert run.returncode == 0, run.stdout[-3000:]
     assert web()[:4] == (uuid, "active", None, "running")
     assert root_disk(uuid)[0] == path and root_disk(uuid)[1] != inode  # made anew, where it was
     started_again(uuid, log)
     assert f"uuid={uuid} ip={ip_before}" in ready_line(STATE, uuid, host_of(uuid), timeout=1)
+    assert image_labels(log) == ["b"]
     assert actions_of(uuid)[-1] == ("rebuild", "compute_rebuild_instance", "Success", None)
-    # a stopped server is rebuilt and stays stopped (Nova keeps the power state)
+    # a stopped server is rebuilt (back onto the first image) and stays stopped (Nova keeps the power state)
     assert run_actions(lab, [{"server": "web", "action": "stop"}]).returncode == 0
     run = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest"}])
     assert run.returncode == 0, run.stdout[-3000:]
     assert web()[1:] == ("stopped", None, "shutdown", None) and domstate(uuid) == "shut off"
+    log = mark_console(uuid)
     assert run_actions(lab, [{"server": "web", "action": "start"}]).returncode == 0
+    started_again(uuid, log)
+    assert image_labels(log) == ["-"]
     refused = run_actions(lab, [{"server": "web", "action": "rebuild", "image": "stratus-guest-kernel"}])
     assert refused.returncode != 0 and "ImageUnacceptable" in refused.stdout
 
@@ -241,6 +252,41 @@ def test_the_cli_stops_and_starts_and_provision_keeps_what_it_left(lab: LabSessi
     assert domstate(uuid) == "shut off"
     out = cli(lab, "server", "start", "web")
     assert out["servers"][0]["status"] == "ACTIVE"
+
+
+MODULE_ALONE = [{"name": "The server_action module on its own, as a user's playbook has it", "hosts": "localhost",
+                 "gather_facts": False, "tasks": [
+                     {"name": "Stop with a timeout too short", "stratus.compute.server_action": {
+                         "server": "web", "action": "stop", "timeout": 1}, "register": "too_short",
+                      "ignore_errors": True},
+                     {"name": "Stop, waiting (the default)", "stratus.compute.server_action": {
+                         "server": "web", "action": "stop"}, "register": "stopped"},
+                     {"name": "Start, recorded only", "stratus.compute.server_action": {
+                         "server": "web", "action": "start", "wait": False}, "register": "recorded"},
+                     {"name": "Start, waiting", "stratus.compute.server_action": {
+                         "server": "web", "action": "start"}, "register": "started"},
+                     {"name": "Keep the results", "ansible.builtin.copy": {
+                         "dest": str(STATE / "module-alone.json"), "mode": "0600",
+                         "content": "{{ {'too_short': too_short, 'stopped': stopped, 'recorded': recorded, "
+                                    "'started': started} | to_json }}"}}]}]
+
+
+def test_the_module_on_its_own_waits_for_its_action(lab: LabSession) -> None:
+    uuid = web()[0]
+    playbook = STATE / "module-alone.yml"
+    playbook.write_text(json.dumps(MODULE_ALONE))
+    overlay = inventory_overlay.write(STATE / "actions-overlay", SHUTDOWN_TIMEOUT)
+    run = run_merged(playbook_argv(playbook, [lab.inventory, DEMO_INVENTORY, overlay], {}), lab.env, 900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    out = json.loads((STATE / "module-alone.json").read_text())
+    # past its timeout the task fails and the stop stays recorded; the same stop again finishes it
+    assert out["too_short"]["failed"] and out["too_short"]["error"]["code"] == "ActionTimeout", out["too_short"]
+    assert (out["stopped"]["server"]["vm_state"], out["stopped"]["server"]["task_state"]) == ("stopped", None)
+    # wait false: Nova's API answer, the server in its task_state; the next start waits and finishes it
+    assert out["recorded"]["server"]["task_state"] == "powering-on" and out["recorded"]["changed"]
+    assert (out["started"]["server"]["vm_state"], out["started"]["server"]["task_state"]) == ("active", None)
+    assert web()[1:4] == ("active", None, "running") and domstate(uuid) == "running"
+    assert [a for a, _e, _r, _d in actions_of(uuid)][-2:] == ["stop", "start"]
 
 
 ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")

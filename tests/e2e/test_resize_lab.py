@@ -11,6 +11,9 @@ provision.yml, then playbooks/server_action.yml and `stratus server ...`:
 - resize again, then confirm: the old host's claim, domain and disks are gone;
 - cold migration (admin): the server on the other host with its IP; the same request again changes nothing;
   confirmed by the confirm window (playbooks/confirm_resizes.yml); a confirm asked then changes nothing;
+- declarative (provision.yml): a request naming another flavor and image with allow_resize and allow_rebuild
+  rebuilds the server onto the other image, resizes and confirms it (the console shows the image's label and
+  the new sizes); a rerun changes nothing; a flavor with a smaller disk is refused with CannotResizeDisk;
 - a second server booted from a volume with a data volume, cold-migrated then confirmed: the guest boots from
   its root volume on the other host and its console's `disks` line shows both volumes there; until the confirm
   the source keeps its copies, then its volume pool is empty of them.
@@ -47,6 +50,8 @@ ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
 WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
 # a flavor of this test's catalog: more vCPUs, memory and root disk than m1.tiny, and no ephemeral or swap disk
 WIDE = {"id": "40", "name": "m1.wide", "vcpus": 2, "ram": 256, "disk": 2, "ephemeral": 0, "swap": 0}
+# and one with a larger root disk still, for the declarative resize
+TALL = {"id": "41", "name": "m1.tall", "vcpus": 1, "ram": 256, "disk": 3, "ephemeral": 0, "swap": 0}
 GiB = 1024 ** 3
 BOOT_S = 300.0
 GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"  # the demo catalog's stratus-guest
@@ -57,6 +62,7 @@ BFV = {"name": "bfv", "flavor": "m1.tiny", "networks": [{"name": "demo"}], "bloc
     {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1}]}
 HARDWARE = re.compile(r"STRATUS-GUEST hardware mem_kb=(\d+) cpus=(\d+)")
 DISKS = re.compile(r"STRATUS-GUEST disks .*\bvda=(\d+)")
+IMAGE = re.compile(r"STRATUS-GUEST image label=(\S+)")
 
 pytestmark = [
     pytest.mark.lab,
@@ -65,12 +71,15 @@ pytestmark = [
 ]
 
 
-def overlay(**variables: t.Any) -> Path:
-    """This test's catalog (the demo's flavors and m1.wide), a short shutdown window, and `variables`."""
+def catalog(**variables: t.Any) -> dict[str, t.Any]:
+    """This test's catalog (the demo's flavors, m1.wide and m1.tall), a short shutdown window, and `variables`."""
     demo = yaml.safe_load((ROOT / "inventory" / "group_vars" / "all" / "catalog.yml").read_text())
-    return inventory_overlay.write(STATE / "resize-overlay", dict({
-        "stratus_flavors": demo["stratus_flavors"] + [WIDE],
-        "stratus_shutdown_timeout": 3, "stratus_shutdown_retry_interval": 1}, **variables))
+    return dict({"stratus_flavors": demo["stratus_flavors"] + [WIDE, TALL],
+                 "stratus_shutdown_timeout": 3, "stratus_shutdown_retry_interval": 1}, **variables)
+
+
+def overlay(**variables: t.Any) -> Path:
+    return inventory_overlay.write(STATE / "resize-overlay", catalog(**variables))
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +216,34 @@ def test_cold_migration_and_its_rerun(lab: LabSession) -> None:
                 "e.action_id = a.id where a.instance_uuid = '%s' order by e.id desc limit 1" % uuid) == [
         ("stratus", "compute_confirm_resize", "Success")]
     rerun = run_actions(lab, [{"server": "web", "action": "confirm_resize"}])
+    assert rerun.returncode == 0 and all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
+
+
+def test_a_request_with_another_flavor_and_image_resizes_and_rebuilds_when_it_opts_in(lab: LabSession) -> None:
+    uuid, _vm, _task, host = server()
+    dest = other(host)
+    mem_before, _cpus, _root, ready = seen(uuid, host)
+    flavor_now = rows("select flavor from instances where uuid = '%s'" % uuid)
+    # a flavor with a smaller root disk than the server's (m1.wide's 2 GiB): refused, nothing changed
+    shrink = lab.provision([dict(WEB, allow_resize=True)], catalog())
+    assert shrink.returncode != 0 and "CannotResizeDisk" in shrink.stdout, shrink.stdout[-3000:]
+    assert server() == (uuid, "active", None, host) and rows(
+        "select flavor from instances where uuid = '%s'" % uuid) == flavor_now
+    # another flavor and image, opted in: rebuilt onto the image, then resized to the flavor and confirmed
+    wanted = dict(WEB, flavor="m1.tall", image="stratus-guest-b", allow_resize=True, allow_rebuild=True)
+    run = lab.provision([wanted], catalog())
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert server() == (uuid, "active", None, dest)
+    report = guest_report(STATE, uuid, dest, timeout=BOOT_S)
+    assert [m.group(1) for m in map(IMAGE.search, report) if m] == ["b"], report
+    mem_kb, cpus, root, again = seen(uuid, dest)
+    assert (cpus, root, again) == (1, 3 * GiB, ready) and abs(mem_kb - mem_before) < 8 * 1024  # m1.wide's RAM
+    assert claims_of(uuid) == [(dest, 1, 256, 3)]
+    assert uuid not in domains(host) and disks(host, uuid) == []
+    assert rows("select action from instance_actions where instance_uuid = '%s' order by id desc limit 3" % uuid) == [
+        ("confirmResize",), ("resize",), ("rebuild",)]
+    # the same request again: nothing to do anywhere
+    rerun = lab.provision([wanted], catalog())
     assert rerun.returncode == 0 and all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
 
 

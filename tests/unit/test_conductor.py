@@ -302,3 +302,97 @@ def test_an_automatic_address_leaves_the_requests_fixed_ip_alone(db):
     assert create(db, req, check=True).changed
     nics = create(db, req).servers[0]["addresses"]["demo"]
     assert sorted(n["addr"] for n in nics) == ["10.9.0.2", "10.9.0.3"]
+
+
+# --- a changed flavor or image done in place (allow_resize, allow_rebuild) -----------------------------------
+
+SMALL = {"id": "2", "name": "m1.small", "vcpus": 2, "ram": 1024, "disk": 2}
+OTHER_IMAGE = {"id": "img-2", "name": "other", "file": "/nonexistent", "disk_format": "qcow2"}
+IN_PLACE_CATALOG = dict(CATALOG, stratus_flavors=CATALOG["stratus_flavors"] + [SMALL],
+                        stratus_images=CATALOG["stratus_images"] + [OTHER_IMAGE])
+
+
+def _in_place(db, check=False, **kw):
+    return create_servers(request(**kw), who(CTX), IN_PLACE_CATALOG, ["hv1", "hv2"], HOSTVARS, db, check, "req-u")
+
+
+def _set_row(db, uuid, **values):
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    with store.transaction(db) as conn:
+        conn.execute(instances.update().where(instances.c.uuid == uuid).values(**values))
+
+
+def _row(db, uuid):
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+    return next(r for r in _store_rows(db, instances) if r.uuid == uuid)
+
+
+def test_a_changed_flavor_without_the_opt_in_is_a_conflict_that_says_how(db):
+    _in_place(db)
+    with pytest.raises(StratusError) as err:
+        _in_place(db, flavor="m1.small")
+    assert err.value.code == "Conflict" and err.value.field == "flavor"
+    assert "allow_resize: true changes it in place" in err.value.message
+    # opting in for the image does not let the flavor change
+    with pytest.raises(StratusError) as err:
+        _in_place(db, flavor="m1.small", allow_rebuild=True)
+    assert err.value.code == "Conflict" and "allow_resize" in err.value.message
+
+
+def test_allow_resize_asks_for_a_resize_and_confirm_until_the_server_has_the_flavor(db):
+    server = _in_place(db).servers[0]
+    _set_row(db, server["id"], vm_state="active", task_state=None)
+    dry = _in_place(db, check=True, flavor="m1.small", allow_resize=True)
+    assert dry.changed and dry.updates == [{"id": server["id"], "name": "web", "flavor": "2", "confirm": True}]
+    assert _row(db, server["id"]).request["flavor"] == "1"  # check mode writes nothing
+    out = _in_place(db, flavor="m1.small", allow_resize=True)
+    assert out.changed and out.updates == dry.updates
+    assert [s["id"] for s in out.servers] == [server["id"]]  # the same server, not a new one
+    assert _row(db, server["id"]).request["flavor"] == "2"  # the request now says what it is to be
+    # kept: until the server has the flavor, every run asks again (a failed resize is tried again)
+    assert _in_place(db, flavor="m1.small", allow_resize=True).updates == dry.updates
+    # a resize waiting in VERIFY_RESIZE is confirmed
+    _set_row(db, server["id"], flavor=SMALL, vm_state="resized")
+    waiting = _in_place(db, flavor="m1.small", allow_resize=True)
+    assert waiting.changed and waiting.updates == [{"id": server["id"], "name": "web", "confirm": True}]
+    # done: nothing to do, nothing changed
+    _set_row(db, server["id"], vm_state="active")
+    done = _in_place(db, flavor="m1.small", allow_resize=True)
+    assert not done.changed and not done.updates
+    # without the opt-in the request matches what is stored: no Conflict, nothing to do
+    assert not _in_place(db, flavor="m1.small").changed
+
+
+def test_allow_rebuild_and_allow_resize_together_and_what_is_left_alone(db):
+    server = _in_place(db).servers[0]
+    _set_row(db, server["id"], vm_state="stopped", task_state=None)
+    both = _in_place(db, flavor="m1.small", image="other", allow_resize=True, allow_rebuild=True)
+    assert both.updates == [{"id": server["id"], "name": "web", "image": "img-2", "flavor": "2", "confirm": True}]
+    # a server in ERROR or still building is left for a later run
+    for vm_state in ("error", "building"):
+        _set_row(db, server["id"], vm_state=vm_state)
+        assert not _in_place(db, flavor="m1.small", image="other", allow_resize=True, allow_rebuild=True).updates
+    # another field still cannot change in place
+    _set_row(db, server["id"], vm_state="active")
+    with pytest.raises(StratusError) as err:
+        _in_place(db, flavor="m1.small", image="other", allow_resize=True, allow_rebuild=True, config_drive=False)
+    assert err.value.code == "Conflict" and err.value.field == "config_drive"
+    assert "flavor" not in err.value.message.split("(")[0]
+
+
+def test_a_kept_flavor_is_asked_back_after_a_resize_by_hand(db):
+    server = _in_place(db, flavor="m1.small", allow_resize=True).servers[0]
+    tiny = CATALOG["stratus_flavors"][0]
+    _set_row(db, server["id"], vm_state="active", task_state=None, flavor=tiny)  # resized by hand
+    assert _in_place(db, flavor="m1.small", allow_resize=True).updates[0]["flavor"] == "2"
+    assert not _in_place(db, flavor="m1.small").updates  # not kept without the opt-in
+
+
+def test_a_bare_metal_servers_flavor_cannot_change_in_place(db):
+    server = _in_place(db).servers[0]
+    plan = dict(_row(db, server["id"]).plan, driver="baremetal")
+    _set_row(db, server["id"], vm_state="active", task_state=None, plan=plan)
+    with pytest.raises(StratusError) as err:
+        _in_place(db, flavor="m1.small", allow_resize=True)
+    assert err.value.code == "Conflict" and "bare-metal" in err.value.message and err.value.field == "flavor"

@@ -49,9 +49,11 @@ FLAG_FIELDS = {"network": ("networks",), "count": ("min_count", "max_count"), "t
 # What the CLI leaves to `-f file` (structured, secret, admin-only or not a creation's concern).
 LEFT_TO_FILE = {
     "create": {"state", "status", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
-               "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "explain"},
+               "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "allow_resize",
+               "allow_rebuild", "explain"},
     "explain": {"state", "status", "block_device_mapping_v2", "personality", "security_groups", "admin_pass",
-                "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "explain",
+                "hypervisor_hostname", "hostname", "trusted_image_certificates", "recreate", "allow_resize",
+                "allow_rebuild", "explain",
                 "user_data", "description", "config_drive"},
 }
 # click's parameter type -> the JSON type the request field must admit

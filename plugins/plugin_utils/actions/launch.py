@@ -25,6 +25,9 @@ from ansible_collections.stratus.compute.plugins.module_utils.errors import Stra
 LAUNCH_VARS = frozenset((
     "stratus_servers",        # provision.yml: the server requests (checked against schemas/server.json)
     "stratus_actions",        # server_action.yml: server actions (stop, start, reboot; policy decides)
+    # action_steps_for.yml (a server_action task's own run of its steps, wait): results of actions already
+    # recorded; the steps only finish what the store has under way
+    "stratus_recorded_actions",
     "stratus_request",        # explain.yml: one request
     "stratus_all_projects",   # server_list.yml: every project (policy: admin)
     "stratus_server_name", "stratus_server_uuids", "stratus_server_actions",

@@ -169,6 +169,21 @@ def _resolve_networks(catalog: Catalog, caller: Caller, requested: t.Union[str, 
     return networks, fixed
 
 
+def zone_hosts(hypervisors: list[str], hostvars: t.Mapping[str, t.Any], catalog: Catalog,
+               nodes: t.Iterable[str]) -> dict[str, list[str]]:
+    """The availability zones a request may name (and os-availability-zone lists), each with its hosts."""
+    zones: dict[str, list[str]] = {}
+    # a host's zone is its own variable or that of an aggregate it is in (Nova's AZ aggregates)
+    for state in host_states(hypervisors, hostvars, catalog, {}):
+        if not state.service.get("disabled"):
+            zones.setdefault(state.availability_zone or "nova", []).append(state.host)
+    # a node's zone (its stratus_bm_availability_zone, else the default) exists too: whether a node of
+    # the flavor's class is there is the node scheduler's to say, node by node
+    for node in nodes:
+        zones.setdefault(str((hostvars.get(node) or {}).get("stratus_bm_availability_zone") or "nova"), []).append(node)
+    return zones
+
+
 def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_vars: t.Mapping[str, t.Any],
            hypervisors: list[str], hostvars: t.Mapping[str, t.Any], db_url: t.Optional[str],
            nodes: t.Sequence[str] = ()) -> Decision:
@@ -218,13 +233,7 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
                            "multiple instances", "hostname")
     states = {h: (hostvars.get(h) or {}) for h in hypervisors}
     if zone and not forced_host and not forced_node:
-        # a host's zone is its own variable or that of an aggregate it is in (Nova's AZ aggregates)
-        zones = {s.availability_zone or "nova" for s in host_states(hypervisors, hostvars, catalog, {})
-                 if not s.service.get("disabled")}
-        # a node's zone (its stratus_bm_availability_zone, else the default) exists too: whether a node of
-        # the flavor's class is there is the node scheduler's to say, node by node
-        zones.update(str((hostvars.get(n) or {}).get("stratus_bm_availability_zone") or "nova") for n in nodes)
-        if zone not in zones:
+        if zone not in zone_hosts(hypervisors, hostvars, catalog, nodes):
             raise StratusError("InvalidRequest", "The requested availability zone is not available",
                                "availability_zone")
     if requested_host and requested_host not in states and requested_host not in nodes:

@@ -80,6 +80,14 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-server-groups:index": _READER_OR_ADMIN,
     "os_compute_api:os-server-groups:index:all_projects": _ADMIN,
     "os_compute_api:os-server-groups:show": _READER_OR_ADMIN,
+    # Flavors' extra specs, limits and availability zones (`stratus api`, docs/api.md). Listing flavors has no
+    # rule in Nova; a flavor's extra specs are shown to readers of the project (2.61's flavor body too).
+    "os_compute_api:os-flavor-extra-specs:index": _READER_OR_ADMIN,
+    "os_compute_api:os-flavor-extra-specs:show": _READER_OR_ADMIN,
+    "os_compute_api:limits": "@",
+    "os_compute_api:limits:other_project": _ADMIN,
+    "os_compute_api:os-availability-zone:list": "@",
+    "os_compute_api:os-availability-zone:detail": _ADMIN,
     # Hypervisors and quota sets (hypervisor_info, quota_info).
     "os_compute_api:os-hypervisors:list": _ADMIN,
     "os_compute_api:os-hypervisors:list-detail": _ADMIN,

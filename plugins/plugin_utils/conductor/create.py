@@ -33,7 +33,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.checks
     POLICY, Decision, StoreSources, decide,
 )
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import in_place, lifecycle
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.build_plan import build_plan
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import node_schedule
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.node_schedule import NodeFleet
@@ -51,6 +51,8 @@ class CreateResult(t.NamedTuple):
     servers: list[dict[str, t.Any]]
     hosts: list[str]
     explain: t.Optional[dict[str, t.Any]] = None
+    # existing servers whose opted-in flavor or image differs from the request (in_place.update_of)
+    updates: list[dict[str, t.Any]] = []
 
 
 # --- the transaction ------------------------------------------------------------------------------------
@@ -99,19 +101,35 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
     with store.transaction(db_url, locked=not check_mode) as conn:
         existing = {row.name: row for row in views.live_servers(conn, caller.project_id, decision.names)}
         replaced: list[tuple[t.Any, list[str]]] = []
+        in_place_fields = in_place.opted_fields(request)
+        updates: list[dict[str, t.Any]] = []
+        changed = False
         for row in existing.values():
             if row.task_state == "deleting":
                 raise StratusError("InstanceInvalidState", "Server %s is being deleted; finish the delete "
                                    "(run it again) before creating it anew" % row.name, "name")
             stored = row.request or {}
             differs = sorted(k for k, v in decision.fingerprint.items() if stored.get(k) != v)
-            if differs and not schema.as_bool(request.get("recreate")):
+            fixed = [k for k in differs if k not in in_place_fields]
+            if fixed and not schema.as_bool(request.get("recreate")):
                 raise StratusError("Conflict", "Server %s exists and differs in fields that cannot change in "
-                                   "place: %s (recreate: true replaces it)" % (row.name, ", ".join(differs)),
-                                   differs[0])
-            if differs:
+                                   "place: %s (recreate: true replaces it%s)"
+                                   % (row.name, ", ".join(fixed), in_place.opt_in_hint(fixed)), fixed[0])
+            if fixed:
                 caller.authorize(POLICY % "delete", {"project_id": row.project_id, "user_id": row.user_id})
                 replaced.append((row, differs))
+                continue
+            if in_place_fields:
+                update = in_place.update_of(conn, row, str(decision.flavor["id"]), decision.fingerprint["image"],
+                                            in_place_fields)
+                if update is not None:
+                    updates.append(update)
+                    changed = True
+            if differs:  # opted-in fields only: the request now says what the server is to be
+                if not check_mode:
+                    conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
+                        request=dict(stored, **{k: decision.fingerprint[k] for k in differs})))
+                changed = True
         # Check mode plays the replacement inside a savepoint it rolls back: quota and
         # scheduling then see the store as the real run would.
         savepoint = conn.begin_nested() if replaced and check_mode else None
@@ -119,7 +137,6 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
             _replace(conn, row, differs, caller, request_id)
             del existing[row.name]
         missing = [n for n in decision.names if n not in existing]
-        changed = False
         explain: t.Optional[dict[str, t.Any]] = None
         planned: list[dict[str, t.Any]] = []
         if missing:
@@ -191,7 +208,7 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
                            for n, s in zip(missing, selections)]
                 replacing = [dict(views.server_view(r), task_state="deleting", replaced_because=f) for r, f in replaced]
                 return CreateResult(True, planned + [views.server_view(r) for r in existing.values()] + replacing, [],
-                                    explain)
+                                    explain, updates)
             rng = random.Random()
             first_index = len(existing)
             for offset, (name, uuid, sel) in enumerate(zip(missing, uuids, selections)):
@@ -220,7 +237,7 @@ def create_servers(request: dict[str, t.Any], caller: Caller, task_vars: dict[st
         if changed and not check_mode:
             rows = views.live_servers(conn, caller.project_id, decision.names)
     hosts = sorted({r.host for r in rows if r.host and r.vm_state in ("building", "active")})
-    return CreateResult(changed, [views.server_view(r) for r in rows], hosts, explain)
+    return CreateResult(changed, [views.server_view(r) for r in rows], hosts, explain, updates)
 
 
 def _replace(conn: Connection, row: t.Any, differs: list[str], caller: Caller, request_id: str) -> None:

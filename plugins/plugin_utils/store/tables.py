@@ -214,6 +214,49 @@ if sa is not None:
         sa.Column("updated_at", sa.DateTime(timezone=True)),
     )
 
+    # Identity (`stratus api`'s Keystone v3 subset, docs/api.md): projects, users, their roles in projects,
+    # and tokens. A password is kept as its argon2 hash, a token as the sha256 of the token: the store never
+    # holds either in a form that signs anyone in.
+    identity_projects = sa.Table(
+        "identity_projects", metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(64), nullable=False, unique=True),
+        sa.Column("description", sa.String(255), nullable=False, server_default=""),
+        sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+    identity_users = sa.Table(
+        "identity_users", metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(64), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("default_project_id", sa.String(64)),
+        sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+    identity_role_assignments = sa.Table(
+        "identity_role_assignments", metadata,
+        sa.Column("user_id", sa.String(64), sa.ForeignKey("identity_users.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("project_id", sa.String(64), sa.ForeignKey("identity_projects.id", ondelete="CASCADE"),
+                  primary_key=True, index=True),
+        sa.Column("role", sa.String(32), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+    identity_tokens = sa.Table(
+        "identity_tokens", metadata,
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("audit_id", sa.String(32), nullable=False, unique=True),
+        sa.Column("user_id", sa.String(64), nullable=False, index=True),
+        sa.Column("project_id", sa.String(64), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -226,3 +269,4 @@ else:
     metadata = instances = instance_actions = instance_action_events = None
     claims = ip_allocations = volumes = placement_lock = leftovers = None
     baremetal_nodes = baremetal_node_events = compute_services = migrations = None
+    identity_projects = identity_users = identity_role_assignments = identity_tokens = None

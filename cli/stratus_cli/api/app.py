@@ -1,0 +1,468 @@
+"""`stratus api`'s routes: Keystone v3's token routes, Nova's version discovery, flavors, limits and
+availability zones, Glance's images and Neutron's networks and subnets (read only). Each route is thin: the
+edge (``endpoint``) reads and checks the request, takes the caller from the token, opens one store
+transaction and maps every refusal to its service's error body (errors.py); the route says what to answer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import typing as t
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from stratus_cli.api import auth, errors, identity, microversion, views
+from stratus_cli.api.cloud import Cloud
+from stratus_cli.api.errors import ApiError
+
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+
+LOG = logging.getLogger("stratus.api")
+CONFIG_ENV, STORE_ENV = "STRATUS_API_CONFIG", "STRATUS_API_STORE_URL"
+# Keystone's max_request_body_size default; the token request is the only body this increment takes.
+MAX_BODY = 114688
+
+
+@dataclasses.dataclass
+class Config:
+    """What each worker needs: the store, the inventory's catalog as read at start, the public URL."""
+
+    store_url: str
+    variables: dict[str, t.Any]
+    hypervisors: list[str] = dataclasses.field(default_factory=list)
+    baremetal_nodes: list[str] = dataclasses.field(default_factory=list)
+    hostvars: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    public_url: t.Optional[str] = None
+    token_ttl_seconds: int = int(identity.DEFAULT_TOKEN_TTL.total_seconds())
+    max_body: int = MAX_BODY
+
+
+@dataclasses.dataclass
+class Call:
+    """One request as a route sees it: already authenticated, its body parsed, in a store transaction."""
+
+    request: Request
+    cloud: Cloud
+    config: Config
+    base: str
+    conn: t.Any
+    token: t.Optional[identity.Token]
+    caller: t.Any
+    version: t.Optional[tuple[int, int]]
+    body: t.Any
+
+    @property
+    def query(self) -> t.Any:
+        return self.request.query_params
+
+
+Answer = t.Union[dict[str, t.Any], tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]]
+
+
+def _base(request: Request, config: Config) -> str:
+    return (config.public_url or str(request.base_url)).rstrip("/")
+
+
+def _response(status: int, body: t.Optional[dict[str, t.Any]], headers: dict[str, str]) -> Response:
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _json_body(request: Request, limit: int) -> t.Any:
+    """The request's JSON object: 413 past the limit (read no further), 415 when not JSON, 400 when malformed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise ApiError(413, "Request is too large.")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, "The request body must be JSON (Content-Type: application/json).")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "Request is too large.")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested past the parser's depth
+        raise ApiError(400, "Malformed request body: not JSON.")
+
+
+def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, versioned: bool = False,
+             takes_body: bool = False) -> t.Callable[[Request], t.Awaitable[Response]]:
+    """The edge of one route: the one place where a request becomes a Call and every failure its error body."""
+
+    async def handle(request: Request) -> Response:
+        config: Config = request.app.state.config
+        cloud: Cloud = request.app.state.cloud
+        service = errors.service_of(request.url.path)
+        base = _base(request, config)
+        version: t.Optional[tuple[int, int]] = None
+        try:
+            version = microversion.negotiate(request.headers) if versioned else None
+            body = await _json_body(request, config.max_body) if takes_body else None
+            status, payload, headers = await run_in_threadpool(_run, route, request, cloud, config, base,
+                                                               authenticated, version, body)
+        except ApiError as exc:
+            status, payload, headers = exc.status, errors.body(service, exc), exc.headers
+        except Exception as exc:  # a bug: the client gets Nova's 500 body, the log one line, never a traceback
+            LOG.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            err = errors.internal()
+            status, payload, headers = err.status, errors.body(service, err), {}
+        if version is not None:
+            headers = dict(headers, **microversion.response_headers(version))
+        return _response(status, payload, headers)
+
+    return handle
+
+
+def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, config: Config, base: str,
+         authenticated: bool, version: t.Optional[tuple[int, int]],
+         body: t.Any) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
+    """The route in one store transaction (worker thread); refusals as ApiError, nothing written on one."""
+    try:
+        with cloud.transaction() as conn:
+            token = caller = None
+            if authenticated:
+                token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
+                caller = auth.caller_of(cloud, token)
+            answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
+    except identity.IdentityError as exc:
+        raise ApiError(exc.status, exc.message)
+    except StratusError as exc:
+        raise errors.from_stratus(exc)
+    if isinstance(answer, dict):
+        return 200, answer, {}
+    return answer
+
+
+# --- identity (Keystone v3) -----------------------------------------------------------------------------
+
+def identity_version(call: Call) -> Answer:
+    return views.identity_version(call.base)
+
+
+def _mapping(value: t.Any, field: str) -> dict[str, t.Any]:
+    if not isinstance(value, dict):
+        raise ApiError(400, "Invalid input for field '%s': expected an object." % field)
+    return value
+
+
+def _domain_is_default(domain: t.Any) -> bool:
+    if domain is None:
+        return True
+    domain = _mapping(domain, "domain")
+    return domain.get("id", identity.DOMAIN["id"]) == identity.DOMAIN["id"] and \
+        domain.get("name", identity.DOMAIN["name"]) == identity.DOMAIN["name"]
+
+
+def _password_user(call: Call, ident: dict[str, t.Any]) -> t.Any:
+    """The password method's user, authenticated (argon2), or 401; the refusal is logged without the password."""
+    password_part = _mapping(ident.get("password"), "auth.identity.password")
+    user_part = _mapping(password_part.get("user"), "auth.identity.password.user")
+    password = user_part.get("password")
+    if not isinstance(password, str) or not password or len(password) > identity.MAX_PASSWORD:
+        raise ApiError(400, "Invalid input for field 'auth.identity.password.user.password'.")
+    user_row = None
+    if _domain_is_default(user_part.get("domain")):
+        user_row = identity.user_by_name_or_none(call.conn, user_part.get("id"), user_part.get("name"))
+    try:
+        identity.authenticate(call.conn, user_row, password)
+    except identity.IdentityError:
+        # the name only when it follows the rules (it is the client's text); never the password
+        named = user_part.get("name") or user_part.get("id")
+        LOG.info("token refused: bad credentials for user %s", errors.shown(named) if isinstance(named, str) else "-")
+        raise
+    return user_row
+
+
+def _token_user(call: Call, ident: dict[str, t.Any]) -> tuple[t.Any, dt.datetime]:
+    """The token method's user (a valid token of theirs) and that token's expiry, which a new one never passes."""
+    secret = _mapping(ident.get("token"), "auth.identity.token").get("id")
+    try:
+        old = identity.validate_token(call.conn, secret if isinstance(secret, str) else None)
+    except identity.IdentityError:
+        LOG.info("token refused: the token method with an invalid token")
+        raise
+    return identity.find_user(call.conn, old.user["id"]), old.expires_at
+
+
+def _scoped_project(call: Call, auth_part: dict[str, t.Any], user_row: t.Any) -> t.Any:
+    scope = auth_part.get("scope")
+    project_part = _mapping(_mapping(scope, "auth.scope").get("project"), "auth.scope.project") \
+        if scope is not None else None
+    if project_part is None:
+        raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
+    try:
+        if project_part.get("id") is not None:
+            project_row = identity.find_project(call.conn, project_part["id"])
+            found = project_row.id == project_part["id"]
+        else:
+            project_row = identity.find_project(call.conn, project_part.get("name"))
+            found = project_row.name == project_part.get("name") and _domain_is_default(project_part.get("domain"))
+    except identity.IdentityError:
+        found = False
+    if not found:
+        LOG.info("token refused: user %s, no such project", user_row.name)
+        raise ApiError(401, errors.AUTH_REQUIRED)
+    return project_row
+
+
+def issue_token(call: Call) -> Answer:
+    """POST /v3/auth/tokens: the password method (or the token method, to rescope a valid token), scoped to a
+    project (by id, or by name in the Default domain)."""
+    auth_part = _mapping(_mapping(call.body, "body").get("auth"), "auth")
+    ident = _mapping(auth_part.get("identity"), "auth.identity")
+    ttl = dt.timedelta(seconds=call.config.token_ttl_seconds)
+    if ident.get("methods") == ["password"]:
+        user_row = _password_user(call, ident)
+    elif ident.get("methods") == ["token"]:
+        user_row, expires = _token_user(call, ident)
+        ttl = min(ttl, expires - identity.now())
+    else:
+        raise ApiError(401, "Stratus authenticates with the password or the token method only.")
+    project_row = _scoped_project(call, auth_part, user_row)
+    token = identity.issue_token(call.conn, user_row, project_row, ttl=ttl)
+    LOG.info("token issued: user %s, project %s, roles %s", user_row.name, project_row.name, ",".join(token.roles))
+    return 201, views.token_body(token, call.base), {"X-Subject-Token": str(token.secret)}
+
+
+def _subject(call: Call) -> tuple[str, identity.Token]:
+    """The X-Subject-Token, valid, that the caller may see: its own, or any for an admin."""
+    secret = call.request.headers.get("x-subject-token") or ""
+    try:
+        subject = identity.validate_token(call.conn, secret)
+    except identity.IdentityError:
+        raise ApiError(404, "Could not find token.")
+    if subject.user["id"] != call.caller.user_id and not call.caller.is_admin:
+        raise ApiError(403, "You are not authorized to perform the requested action: identity:validate_token.")
+    return secret, subject
+
+
+def validate_token(call: Call) -> Answer:
+    secret, subject = _subject(call)
+    return 200, views.token_body(subject, call.base), {"X-Subject-Token": secret}
+
+
+def revoke_token(call: Call) -> Answer:
+    secret, subject = _subject(call)
+    identity.revoke_token(call.conn, secret)
+    LOG.info("token revoked: user %s, project %s", subject.user["name"], subject.project["name"])
+    return 204, None, {}
+
+
+# --- compute (Nova v2.1) --------------------------------------------------------------------------------
+
+def compute_versions(call: Call) -> Answer:
+    return {"versions": [views.compute_version(call.base)]}
+
+
+def compute_version(call: Call) -> Answer:
+    return {"version": views.compute_version(call.base)}
+
+
+def _is_public(call: Call) -> t.Optional[bool]:
+    value = call.query.get("is_public", "true").lower()
+    if value in ("none", "all"):
+        return None
+    if value in ("true", "t", "1", "yes", "y", "on"):
+        return True
+    if value in ("false", "f", "0", "no", "n", "off"):
+        return False
+    raise ApiError(400, "Invalid is_public filter [%s]" % errors.shown(value[:64]))
+
+
+def _int_filter(call: Call, name: str) -> t.Optional[int]:
+    value = call.query.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise ApiError(400, "Invalid %s filter [%s]" % (name, errors.shown(value[:64])))
+    return int(value)
+
+
+def _flavors(call: Call) -> list[dict[str, t.Any]]:
+    min_ram, min_disk = _int_filter(call, "minRam"), _int_filter(call, "minDisk")
+    return [f for f in call.cloud.flavors(call.caller, _is_public(call))
+            if (min_ram is None or int(f["ram"]) >= min_ram) and (min_disk is None or int(f.get("disk", 0)) >= min_disk)]
+
+
+def flavor_list(call: Call) -> Answer:
+    return {"flavors": [views.flavor_brief(f, call.base, call.version) for f in _flavors(call)]}
+
+
+def flavor_detail_list(call: Call) -> Answer:
+    specs = call.cloud.may_read_extra_specs(call.caller)
+    return {"flavors": [views.flavor_detail(f, call.base, call.version, specs) for f in _flavors(call)]}
+
+
+def flavor_show(call: Call) -> Answer:
+    flavor = call.cloud.flavor(call.caller, call.request.path_params["flavor_id"])
+    return {"flavor": views.flavor_detail(flavor, call.base, call.version, call.cloud.may_read_extra_specs(call.caller))}
+
+
+def extra_specs(call: Call) -> Answer:
+    flavor = call.cloud.flavor(call.caller, call.request.path_params["flavor_id"])
+    call.caller.authorize("os_compute_api:os-flavor-extra-specs:index")
+    return {"extra_specs": views.extra_spec_values(flavor)}
+
+
+def extra_spec(call: Call) -> Answer:
+    flavor = call.cloud.flavor(call.caller, call.request.path_params["flavor_id"])
+    call.caller.authorize("os_compute_api:os-flavor-extra-specs:show")
+    key = call.request.path_params["key"]
+    specs = views.extra_spec_values(flavor)
+    if key not in specs:
+        raise ApiError(404, "Flavor %s has no extra specs with key %s." % (flavor["id"], errors.shown(key)))
+    return {key: specs[key]}
+
+
+def limits(call: Call) -> Answer:
+    project = call.query.get("tenant_id")
+    quota, deprecated = call.cloud.limits(call.conn, call.caller, project)
+    return views.limits(quota, deprecated, call.version)
+
+
+def availability_zones(call: Call) -> Answer:
+    call.caller.authorize("os_compute_api:os-availability-zone:list")
+    return views.availability_zones(call.cloud.zones, detail=False)
+
+
+def availability_zones_detail(call: Call) -> Answer:
+    call.caller.authorize("os_compute_api:os-availability-zone:detail")
+    return views.availability_zones(call.cloud.zones, detail=True)
+
+
+# --- image (Glance v2) and network (Neutron v2.0), read only --------------------------------------------
+
+PAGING = ("limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse")
+
+
+def _text(value: t.Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _filtered(items: list[dict[str, t.Any]], query: t.Any) -> list[dict[str, t.Any]]:
+    """Equality filters on the body's fields (a repeated key: any of its values); paging keys are left out."""
+    out = items
+    for key in {k for k in query.keys() if k not in PAGING}:
+        wanted = set(query.getlist(key))
+        out = [i for i in out if key not in i or _text(i[key]) in wanted]
+    return out
+
+
+def _fields(items: list[dict[str, t.Any]], query: t.Any) -> list[dict[str, t.Any]]:
+    fields = query.getlist("fields")
+    return [{k: v for k, v in i.items() if k in fields} for i in items] if fields else items
+
+
+def image_versions(call: Call) -> Answer:
+    return views.image_versions(call.base)
+
+
+def image_list(call: Call) -> Answer:
+    images = _filtered([views.image(i) for i in call.cloud.images(call.caller)], call.query)
+    return {"images": images, "schema": "/v2/schemas/images", "first": "/v2/images"}
+
+
+def image_show(call: Call) -> Answer:
+    wanted = call.request.path_params["image_id"]
+    for item in call.cloud.images(call.caller):
+        if str(item["id"]) == wanted:
+            return views.image(item)
+    raise ApiError(404, "No image found with ID %s" % errors.shown(wanted))
+
+
+def network_versions(call: Call) -> Answer:
+    return views.network_versions(call.base)
+
+
+def _neutron_list(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+                  plural: str) -> t.Callable[[Call], Answer]:
+    """GET /v2.0/<plural>: a view of each network the caller may see (a catalog network has one subnet)."""
+    def route(call: Call) -> Answer:
+        items = _filtered([view(n) for n in call.cloud.networks(call.caller)], call.query)
+        return {plural: _fields(items, call.query)}
+    return route
+
+
+def _neutron_show(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], singular: str,
+                  label: str) -> t.Callable[[Call], Answer]:
+    """GET /v2.0/<plural>/<id>: one of them by id, or Neutron's <Label>NotFound."""
+    def route(call: Call) -> Answer:
+        wanted = call.request.path_params["ident"]
+        for net in call.cloud.networks(call.caller):
+            item = view(net)
+            if item["id"] == wanted:
+                return {singular: item}
+        raise ApiError(404, "%s %s could not be found." % (label, errors.shown(wanted)), label + "NotFound")
+    return route
+
+
+# --- the application ------------------------------------------------------------------------------------
+
+def _get(path: str, route: t.Callable[[Call], Answer], **kw: t.Any) -> Route:
+    return Route(path, endpoint(route, **kw), methods=["GET"])
+
+
+ROUTES = [
+    _get("/", compute_versions, authenticated=False),
+    _get("/v2.1", compute_version, authenticated=False),
+    _get("/v2.1/", compute_version, authenticated=False),
+    _get("/v2.1/flavors", flavor_list, versioned=True),
+    _get("/v2.1/flavors/detail", flavor_detail_list, versioned=True),
+    _get("/v2.1/flavors/{flavor_id}", flavor_show, versioned=True),
+    _get("/v2.1/flavors/{flavor_id}/os-extra_specs", extra_specs, versioned=True),
+    _get("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", extra_spec, versioned=True),
+    _get("/v2.1/limits", limits, versioned=True),
+    _get("/v2.1/os-availability-zone", availability_zones, versioned=True),
+    _get("/v2.1/os-availability-zone/detail", availability_zones_detail, versioned=True),
+    _get("/v3", identity_version, authenticated=False),
+    _get("/v3/", identity_version, authenticated=False),
+    Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True), methods=["POST"]),
+    Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
+    Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
+    _get("/image", image_versions, authenticated=False),
+    _get("/image/", image_versions, authenticated=False),
+    _get("/image/v2/images", image_list),
+    _get("/image/v2/images/{image_id}", image_show),
+    _get("/network", network_versions, authenticated=False),
+    _get("/network/", network_versions, authenticated=False),
+    _get("/network/v2.0/networks", _neutron_list(views.network, "networks")),
+    _get("/network/v2.0/networks/{ident}", _neutron_show(views.network, "network", "Network")),
+    _get("/network/v2.0/subnets", _neutron_list(views.subnet, "subnets")),
+    _get("/network/v2.0/subnets/{ident}", _neutron_show(views.subnet, "subnet", "Subnet")),
+]
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (no such route, or not this method) in the service's error body."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    message = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}
+    err = ApiError(status, message.get(status, "Unexpected API Error."))
+    return JSONResponse(errors.body(errors.service_of(request.url.path), err), status_code=status)
+
+
+def build_app(config: Config) -> Starlette:
+    app = Starlette(routes=ROUTES, exception_handlers={404: _no_route, 405: _no_route})
+    app.state.config = config
+    app.state.cloud = Cloud(config.store_url, config.variables, config.hypervisors, config.baremetal_nodes,
+                            config.hostvars)
+    return app
+
+
+def create_app() -> Starlette:
+    """uvicorn's factory in each worker: the configuration `stratus api` wrote (a 0600 file it names), the
+    store's URL from the environment."""
+    with open(os.environ[CONFIG_ENV], encoding="utf-8") as handle:
+        data = json.load(handle)
+    return build_app(Config(**dict(data, store_url=data.get("store_url") or os.environ[STORE_ENV])))
