@@ -4,7 +4,7 @@
 _rollback_live_migration), see plugins/modules/compute_live_migration.py: for each server of the run
 migrating from this hypervisor whose destination is prepared, the module migrates it (or, on a rerun, finds
 where a killed run left it, asking both libvirts); a guest on the destination is post-migrated (this host's
-disks and DHCP entry go, the server is the destination's), a guest still here is rolled back (the
+disks, volume copies and DHCP entry go, the server is the destination's), a guest still here is rolled back (the
 destination's half a leftover there, which the next step on that host cleans)."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.plan impor
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.live_migration import LiveMigrationStep
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import with_pool_paths
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate, move
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 MODULE = "stratus.compute.compute_live_migration"
@@ -50,7 +50,7 @@ class ActionModule(LiveMigrationStep):
                         "disks": [{"device_name": d.get("device_name"), "path": d.get("path")} for d in plan.disks or []
                                   if d.get("device_name") and d.get("path")],
                         # what goes from this host once the guest runs there (no secrets: nothing is built)
-                        "source_plan": live_migrate.local_plan(read_plan(record.old_plan, uuid=row.uuid))
+                        "source_plan": move.moved_copy(read_plan(record.old_plan, uuid=row.uuid))
                         .without_secrets()[0].to_dict()}])
 
     def handle(self, db_url: t.Optional[str], host: str, row: t.Any, record: t.Any,

@@ -4,7 +4,8 @@
 plugins/modules/compute_live_migration_prep.py: for each server of the run migrating to this hypervisor, what
 an earlier failed attempt left here cleaned, then the module of the same name once (the console directory,
 the network and DHCP entry, the disks: the base image uploaded when missing, the root overlay, ephemeral and
-swap disks, the config drive, with the build's own step code); the plan gets their paths. A failure is
+swap disks, the config drive, with the build's own step code, and the volumes pre-created empty for libvirt's
+copy); the plan gets their paths. A failure is
 rolled back at once."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.plan impor
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.live_migration import LiveMigrationStep
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import with_pool_paths
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate, move
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 MODULE = "stratus.compute.compute_live_migration_prep"
@@ -52,7 +53,7 @@ class ActionModule(LiveMigrationStep):
         with store.transaction(db_url, locked=True) as conn:
             live_migrate.set_status(conn, record, "preparing")
             earlier = [left for left in lifecycle.leftovers_on_host(conn, host) if left.instance_uuid == row.uuid]
-        plan = live_migrate.local_plan(read_plan(row.plan, uuid=row.uuid))
+            plan = live_migrate.prepared_plan(read_plan(row.plan, uuid=row.uuid), move.volume_sizes_gb(conn, row.uuid))
         outcome: dict[str, t.Any] = {"ok": True}
         try:
             checksums = self.image_checksums([plan])

@@ -3,12 +3,13 @@
 """The first half of the resize and cold-migration steps on one hypervisor (Nova's compute manager):
 
 - as a source, resize_instance: task_state resize_migrating (migration migrating), the module powers the
-  server off and copies its local disks to the destination (or beside them, for a same-host resize), then
-  resize_migrated (post-migrating); a failure rolls the server back on the source (InstanceFaultRollback);
-- as a source, confirm_resize: the source's copy cleaned (a cross-host move's leftover: domain, disks, DHCP
-  entry; a same-host resize's `.resize` clones), the migration confirmed, the server ACTIVE or SHUTOFF;
-- as a destination, revert_resize: its copy goes (domain, disks, DHCP entry; for a same-host resize the domain is
-  only powered off), the claim, plan and flavor back on the source, the migration reverted.
+  server off and copies its local disks and volumes to the destination (or its local disks beside them, for a
+  same-host resize), then resize_migrated (post-migrating); a failure rolls the server back on the source
+  (InstanceFaultRollback);
+- as a source, confirm_resize: the source's copy cleaned (a cross-host move's leftover: domain, disks, volume
+  copies, DHCP entry; a same-host resize's `.resize` clones), the migration confirmed, the server ACTIVE or SHUTOFF;
+- as a destination, revert_resize: its copy goes (domain, disks, volume copies, DHCP entry; for a same-host resize
+  the domain is only powered off), the claim, plan and flavor back on the source, the migration reverted.
 
 compute_finish_resize then finishes on the other side. See plugins/modules/compute_resize.py."""
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute import res
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError, error_result
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.step import ServerSteps
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, resize
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, move, resize
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 MODULE = "stratus.compute.compute_resize"
@@ -92,8 +93,8 @@ class ActionModule(ServerSteps):
         # a cross-host confirm cleans the source's leftover; a cross-host revert the destination's copy
         cleaned = self._clean_leftovers(db_url, host, [r.uuid for r, m in confirming if m.dest_compute != host],
                                         task_vars)
-        torn = self.clean([read_plan(r.plan, uuid=r.uuid) for r, m in reverting if m.source_compute != host],
-                          task_vars)
+        torn = self.clean([move.moved_copy(read_plan(r.plan, uuid=r.uuid)) for r, m in reverting
+                           if m.source_compute != host], task_vars)
         outcomes: dict[str, dict[str, t.Any]] = {}
         with store.transaction(db_url, locked=True) as conn:
             for row, record in moving:
@@ -120,7 +121,8 @@ class ActionModule(ServerSteps):
                 details = None
                 if torn.get(row.uuid):  # the destination keeps a leftover, cleaned when it answers again
                     lifecycle.record_leftover(conn, host, row, "resize reverted: %s" % torn[row.uuid],
-                                              keep_addresses=False)
+                                              keep_addresses=False,
+                                              plan=move.moved_copy(read_plan(row.plan, uuid=row.uuid)))
                     details = "the destination's copy is left for a later clean-up: %s" % torn[row.uuid]
                 resize.reverted_on_dest(conn, row, record, host, start, details)
                 outcomes[row.uuid] = {"ok": True}
@@ -130,7 +132,8 @@ class ActionModule(ServerSteps):
         """The module's entry for a source's resize_instance: where the disks go."""
         plan = read_plan(row.plan, uuid=row.uuid)
         element = {"uuid": row.uuid, "domain_name": plan.domain_name, "op": "migrate_disks",
-                   "disks": local_disks(plan), "restart_on_failure": record.old_vm_state == "active"}
+                   "disks": local_disks(plan), "volumes": [{"name": name} for name in move.volume_names(plan)],
+                   "restart_on_failure": record.old_vm_state == "active"}
         if record.dest_compute != host:
             dest = (task_vars.get("hostvars") or {}).get(record.dest_compute) or {}
             uri = self._templar.template(dest.get("stratus_migration_uri"))

@@ -26,7 +26,7 @@ description:
     disk, each counted as at least 2 GiB) it is aborted and the guest stays on the source.
   - A guest on the destination (migrated now or found there) has what this hypervisor still holds of it removed
     when its C(source_plan) is given (Nova's post live migration at the source) - the domain if still defined,
-    the local disks and config drive, the DHCP entry; what cannot be is named in C(source_left).
+    the local disks, volume copies and config drive, the DHCP entry; what cannot be is named in C(source_left).
   - Normally run through the action plugin of the same name on the controller (C(playbooks/action_steps.yml)),
     which takes this hypervisor's servers whose live migration is prepared from the state store and ends each
     one there - on the destination (the server's host the destination, the migration C(completed)) or back on
@@ -74,7 +74,7 @@ options:
         default: []
       source_plan:
         description:
-          - The server's build plan on this hypervisor, without its secrets (its local disks and NICs) - what is
+          - The server's build plan on this hypervisor, without its secrets (its disks, volumes and NICs) - what is
             removed here once the guest runs on the destination. Omitted, nothing is removed.
         type: dict
   base_pool_path:

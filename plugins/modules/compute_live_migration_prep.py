@@ -11,7 +11,8 @@ description:
   - The destination's half of Nova's live migration (its pre_live_migration) - the directory of the domains'
     console logs, then the build's network step (the network and the server's DHCP entry) and block device
     step (the root overlay on the cached base image, ephemeral and swap disks of the same names, sizes and
-    formats as on the source, the config drive, which libvirt does not copy) in one call; the base images
+    formats as on the source, the config drive, which libvirt does not copy; each volume pre-created empty in
+    the C(stratus-volumes) pool with its name, size and format, for the migration to copy into) in one call; the base images
     the pool lacks are asked for first (RV(images_needed)), as M(stratus.compute.compute_block_devices) does.
   - Normally run through the action plugin of the same name on the controller (C(playbooks/action_steps.yml)),
     for the servers of the run whose live migration M(stratus.compute.server_action) recorded to this hypervisor

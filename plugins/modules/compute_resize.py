@@ -12,18 +12,20 @@ description:
     It takes this hypervisor's servers from the state store and ends each one there. As the source of a resize or
     cold migration that M(stratus.compute.server_action) recorded (Nova's C(resize_instance), task states
     C(resize_migrating) then C(resize_migrated)), the module powers the server off cleanly and copies its local
-    disks to the destination. As the source of a confirmed one it deletes the source's copy (a cross-host move's
-    domain, disks and DHCP entry by the build's own modules, as M(stratus.compute.compute_cleanup) does). As the
-    destination of a reverted one it removes the destination's copy.
+    disks and volumes to the destination. As the source of a confirmed one it deletes the source's copy (a
+    cross-host move's domain, disks, volume copies and DHCP entry by the build's own modules, as
+    M(stratus.compute.compute_cleanup) does). As the destination of a reverted one it removes the destination's
+    copy.
   - C(migrate_disks) is Nova's clean shutdown (ACPI, re-sent every I(retry_interval) seconds, destroyed after
     I(timeout) seconds), then each local disk (root overlay, ephemeral, swap; not the config drive, which the
     destination makes anew) copied to the destination's instance pool through a libvirt connection to
-    I(instances[].dest_uri) - a volume download stream piped into an upload stream, holes kept when libvirt allows.
+    I(instances[].dest_uri) - a volume download stream piped into an upload stream, holes kept when libvirt allows;
+    then each of I(instances[].volumes) the same way into the destination's C(stratus-volumes) pool.
     Without I(instances[].dest_uri) (a same-host resize) each disk is cloned to C(<name>.resize) beside it, what a
     revert restores. A copy a killed run left is made again. When a copy fails, the partial copies are deleted and
     the domain is started again if I(instances[].restart_on_failure).
   - C(drop_copies) deletes a same-host resize's C(.resize) clones. C(power_off) destroys the domain.
-  - The source's domain and disks stay until the resize is confirmed.
+  - The source's domain, disks and volumes stay until the resize is confirmed.
 options:
   uri:
     description: The libvirt connection URI on this hypervisor.
@@ -73,6 +75,19 @@ options:
             description: Not used by this module.
             type: str
             default: qcow2
+      volumes:
+        description:
+          - The server's volumes in this hypervisor's C(stratus-volumes) pool (C(volume-<id>)), copied for a
+            C(migrate_disks) to another host into the destination's C(stratus-volumes) pool (beside its instance
+            pool); a same-host resize leaves them as they are.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: C(volume-<id>), checked whole.
+            type: str
+            required: true
       dest_uri:
         description:
           - The destination's libvirt URI (its C(stratus_migration_uri) host variable) - C(qemu+tcp), C(qemu+tls) or
@@ -133,7 +148,7 @@ RETURN = r"""
 instances:
   description:
     - Per server uuid, C(ok) and C(changed); for C(migrate_disks) C(forced) (destroyed after the shutdown timeout),
-      C(copied) (the disks' names) and C(bytes_sent). Or C(ok=false) and C(error) (C(code), C(message), C(field)),
+      C(copied) (the disks' and volumes' names) and C(bytes_sent). Or C(ok=false) and C(error) (C(code), C(message), C(field)),
       such as C(MigrationError) (a copy failed; the server is back as it was).
   returned: always
   type: dict

@@ -50,17 +50,18 @@ description:
     destination's M(stratus.compute.compute_live_migration_prep) prepares it, the source's
     M(stratus.compute.compute_live_migration) migrates it (Nova's task state C(migrating)) and ends it on the
     destination, or rolls it back (ACTIVE on its host, the fault kept). A server already on I(host) by a
-    completed live migration is left as it is. A server with volumes is refused.
+    completed live migration is left as it is. A server's volumes move with it (pre-created on the
+    destination, copied by libvirt; the source's copies deleted after the move).
   - C(resize) (policy C(os_compute_api:servers:resize); from ACTIVE or SHUTOFF) to I(flavor) and C(migrate)
     (admin, policy C(os_compute_api:os-migrate-server:migrate); to I(host) or the scheduler's pick, never the
     server's own host) are Nova's resize and cold migration - checked (C(CannotResizeToSameFlavor),
     C(ResizeError) for a smaller root disk, C(CannotResizeDisk), the image against the new flavor,
     C(QuotaExceeded) for the added cores and ram), the claim moved to the destination with the new sizes, a
-    migration record. M(stratus.compute.compute_resize) on the source copies the disks away and
+    migration record. M(stratus.compute.compute_resize) on the source copies the disks and volumes away and
     M(stratus.compute.compute_finish_resize) on the destination starts the server there with the new flavor - it
-    waits in VERIFY_RESIZE for C(confirm_resize) (the source's copy is cleaned) or C(revert_resize) (back to
-    the source with the old flavor). The same request again changes nothing. A resize may stay on the server's
-    host only when C(stratus_allow_resize_to_same_host) is true (Nova's C(allow_resize_to_same_host)).
+    waits in VERIFY_RESIZE for C(confirm_resize) (the source's copy is cleaned, the volumes are the destination's)
+    or C(revert_resize) (back to the source with the old flavor). The same request again changes nothing. A resize
+    may stay on the server's host only when C(stratus_allow_resize_to_same_host) is true (Nova's C(allow_resize_to_same_host)).
   - A bare-metal server's stop, start and reboot are recorded the same way; the controller does them through
     its node's BMC in the same run (M(stratus.compute.baremetal_power)), and RV(nodes) names the node, not
     RV(hosts). Its other actions are not in this version (C(InvalidRequest)).

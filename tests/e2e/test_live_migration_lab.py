@@ -8,7 +8,9 @@ DHCP entry); the store says so (host, claim, migration completed, the action log
 it is on changes nothing; a host that does not pass the filters is NoValidHost and changes nothing; a
 migration that fails (the destination's migration address wrong) is rolled back: the guest still running on
 its source, the destination's half removed; a run SIGKILLed while the source migrates is ended by a rerun
-(the guest on exactly one host, nothing left on the other); a stopped server is InstanceInvalidState.
+(the guest on exactly one host, nothing left on the other); a stopped server is InstanceInvalidState; a
+server with a data volume migrates live with it (the volume pre-created on the destination, copied by
+libvirt, gone from the source's pool).
 
 Its own prefix, subnet and state dir (stxv / 10.245); one lab bring-up. Needs root.
 """
@@ -41,6 +43,12 @@ ADMIN_CONTEXT = {"user_id": "root", "project_id": "ops", "roles": ["admin"]}
 WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
 BOOT_S = 300.0
 INSTANCE_POOL = "/var/lib/libvirt/stratus/instances"
+VOLUME_POOL = "/var/lib/libvirt/stratus/volumes"
+GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"  # the demo catalog's stratus-guest
+# an image-backed server (its root a local overlay) with a 1 GiB blank data volume
+VOL = dict(WEB, name="vol", block_device_mapping_v2=[
+    {"boot_index": 0, "uuid": GUEST_IMAGE, "source_type": "image", "destination_type": "local"},
+    {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1}])
 
 pytestmark = [
     pytest.mark.lab,
@@ -268,3 +276,26 @@ def test_drain_moves_the_running_server_live_and_the_stopped_one_cold(lab: LabSe
         (1, "e2e drain")]
     assert rows("select count(*) from leftovers") == [(0,)]
     ok(cli(lab, "hypervisor", "enable", host))
+
+
+def test_a_server_with_a_data_volume_migrates_live_with_it(lab: LabSession) -> None:
+    run = lab.provision([VOL])
+    assert run.returncode == 0, run.stdout[-3000:]
+    ((uuid, source),) = rows("select uuid, host from instances where name = 'vol' and deleted = ''")
+    dest = other(source)
+    ((volume,),) = rows("select id from volumes where instance_uuid = '%s'" % uuid)
+    wait_until(lambda: heartbeats(uuid, source), "vol's heartbeat", timeout=BOOT_S, interval=1)
+    assert "volume-" + volume in on_host(lab, source, "ls %s" % VOLUME_POOL)
+    before = heartbeats(uuid, source)[-1]
+    out = ok(cli(lab, "server", "live-migrate", uuid))
+    assert [(s["host"], s["status"]) for s in out["servers"]] == [(dest, "ACTIVE")], out
+    wait_until(lambda: any(u > before for u in heartbeats(uuid, dest)), "vol's heartbeat on %s" % dest,
+               timeout=120, interval=1)
+    assert READY not in console_log(STATE, uuid, dest).read_text(errors="replace")
+    # the volume is the destination's now: in its pool (attached to the running domain), gone from the source's
+    assert "volume-" + volume in on_host(lab, dest, "ls %s" % VOLUME_POOL)
+    assert "volume-" + volume not in on_host(lab, source, "ls %s 2>/dev/null || true" % VOLUME_POOL)
+    assert "volume-" + volume in on_host(lab, dest, "virsh -q -c qemu:///system domblklist %s" % uuid)
+    assert rows("select host from volumes where id = '%s'" % volume) == [(dest,)]
+    assert holds(lab, source, uuid) == {"domain": False, "disks": False, "dhcp": False}
+    assert rows("select count(*) from leftovers") == [(0,)]

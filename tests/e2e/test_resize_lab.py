@@ -13,7 +13,10 @@ provision.yml, then playbooks/server_action.yml and `stratus server ...`:
   confirmed by the confirm window (playbooks/confirm_resizes.yml); a confirm asked then changes nothing;
 - declarative (provision.yml): a request naming another flavor and image with allow_resize and allow_rebuild
   rebuilds the server onto the other image, resizes and confirms it (the console shows the image's label and
-  the new sizes); a rerun changes nothing; a flavor with a smaller disk is refused (ResizeError).
+  the new sizes); a rerun changes nothing; a flavor with a smaller disk is refused (ResizeError);
+- a second server booted from a volume with a data volume, cold-migrated then confirmed: the guest boots from
+  its root volume on the other host and its console's `disks` line shows both volumes there; until the confirm
+  the source keeps its copies, then its volume pool is empty of them.
 
 The lab's guest ignores ACPI: a short clean-shutdown window keeps the power-offs quick. Needs root.
 """
@@ -51,6 +54,12 @@ WIDE = {"id": "40", "name": "m1.wide", "vcpus": 2, "ram": 256, "disk": 2, "ephem
 TALL = {"id": "41", "name": "m1.tall", "vcpus": 1, "ram": 256, "disk": 3, "ephemeral": 0, "swap": 0}
 GiB = 1024 ** 3
 BOOT_S = 300.0
+GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"  # the demo catalog's stratus-guest
+# booted from a 2 GiB volume made from the guest image, with a 1 GiB blank data volume that outlives it
+BFV = {"name": "bfv", "flavor": "m1.tiny", "networks": [{"name": "demo"}], "block_device_mapping_v2": [
+    {"boot_index": 0, "uuid": GUEST_IMAGE, "source_type": "image", "destination_type": "volume", "volume_size": 2,
+     "delete_on_termination": True},
+    {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1}]}
 HARDWARE = re.compile(r"STRATUS-GUEST hardware mem_kb=(\d+) cpus=(\d+)")
 DISKS = re.compile(r"STRATUS-GUEST disks .*\bvda=(\d+)")
 IMAGE = re.compile(r"STRATUS-GUEST image label=(\S+)")
@@ -237,3 +246,40 @@ def test_a_request_with_another_flavor_and_image_resizes_and_rebuilds_when_it_op
     # the same request again: nothing to do anywhere
     rerun = lab.provision([wanted], catalog())
     assert rerun.returncode == 0 and all(v["changed"] == 0 for v in recap(rerun.stdout).values()), rerun.stdout[-3000:]
+
+
+def volume_files(host: str) -> list[str]:
+    """The files in `host`'s volume pool."""
+    pool = STATE / host / "root" / "var" / "lib" / "libvirt" / "stratus" / "volumes"
+    return sorted(p.name for p in pool.iterdir()) if pool.is_dir() else []
+
+
+def guest_disks(uuid: str, host: str) -> dict[str, int]:
+    """The sizes of the guest's disks as its console's latest `disks` line reports them on `host`."""
+    report = guest_report(STATE, uuid, host, timeout=BOOT_S)
+    line = [r for r in report if r.startswith("STRATUS-GUEST disks")][-1]
+    return {d: int(b) for d, b in (w.split("=") for w in line.split()[2:]) if d.startswith("vd")}
+
+
+def test_a_server_booted_from_a_volume_migrates_with_its_volumes(lab: LabSession) -> None:
+    run = lab.provision([BFV])
+    assert run.returncode == 0, run.stdout[-3000:]
+    ((uuid, source),) = rows("select uuid, host from instances where name = 'bfv' and deleted = ''")
+    dest = other(source)
+    ids = rows("select id from volumes where instance_uuid = '%s' order by device_name" % uuid)
+    files = ["volume-%s" % v for (v,) in ids]
+    assert len(files) == 2 and set(files) <= set(volume_files(source)), volume_files(source)
+    assert guest_disks(uuid, source) == {"vda": 2 * GiB, "vdb": GiB}
+    out = cli(lab, *ADMIN, "server", "migrate", uuid)
+    assert [(s["host"], s["status"]) for s in out["servers"]] == [(dest, "VERIFY_RESIZE")], out
+    # the guest boots from its root volume's copy on the other host, its data volume attached there
+    assert guest_disks(uuid, dest) == {"vda": 2 * GiB, "vdb": GiB}
+    # until the confirm the source keeps its copies (a revert's), and the volumes are still the source's
+    assert set(files) <= set(volume_files(source)) and set(files) <= set(volume_files(dest))
+    assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(source,)]
+    out = cli(lab, "server", "confirm-resize", "bfv")
+    assert [(s["host"], s["status"]) for s in out["servers"]] == [(dest, "ACTIVE")], out
+    assert not set(files) & set(volume_files(source)) and set(files) <= set(volume_files(dest))
+    assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(dest,)]
+    assert uuid not in domains(source)
+    assert rows("select count(*) from leftovers where instance_uuid = '%s'" % uuid) == [(0,)]

@@ -167,6 +167,9 @@ class FakeDom:
 class FakeConn:
     def __init__(self, directory: Path, sparse: bool = True) -> None:
         self.pool = FakePool(self, directory)
+        # the other pools (the volume pool) in directories beside the instance pool's
+        self.pools = {"stratus-instances": self.pool}
+        self.directory = directory
         self.dom = FakeDom()
         self.sparse = sparse
         self.fail_after: t.Optional[int] = None
@@ -174,7 +177,9 @@ class FakeConn:
         self.streams: list[FakeStream] = []
 
     def storagePoolLookupByName(self, name: str) -> FakePool:  # noqa: N802
-        return self.pool
+        if name not in self.pools:
+            self.pools[name] = FakePool(self, self.directory.parent / ("%s-%s" % (self.directory.name, name)))
+        return self.pools[name]
 
     def newStream(self, flags: int) -> FakeStream:  # noqa: N802
         self.streams.append(FakeStream(self))
@@ -241,6 +246,59 @@ def test_a_failed_copy_rolls_back(tmp_path: Path) -> None:
     assert not (dest.pool.dir / ROOT).exists()              # the partial copy is gone
     assert src.conn.dom.created == 1 and src.conn.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
     assert all(s.aborted for s in src.conn.streams + dest.streams if not s.finished)
+
+
+VOLUME = "volume-0d5b1e1c-2f4a-4c7e-8a55-3b9d6c2e1f00"
+
+
+def with_volume(tmp_path: Path, dest: FakeConn) -> resize.Source:
+    """A source whose volume pool holds the server's volume (data, a hole, data)."""
+    src = source(tmp_path, dest)
+    src.volume_pool = src.conn.storagePoolLookupByName("stratus-volumes")
+    (src.conn.pool.dir / ROOT).write_bytes(disk_bytes())
+    (src.conn.pool.dir / SWAP).write_bytes(b"s" * 100)
+    (src.volume_pool.dir / VOLUME).write_bytes(b"v" * 4096 + b"\0" * 8192 + b"w" * 4096)
+    return src
+
+
+def test_volumes_go_to_the_destinations_volume_pool(tmp_path: Path) -> None:
+    dest = FakeConn(tmp_path / "dest")
+    src = with_volume(tmp_path, dest)
+    out = resize.migrate_disks(src, element(volumes=[{"name": VOLUME}]))
+    assert out["copied"] == [ROOT, SWAP, VOLUME]
+    dest_volumes = dest.storagePoolLookupByName("stratus-volumes")
+    assert (dest_volumes.dir / VOLUME).read_bytes() == (src.volume_pool.dir / VOLUME).read_bytes()
+    assert not (dest.pool.dir / VOLUME).exists() and dest.holes_sent >= 8192
+    assert (src.volume_pool.dir / VOLUME).exists()  # the source keeps its copy until the confirm
+
+
+def test_a_failed_volume_copy_rolls_back_every_copy_and_keeps_the_source(tmp_path: Path) -> None:
+    dest = FakeConn(tmp_path / "dest")
+    src = with_volume(tmp_path, dest)
+    before = (src.volume_pool.dir / VOLUME).read_bytes()
+    dest.fail_after = 3 * 4096 + 100 + 1000  # the disks go (their data: 3 blocks, 100 bytes), the volume breaks
+    with pytest.raises(StratusError) as err:
+        resize.migrate_disks(src, element(volumes=[{"name": VOLUME}]))
+    assert err.value.code == "MigrationError" and "connection reset" in err.value.message
+    dest_volumes = dest.storagePoolLookupByName("stratus-volumes")
+    assert os.listdir(dest.pool.dir) == [] and os.listdir(dest_volumes.dir) == []
+    assert (src.volume_pool.dir / VOLUME).read_bytes() == before and src.conn.dom.created == 1
+
+
+def test_a_same_host_resize_leaves_volumes_and_a_bad_volume_name_changes_nothing(tmp_path: Path) -> None:
+    conn = FakeConn(tmp_path / "pool")
+    src = resize.Source(conn, conn.pool, power.Waiting(timeout=5, retry_interval=1))  # no volume pool: not needed
+    (conn.pool.dir / ROOT).write_bytes(b"root v1")
+    (conn.pool.dir / SWAP).write_bytes(b"swap v1")
+    out = resize.migrate_disks(src, element(dest_uri=None, volumes=[{"name": VOLUME}]))
+    assert out["copied"] == [ROOT, SWAP]
+    dest = FakeConn(tmp_path / "dest")
+    src = with_volume(tmp_path, dest)
+    for name in ("../../etc/shadow", "volume-x", ROOT):
+        with pytest.raises(StratusError) as err:
+            resize.migrate_disks(src, element(volumes=[{"name": name}]))
+        assert (err.value.code, err.value.field) == ("InvalidRequest", "instances.volumes.name")
+    assert src.conn.dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING and os.listdir(dest.pool.dir) == []
 
 
 def test_a_same_host_resize_clones_beside_and_a_revert_restores(tmp_path: Path) -> None:

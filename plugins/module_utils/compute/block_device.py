@@ -26,6 +26,11 @@ INSTANCE_POOL = "stratus-instances"
 VOLUME_POOL = "stratus-volumes"
 
 
+def volume_pool_path(instance_pool_path: str) -> str:
+    """The volume pool's directory: ``volumes`` beside the instance pool's."""
+    return os.path.join(os.path.dirname(instance_pool_path.rstrip("/")), "volumes")
+
+
 def pool_xml(name: str, path: str) -> str:
     root = ET.Element("pool", type="dir")
     ET.SubElement(root, "name").text = name

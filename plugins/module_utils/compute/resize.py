@@ -5,11 +5,12 @@ finish_migration and finish_revert_migration), on local disks in the ``stratus-i
 
 On the source (``run_resize``):
 - ``migrate_disks``: a clean shutdown of the domain (power.py's stop), then each local disk copied to the
-  destination's instance pool through a libvirt connection to the destination (``dest_uri``): a volume
-  download stream piped into an upload stream, holes kept (sparse streams). A same-host resize instead
-  clones each disk to ``<name>.resize`` beside it (what a revert restores). The source's domain and disks
-  stay. A failure before every disk is copied deletes the partial copies and starts the domain again when
-  it was running (``rolled_back``).
+  destination's instance pool, and each volume to its ``stratus-volumes`` pool, through a libvirt connection
+  to the destination (``dest_uri``): a volume download stream piped into an upload stream, holes kept (sparse
+  streams). A same-host resize instead clones each local disk to ``<name>.resize`` beside it (what a revert
+  restores; the volumes stay as they are). The source's domain, disks and volumes stay. A failure before
+  every disk and volume is copied deletes the partial copies and starts the domain again when it was running
+  (``rolled_back``).
 - ``drop_copies``: a confirmed same-host resize's ``.resize`` clones deleted.
 - ``power_off``: the domain destroyed (a same-host revert, before the old disks come back).
 
@@ -44,6 +45,8 @@ MIGRATION_URI_RE = re.compile(r"qemu\+(tcp|tls|ssh)://([A-Za-z0-9_-]+@)?(\[[0-9A
                               r"(:[0-9]{1,5})?/system")
 # a disk of a server in the instance pool: <uuid>-disk, <uuid>-disk.eph<N>, <uuid>-disk.swap
 DISK_NAME_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-disk(\.eph[0-9]+|\.swap)?")
+# a volume in the volume pool: volume-<volume id>
+VOLUME_NAME_RE = re.compile(r"volume-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 DEFAULT_INSTANCE_POOL_PATH = "/var/lib/libvirt/stratus/instances"
 
 _DISK_OPTIONS: dict[str, t.Any] = {
@@ -61,6 +64,8 @@ RESIZE_ARG_SPEC: dict[str, t.Any] = {
         "domain_name": {"type": "str", "required": True},
         "op": {"type": "str", "required": True, "choices": ["migrate_disks", "drop_copies", "power_off"]},
         "disks": {"type": "list", "elements": "dict", "default": [], "options": _DISK_OPTIONS},
+        "volumes": {"type": "list", "elements": "dict", "default": [], "options": {
+            "name": {"type": "str", "required": True}}},
         "dest_uri": {"type": "str"},
         "dest_pool_path": {"type": "path"},
         "restart_on_failure": {"type": "bool", "default": False},
@@ -104,6 +109,14 @@ class Disk:
         return cls(name, int(element.get("size_bytes") or 0), base, str(element.get("base_format") or "qcow2"))
 
 
+def volume_name(element: t.Mapping[str, t.Any]) -> str:
+    """A volume's name in the volume pool, checked whole (it names a file on both hosts)."""
+    name = str(element.get("name") or "")
+    if not VOLUME_NAME_RE.fullmatch(name):
+        raise StratusError("InvalidRequest", "%r is not a volume's name (volume-<id>)" % name, "instances.volumes.name")
+    return name
+
+
 def checked_uri(uri: t.Optional[str]) -> t.Optional[str]:
     """A destination's stratus_migration_uri, or InvalidRequest (it reaches a command line and a connection)."""
     if uri is None:
@@ -121,15 +134,16 @@ def local_pool(conn: t.Any, path: str) -> t.Any:
     return pool
 
 
-def remote_pool(conn: t.Any, path: str) -> t.Any:
-    """The destination's instance pool, made there (libvirt builds its directory) when it has none yet."""
+def remote_pool(conn: t.Any, path: str, name: str = block_device.INSTANCE_POOL) -> t.Any:
+    """The destination's pool `name` (its instance pool, or its volume pool), made there (libvirt builds its
+    directory) when it has none yet."""
     try:
         try:
-            pool = conn.storagePoolLookupByName(block_device.INSTANCE_POOL)
+            pool = conn.storagePoolLookupByName(name)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
                 raise
-            pool = conn.storagePoolDefineXML(block_device.pool_xml(block_device.INSTANCE_POOL, path), 0)
+            pool = conn.storagePoolDefineXML(block_device.pool_xml(name, path), 0)
             pool.build(0)
         if not pool.isActive():
             pool.create(0)
@@ -138,7 +152,7 @@ def remote_pool(conn: t.Any, path: str) -> t.Any:
         pool.refresh(0)
     except libvirt.libvirtError as exc:
         raise StratusError("MigrationError", "the destination's storage pool %s: %s"
-                           % (block_device.INSTANCE_POOL, error_text(exc))) from None
+                           % (name, error_text(exc))) from None
     return pool
 
 
@@ -222,13 +236,14 @@ def clone_beside(pool: t.Any, vol: t.Any) -> bool:
 
 @dataclasses.dataclass
 class Source:
-    """What the source's ops share: this host's libvirt and pool, the shutdown waits, the destinations'
-    connections (one per URI)."""
+    """What the source's ops share: this host's libvirt and pools (instances, volumes), the shutdown waits, the
+    destinations' connections (one per URI)."""
 
     conn: t.Any
     pool: t.Any
     waiting: power.Waiting
     remotes: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    volume_pool: t.Any = None
 
     def remote(self, uri: str) -> t.Any:
         if uri not in self.remotes:
@@ -243,6 +258,8 @@ class Source:
 def migrate_disks(src: Source, element: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     uuid = element["uuid"]
     disks = [Disk.of(d, uuid) for d in element.get("disks") or []]
+    # a same-host resize leaves the volumes where they are (the flavor does not size them)
+    volumes = [volume_name(v) for v in element.get("volumes") or []] if element.get("dest_uri") is not None else []
     dest_uri = checked_uri(element.get("dest_uri"))
     dom = power.find_domain(src.conn, uuid, element["domain_name"], "stop")
     stopped = power.stop(dom, element["domain_name"], src.waiting)
@@ -263,12 +280,22 @@ def migrate_disks(src: Source, element: t.Mapping[str, t.Any]) -> dict[str, t.An
                 continue
             copies.append((dest_pool, disk.name))
             sent += copy_volume(src.conn, vol, src.remote(dest_uri), dest_pool, disk.name)
+        if volumes:
+            dest_path = block_device.volume_pool_path(element.get("dest_pool_path") or DEFAULT_INSTANCE_POOL_PATH)
+            dest_volumes = remote_pool(src.remote(str(dest_uri)), dest_path, block_device.VOLUME_POOL)
+        for name in volumes:
+            vol = lookup_vol(src.volume_pool, name)
+            if vol is None:
+                raise StratusError("MigrationError", "volume %s of instance %s is not in this host's volume pool"
+                                   % (name, uuid))
+            copies.append((dest_volumes, name))
+            sent += copy_volume(src.conn, vol, src.remote(str(dest_uri)), dest_volumes, name)
     except (StratusError, libvirt.libvirtError, OSError, subprocess.CalledProcessError) as exc:
         _roll_back(dom, element, copies)
         why = exc.message if isinstance(exc, StratusError) else error_text(exc)
         raise StratusError("MigrationError", "copying the disks of instance %s failed: %s (the server is back as it "
                            "was on this host)" % (uuid, why)) from None
-    return {"changed": True, "forced": bool(stopped.get("forced")), "copied": [d.name for d in disks],
+    return {"changed": True, "forced": bool(stopped.get("forced")), "copied": [d.name for d in disks] + volumes,
             "bytes_sent": sent}
 
 
@@ -320,6 +347,9 @@ def run_resize(params: dict[str, t.Any], conn: t.Any = None) -> dict[str, t.Any]
     conn = conn or connect(params["uri"])
     src = Source(conn, local_pool(conn, params["instance_pool_path"]),
                  power.Waiting(timeout=params["timeout"], retry_interval=params["retry_interval"]))
+    if any(e.get("volumes") and e.get("dest_uri") for e in params["instances"]):
+        src.volume_pool, _made = block_device.ensure_pool(conn, block_device.VOLUME_POOL,
+                                                          block_device.volume_pool_path(params["instance_pool_path"]))
     changed, results = per_instance(params["instances"], lambda element: SOURCE_OPS[element["op"]](src, element))
     return {"changed": changed, "instances": results}
 

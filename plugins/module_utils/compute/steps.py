@@ -213,9 +213,8 @@ def run_block_devices(params: dict[str, t.Any]) -> dict[str, t.Any]:
     changed = _install_uploads(uploads, params["base_pool_path"])
     base_pool, c1 = block_device.ensure_pool(conn, block_device.BASE_POOL, params["base_pool_path"])
     pool, c2 = block_device.ensure_pool(conn, block_device.INSTANCE_POOL, params["instance_pool_path"])
-    volume_pool, c3 = block_device.ensure_pool(
-        conn, block_device.VOLUME_POOL, os.path.join(os.path.dirname(params["instance_pool_path"].rstrip("/")),
-                                                     "volumes"))
+    volume_pool, c3 = block_device.ensure_pool(conn, block_device.VOLUME_POOL,
+                                               block_device.volume_pool_path(params["instance_pool_path"]))
     changed = changed or c1 or c2 or c3
 
     def pool_of(dev: BlockDevice) -> t.Any:

@@ -3,14 +3,15 @@
 """Nova's live migration (admin): the conductor's checks and record, and the ends the hypervisor steps
 write (Nova's compute manager: pre_live_migration, _post_live_migration, _rollback_live_migration).
 
-The request, in one locked transaction: an ACTIVE server doing nothing else, not bare metal, without
-volumes; the destination by the scheduler (or the admin's host, checked by the filters unless forced); both
-hosts reachable for libvirt's migration (``stratus_migration_uri``, and the destination's
+The request, in one locked transaction: an ACTIVE server doing nothing else, not bare metal (its volumes move
+with it); the destination by the scheduler (room for its volumes too; or the admin's host, checked by the
+filters unless forced); both hosts reachable for libvirt's migration (``stratus_migration_uri``, and the destination's
 ``stratus_migration_address``); a migration record (live-migration, queued: the source keeps the old
 resources while it holds), the claim moved to the destination, task_state migrating, the instance action.
 
-Then the destination is prepared (status preparing; the plan gets the destination's disk paths, the record
-keeps the source's plan), the source migrates (running), and the
+Then the destination is prepared (status preparing; its volumes pre-created there empty, same name, size and
+format, for libvirt's copy; the plan gets the destination's disk paths, the record keeps the source's plan),
+the source migrates (running), and the
 server ends on the destination (completed) or back on its source (failed: the destination's half is a
 leftover there, cleaned by the next step on that host). The statuses: queued, preparing, running, then
 completed, or failed (error when the guest runs on neither host).
@@ -51,8 +52,6 @@ TYPE = "live-migration"
 # where a killed run left the guest)
 TO_PREPARE = ("queued", "preparing")
 TO_MIGRATE = ("preparing", "running")
-# the disks a migration makes on the destination (and deletes on the source); volumes do not move
-LOCAL_KINDS = ("image", "blank")
 URI_VAR, ADDRESS_VAR = "stratus_migration_uri", "stratus_migration_address"
 
 
@@ -79,9 +78,18 @@ def migration_vars(host: str, hostvars: t.Mapping[str, t.Any], address: bool) ->
                            % (host, exc.message), exc.field) from None
 
 
-def local_plan(plan: BuildPlan) -> BuildPlan:
-    """The plan with only the disks a migration copies (a root overlay, ephemeral and swap disks)."""
-    return dataclasses.replace(plan, block_devices=[d for d in plan.block_devices if d.kind in LOCAL_KINDS])
+def prepared_plan(plan: BuildPlan, sizes_gb: t.Mapping[str, int]) -> BuildPlan:
+    """The plan the destination prepares: its local disks as a build makes them, and each volume pre-created
+    empty in its volume pool with the same name, size (the store's, `sizes_gb` by volume id) and format (qcow2)
+    for libvirt's migration to copy into; what the preparation makes goes again on a rollback."""
+    devices = []
+    for dev in plan.block_devices:
+        if dev.kind in move.VOLUME_KINDS:
+            size = sizes_gb.get(str(dev.volume_id))
+            dev = dataclasses.replace(dev, kind="new_volume", image_id=None, base_format=None,
+                                      size_bytes=size * move.GiB if size is not None else dev.size_bytes)
+        devices.append(dev)
+    return dataclasses.replace(plan, block_devices=devices)
 
 
 def _already_there(conn: Connection, row: t.Any, target: t.Optional[str]) -> bool:
@@ -110,11 +118,6 @@ def request_live_migrate(ref: str, caller: Caller, hypervisors: t.Sequence[str],
             if record is not None and record.migration_type == TYPE:
                 return LiveMigration(True, views.server_view(row), record.source_compute, record.dest_compute)
         source = str(row.host or "")
-        held = [dev.name for dev in plan.block_devices if dev.kind not in LOCAL_KINDS]
-        if held:
-            raise StratusError("MigrationPreCheckError", "Migration pre-check error: %s has volumes in %s's pool (%s): "
-                               "their copy by a live migration is not in this Stratus"
-                               % (row.name, source, ", ".join(held)), "server")
         migration_vars(source, hostvars, address=False)
         dest = move.select_destination(conn, row, plan, plan.flavor, hypervisors, hostvars, catalog, config,
                                        target, force)
@@ -190,8 +193,9 @@ def completed(db_url: t.Optional[str], uuid: str, record_id: int, start: t.Any, 
         if source_left:
             lifecycle.record_leftover(conn, record.source_compute, row, "live-migrated to %s, not cleaned: %s"
                                       % (record.dest_compute, source_left), keep_addresses=False,
-                                      plan=local_plan(read_plan(record.old_plan, uuid=uuid)))
+                                      plan=move.moved_copy(read_plan(record.old_plan, uuid=uuid)))
         conn.execute(instances.update().where(instances.c.uuid == uuid).values(host=record.dest_compute))
+        move.volumes_moved(conn, uuid, record.dest_compute)
         set_status(conn, record, "completed")
         fresh = conn.execute(sa.select(instances).where(instances.c.uuid == uuid)).first()
         power_done(conn, fresh, record.dest_compute, start, details, action=LIVE)
@@ -209,7 +213,7 @@ def rolled_back(db_url: t.Optional[str], uuid: str, record_id: int, start: t.Any
         if not dest_cleaned:
             lifecycle.record_leftover(conn, record.dest_compute, row, "live migration from %s failed: %s"
                                       % (record.source_compute, fault.get("message")), keep_addresses=False,
-                                      plan=local_plan(read_plan(row.plan, uuid=uuid)))
+                                      plan=move.moved_copy(read_plan(row.plan, uuid=uuid)))
         conn.execute(claims.update().where(claims.c.instance_uuid == uuid).values(host=record.source_compute))
         conn.execute(instances.update().where(instances.c.uuid == uuid).values(
             host=record.source_compute, plan=dict(record.old_plan)))

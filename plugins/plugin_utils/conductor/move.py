@@ -6,7 +6,13 @@ networks and server group), among the hypervisors but its own host (unless a res
 allow_resize_to_same_host), or checks the one host an admin names (skipping the filters when forced)."""
 from __future__ import annotations
 
+import dataclasses
 import typing as t
+
+try:
+    import sqlalchemy as sa
+except ImportError:  # the store says so when it is opened (store.engine)
+    sa = None
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -18,6 +24,43 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.schedule
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import volumes
+
+# a server's local volumes (the stratus-volumes pool of its host): a move takes them along
+VOLUME_KINDS = ("volume", "new_volume")
+GiB = 1024 ** 3
+
+
+def volume_names(plan: BuildPlan) -> list[str]:
+    """The pool names of the server's volumes."""
+    return [dev.name for dev in plan.block_devices if dev.kind in VOLUME_KINDS]
+
+
+def volume_sizes_gb(conn: Connection, uuid: str) -> dict[str, int]:
+    """The size (GiB) of each of the server's volumes, by its id (the store's volumes rows)."""
+    return {str(row.id): int(row.size_gb) for row in conn.execute(
+        sa.select(volumes.c.id, volumes.c.size_gb).where(volumes.c.instance_uuid == uuid, volumes.c.deleted == ""))}
+
+
+def volumes_gb(conn: Connection, plan: BuildPlan) -> int:
+    """What the server's volumes take on a host's disk (GiB): the store's size, else the plan's."""
+    sizes = volume_sizes_gb(conn, plan.uuid)
+    return sum(sizes.get(str(dev.volume_id), -(-dev.size_bytes // GiB))
+               for dev in plan.block_devices if dev.kind in VOLUME_KINDS)
+
+
+def moved_copy(plan: BuildPlan) -> BuildPlan:
+    """What a move leaves of the server on the host it is no longer on (the source after a confirm or a live
+    migration, the destination after a revert or a rollback): every disk goes when it is cleaned, its volumes'
+    copies too (the server keeps its volumes on the other host)."""
+    return dataclasses.replace(plan, block_devices=[
+        dataclasses.replace(dev, delete_on_termination=True) if dev.kind in VOLUME_KINDS else dev
+        for dev in plan.block_devices])
+
+
+def volumes_moved(conn: Connection, uuid: str, host: str) -> None:
+    """The server's volumes are now `host`'s (their copy there is the one the server uses)."""
+    conn.execute(volumes.update().where(volumes.c.instance_uuid == uuid, volumes.c.deleted == "").values(host=host))
 
 
 def request_spec(conn: Connection, row: t.Any, plan: BuildPlan, flavor: t.Mapping[str, t.Any], catalog: Catalog,
@@ -64,6 +107,12 @@ def select_destination(conn: Connection, row: t.Any, plan: BuildPlan, flavor: t.
     # a named host is the admin's choice: its zone need not be the server's (Nova's requested_destination)
     spec = request_spec(conn, row, plan, flavor, catalog, None if target else row.availability_zone,
                         [target] if force and target else [])
+    moving_gb = volumes_gb(conn, plan) if source and not (allow_same_host and target == source) else 0
+    if moving_gb:
+        # The volumes move too: the destination's disk must hold them. The disk filter counts root, ephemeral
+        # and swap (placement's DISK_GB): they ride on ephemeral_gb for this check only, not in the claim
+        # (a volume is never in a claim).
+        spec = dataclasses.replace(spec, flavor=dict(spec.flavor, ephemeral_gb=spec.ephemeral_gb + moving_gb))
     usage = host_usage.usage(conn)
     (selection,) = FilterScheduler(config).select_destinations(
         host_states(candidates, hostvars, catalog, usage), spec, [row.uuid])

@@ -43,7 +43,7 @@ MIGRATE = server_actions.ACTIONS["migrate"]
 CONFIRM = server_actions.ACTIONS["confirm_resize"]
 REVERT = server_actions.ACTIONS["revert_resize"]
 GiB = 1024 ** 3
-LOCAL_KINDS = ("image", "blank")           # the disks a move copies (volumes are refused)
+LOCAL_KINDS = ("image", "blank")           # the disks in the instance pool (a move copies volumes too)
 # the steps (server_actions.ACTIONS' step) this module records
 STEPS = ("resize", "confirm", "revert")
 MIGRATION_TYPE = {"resize": "resize", "migrate": "migration"}
@@ -75,14 +75,10 @@ def resized_plan(plan: BuildPlan, flavor: t.Mapping[str, t.Any]) -> BuildPlan:
 
 
 def _check_move(row: t.Any, plan: BuildPlan) -> None:
-    """A bare-metal server or one with volumes does not move (its node is its host; volumes stay in the
-    source's pool)."""
+    """A bare-metal server does not move (its node is its host). Volumes move with the server (the source copies
+    them into the destination's volume pool, as its local disks)."""
     if plan.driver == "baremetal":
         raise StratusError("InvalidRequest", "%s is a bare-metal server: its node is its host" % row.name, "server")
-    held = [dev.name for dev in plan.block_devices if dev.kind not in LOCAL_KINDS]
-    if held:
-        raise StratusError("InvalidRequest", "%s has volumes in %s's pool (%s): a resize or migration copies local "
-                           "disks only" % (row.name, row.host, ", ".join(held)), "server")
 
 
 def _check_new_flavor(caller: Caller, row: t.Any, plan: BuildPlan, new: t.Mapping[str, t.Any],
@@ -231,7 +227,10 @@ def confirming(conn: Connection, row: t.Any, record: t.Any, caller: t.Optional[C
         old = types.SimpleNamespace(uuid=row.uuid, project_id=row.project_id, flavor=record.old_flavor,
                                     plan=record.old_plan)
         lifecycle.record_leftover(conn, record.source_compute, old, "resize confirmed: the source's copy",
-                                  keep_addresses=False, plan=read_plan(record.old_plan, uuid=row.uuid))
+                                  keep_addresses=False,
+                                  plan=move.moved_copy(read_plan(record.old_plan, uuid=row.uuid)))
+        # the volumes are the destination's from now on (until here the source's copy was what a revert returns to)
+        move.volumes_moved(conn, row.uuid, record.dest_compute)
     lifecycle.start_action(conn, row.uuid, CONFIRM.instance_action, request_id,
                            caller.project_id if caller else row.project_id, caller.user_id if caller else "stratus",
                            why)
