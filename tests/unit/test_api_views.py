@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus_cli.api import app as api_app
+from stratus_cli.api import app as api_app, edge
 from stratus_cli.api import errors, microversion, views
 from stratus_cli.api.errors import ApiError
 
@@ -106,7 +106,7 @@ def test_the_edge_answers_a_bug_with_novas_500_body_and_no_exception_text(app: t
     def broken(call: t.Any) -> t.Any:
         raise KeyError("secret-internal-detail")
 
-    monkeypatch.setattr(api_app.auth, "token_of", lambda *a: broken(None))
+    monkeypatch.setattr(edge.auth, "token_of", lambda *a: broken(None))
     status, body = _call(app, "GET", "/v2.1/flavors", {"X-Auth-Token": "x"})
     assert status == 500 and set(body) == {"computeFault"} and "secret-internal-detail" not in json.dumps(body)
 

@@ -1,148 +1,28 @@
-"""`stratus api`'s routes: Keystone v3's token routes, Nova's version discovery, flavors, limits and
-availability zones, Glance's images and Neutron's networks and subnets (read only). Each route is thin: the
-edge (``endpoint``) reads and checks the request, takes the caller from the token, opens one store
-transaction and maps every refusal to its service's error body (errors.py); the route says what to answer.
+"""`stratus api`'s application and its first routes: Keystone v3's token routes, Nova's version discovery,
+flavors, limits and availability zones, Glance's images and Neutron's networks and subnets (read only). Other
+route modules (servers.py, ...) each give a ``ROUTES`` list that ``build_app`` serves beside these. Each route
+is thin: the edge (edge.py ``endpoint``) reads and checks the request, takes the caller from the token, opens
+one store transaction and maps every refusal to its service's error body; the route says what to answer.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import logging
 import os
 import typing as t
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stratus_cli.api import auth, errors, identity, microversion, views
+from stratus_cli.api import errors, identity, views
 from stratus_cli.api.cloud import Cloud
+from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, endpoint, get
 from stratus_cli.api.errors import ApiError
 
-from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-
-LOG = logging.getLogger("stratus.api")
-CONFIG_ENV, STORE_ENV = "STRATUS_API_CONFIG", "STRATUS_API_STORE_URL"
-# Keystone's max_request_body_size default; the token request is the only body this increment takes.
-MAX_BODY = 114688
-
-
-@dataclasses.dataclass
-class Config:
-    """What each worker needs: the store, the inventory's catalog as read at start, the public URL."""
-
-    store_url: str
-    variables: dict[str, t.Any]
-    hypervisors: list[str] = dataclasses.field(default_factory=list)
-    baremetal_nodes: list[str] = dataclasses.field(default_factory=list)
-    hostvars: dict[str, t.Any] = dataclasses.field(default_factory=dict)
-    public_url: t.Optional[str] = None
-    token_ttl_seconds: int = int(identity.DEFAULT_TOKEN_TTL.total_seconds())
-    max_body: int = MAX_BODY
-
-
-@dataclasses.dataclass
-class Call:
-    """One request as a route sees it: already authenticated, its body parsed, in a store transaction."""
-
-    request: Request
-    cloud: Cloud
-    config: Config
-    base: str
-    conn: t.Any
-    token: t.Optional[identity.Token]
-    caller: t.Any
-    version: t.Optional[tuple[int, int]]
-    body: t.Any
-
-    @property
-    def query(self) -> t.Any:
-        return self.request.query_params
-
-
-Answer = t.Union[dict[str, t.Any], tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]]
-
-
-def _base(request: Request, config: Config) -> str:
-    return (config.public_url or str(request.base_url)).rstrip("/")
-
-
-def _response(status: int, body: t.Optional[dict[str, t.Any]], headers: dict[str, str]) -> Response:
-    if body is None:
-        return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def _json_body(request: Request, limit: int) -> t.Any:
-    """The request's JSON object: 413 past the limit (read no further), 415 when not JSON, 400 when malformed."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise ApiError(413, "Request is too large.")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise ApiError(415, "The request body must be JSON (Content-Type: application/json).")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "Request is too large.")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested past the parser's depth
-        raise ApiError(400, "Malformed request body: not JSON.")
-
-
-def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, versioned: bool = False,
-             takes_body: bool = False) -> t.Callable[[Request], t.Awaitable[Response]]:
-    """The edge of one route: the one place where a request becomes a Call and every failure its error body."""
-
-    async def handle(request: Request) -> Response:
-        config: Config = request.app.state.config
-        cloud: Cloud = request.app.state.cloud
-        service = errors.service_of(request.url.path)
-        base = _base(request, config)
-        version: t.Optional[tuple[int, int]] = None
-        try:
-            version = microversion.negotiate(request.headers) if versioned else None
-            body = await _json_body(request, config.max_body) if takes_body else None
-            status, payload, headers = await run_in_threadpool(_run, route, request, cloud, config, base,
-                                                               authenticated, version, body)
-        except ApiError as exc:
-            status, payload, headers = exc.status, errors.body(service, exc), exc.headers
-        except Exception as exc:  # a bug: the client gets Nova's 500 body, the log one line, never a traceback
-            LOG.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-            err = errors.internal()
-            status, payload, headers = err.status, errors.body(service, err), {}
-        if version is not None:
-            headers = dict(headers, **microversion.response_headers(version))
-        return _response(status, payload, headers)
-
-    return handle
-
-
-def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, config: Config, base: str,
-         authenticated: bool, version: t.Optional[tuple[int, int]],
-         body: t.Any) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
-    """The route in one store transaction (worker thread); refusals as ApiError, nothing written on one."""
-    try:
-        with cloud.transaction() as conn:
-            token = caller = None
-            if authenticated:
-                token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
-                caller = auth.caller_of(cloud, token)
-            answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
-    except identity.IdentityError as exc:
-        raise ApiError(exc.status, exc.message)
-    except StratusError as exc:
-        raise errors.from_stratus(exc)
-    if isinstance(answer, dict):
-        return 200, answer, {}
-    return answer
+__all__ = ["CONFIG_ENV", "STORE_ENV", "Config", "build_app", "create_app"]
 
 
 # --- identity (Keystone v3) -----------------------------------------------------------------------------
@@ -410,37 +290,33 @@ def _neutron_show(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], singul
 
 # --- the application ------------------------------------------------------------------------------------
 
-def _get(path: str, route: t.Callable[[Call], Answer], **kw: t.Any) -> Route:
-    return Route(path, endpoint(route, **kw), methods=["GET"])
-
-
 ROUTES = [
-    _get("/", compute_versions, authenticated=False),
-    _get("/v2.1", compute_version, authenticated=False),
-    _get("/v2.1/", compute_version, authenticated=False),
-    _get("/v2.1/flavors", flavor_list, versioned=True),
-    _get("/v2.1/flavors/detail", flavor_detail_list, versioned=True),
-    _get("/v2.1/flavors/{flavor_id}", flavor_show, versioned=True),
-    _get("/v2.1/flavors/{flavor_id}/os-extra_specs", extra_specs, versioned=True),
-    _get("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", extra_spec, versioned=True),
-    _get("/v2.1/limits", limits, versioned=True),
-    _get("/v2.1/os-availability-zone", availability_zones, versioned=True),
-    _get("/v2.1/os-availability-zone/detail", availability_zones_detail, versioned=True),
-    _get("/v3", identity_version, authenticated=False),
-    _get("/v3/", identity_version, authenticated=False),
+    get("/", compute_versions, authenticated=False),
+    get("/v2.1", compute_version, authenticated=False),
+    get("/v2.1/", compute_version, authenticated=False),
+    get("/v2.1/flavors", flavor_list, versioned=True),
+    get("/v2.1/flavors/detail", flavor_detail_list, versioned=True),
+    get("/v2.1/flavors/{flavor_id}", flavor_show, versioned=True),
+    get("/v2.1/flavors/{flavor_id}/os-extra_specs", extra_specs, versioned=True),
+    get("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", extra_spec, versioned=True),
+    get("/v2.1/limits", limits, versioned=True),
+    get("/v2.1/os-availability-zone", availability_zones, versioned=True),
+    get("/v2.1/os-availability-zone/detail", availability_zones_detail, versioned=True),
+    get("/v3", identity_version, authenticated=False),
+    get("/v3/", identity_version, authenticated=False),
     Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True), methods=["POST"]),
     Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
     Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
-    _get("/image", image_versions, authenticated=False),
-    _get("/image/", image_versions, authenticated=False),
-    _get("/image/v2/images", image_list),
-    _get("/image/v2/images/{image_id}", image_show),
-    _get("/network", network_versions, authenticated=False),
-    _get("/network/", network_versions, authenticated=False),
-    _get("/network/v2.0/networks", _neutron_list(views.network, "networks")),
-    _get("/network/v2.0/networks/{ident}", _neutron_show(views.network, "network", "Network")),
-    _get("/network/v2.0/subnets", _neutron_list(views.subnet, "subnets")),
-    _get("/network/v2.0/subnets/{ident}", _neutron_show(views.subnet, "subnet", "Subnet")),
+    get("/image", image_versions, authenticated=False),
+    get("/image/", image_versions, authenticated=False),
+    get("/image/v2/images", image_list),
+    get("/image/v2/images/{image_id}", image_show),
+    get("/network", network_versions, authenticated=False),
+    get("/network/", network_versions, authenticated=False),
+    get("/network/v2.0/networks", _neutron_list(views.network, "networks")),
+    get("/network/v2.0/networks/{ident}", _neutron_show(views.network, "network", "Network")),
+    get("/network/v2.0/subnets", _neutron_list(views.subnet, "subnets")),
+    get("/network/v2.0/subnets/{ident}", _neutron_show(views.subnet, "subnet", "Subnet")),
 ]
 
 
