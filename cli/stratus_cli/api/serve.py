@@ -27,7 +27,7 @@ def load_config(store_url: str, sources: list[str], public_url: t.Optional[str],
     listed = inventory_listing(sources)
     all_vars = hostvars(listed)
     nodes = group_hosts(listed, "baremetal_nodes")
-    config = Config(store_url=store_url, variables=controller_vars(listed, sources),
+    config = Config(store_url=store_url, variables=controller_vars(listed, sources), inventories=list(sources),
                     hypervisors=group_hosts(listed, "hypervisors"), baremetal_nodes=nodes,
                     hostvars={h: all_vars.get(h) or {} for h in group_hosts(listed, "hypervisors") + nodes},
                     public_url=public_url.rstrip("/") if public_url else None, token_ttl_seconds=token_ttl_seconds)
