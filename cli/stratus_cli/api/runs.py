@@ -25,9 +25,9 @@ def launch(inventories: list[str], store_url: str, caller: t.Any, playbook: str,
     payload = {"inventories": inventories, "db_url": store_url, "user_id": caller.user_id,
                "project_id": caller.project_id, "roles": list(caller.roles), "playbook": playbook,
                "extravars": extravars}
+    # its standard error is the API's log: one line per failure of the run (runs.main), nothing else
     proc = subprocess.Popen([sys.executable, "-m", "stratus_cli.api.runs"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            close_fds=True)
+                            stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(payload).encode("utf-8"))
     proc.stdin.close()
@@ -56,9 +56,20 @@ def main() -> int:
                             user_id=payload["user_id"], project_id=payload["project_id"],
                             roles=list(payload["roles"]), quiet=True)
         result = runner.run_playbook(settings, payload["playbook"], payload["extravars"])
-    except Exception:  # pylint: disable=broad-exception-caught  # the exit status says it; the store says why
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # one line, never a traceback
+        _say("run of %s did not start: %s" % (payload.get("playbook") if isinstance(payload, dict) else "-",
+                                              type(exc).__name__))
         return 2
+    error = result.error()
+    for failure in ([error] + list(error.more or [])) if error is not None else []:
+        # Stratus errors and task messages: the modules' no_log keeps secrets out of them
+        _say("run of %s failed: %s: %s" % (payload["playbook"], failure.code, str(failure)[:600]))
     return 0 if result.ok else 1
+
+
+def _say(line: str) -> None:
+    sys.stderr.write("stratus.api run: %s\n" % " ".join(line.split()))
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":
