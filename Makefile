@@ -10,7 +10,7 @@ INVENTORY := -i $(LAB_STATE)/inventory.yml -i inventory/demo.yml
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STRATUS_STATE_DIR ?= $(abspath $(LAB_STATE))/store
 
-.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench bench-baremetal bench-power bench-live-migration reliability
+.PHONY: setup image lab-up lab-down lab-status demo demo-baremetal test test-unit test-e2e lint sanity server-doc clean bench-scheduler bench bench-baremetal bench-power bench-live-migration bench-api reliability
 
 setup:
 	@bash setup/bootstrap.sh
@@ -81,13 +81,14 @@ bench-scheduler: setup
 
 # Stratus vs the libvirt floor vs the community.libvirt peer at N = 10, 30, 90 on a three-hypervisor
 # lab of its own (median of 3, plus the scheduler benchmark); writes bench.json. Not part of `make test`.
-# Then the bare-metal, power and live-migration sections (bench.json's "baremetal", "power" and "live_migration" keys, labs of their own).
+# Then the bare-metal, power, live-migration and API sections (bench.json's "baremetal", "power", "live_migration" and "api" keys, labs of their own).
 # SIZES=10 for a short run (REPEATS: 3 at least, the report is a median).
 bench: image
 	@$(PY) bench/bench.py $(if $(SIZES),--sizes $(SIZES)) $(if $(REPEATS),--repeats $(REPEATS))
 	@$(PY) bench/baremetal_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 	@$(PY) bench/power_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 	@$(PY) bench/live_migration_bench.py $(if $(REPEATS),--repeats $(REPEATS))
+	@$(PY) bench/api_bench.py $(if $(REPEATS),--repeats $(REPEATS))
 
 # The bare-metal section alone (bench.json's "baremetal" key): N = 1..4 deploys and deletes against a
 # plain sushy script making the same Redfish calls, on a lab of its own (one hypervisor, five nodes).
@@ -103,6 +104,13 @@ bench-power: image
 # with its disks, Stratus against virsh migrate --live --copy-storage-all, alternated, on a lab of its own.
 bench-live-migration: image
 	@$(PY) bench/live_migration_bench.py $(if $(REPEATS),--repeats $(REPEATS))
+
+# The API section alone (bench.json's "api" key, docs/api.md "Benchmarks"): `stratus api` (1 and N workers) serving
+# GET /servers/detail with 1,000 servers in a store of its own and token issue, under a client of ours; then
+# POST /servers to ACTIVE for N = 10 against ansible-playbook provision.yml on a lab of its own (stxa, 10.229).
+# API_NOLAB=1 leaves out the lab.
+bench-api: image
+	@$(PY) bench/api_bench.py $(if $(REPEATS),--repeats $(REPEATS)) $(if $(API_NOLAB),--no-lab)
 
 # Reliability scenarios (reliability/scenarios/*.py, docs/reliability.md); writes reliability.json.
 # ONLY=concurrency,hostile_input runs some; QUICK=1 their short versions.
