@@ -121,3 +121,21 @@ def test_unknown_routes_and_methods_get_the_services_bodies(app: t.Any) -> None:
     assert _call(app, "GET", "/v2.1/flavors")[0] == 401
     status, body = _call(app, "GET", "/v2.1/")
     assert status == 200 and body["version"]["version"] == "2.61"
+
+
+def test_a_server_body_reads_the_nics_and_domain_name_of_its_plan_as_read_plan_does() -> None:
+    """server_views.plan_shown reads two parts of a stored plan (not all of it, for speed): the same values as
+    the collection's read_plan, and a NIC that read_plan would refuse is refused the same way."""
+    from stratus_cli.api import server_views
+    from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import BuildPlan, Nic, read_plan
+    from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+
+    uuid = "0b1f0000-0000-4000-8000-000000000001"
+    nic = Nic(mac="52:54:00:00:00:01", libvirt_network="n", network_name="net1", ip="10.0.0.5")
+    stored = BuildPlan(uuid=uuid, nics=[nic]).to_dict()
+    full = read_plan(stored, uuid=uuid)
+    shown = server_views.plan_shown(stored, uuid)
+    assert shown.nics == full.nics and shown.domain_name == full.domain_name == "instance-" + uuid
+    assert server_views.plan_shown(None, uuid) == server_views.PlanShown([], "instance-" + uuid)
+    with pytest.raises(StratusError):
+        server_views.plan_shown(dict(stored, nics=[{"mac": 5, "libvirt_network": "n"}]), uuid)
