@@ -71,6 +71,7 @@ CAPACITY = {"stratus_vcpus": 64, "stratus_memory_mb": 262144, "stratus_local_gb"
             "stratus_disk_allocation_ratio": 1.0}
 LAB_QUOTAS = {"stratus_quotas": {"defaults": {"instances": 1000, "cores": 1000, "ram": 1000000}}}
 POLL = 0.5
+ROUTES = ("servers_detail_alone", "flavors_alone", "servers_detail", "flavors", "token_issue")
 MICROVERSION = "compute 2.61"
 
 
@@ -303,6 +304,11 @@ def part_load(work: Path, args: argparse.Namespace) -> dict[str, t.Any]:
             if first["errors"]:
                 raise BenchError("servers/detail: %s" % first.get("first_error"))
             found: dict[str, t.Any] = {}
+            # one at a time: a request's own cost, with no other waiting for the store's lock
+            found["servers_detail_alone"] = load(target, "GET", "/v2.1/servers/detail", headers, None,
+                                                 args.alone_requests, 1, 200)
+            found["flavors_alone"] = load(target, "GET", "/v2.1/flavors", headers, None, 10 * args.alone_requests, 1,
+                                          200)
             found["servers_detail"] = load(target, "GET", "/v2.1/servers/detail", headers, None, args.detail_requests,
                                            args.concurrency, 200)
             found["flavors"] = load(target, "GET", "/v2.1/flavors", headers, None, args.small_requests,
@@ -317,9 +323,9 @@ def part_load(work: Path, args: argparse.Namespace) -> dict[str, t.Any]:
             finally:
                 conn.close()
             found.update(sizes)
-            for route in ("servers_detail", "flavors", "token_issue"):
+            for route in ROUTES:
                 r = found[route]
-                print("bench-api: %d worker(s) %-15s %7.1f req/s  p50 %8.1f ms  p99 %8.1f ms  (%d requests, %d errors)"
+                print("bench-api: %d worker(s) %-20s %7.1f req/s  p50 %8.1f ms  p99 %8.1f ms  (%d requests, %d errors)"
                       % (workers, route, r["requests_per_second"] or 0, r["p50_ms"] or 0, r["p99_ms"] or 0,
                          r["requests"], r["errors"]), flush=True)
             by_workers[str(workers)] = found
@@ -330,14 +336,15 @@ def part_load(work: Path, args: argparse.Namespace) -> dict[str, t.Any]:
 def load_ratios(by_workers: dict[str, t.Any]) -> dict[str, t.Any]:
     out: dict[str, t.Any] = {}
     for workers, found in by_workers.items():
-        out["detail_p50_over_flavors_p50 (%s worker)" % workers] = api_report.ratio(
-            found["servers_detail"]["p50_ms"], found["flavors"]["p50_ms"])
-        out["token_issue_p50_over_flavors_p50 (%s worker)" % workers] = api_report.ratio(
-            found["token_issue"]["p50_ms"], found["flavors"]["p50_ms"])
+        # each against the floor measured the same way (one at a time, or CONCURRENCY at a time)
+        for route, floor in (("servers_detail_alone", "flavors_alone"), ("servers_detail", "flavors"),
+                             ("token_issue", "flavors")):
+            out["%s_p50_over_%s_p50 at %s workers" % (route, floor, workers)] = api_report.ratio(
+                found[route]["p50_ms"], found[floor]["p50_ms"])
     keys = sorted(by_workers, key=int)
     if len(keys) > 1:
         lo, hi = by_workers[keys[0]], by_workers[keys[-1]]
-        for route in ("servers_detail", "flavors", "token_issue"):
+        for route in ROUTES:
             out["%s_rps_%s_workers_over_%s" % (route, keys[-1], keys[0])] = api_report.ratio(
                 hi[route]["requests_per_second"], lo[route]["requests_per_second"])
     return out
@@ -468,6 +475,7 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, max(2, os.cpu_count() or 2)],
                         help="uvicorn workers of each load run (1 and the CPUs)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--alone-requests", type=int, default=10, help="servers/detail one at a time")
     parser.add_argument("--detail-requests", type=int, default=40)
     parser.add_argument("--small-requests", type=int, default=1000)
     parser.add_argument("--token-requests", type=int, default=40)
@@ -490,8 +498,11 @@ def main(argv: t.Optional[list[str]] = None) -> int:
                      "workers); POST /servers to ACTIVE against ansible-playbook provision.yml" % args.servers,
         "started": started.isoformat(timespec="seconds"),
         "parameters": {"client": "threads, one keep-alive http.client connection each, on the same machine",
-                       "concurrency": args.concurrency, "microversion": MICROVERSION,
-                       "requests": {"servers_detail": args.detail_requests, "flavors": args.small_requests,
+                       "concurrency": args.concurrency, "concurrency_of_the_alone_runs": 1,
+                       "microversion": MICROVERSION,
+                       "requests": {"servers_detail_alone": args.alone_requests,
+                                    "flavors_alone": 10 * args.alone_requests,
+                                    "servers_detail": args.detail_requests, "flavors": args.small_requests,
                                     "token_issue": args.token_requests},
                        "statistic": "requests per second over the run's wall time; nearest-rank p50/p99"},
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},
