@@ -61,6 +61,7 @@ def serve(config: t.Any, host: str, port: int, workers: int, cert: t.Optional[Pa
     import uvicorn
 
     from stratus_cli.api.app import CONFIG_ENV, STORE_ENV
+    from stratus_cli.api.tcp import PROTOCOL
 
     tls = _tls(cert, key)
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -76,6 +77,6 @@ def serve(config: t.Any, host: str, port: int, workers: int, cert: t.Optional[Pa
         os.environ[CONFIG_ENV] = "/proc/%d/fd/%d" % (os.getpid(), fd)
         os.environ[STORE_ENV] = config.store_url
         uvicorn.run("stratus_cli.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, server_header=False, proxy_headers=False, **tls)
+                    log_level=log_level, server_header=False, proxy_headers=False, http=PROTOCOL, **tls)
     finally:
         os.close(fd)
