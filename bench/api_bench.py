@@ -128,7 +128,7 @@ def load(target: Target, method: str, path: str, headers: dict[str, str], body: 
                     errors.append(problem)
         conn.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, daemon=True) for _number in range(concurrency)]
     for th in threads:
         th.start()
     start_together.wait()
