@@ -3,8 +3,9 @@
 `openstack server create --flavor m1.tiny --image stratus-guest --network demo --wait web` is decided and
 claimed by the API at once, built by provision.yml through ansible-runner in a run of its own, and waited for
 by the client until ACTIVE; the guest prints its ready line on its hypervisor. `server list` / `show` give
-Nova's bodies from the store; another project's user sees none of it and cannot delete it; `server delete
---wait` walks the server back on its hypervisor until the API answers 404.
+Nova's bodies from the store; another project's user sees none of it and cannot act on or delete it;
+`server reboot --hard --wait` reboots it (recorded by the API, its steps in a run of their own); `server
+delete --wait` walks the server back on its hypervisor until the API answers 404.
 
 Its own prefix, subnet and state dir (stxe / 10.230); one lab bring-up. Needs root.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus_lab.console import ready_line
+from stratus_lab.console import console_log, ready_line
 from stratus_lab.paths import ROOT
 from stratus_lab.session import LabSession
 from wait_helpers import wait_until  # tests/wait_helpers.py
@@ -34,6 +35,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 STRATUS, OPENSTACK = VENV_BIN / "stratus", VENV_BIN / "openstack"
 PASSWORDS = {"alice": "alice-Lab-Pa55-word!", "bob": "bob-Lab-Pa55-word!"}
 PROJECTS = {"alice": "demo", "bob": "other"}
+MARK = "STRATUS-TEST mark before the reboot"
 
 pytestmark = [
     pytest.mark.lab,
@@ -125,10 +127,24 @@ def test_openstack_server_create_wait_builds_the_guest_and_delete_wait_removes_i
     assert shown["id"] == server_id and shown["OS-EXT-STS:vm_state"] == "active"
     assert shown["OS-EXT-STS:power_state"] in ("Running", 1)
     assert "demo" in json.dumps(shown["addresses"])
-    # another project's user: nothing to see, nothing to delete (Nova hides existence)
+    # another project's user: nothing to see, nothing to act on or delete (Nova hides existence)
     assert openstack(api, "bob", "server", "list") == []
     openstack(api, "bob", "server", "show", server_id, rc=1)
+    openstack(api, "bob", "server", "reboot", "--hard", server_id, rc=1)
     openstack(api, "bob", "server", "delete", server_id, rc=1)
+
+    # a hard reboot through the API: QEMU starts anew (its console log truncated: the mark gone), the guest
+    # prints its ready line again, and the client's --wait sees ACTIVE
+    log = console_log(STATE, server_id, host)
+    with log.open("a") as fp:
+        fp.write(MARK + "\n")
+    openstack(api, "alice", "server", "reboot", "--hard", "--wait", "web")
+    wait_until(lambda: MARK not in log.read_text(errors="replace") and ready_line(STATE, server_id, host, timeout=1),
+               "the guest to boot again", timeout=300, interval=1)
+    assert openstack(api, "alice", "server", "show", "web")["status"] == "ACTIVE"
+    actions = [tuple(r) for r in api.lab.rows("select action from instance_actions where instance_uuid = :u "
+                                              "order by id", u=server_id)]
+    assert actions == [("create",), ("reboot",)]
 
     openstack(api, "alice", "server", "delete", "--wait", "web")
     assert openstack(api, "alice", "server", "list") == []
