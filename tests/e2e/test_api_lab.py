@@ -153,3 +153,35 @@ def test_openstack_server_create_wait_builds_the_guest_and_delete_wait_removes_i
     assert server_id not in domains
     log = api.log.read_text()
     assert "Traceback" not in log and PASSWORDS["alice"] not in log
+
+
+def test_an_openstacksdk_script_creates_two_servers_and_deletes_them(api: Api) -> None:
+    """openstacksdk as a script uses it: find the flavor, image and network by name, create with min/max count
+    (Nova's multiple create: web2-1, web2-2), wait for ACTIVE, read them back, delete and wait for the 404."""
+    import openstack as sdk
+
+    conn = sdk.connect(auth_url=api.url + "/v3", username="alice", password=PASSWORDS["alice"], project_name="demo",
+                       user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
+                       identity_api_version="3", load_yaml_config=False, load_envvars=False)
+    try:
+        flavor, image = conn.compute.find_flavor("m1.tiny"), conn.image.find_image("stratus-guest")
+        network = conn.network.find_network("demo")
+        first = conn.compute.create_server(name="web2", flavor_id=flavor.id, image_id=image.id,
+                                           networks=[{"uuid": network.id}], min_count=2, max_count=2,
+                                           metadata={"made-by": "openstacksdk"})
+        servers = sorted(conn.compute.servers(name="^web2-"), key=lambda s: s.name)
+        assert [s.name for s in servers] == ["web2-1", "web2-2"] and first.id in [s.id for s in servers]
+        for server in servers:
+            done = conn.compute.wait_for_server(server, status="ACTIVE", wait=600, interval=2)
+            assert done.metadata == {"made-by": "openstacksdk"} and done.flavor.original_name == "m1.tiny"
+            ((host,),) = [tuple(r) for r in api.lab.rows("select host from instances where uuid = :u", u=server.id)]
+            assert ready_line(STATE, server.id, host), "%s printed no ready line" % server.name
+        ips = [addr["addr"] for s in servers for addr in conn.compute.get_server(s.id).addresses["demo"]]
+        assert len(set(ips)) == 2
+        for server in servers:
+            conn.compute.delete_server(server)
+        for server in servers:
+            conn.compute.wait_for_delete(server, interval=2, wait=600)
+        assert list(conn.compute.servers()) == []
+    finally:
+        conn.close()
