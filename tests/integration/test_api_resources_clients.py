@@ -45,6 +45,9 @@ def test_quota_show_with_usage_and_defaults(api: Api, web: str) -> None:  # noqa
     assert (quota["cores"]["Limit"], quota["cores"]["In Use"]) == (100, 1)
     plain = {row["Resource"]: row["Limit"] for row in openstack(api, "alice", "quota", "show", "--compute")}
     assert plain["instances"] == 50 and plain["ram"] == 512000
+    # every service's quotas: Neutron's too (none enforced but what stratus_quotas says), alice's one port
+    both = {row["Resource"]: row for row in openstack(api, "alice", "quota", "show", "--usage")}
+    assert both["instances"]["In Use"] == 1 and (both["ports"]["Limit"], both["ports"]["In Use"]) == (-1, 1)
     shown = openstack(api, "bob", "quota", "show", "--compute", "--default")
     defaults = {row["Resource"]: row["Limit"] for row in shown}
     assert defaults["instances"] == 50

@@ -113,6 +113,16 @@ def test_another_projects_quota_is_forbidden_and_updates_are_refused(cloud: Clou
     assert ask(cloud, "alice", "/v2.1/os-quota-sets/p1")[1]["quota_set"]["cores"] == 6
 
 
+def test_neutrons_quotas_for_the_openstack_command(cloud: Cloud) -> None:
+    status, body = ask(cloud, "carol", "/network/v2.0/quotas/p1")
+    assert status == 200 and body["quota"]["port"] == -1 and body["quota"]["floatingip"] == -1
+    detail = ask(cloud, "alice", "/network/v2.0/quotas/p1/details")[1]["quota"]
+    assert detail["port"] == {"limit": -1, "used": 1, "reserved": 0} and detail["network"]["used"] == 0
+    assert ask(cloud, "bob", "/network/v2.0/quotas/p2/default")[1]["quota"]["security_group"] == -1
+    status, body = ask(cloud, "bob", "/network/v2.0/quotas/p1/details")
+    assert status == 403 and set(body) == {"NeutronError"}
+
+
 # --- hypervisors, aggregates ----------------------------------------------------------------------------
 
 def test_hypervisors_are_admin_only_with_integer_ids_before_2_53_and_uuids_after(cloud: Cloud) -> None:

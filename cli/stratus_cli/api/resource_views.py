@@ -18,6 +18,9 @@ Version = tuple[int, int]
 # the network quotas 2.36 drops (nova-network's, never enforced) and the personality ones 2.57 drops
 QUOTA_NETWORK = ("fixed_ips", "floating_ips", "security_groups", "security_group_rules")
 QUOTA_PERSONALITY = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+# Neutron's quota resources (its GET /v2.0/quotas/{project_id})
+NETWORK_QUOTAS = ("network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule",
+                  "rbac_policy", "subnetpool")
 UUID_IDS = (2, 53)  # hypervisor and service ids are UUIDs from 2.53, integers before
 
 

@@ -85,6 +85,39 @@ def _quota_refused(action: str) -> t.Callable[[Call], Answer]:
     return route
 
 
+def _network_quota(call: Call, defaults: bool = False) -> tuple[str, dict[str, int], dict[str, int]]:
+    """Neutron's quota of the path's project (Neutron's get_quota rule): limits and use. Stratus enforces
+    none of them (the catalog's networks are the operator's): -1, but floating IPs and security groups as
+    stratus_quotas says (as Nova's 2.1 quota set shows them); use: the project's own networks and subnets and
+    its live servers' ports."""
+    project = _path(call, "project_id")
+    call.caller.authorize("get_quota", {"project_id": project, "tenant_id": project}, "project_id")
+    limits = Limits(call.cloud.quotas, "" if defaults else project, "")
+    limit = dict.fromkeys(rviews.NETWORK_QUOTAS, -1)
+    limit.update(floatingip=limits["floating_ips"], security_group=limits["security_groups"],
+                 security_group_rule=limits["security_group_rules"])
+    owned = sum(1 for n in call.cloud.catalog.networks if n.get("project_id") == project)
+    ports = sum(len(nics) for row in compute_views.visible_servers(call.conn, project)
+                for nics in compute_views.server_view(row)["addresses"].values())
+    used = dict(dict.fromkeys(rviews.NETWORK_QUOTAS, 0), network=owned, subnet=owned, port=ports)
+    return project, limit, used
+
+
+def network_quota(call: Call) -> Answer:
+    _project, limit, _used = _network_quota(call)
+    return {"quota": limit}
+
+
+def network_quota_defaults(call: Call) -> Answer:
+    _project, limit, _used = _network_quota(call, defaults=True)
+    return {"quota": limit}
+
+
+def network_quota_details(call: Call) -> Answer:
+    _project, limit, used = _network_quota(call)
+    return {"quota": {k: {"limit": limit[k], "used": used[k], "reserved": 0} for k in rviews.NETWORK_QUOTAS}}
+
+
 # --- hypervisors and host aggregates --------------------------------------------------------------------
 
 def _hypervisors(call: Call) -> list[dict[str, t.Any]]:
@@ -355,6 +388,9 @@ ROUTES = [
     get("/v2.1/os-quota-sets/{tenant_id}/defaults", quota_defaults, versioned=True),
     Route("/v2.1/os-quota-sets/{tenant_id}", endpoint(_quota_refused("update"), versioned=True), methods=["PUT"]),
     Route("/v2.1/os-quota-sets/{tenant_id}", endpoint(_quota_refused("delete"), versioned=True), methods=["DELETE"]),
+    get("/network/v2.0/quotas/{project_id}", network_quota),
+    get("/network/v2.0/quotas/{project_id}/details", network_quota_details),
+    get("/network/v2.0/quotas/{project_id}/default", network_quota_defaults),
     get("/v2.1/os-hypervisors", hypervisor_list, versioned=True),
     get("/v2.1/os-hypervisors/detail", hypervisor_detail_list, versioned=True),
     get("/v2.1/os-hypervisors/statistics", hypervisor_statistics, versioned=True),

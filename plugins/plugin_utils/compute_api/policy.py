@@ -107,6 +107,8 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-instance-actions:list": _READER_OR_ADMIN,
     "os_compute_api:os-instance-actions:show": _READER_OR_ADMIN,
     "os_compute_api:os-instance-actions:events": _ADMIN,
+    # Neutron's rule for a project's network quotas (neutron/conf/policies/quotas.py: its readers, or admin)
+    "get_quota": _READER_OR_ADMIN,
     # Bare-metal nodes: Ironic's rule names (ironic/common/policy.py), admin by default here
     # (Ironic's system-scoped reader/member roles are Keystone's; Stratus has projects only).
     "baremetal:node:list": _ADMIN,
