@@ -8,14 +8,17 @@ import typing as t
 
 import pytest
 
-from test_api_openstack_clients import PASSWORDS, Api, api, http, openstack, token  # noqa: F401 (api: fixture)
+import test_api_openstack_clients as clients
+from test_api_openstack_clients import PASSWORDS, Api, http, openstack, token
+
+api = clients.api  # the module's server (a fixture of its own here)
 
 HOSTVARS = {"hv1": {"stratus_vcpus": 4, "stratus_memory_mb": 4096, "stratus_local_gb": 40,
                     "stratus_availability_zone": "az1"}}
 
 
 @pytest.fixture(scope="module")
-def web(api: Api) -> str:  # noqa: F811 (the fixture imported above)
+def web(api: Api) -> str:
     """alice's ACTIVE server web on hv1, through the conductor's create (what the provision play's first part
     does), stopped once so that it has two actions; its uuid."""
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions as rules
@@ -38,7 +41,7 @@ def web(api: Api) -> str:  # noqa: F811 (the fixture imported above)
     return uuid
 
 
-def test_quota_show_with_usage_and_defaults(api: Api, web: str) -> None:  # noqa: F811
+def test_quota_show_with_usage_and_defaults(api: Api, web: str) -> None:
     quota = {row["Resource"]: row for row in openstack(api, "carol", "quota", "show", "--compute", "--usage")}
     # the catalog's defaults (frontend_helpers.CATALOG's stratus_quotas) and alice's server
     assert (quota["instances"]["Limit"], quota["instances"]["In Use"]) == (50, 1)
@@ -60,7 +63,7 @@ def test_quota_show_with_usage_and_defaults(api: Api, web: str) -> None:  # noqa
     assert status == 501 and "inventory" in body["notImplemented"]["message"]
 
 
-def test_hypervisor_list_and_show_as_the_admin_and_refused_to_a_member(api: Api, web: str) -> None:  # noqa: F811
+def test_hypervisor_list_and_show_as_the_admin_and_refused_to_a_member(api: Api, web: str) -> None:
     listed = {h["Hypervisor Hostname"]: h for h in openstack(api, "root", "hypervisor", "list", "--long")}
     assert set(listed) == {"hv1", "hv2"} and listed["hv1"]["State"] == "up"
     assert (listed["hv1"]["vCPUs Used"], listed["hv1"]["vCPUs"]) == (1, 4)
@@ -71,7 +74,7 @@ def test_hypervisor_list_and_show_as_the_admin_and_refused_to_a_member(api: Api,
     assert "403" in refused.stderr
 
 
-def test_compute_service_list_and_set_disable(api: Api, web: str) -> None:  # noqa: F811
+def test_compute_service_list_and_set_disable(api: Api, web: str) -> None:
     services = {s["Host"]: s for s in openstack(api, "root", "compute", "service", "list")}
     assert set(services) == {"hv1", "hv2"} and services["hv2"]["Status"] == "enabled"
     assert services["hv2"]["Binary"] == "nova-compute" and services["hv2"]["Zone"] == "az2"
@@ -86,7 +89,7 @@ def test_compute_service_list_and_set_disable(api: Api, web: str) -> None:  # no
     assert "403" in openstack(api, "alice", "compute", "service", "list", rc=1).stderr
 
 
-def test_server_event_list_and_show_by_uuid(api: Api, web: str) -> None:  # noqa: F811
+def test_server_event_list_and_show_by_uuid(api: Api, web: str) -> None:
     events = openstack(api, "alice", "server", "event", "list", web)
     assert [(e["Action"], e["Request ID"]) for e in events] == [("stop", "req-stop-web"),
                                                                 ("create", "req-create-web")]
@@ -99,7 +102,7 @@ def test_server_event_list_and_show_by_uuid(api: Api, web: str) -> None:  # noqa
     assert web not in refused.stdout
 
 
-def test_openstacksdk_server_actions_and_hypervisors(api: Api, web: str) -> None:  # noqa: F811
+def test_openstacksdk_server_actions_and_hypervisors(api: Api, web: str) -> None:
     import openstack as sdk
 
     def connect(user: str, project: str) -> t.Any:
@@ -126,7 +129,7 @@ def test_openstacksdk_server_actions_and_hypervisors(api: Api, web: str) -> None
             conn.close()
 
 
-def test_the_servers_log_has_no_traceback(api: Api) -> None:  # noqa: F811
+def test_the_servers_log_has_no_traceback(api: Api) -> None:
     # after every other test of this module: the log of all their requests, refusals included
     text = api.log.read_text()
     assert "os-instance-actions" in text and "Traceback" not in text and "internal error" not in text

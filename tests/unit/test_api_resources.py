@@ -174,7 +174,7 @@ def test_services_list_and_update_as_the_conductor_does(cloud: Cloud) -> None:
     assert "forced_down" not in ask(cloud, "root", "/v2.1/os-services?host=hv2", "2.10")[1]["services"][0]
     refused = (("alice", {"status": "disabled"}, 403), ("root", {"status": "enabled", "disabled_reason": "x"}, 400),
                ("root", {}, 400), ("root", {"status": "off"}, 400), ("root", {"bogus": 1}, 400),
-               ("root", {"forced_down": "yes"}, 400))
+               ("root", {"forced_down": "yes"}, 400), ("root", {"status": "disabled", "disabled_reason": "a\nb"}, 400))
     for user, body, status in refused:
         assert ask(cloud, user, "/v2.1/os-services/" + hv2, "2.53", "PUT", body)[0] == status, body
     assert ask(cloud, "root", "/v2.1/os-services/" + rviews.derived_uuid("service", "hvX"), "2.53", "PUT",

@@ -297,7 +297,7 @@ def _service_update_body(call: Call) -> tuple[t.Optional[bool], t.Optional[str],
     if "forced_down" in body and not isinstance(down, bool):
         raise ApiError(400, "Invalid input for field/attribute forced_down. Value: must be a boolean.")
     if "disabled_reason" in body and status != "disabled":
-        raise ApiError(400, "Specifying 'disabled_reason' with status 'enabled' is invalid.")
+        raise ApiError(400, "Specifying 'disabled_reason' with status other than 'disabled' is invalid.")
     if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason) <= 255):
         raise ApiError(400, "Invalid input for field/attribute disabled_reason. Value: 1 to 255 characters.")
     if status is None and down is None:
