@@ -179,7 +179,12 @@ def test_services_list_and_update_as_the_conductor_does(cloud: Cloud) -> None:
         assert ask(cloud, user, "/v2.1/os-services/" + hv2, "2.53", "PUT", body)[0] == status, body
     assert ask(cloud, "root", "/v2.1/os-services/" + rviews.derived_uuid("service", "hvX"), "2.53", "PUT",
                {"status": "disabled"})[0] == 404
-    assert ask(cloud, "root", "/v2.1/os-services/disable", "2.52", "PUT", {"host": "hv2"})[0] == 404
+    for version, action, body, status in (("2.52", "disable", {"host": "hv2"}, 400),
+                                          ("2.52", "disable", {"host": "hvX", "binary": "nova-compute"}, 404),
+                                          ("2.52", "halt", {"host": "hv2", "binary": "nova-compute"}, 404),
+                                          ("2.10", "force-down", {"host": "hv2", "binary": "nova-compute",
+                                                                  "forced_down": True}, 404)):
+        assert ask(cloud, "root", "/v2.1/os-services/" + action, version, "PUT", body)[0] == status, (action, body)
     assert _service_rows(cloud.db_url) == []  # nothing written by any refusal
     status, body = ask(cloud, "root", "/v2.1/os-services/" + hv2, "2.53", "PUT",
                        {"status": "disabled", "disabled_reason": "disk swap", "forced_down": True})
@@ -192,6 +197,22 @@ def test_services_list_and_update_as_the_conductor_does(cloud: Cloud) -> None:
     enable = {"status": "enabled", "forced_down": False}
     back = ask(cloud, "root", "/v2.1/os-services/" + hv2, "2.53", "PUT", enable)[1]["service"]
     assert (back["status"], back["disabled_reason"], back["state"]) == ("enabled", None, "up")
+
+
+def test_services_actions_before_2_53(cloud: Cloud) -> None:
+    hv1 = {"host": "hv1", "binary": "nova-compute"}
+    status, body = ask(cloud, "root", "/v2.1/os-services/disable-log-reason", "2.11", "PUT",
+                       dict(hv1, disabled_reason="fan"))
+    assert (status, body) == (200, {"service": dict(hv1, disabled_reason="fan", status="disabled")})
+    assert ask(cloud, "root", "/v2.1/os-services/force-down", "2.11", "PUT", dict(hv1, forced_down=True))[1] == {
+        "service": dict(hv1, forced_down=True)}
+    listed = ask(cloud, "root", "/v2.1/os-services?host=hv1", "2.11")[1]["services"][0]
+    assert (listed["status"], listed["disabled_reason"], listed["state"], listed["forced_down"]) == (
+        "disabled", "fan", "down", True)
+    assert ask(cloud, "alice", "/v2.1/os-services/enable", "2.1", "PUT", hv1)[0] == 403
+    assert ask(cloud, "root", "/v2.1/os-services/enable", "2.1", "PUT", hv1)[1] == {
+        "service": dict(hv1, status="enabled")}
+    assert ask(cloud, "root", "/v2.1/os-services?host=hv1")[1]["services"][0]["status"] == "enabled"
 
 
 # --- instance actions -----------------------------------------------------------------------------------

@@ -308,8 +308,8 @@ def _service_update_body(call: Call) -> tuple[t.Optional[bool], t.Optional[str],
 def service_update(call: Call) -> Answer:
     """PUT /os-services/{id} (2.53): the conductor's update, as `stratus hypervisor disable|enable|down|up`."""
     wanted = _path(call, "service_id")
-    if call.version < rviews.UUID_IDS:  # the older disable/enable/force-down actions are not served
-        raise ApiError(404, "Unknown action")
+    if call.version < rviews.UUID_IDS:
+        return _legacy_service_action(call, wanted)
     call.caller.authorize("os_compute_api:os-services:update")
     disabled, reason, down = _service_update_body(call)
     if not UUID_RE.fullmatch(wanted):
@@ -319,6 +319,38 @@ def service_update(call: Call) -> Answer:
         raise ApiError(404, "Service %s could not be found." % errors.shown(wanted))
     services.update_service(call.conn, call.caller, list(call.config.hypervisors), hosts[0], disabled, reason, down)
     return {"service": next(s for s in _services(call) if s["host"] == hosts[0])}
+
+
+# Before 2.53: PUT /os-services/<action> with the host and binary in the body, and the fields each takes.
+LEGACY_ACTIONS = {"enable": ("host", "binary"), "disable": ("host", "binary"),
+                  "disable-log-reason": ("host", "binary", "disabled_reason"),
+                  "force-down": ("host", "binary", "forced_down")}
+
+
+def _legacy_service_action(call: Call, action: str) -> Answer:
+    """Nova's os-services actions below 2.53 (force-down from 2.11), through the same conductor update; the
+    answer names the host and binary with what changed."""
+    if action not in LEGACY_ACTIONS or (action == "force-down" and call.version < (2, 11)):
+        raise ApiError(404, "Unknown action")
+    call.caller.authorize("os_compute_api:os-services:update")
+    fields = LEGACY_ACTIONS[action]
+    body = call.body if isinstance(call.body, dict) else {}
+    if set(body) != set(fields) or not all(isinstance(body[k], str) for k in ("host", "binary")):
+        raise ApiError(400, "Invalid input for field/attribute body: %s give %s, nothing else."
+                       % (action, ", ".join(fields)))
+    if body["binary"] != "nova-compute" or body["host"] not in call.config.hypervisors:
+        raise ApiError(404, "Unknown service")
+    if action == "force-down":
+        if not isinstance(body["forced_down"], bool):
+            raise ApiError(400, "Invalid input for field/attribute forced_down. Value: must be a boolean.")
+        change: tuple[t.Optional[bool], t.Optional[str], t.Optional[bool]] = (None, None, body["forced_down"])
+    else:
+        change = (action != "enable", body.get("disabled_reason"), None)
+    services.update_service(call.conn, call.caller, list(call.config.hypervisors), body["host"], *change)
+    out = {k: body[k] for k in fields}
+    if action != "force-down":
+        out["status"] = "enabled" if action == "enable" else "disabled"
+    return {"service": out}
 
 
 # --- instance actions -----------------------------------------------------------------------------------
