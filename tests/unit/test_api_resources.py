@@ -152,6 +152,10 @@ def test_hypervisors_are_admin_only_with_integer_ids_before_2_53_and_uuids_after
     assert ask(cloud, "root", "/v2.1/os-hypervisors?hypervisor_hostname_pattern=zz", "2.53")[0] == 404
     assert [h["hypervisor_hostname"] for h in ask(cloud, "root", "/v2.1/os-hypervisors/hv/search")[1][
         "hypervisors"]] == ["hv1", "hv2"]
+    on = ask(cloud, "root", "/v2.1/os-hypervisors/hv1/servers")[1]["hypervisors"]
+    assert [(h["hypervisor_hostname"], h["servers"]) for h in on] == [("hv1", [{"name": "web", "uuid": cloud.web}])]
+    assert ask(cloud, "root", "/v2.1/os-hypervisors/hv1/servers", "2.53")[0] == 404
+    assert ask(cloud, "alice", "/v2.1/os-hypervisors/hv1/servers")[0] == 403
     page = ask(cloud, "root", "/v2.1/os-hypervisors?limit=1", "2.53")[1]
     assert len(page["hypervisors"]) == 1 and "marker=%s" % hv1["id"] in page["hypervisors_links"][0]["href"]
     aggs = ask(cloud, "root", "/v2.1/os-aggregates", "2.41")[1]["aggregates"]

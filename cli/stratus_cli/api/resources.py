@@ -237,17 +237,28 @@ def hypervisor_statistics(call: Call) -> Answer:
     return rviews.hypervisor_statistics([rviews.hypervisor_detail(hv, call.version) for hv in _hypervisors(call)])
 
 
-def hypervisor_search(call: Call) -> Answer:
-    """GET /os-hypervisors/{pattern}/search, before 2.53 (from 2.53: ?hypervisor_hostname_pattern)."""
+def _matching(call: Call, rule: str) -> list[dict[str, t.Any]]:
+    """Before 2.53 (from 2.53: ?hypervisor_hostname_pattern and ?with_servers): the hypervisors whose name
+    holds the path's pattern, or 404."""
     if call.version >= rviews.UUID_IDS:
         raise ApiError(404, "The resource could not be found.")
-    call.caller.authorize("os_compute_api:os-hypervisors:search")
+    call.caller.authorize(rule)
     pattern = _path(call, "pattern")
-    found = [rviews.hypervisor_brief(hv, call.version) for hv in _hypervisors(call)
-             if pattern in hv["hypervisor_hostname"]]
+    found = [hv for hv in _hypervisors(call) if pattern in hv["hypervisor_hostname"]]
     if not found:
         raise ApiError(404, "No hypervisor matching '%s' could be found." % errors.shown(pattern))
-    return {"hypervisors": found}
+    return found
+
+
+def hypervisor_search(call: Call) -> Answer:
+    found = _matching(call, "os_compute_api:os-hypervisors:search")
+    return {"hypervisors": [rviews.hypervisor_brief(hv, call.version) for hv in found]}
+
+
+def hypervisor_servers(call: Call) -> Answer:
+    found = _matching(call, "os_compute_api:os-hypervisors:servers")
+    return {"hypervisors": [dict(rviews.hypervisor_brief(hv, call.version),
+                                 servers=_servers_on(call, hv["hypervisor_hostname"])) for hv in found]}
 
 
 def aggregate_list(call: Call) -> Answer:
@@ -429,6 +440,7 @@ ROUTES = [
     get("/v2.1/os-hypervisors/{hypervisor_id}", hypervisor_show, versioned=True),
     get("/v2.1/os-hypervisors/{hypervisor_id}/uptime", hypervisor_uptime, versioned=True),
     get("/v2.1/os-hypervisors/{pattern}/search", hypervisor_search, versioned=True),
+    get("/v2.1/os-hypervisors/{pattern}/servers", hypervisor_servers, versioned=True),
     get("/v2.1/os-aggregates", aggregate_list, versioned=True),
     get("/v2.1/os-services", service_list, versioned=True),
     Route("/v2.1/os-services/{service_id}", endpoint(service_update, versioned=True, takes_body=True),

@@ -96,6 +96,7 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-hypervisors:statistics": _ADMIN,
     "os_compute_api:os-hypervisors:search": _ADMIN,
     "os_compute_api:os-hypervisors:uptime": _ADMIN,
+    "os_compute_api:os-hypervisors:servers": _ADMIN,
     "os_compute_api:os-aggregates:index": _ADMIN,
     "os_compute_api:os-services:list": _ADMIN,
     "os_compute_api:os-services:update": _ADMIN,
