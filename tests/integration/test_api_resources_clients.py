@@ -89,10 +89,12 @@ def test_compute_service_list_and_set_disable(api: Api, web: str) -> None:
     assert "403" in openstack(api, "alice", "compute", "service", "list", rc=1).stderr
 
 
-def test_server_event_list_and_show_by_uuid(api: Api, web: str) -> None:
+def test_server_event_list_by_uuid_and_name_and_show(api: Api, web: str) -> None:
     events = openstack(api, "alice", "server", "event", "list", web)
     assert [(e["Action"], e["Request ID"]) for e in events] == [("stop", "req-stop-web"),
                                                                 ("create", "req-create-web")]
+    by_name = openstack(api, "alice", "server", "event", "list", "web")  # the name through GET /servers?name=
+    assert [e["Request ID"] for e in by_name] == ["req-stop-web", "req-create-web"]
     shown = openstack(api, "carol", "server", "event", "show", web, "req-create-web")
     assert shown["action"] == "create" and shown["project_id"] == "pa"
     assert [e["event"] for e in shown["events"]][0] == "conductor_schedule_and_build_instances"
