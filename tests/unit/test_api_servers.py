@@ -105,8 +105,8 @@ def _create(name: str, **extra: t.Any) -> dict[str, t.Any]:
                            **extra)}
 
 
-def test_a_create_is_claimed_at_once_and_its_build_handed_to_a_run(client: Client,
-                                                                    launched: list[dict[str, t.Any]]) -> None:
+def test_a_create_is_claimed_at_once_and_its_build_handed_to_a_run(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
     status, body, headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v"}), "2.61")
     assert status == 202, body
     server_id = body["server"]["id"]
@@ -211,8 +211,8 @@ def _set_state(store_url: str, server_id: str, **values: t.Any) -> None:
         conn.execute(instances.update().where(instances.c.uuid == server_id).values(**values))
 
 
-def test_actions_are_recorded_at_once_and_their_steps_handed_to_a_run(client: Client,
-                                                                       launched: list[dict[str, t.Any]]) -> None:
+def test_actions_are_recorded_at_once_and_their_steps_handed_to_a_run(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
     server_id = client("alice", "POST", "/v2.1/servers", _create("web"))[1]["server"]["id"]
     # building: Nova's 409, nothing recorded, no run
     status, body, _h = client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"os-stop": None})
