@@ -121,21 +121,22 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Api]:
 
 
 def openstack(api: Api, user: str, *args: str, project: t.Optional[str] = None,
-              password: t.Optional[str] = None, rc: int = 0) -> t.Any:
-    """The real `openstack` command as this user in their project (JSON output when rc is 0)."""
+              password: t.Optional[str] = None, rc: int = 0, output: bool = True) -> t.Any:
+    """The real `openstack` command as this user in their project (its JSON output when rc is 0 and the
+    command has output, else the finished process)."""
     projects = {"alice": "pa", "bob": "pb", "carol": "pa", "root": "ops"}
     argv = [str(OPENSTACK), "--os-auth-url", api.url + "/v3", "--os-identity-api-version", "3",
             "--os-username", user, "--os-password", password or PASSWORDS[user],
             "--os-project-name", project or projects[user], "--os-user-domain-name", "Default",
             "--os-project-domain-name", "Default", "--os-region-name", "RegionOne", *args]
-    if rc == 0:
+    if rc == 0 and output:
         argv += ["-f", "json"]
     # no clouds.yaml or OS_* of the machine: only what this call says
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     proc = subprocess.run(argv, capture_output=True, text=True, env=dict(clean, HOME=str(api.home)), timeout=120,
                           check=False)
     assert proc.returncode == rc, "rc %s: %s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
-    return json.loads(proc.stdout) if rc == 0 else proc
+    return json.loads(proc.stdout) if rc == 0 and output else proc
 
 
 def http(api: Api, path: str, token: t.Optional[str] = None, method: str = "GET",

@@ -88,12 +88,28 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:limits:other_project": _ADMIN,
     "os_compute_api:os-availability-zone:list": "@",
     "os_compute_api:os-availability-zone:detail": _ADMIN,
-    # Hypervisors and quota sets (hypervisor_info, quota_info).
+    # Hypervisors, compute services, quota sets and instance actions (hypervisor_info, quota_info, server_info,
+    # and `stratus api`; docs/api.md). Quota updates have rules as Nova's, though the API refuses them (inventory).
     "os_compute_api:os-hypervisors:list": _ADMIN,
     "os_compute_api:os-hypervisors:list-detail": _ADMIN,
+    "os_compute_api:os-hypervisors:show": _ADMIN,
+    "os_compute_api:os-hypervisors:statistics": _ADMIN,
+    "os_compute_api:os-hypervisors:search": _ADMIN,
+    "os_compute_api:os-hypervisors:uptime": _ADMIN,
+    "os_compute_api:os-hypervisors:servers": _ADMIN,
+    "os_compute_api:os-aggregates:index": _ADMIN,
+    "os_compute_api:os-services:list": _ADMIN,
     "os_compute_api:os-services:update": _ADMIN,
     "os_compute_api:os-quota-sets:show": _READER_OR_ADMIN,
     "os_compute_api:os-quota-sets:detail": _READER_OR_ADMIN,
+    "os_compute_api:os-quota-sets:defaults": "@",
+    "os_compute_api:os-quota-sets:update": _ADMIN,
+    "os_compute_api:os-quota-sets:delete": _ADMIN,
+    "os_compute_api:os-instance-actions:list": _READER_OR_ADMIN,
+    "os_compute_api:os-instance-actions:show": _READER_OR_ADMIN,
+    "os_compute_api:os-instance-actions:events": _ADMIN,
+    # Neutron's rule for a project's network quotas (neutron/conf/policies/quotas.py: its readers, or admin)
+    "get_quota": _READER_OR_ADMIN,
     # Bare-metal nodes: Ironic's rule names (ironic/common/policy.py), admin by default here
     # (Ironic's system-scoped reader/member roles are Keystone's; Stratus has projects only).
     "baremetal:node:list": _ADMIN,
