@@ -74,7 +74,8 @@ def request_spec(conn: Connection, row: t.Any, plan: BuildPlan, flavor: t.Mappin
         found = server_groups.lookup(conn, catalog, row.server_group_id)  # the catalog's or the store's
         if found is not None:
             members = [(u, h) for u, h in host_usage.group_members(conn, row.server_group_id) if u != row.uuid]
-            group = dict({k: found[k] for k in ("id", "name", "policy", "rules", "project_id")}, members=[u for u, _h in members], hosts=sorted({h for _u, h in members if h}))
+            group = dict({k: found[k] for k in ("id", "name", "policy", "rules", "project_id")},
+                         members=[u for u, _h in members], hosts=sorted({h for _u, h in members if h}))
     boot_volume = not any(dev.kind == "image" for dev in plan.block_devices)
     return RequestSpec(flavor={"name": flavor.get("name"), "vcpus": int(flavor.get("vcpus", 0)),
                                "memory_mb": int(flavor.get("ram", 0)),
