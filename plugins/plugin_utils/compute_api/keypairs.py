@@ -23,11 +23,6 @@ import re
 import struct
 import typing as t
 
-try:
-    import sqlalchemy as sa  # noqa: F401  # only to say, like every store user, that it may be missing
-except ImportError:
-    sa = None
-
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 

@@ -59,8 +59,8 @@ def lookup(conn: t.Optional[Connection], catalog: Catalog, group_id: str) -> t.O
     return found
 
 
-def _visible(group: t.Optional[dict[str, t.Any]], project_id: str, is_admin: bool) -> bool:
-    return group is not None and (is_admin or group.get("project_id") == project_id)
+def _visible(group: t.Mapping[str, t.Any], project_id: str, is_admin: bool) -> bool:
+    return is_admin or group.get("project_id") == project_id
 
 
 def for_server(catalog: Catalog, db_url: t.Optional[str], group_id: str, caller: Caller) -> dict[str, t.Any]:
@@ -71,9 +71,8 @@ def for_server(catalog: Catalog, db_url: t.Optional[str], group_id: str, caller:
     if group is None:
         with store.transaction(db_url) as conn:
             group = rows.get(conn, group_id)
-    if not _visible(group, caller.project_id, caller.is_admin):
+    if group is None or not _visible(group, caller.project_id, caller.is_admin):
         raise _not_found(group_id, "scheduler_hints.group")
-    assert group is not None
     return {k: group[k] for k in ("id", "name", "policy", "rules", "project_id")}
 
 
@@ -102,9 +101,8 @@ def listed(conn: Connection, catalog: Catalog, caller: Caller, all_projects: boo
 
 def _own(conn: Connection, catalog: Catalog, caller: Caller, group_id: str, action: str) -> dict[str, t.Any]:
     group = lookup(conn, catalog, group_id)
-    if not _visible(group, caller.project_id, caller.is_admin):
+    if group is None or not _visible(group, caller.project_id, caller.is_admin):
         raise _not_found(group_id)
-    assert group is not None
     caller.authorize(POLICY % action, {"project_id": group["project_id"], "user_id": group["user_id"]})
     return group
 

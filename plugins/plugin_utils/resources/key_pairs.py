@@ -42,11 +42,10 @@ def count(conn: Connection, user_id: str) -> int:
 
 def add(conn: Connection, user_id: str, name: str, kind: str, public_key: str, fingerprint: str,
         created_at: dt.datetime) -> dict[str, t.Any]:
-    conn.execute(key_pairs.insert().values(user_id=user_id, name=name, type=kind, public_key=public_key,
-                                           fingerprint=fingerprint, created_at=created_at))
-    found = get(conn, user_id, name)
-    assert found is not None
-    return found
+    made = conn.execute(key_pairs.insert().values(user_id=user_id, name=name, type=kind, public_key=public_key,
+                                                  fingerprint=fingerprint, created_at=created_at))
+    return {"id": int(made.inserted_primary_key[0]), "name": name, "user_id": user_id, "type": kind,
+            "public_key": public_key, "fingerprint": fingerprint, "created_at": created_at}
 
 
 def remove(conn: Connection, user_id: str, name: str) -> bool:

@@ -50,9 +50,8 @@ def add(conn: Connection, group_id: str, name: str, project_id: str, user_id: st
         rules: t.Mapping[str, t.Any], created_at: dt.datetime) -> dict[str, t.Any]:
     conn.execute(server_groups.insert().values(uuid=group_id, name=name, project_id=project_id, user_id=user_id,
                                                policy=policy, rules=dict(rules), created_at=created_at))
-    found = get(conn, group_id)
-    assert found is not None
-    return found
+    return {"id": group_id, "name": name, "policy": policy, "rules": dict(rules), "project_id": project_id,
+            "user_id": user_id, "created_at": created_at}
 
 
 def remove(conn: Connection, group_id: str) -> bool:
