@@ -58,3 +58,42 @@ def controller_vars(listed: t.Mapping[str, t.Any], sources: list[str]) -> dict[s
         raise CliError("ConfigurationError", "the inventory %s has no catalog (stratus_flavors)"
                        % ", ".join(sources), "inventory")
     return dict(found)
+
+
+def rendered_hostvars(sources: list[str], listed: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    """The variables `listed` (ansible-inventory's, per host) as a task on each host sees them: Ansible's own
+    inventory and variable managers,
+    each variable templated (the catalog's image files are "{{ stratus_image_dir }}/..." in the demo
+    inventory, and stratus_image_dir is relative to inventory_dir). A variable whose template needs what only
+    a play has (playbook_dir, facts) is kept as written: the pipeline templates only the catalog it reads."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        manager = InventoryManager(loader=loader, sources=sources)
+        variables = VariableManager(loader=loader, inventory=manager)
+        out: dict[str, dict[str, t.Any]] = {}
+        for name, names in listed.items():
+            host = manager.get_host(name)
+            if host is None:
+                continue
+            own = variables.get_vars(host=host, include_hostvars=False)
+            templar = Templar(loader=loader, variables=own)
+            rendered: dict[str, t.Any] = dict(names)
+            for key in names:
+                if key not in own:
+                    continue
+                try:
+                    rendered[key] = templar.template(own[key])
+                except AnsibleError:
+                    rendered[key] = own[key]
+            out[name] = json.loads(json.dumps(rendered, default=str))
+        return out
+    except AnsibleError as exc:
+        raise CliError("ConfigurationError", "cannot read the inventory %s: %s"
+                       % (", ".join(sources), str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
+                       "inventory")

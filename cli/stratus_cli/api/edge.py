@@ -28,10 +28,12 @@ MAX_BODY = 114688
 
 @dataclasses.dataclass
 class Config:
-    """What each worker needs: the store, the inventory's catalog as read at start, the public URL."""
+    """What each worker needs: the store, the inventory's catalog as read at start, the public URL, and the
+    inventory sources the builds and actions run on (runs.py)."""
 
     store_url: str
     variables: dict[str, t.Any]
+    inventories: list[str] = dataclasses.field(default_factory=list)
     hypervisors: list[str] = dataclasses.field(default_factory=list)
     baremetal_nodes: list[str] = dataclasses.field(default_factory=list)
     hostvars: dict[str, t.Any] = dataclasses.field(default_factory=dict)
@@ -93,8 +95,12 @@ async def _json_body(request: Request, limit: int) -> t.Any:
 
 
 def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, versioned: bool = False,
-             takes_body: bool = False) -> t.Callable[[Request], t.Awaitable[Response]]:
-    """The edge of one route: the one place where a request becomes a Call and every failure its error body."""
+             takes_body: bool = False, transaction: bool = True) -> t.Callable[[Request], t.Awaitable[Response]]:
+    """The edge of one route: the one place where a request becomes a Call and every failure its error body.
+
+    ``transaction=False``: the route calls the collection's conductor, which opens (and locks) its own store
+    transactions; the token is then read in a transaction of its own, ended before the route runs, and the
+    route gets no ``conn`` (SQLite's write lock is taken at BEGIN: two in one thread would wait forever)."""
 
     async def handle(request: Request) -> Response:
         config: Config = request.app.state.config
@@ -106,7 +112,7 @@ def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, vers
             version = microversion.negotiate(request.headers) if versioned else None
             body = await _json_body(request, config.max_body) if takes_body else None
             status, payload, headers = await run_in_threadpool(_run, route, request, cloud, config, base,
-                                                               authenticated, version, body)
+                                                               authenticated, version, body, transaction)
         except ApiError as exc:
             status, payload, headers = exc.status, errors.body(service, exc), exc.headers
         except Exception as exc:  # a bug: the client gets Nova's 500 body, the log one line, never a traceback
@@ -121,8 +127,8 @@ def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, vers
 
 
 def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, config: Config, base: str,
-         authenticated: bool, version: t.Optional[tuple[int, int]],
-         body: t.Any) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
+         authenticated: bool, version: t.Optional[tuple[int, int]], body: t.Any,
+         transaction: bool = True) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
     """The route in one store transaction (worker thread); refusals as ApiError, nothing written on one."""
     try:
         with cloud.transaction() as conn:
@@ -130,7 +136,10 @@ def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, conf
             if authenticated:
                 token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
                 caller = auth.caller_of(cloud, token)
-            answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
+            if transaction:
+                answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
+        if not transaction:
+            answer = route(Call(request, cloud, config, base, None, token, caller, version, body))
     except identity.IdentityError as exc:
         raise ApiError(exc.status, exc.message)
     except StratusError as exc:

@@ -12,7 +12,7 @@ import typing as t
 from pathlib import Path
 
 from stratus_cli.errors import CliError
-from stratus_cli.inventory import controller_vars, group_hosts, hostvars, inventory_listing
+from stratus_cli.inventory import controller_vars, group_hosts, hostvars, inventory_listing, rendered_hostvars
 
 
 def load_config(store_url: str, sources: list[str], public_url: t.Optional[str],
@@ -27,7 +27,11 @@ def load_config(store_url: str, sources: list[str], public_url: t.Optional[str],
     listed = inventory_listing(sources)
     all_vars = hostvars(listed)
     nodes = group_hosts(listed, "baremetal_nodes")
-    config = Config(store_url=store_url, variables=controller_vars(listed, sources),
+    # templated as a task sees them: the create decides here, with the catalog's image files and capacities
+    wanted = set(group_hosts(listed, "hypervisors") + nodes) | {"localhost"}
+    all_vars.update(rendered_hostvars(sources, {h: v for h, v in all_vars.items() if h in wanted}))
+    listed = dict(listed, _meta={"hostvars": all_vars})
+    config = Config(store_url=store_url, variables=controller_vars(listed, sources), inventories=list(sources),
                     hypervisors=group_hosts(listed, "hypervisors"), baremetal_nodes=nodes,
                     hostvars={h: all_vars.get(h) or {} for h in group_hosts(listed, "hypervisors") + nodes},
                     public_url=public_url.rstrip("/") if public_url else None, token_ttl_seconds=token_ttl_seconds)

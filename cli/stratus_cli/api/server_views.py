@@ -1,0 +1,152 @@
+"""Nova's server bodies (api-ref "Servers (servers)", microversions 2.1 to the API's maximum) from the state
+store's instance rows. Pure functions of a row and what the caller may see: no request, no store, no policy
+decision (the route says whether the caller is an admin and may read extra specs)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import typing as t
+
+from stratus_cli.api.collection import ensure_importable
+
+ensure_importable()
+from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan  # noqa: E402
+from ansible_collections.stratus.compute.plugins.module_utils.errors import HTTP_STATUS  # noqa: E402
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.views import server_status  # noqa: E402
+
+# nova/compute/power_state.py
+POWER_STATES = {"nostate": 0, "running": 1, "paused": 3, "shutdown": 4, "crashed": 6, "suspended": 7}
+# Nova shows progress for these statuses only (nova/api/openstack/compute/views/servers.py)
+PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+
+
+def _time(value: t.Optional[dt.datetime]) -> t.Optional[str]:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _usage_time(value: t.Optional[dt.datetime]) -> t.Optional[str]:
+    """OS-SRV-USG's times: no zone, microseconds (as Nova's)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
+
+
+def links(base: str, collection: str, ident: str) -> list[dict[str, str]]:
+    return [{"rel": "self", "href": "%s/v2.1/%s/%s" % (base, collection, ident)},
+            {"rel": "bookmark", "href": "%s/%s/%s" % (base, collection, ident)}]
+
+
+def host_id(project_id: str, host: t.Optional[str]) -> str:
+    """Nova's hostId: the host hashed with the project, so projects cannot compare hosts."""
+    return hashlib.sha224((project_id + host).encode("utf-8")).hexdigest() if host else ""
+
+
+def brief(row: t.Any, base: str) -> dict[str, t.Any]:
+    return {"id": row.uuid, "name": row.name, "links": links(base, "servers", row.uuid)}
+
+
+def _addresses(plan: t.Any) -> dict[str, list[dict[str, t.Any]]]:
+    out: dict[str, list[dict[str, t.Any]]] = {}
+    for nic in plan.nics:
+        version = ipaddress.ip_address(nic.ip).version if nic.ip else 4
+        out.setdefault(nic.network_name, []).append({"version": version, "addr": nic.ip, "OS-EXT-IPS:type": "fixed",
+                                                     "OS-EXT-IPS-MAC:mac_addr": nic.mac})
+    return out
+
+
+def _flavor(flavor: t.Mapping[str, t.Any], base: str, version: tuple[int, int],
+            may_read_extra_specs: bool) -> dict[str, t.Any]:
+    if version < (2, 47):
+        return {"id": str(flavor["id"]), "links": [{"rel": "bookmark", "href": "%s/flavors/%s" % (base, flavor["id"])}]}
+    body = {"vcpus": int(flavor["vcpus"]), "ram": int(flavor["ram"]), "disk": int(flavor.get("disk", 0)),
+            "ephemeral": int(flavor.get("ephemeral", 0)), "swap": int(flavor.get("swap", 0) or 0),
+            "original_name": flavor["name"]}
+    if may_read_extra_specs:
+        body["extra_specs"] = {str(k): str(v) for k, v in (flavor.get("extra_specs") or {}).items()}
+    return body
+
+
+def _image(image_id: t.Optional[str], base: str) -> t.Union[str, dict[str, t.Any]]:
+    if not image_id:
+        return ""  # booted from a volume
+    return {"id": image_id, "links": [{"rel": "bookmark", "href": "%s/images/%s" % (base, image_id)}]}
+
+
+def _fault(fault: t.Any, when: t.Optional[dt.datetime], is_admin: bool) -> t.Optional[dict[str, t.Any]]:
+    if not isinstance(fault, dict):
+        return None
+    code = fault.get("code")
+    body = {"code": HTTP_STATUS.get(str(code), 500) if not isinstance(code, int) else code,
+            "created": _time(when), "message": str(fault.get("message") or code or "")}
+    if is_admin:
+        body["details"] = str(fault.get("details") or "")
+    return body
+
+
+class Seen(t.NamedTuple):
+    """What this caller may see of servers, decided once per request by the route (policy)."""
+
+    is_admin: bool
+    extra_specs: bool
+    version: tuple[int, int]
+    base: str
+
+
+def detail(row: t.Any, seen: Seen, volumes: t.Sequence[t.Any] = (),
+           host_status: t.Optional[str] = None) -> dict[str, t.Any]:
+    """One server as `GET /servers/{id}` and `/servers/detail` answer it at ``seen.version``."""
+    plan = read_plan(row.plan or {}, uuid=row.uuid)
+    request = row.request if isinstance(row.request, dict) else {}
+    status = server_status(row.vm_state, row.task_state)
+    version = seen.version
+    body: dict[str, t.Any] = {
+        "id": row.uuid, "name": row.name, "status": status, "tenant_id": row.project_id, "user_id": row.user_id,
+        "metadata": dict(row.metadata or {}), "hostId": host_id(row.project_id, row.host),
+        "image": _image(row.image_id, seen.base),
+        "flavor": _flavor(row.flavor, seen.base, version, seen.extra_specs),
+        "created": _time(row.created_at), "updated": _time(row.updated_at or row.created_at),
+        "addresses": _addresses(plan), "accessIPv4": "", "accessIPv6": "",
+        "links": links(seen.base, "servers", row.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": row.availability_zone or "",
+        "config_drive": "True" if request.get("config_drive") else "",
+        "key_name": request.get("key_name"),
+        "OS-SRV-USG:launched_at": _usage_time(row.launched_at),
+        "OS-SRV-USG:terminated_at": _usage_time(row.deleted_at),
+        "OS-EXT-STS:task_state": row.task_state, "OS-EXT-STS:vm_state": row.vm_state,
+        "OS-EXT-STS:power_state": POWER_STATES.get(row.power_state or "nostate", 0),
+        "security_groups": [{"name": name} for name in (getattr(plan, "security_groups", None) or ["default"])],
+        "os-extended-volumes:volumes_attached": [
+            dict({"id": v.id}, **({"delete_on_termination": bool(v.delete_on_termination)} if version >= (2, 3) else {}))
+            for v in volumes],
+    }
+    if status in PROGRESS_STATUSES:
+        body["progress"] = 100 if status == "ACTIVE" else 0
+    fault = _fault(row.fault, row.updated_at, seen.is_admin)
+    if fault is not None and status in ("ERROR", "DELETED"):
+        body["fault"] = fault
+    if seen.is_admin:
+        body.update({"OS-EXT-SRV-ATTR:host": row.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": row.host,
+                     "OS-EXT-SRV-ATTR:instance_name": plan.domain_name})
+        if version >= (2, 3):
+            body.update({"OS-EXT-SRV-ATTR:reservation_id": "", "OS-EXT-SRV-ATTR:launch_index": row.launch_index,
+                         "OS-EXT-SRV-ATTR:hostname": row.hostname, "OS-EXT-SRV-ATTR:kernel_id": "",
+                         "OS-EXT-SRV-ATTR:ramdisk_id": "", "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                         # user data is a secret in Stratus: never shown back, not even to an admin
+                         "OS-EXT-SRV-ATTR:user_data": None})
+        if version >= (2, 16):
+            body["host_status"] = host_status or ""
+    if version >= (2, 9):
+        body["locked"] = False
+    if version >= (2, 19):
+        body["description"] = row.description
+    if version >= (2, 26):
+        body["tags"] = list(row.tags or [])
+    return body

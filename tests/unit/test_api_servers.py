@@ -1,0 +1,204 @@
+"""`stratus api`'s servers routes through the ASGI app (no server, no lab): a create is decided and claimed by
+the collection's pipeline before the answer, refusals carry Nova's status and body and write nothing but
+their action-log entry, the build is handed to a run (here recorded, not started), and the bodies follow the
+microversion. The real clients and builds: tests/integration/test_api_servers_clients.py and the lab's e2e."""
+from __future__ import annotations
+
+import asyncio
+import json
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from stratus_cli.api import app as api_app, identity, runs, servers
+
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5e60"
+NETWORK = "5d8c7a40-0e0b-4f35-9a62-6a3f1b2c7d10"
+VARIABLES = {
+    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
+                        {"id": "2", "name": "m1.huge", "vcpus": 64, "ram": 65536, "disk": 5}],
+    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_networks": [{"id": NETWORK, "name": "net1", "cidr": "10.77.0.0/24"}],
+    "stratus_quotas": {"defaults": {"instances": 3, "cores": 100, "ram": 512000}},
+}
+CAPACITY = {"stratus_vcpus": 4, "stratus_memory_mb": 4096, "stratus_local_gb": 40,
+            "stratus_cpu_allocation_ratio": 1.0, "stratus_ram_allocation_ratio": 1.0,
+            "stratus_disk_allocation_ratio": 1.0}
+USERS = {"alice": ("pa", "member"), "bob": ("pb", "member"), "carol": ("pa", "reader"), "root": ("ops", "admin")}
+
+
+class Client:
+    def __init__(self, app: t.Any, store_url: str) -> None:
+        self.app, self.store_url = app, store_url
+        self.tokens: dict[str, str] = {}
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            with store.transaction(self.store_url) as conn:
+                row = identity.user_by_name_or_none(conn, None, user)
+                project = identity.find_project(conn, USERS[user][0])
+                self.tokens[user] = str(identity.issue_token(conn, row, project).secret)
+        return self.tokens[user]
+
+    def __call__(self, user: t.Optional[str], method: str, path: str, body: t.Any = None,
+                 version: t.Optional[str] = None) -> tuple[int, t.Any, dict[str, str]]:
+        sent: list[dict[str, t.Any]] = []
+        path, _sep, query = path.partition("?")
+        headers = {"content-type": "application/json"}
+        if user:
+            headers["x-auth-token"] = self.token(user)
+        if version:
+            headers["openstack-api-version"] = "compute " + version
+        raw = json.dumps(body).encode() if body is not None else b""
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
+                 "raw_path": path.encode(), "query_string": query.encode(), "root_path": "", "scheme": "http",
+                 "server": ("127.0.0.1", 8774), "client": ("127.0.0.1", 5000),
+                 "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+
+        async def receive() -> dict[str, t.Any]:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async def send(message: dict[str, t.Any]) -> None:
+            sent.append(message)
+
+        asyncio.run(self.app(scope, receive, send))
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return (start["status"], json.loads(data) if data else None,
+                {k.decode(): v.decode() for k, v in start["headers"]})
+
+
+@pytest.fixture
+def launched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, t.Any]]:
+    """The runs the routes hand their work to, recorded instead of started (the e2e test starts them)."""
+    out: list[dict[str, t.Any]] = []
+
+    def launch(inventories: list[str], store_url: str, caller: t.Any, playbook: str, extravars: dict[str, t.Any],
+               what: str) -> int:
+        out.append({"playbook": playbook, "extravars": extravars, "user": caller.user_id,
+                    "project": caller.project_id, "roles": list(caller.roles)})
+        return 0
+
+    monkeypatch.setattr(runs, "launch", launch)
+    return out
+
+
+@pytest.fixture
+def client(tmp_path: Path, launched: list[dict[str, t.Any]]) -> Client:
+    store_url = "sqlite:///%s" % (tmp_path / "s.db")
+    with store.transaction(store_url) as conn:
+        for project in ("pa", "pb", "ops"):
+            identity.create_project(conn, project, project)
+        for user, (project, role) in USERS.items():
+            identity.create_user(conn, user, "pw-" + user + "-long-enough")
+            identity.add_role(conn, user, project, role)
+    config = api_app.Config(store_url=store_url, variables=VARIABLES, inventories=["hosts.yml"],
+                            hypervisors=["hv1", "hv2"], hostvars={"hv1": dict(CAPACITY), "hv2": dict(CAPACITY)})
+    return Client(api_app.build_app(config), store_url)
+
+
+def _create(name: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {"server": dict({"name": name, "flavorRef": "1", "imageRef": IMAGE, "networks": [{"uuid": NETWORK}]},
+                           **extra)}
+
+
+def test_a_create_is_claimed_at_once_and_its_build_handed_to_a_run(client: Client,
+                                                                    launched: list[dict[str, t.Any]]) -> None:
+    status, body, headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v"}), "2.61")
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    assert headers["location"].endswith("/v2.1/servers/" + server_id)
+    assert body["server"]["security_groups"] == [{"name": "default"}]
+    # the build: provision.yml with the same request, as the token's caller (never the body's)
+    user_id = launched[0].pop("user")
+    assert launched == [{"playbook": "provision.yml", "project": "pa", "roles": ["member"],
+                         "extravars": {"stratus_servers": [{
+                             "name": "web", "flavor": "1", "image": IMAGE, "networks": [{"uuid": NETWORK}],
+                             "metadata": {"k": "v"}, "config_drive": True}]}}]
+    status, shown, _h = client("alice", "GET", "/v2.1/servers/" + server_id, version="2.61")
+    server = shown["server"]
+    assert status == 200 and server["status"] == "BUILD" and server["OS-EXT-STS:vm_state"] == "building"
+    assert server["tenant_id"] == "pa" and server["user_id"] == user_id and server["metadata"] == {"k": "v"}
+    assert server["flavor"]["original_name"] == "m1.tiny" and server["image"]["id"] == IMAGE
+    assert [a["addr"].startswith("10.77.0.") for a in server["addresses"]["net1"]] == [True]
+    assert "OS-EXT-SRV-ATTR:host" not in server  # a member does not see the host
+    admin = client("root", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
+    assert admin["OS-EXT-SRV-ATTR:host"] in ("hv1", "hv2") and admin["host_status"] == "UP"
+    old = client("alice", "GET", "/v2.1/servers/" + server_id)[1]["server"]
+    assert old["flavor"] == {"id": "1", "links": [{"rel": "bookmark", "href": "http://127.0.0.1:8774/flavors/1"}]}
+    assert "description" not in old and "tags" not in old and "locked" not in old
+
+
+def test_refusals_carry_novas_status_and_write_nothing(client: Client, launched: list[dict[str, t.Any]]) -> None:
+    cases = [
+        ("alice", _create("a", flavorRef="404"), 400, "badRequest"),          # no such flavor
+        ("alice", _create("b", bogus=1), 400, "badRequest"),                  # unknown field
+        ("alice", _create("c", description="d"), 400, "badRequest"),          # 2.19's field at 2.1
+        ("alice", {"server": {"name": "d", "flavorRef": "1"}, "x": 1}, 400, "badRequest"),
+        ("carol", _create("e"), 403, "forbidden"),                            # a reader may not create
+        ("alice", _create("f", flavorRef="2"), 400, "badRequest"),            # no host fits: NoValidHost
+        ("alice", _create("g", min_count=4, max_count=4), 403, "forbidden"),  # over the instance quota
+    ]
+    for user, body, status, fault in cases:
+        got, answer, _h = client(user, "POST", "/v2.1/servers", body)
+        assert (got, list(answer)) == (status, [fault]), (body, answer)
+        assert "Traceback" not in json.dumps(answer)
+    assert launched == []
+    assert client("root", "GET", "/v2.1/servers/detail?all_tenants=1")[1] == {"servers": []}
+
+
+def test_a_name_in_use_is_409_and_another_projects_server_is_404(client: Client) -> None:
+    server_id = client("alice", "POST", "/v2.1/servers", _create("web"))[1]["server"]["id"]
+    status, body, _h = client("alice", "POST", "/v2.1/servers", _create("web"))
+    assert status == 409 and "in use" in body["conflictingRequest"]["message"]
+    assert client("bob", "GET", "/v2.1/servers/" + server_id)[0] == 404
+    assert client("bob", "DELETE", "/v2.1/servers/" + server_id)[0] == 404
+    assert client("bob", "GET", "/v2.1/servers")[1] == {"servers": []}
+    assert client(None, "GET", "/v2.1/servers")[0] == 401
+
+
+def test_list_filters_paging_and_all_tenants(client: Client) -> None:
+    ids = [client("alice", "POST", "/v2.1/servers", _create("s%d" % i))[1]["server"]["id"] for i in range(3)]
+    client("bob", "POST", "/v2.1/servers", _create("b0"))
+    listed = client("alice", "GET", "/v2.1/servers")[1]["servers"]
+    assert [s["id"] for s in listed] == ids[::-1]  # newest first, as Nova
+    page = client("alice", "GET", "/v2.1/servers?limit=2")[1]
+    assert [s["name"] for s in page["servers"]] == ["s2", "s1"] and "marker=" in page["servers_links"][0]["href"]
+    rest = client("alice", "GET", "/v2.1/servers?limit=2&marker=" + ids[1])[1]
+    assert [s["name"] for s in rest["servers"]] == ["s0"] and "servers_links" not in rest
+    assert [s["name"] for s in client("alice", "GET", "/v2.1/servers?name=^s1$")[1]["servers"]] == ["s1"]
+    assert client("alice", "GET", "/v2.1/servers?name=(a%2B)%2B")[0] == 400
+    assert client("alice", "GET", "/v2.1/servers?marker=nope")[0] == 400
+    # all_tenants: the admin's; a member asking still sees only its own project
+    assert len(client("alice", "GET", "/v2.1/servers?all_tenants=1")[1]["servers"]) == 3
+    everyone = client("root", "GET", "/v2.1/servers/detail?all_tenants=1")[1]["servers"]
+    assert sorted(s["tenant_id"] for s in everyone) == ["pa", "pa", "pa", "pb"]
+    assert {s["status"] for s in client("alice", "GET", "/v2.1/servers/detail?status=BUILD")[1]["servers"]} == {
+        "BUILD"}
+
+
+def test_delete_of_a_placed_server_hands_the_walk_to_a_run(client: Client, launched: list[dict[str, t.Any]]) -> None:
+    server_id = client("alice", "POST", "/v2.1/servers", _create("web"))[1]["server"]["id"]
+    assert client("carol", "DELETE", "/v2.1/servers/" + server_id)[0] == 403  # policy: a reader may not
+    status, body, _h = client("alice", "DELETE", "/v2.1/servers/" + server_id)
+    assert (status, body) == (204, None)
+    assert launched[-1]["extravars"] == {"stratus_servers": [{"name": "web", "state": "absent"}]}
+    shown = client("alice", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
+    assert shown["OS-EXT-STS:task_state"] == "deleting"
+
+
+def test_the_create_body_becomes_the_collections_request() -> None:
+    request = servers.server_request({"server": {
+        "name": "x", "flavorRef": "http://h/flavors/7", "imageRef": "", "networks": "none", "min_count": "2",
+        "max_count": 3, "adminPass": "secret", "block_device_mapping_v2": [
+            {"boot_index": 0, "uuid": IMAGE, "source_type": "image", "destination_type": "volume",
+             "volume_size": 1}]},
+        "os:scheduler_hints": {"group": "3f0e5c1a-2b4d-4e6f-8a9b-0c1d2e3f4a5b"}}, (2, 61), False)
+    assert request == {"name": "x", "flavor": "7", "networks": "none", "min_count": 2, "max_count": 3,
+                       "admin_pass": "secret", "block_device_mapping_v2": [
+                           {"boot_index": 0, "uuid": IMAGE, "source_type": "image", "destination_type": "volume",
+                            "volume_size": 1}],
+                       "scheduler_hints": {"group": "3f0e5c1a-2b4d-4e6f-8a9b-0c1d2e3f4a5b"}, "config_drive": False}
