@@ -3,6 +3,7 @@ what the API writes (compute_api/keypairs.py, server_groups.py), the public key 
 both sources (a create's key_name and scheduler_hints.group, the anti-affinity filter through create_servers)."""
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
 import pytest
@@ -14,6 +15,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.policy import Enforcer
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import key_pairs as rows
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances, key_pairs
 
@@ -268,3 +270,13 @@ def test_a_store_anti_affinity_group_spreads_and_refuses_as_a_catalog_group_woul
     with pytest.raises(StratusError) as hidden:
         _create(db_url, who(), name="sneak", scheduler_hints={"group": theirs["id"]})
     assert (hidden.value.code, hidden.value.field) == ("InstanceGroupNotFound", "scheduler_hints.group")
+
+
+def test_a_name_taken_by_a_concurrent_create_is_key_pair_exists(db_url: str) -> None:
+    with store.transaction(db_url) as conn:
+        keypairs.create(conn, Catalog(CATALOG), None, who(), "k1", ED25519)
+    with pytest.raises(StratusError) as taken:  # the row the other request wrote, past this one's look-up
+        with store.transaction(db_url) as conn:
+            rows.add(conn, "alice", "k1", "ssh", ED25519, ED25519_MD5, dt.datetime.now(dt.timezone.utc))
+    assert (taken.value.code, taken.value.field) == ("KeyPairExists", "name")
+    assert len(_stored(db_url)) == 1

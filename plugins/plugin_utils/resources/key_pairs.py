@@ -16,6 +16,7 @@ except ImportError:  # the store says so when it is opened (store.engine)
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import key_pairs
 
 
@@ -42,8 +43,12 @@ def count(conn: Connection, user_id: str) -> int:
 
 def add(conn: Connection, user_id: str, name: str, kind: str, public_key: str, fingerprint: str,
         created_at: dt.datetime) -> dict[str, t.Any]:
-    made = conn.execute(key_pairs.insert().values(user_id=user_id, name=name, type=kind, public_key=public_key,
-                                                  fingerprint=fingerprint, created_at=created_at))
+    try:
+        made = conn.execute(key_pairs.insert().values(user_id=user_id, name=name, type=kind, public_key=public_key,
+                                                      fingerprint=fingerprint, created_at=created_at))
+    except sa.exc.IntegrityError:
+        # another request took the name since it was looked up; the caller's transaction is rolled back
+        raise StratusError("KeyPairExists", "Key pair '%s' already exists." % name, "name")
     return {"id": int(made.inserted_primary_key[0]), "name": name, "user_id": user_id, "type": kind,
             "public_key": public_key, "fingerprint": fingerprint, "created_at": created_at}
 
