@@ -249,6 +249,7 @@ def create(conn: Connection, catalog: Catalog, quotas: t.Optional[t.Mapping[str,
                            "stratus_keypairs)." % name, "name")
     if rows.get(conn, owner, name) is not None:
         raise StratusError("KeyPairExists", "Key pair '%s' already exists." % name, "name")
+    quota.serialize(conn)
     quota.check_key_pairs(quota.Limits(quotas, caller.project_id, owner), count(conn, catalog, owner) + 1, owner)
     made = rows.add(conn, owner, name, kind, text, fingerprint, dt.datetime.now(dt.timezone.utc))
     return dict(made, source="store"), generated.private_key if generated else None

@@ -147,6 +147,7 @@ def create(conn: Connection, catalog: Catalog, quotas: t.Optional[t.Mapping[str,
         raise StratusError("InvalidInput", "Invalid input for field/attribute %s. It must be one of %s."
                            % (policy_field, ", ".join(POLICIES)), policy_field)
     checked = checked_rules(str(policy), rules)
+    quota.serialize(conn)
     limits = quota.Limits(quotas, caller.project_id, caller.user_id)
     quota.check_server_groups(limits, count(conn, catalog, caller.project_id) + 1)
     made = rows.add(conn, str(uuidlib.uuid4()), name, caller.project_id, caller.user_id, str(policy), checked,
