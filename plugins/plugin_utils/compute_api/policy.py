@@ -73,6 +73,11 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-migrations:index": _ADMIN,
     "os_compute_api:os-deferred-delete:restore": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:force": _MEMBER_OR_ADMIN,
+    # Key pairs (nova/policies/keypairs.py): a user's own, or any user's for an admin (2.10's user_id).
+    "os_compute_api:os-keypairs:index": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:create": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:delete": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:show": "(" + _ADMIN + ") or user_id:%(user_id)s",
     # Server groups. Create is member-only in Nova: the group always lands in the
     # caller's own project, so "or admin of another project" would mean nothing.
     "os_compute_api:os-server-groups:create": _MEMBER,

@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import Nic, read_plan
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import keypairs, quota, server_groups
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
@@ -131,9 +131,10 @@ def quota_set(conn: Connection, quotas: t.Optional[t.Mapping[str, t.Any]], catal
     used = quota.usage(conn, project_id, user_id or None)
     in_use = dict.fromkeys(QUOTA_RESOURCES, 0)
     in_use.update(used)
+    # both sources: the catalog's and those made through the API (compute_api/keypairs.py, server_groups.py)
     if user_id:
-        in_use["key_pairs"] = len(catalog.keypairs.get(user_id) or [])
-    in_use["server_groups"] = sum(1 for g in catalog.server_groups if g.get("project_id") == project_id)
+        in_use["key_pairs"] = keypairs.count(conn, catalog, user_id)
+    in_use["server_groups"] = server_groups.count(conn, catalog, project_id)
     return {r: {"limit": limits[r], "in_use": int(in_use[r]), "reserved": 0} for r in QUOTA_RESOURCES}
 
 
