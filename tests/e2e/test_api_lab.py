@@ -33,8 +33,9 @@ PREFIX = "stxe"
 SUBNET = "10.230"
 VENV_BIN = ROOT / ".venv" / "bin"
 STRATUS, OPENSTACK = VENV_BIN / "stratus", VENV_BIN / "openstack"
-PASSWORDS = {"alice": "alice-Lab-Pa55-word!", "bob": "bob-Lab-Pa55-word!"}
-PROJECTS = {"alice": "demo", "bob": "other"}
+PASSWORDS = {"alice": "alice-Lab-Pa55-word!", "bob": "bob-Lab-Pa55-word!", "root": "root-Lab-Pa55-word!"}
+PROJECTS = {"alice": "demo", "bob": "other", "root": "ops"}
+ROLES = {"alice": "member", "bob": "member", "root": "admin"}
 MARK = "STRATUS-TEST mark before the reboot"
 
 pytestmark = [
@@ -75,12 +76,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Api]:
     with LabSession(STATE, PREFIX, SUBNET, hypervisors=2) as lab:
         env = user_env(home)
         for argv in (["identity", "project", "create", "demo", "--id", "demo"],
-                     ["identity", "project", "create", "other", "--id", "other"]):
+                     ["identity", "project", "create", "other", "--id", "other"],
+                     ["identity", "project", "create", "ops", "--id", "ops"]):
             subprocess.run([str(STRATUS), *argv], env=env, check=True, capture_output=True, timeout=120)
         for user, password in PASSWORDS.items():
             subprocess.run([str(STRATUS), "identity", "user", "create", user, "--password-file", "-"], input=password,
                            text=True, env=env, check=True, capture_output=True, timeout=120)
-            subprocess.run([str(STRATUS), "identity", "role", "add", "member", "--user", user, "--project",
+            subprocess.run([str(STRATUS), "identity", "role", "add", ROLES[user], "--user", user, "--project",
                             PROJECTS[user]], env=env, check=True, capture_output=True, timeout=120)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -145,6 +147,8 @@ def test_openstack_server_create_wait_builds_the_guest_and_delete_wait_removes_i
     actions = [tuple(r) for r in api.lab.rows("select action from instance_actions where instance_uuid = :u "
                                               "order by id", u=server_id)]
     assert actions == [("create",), ("reboot",)]
+    events = openstack(api, "alice", "server", "event", "list", "web")
+    assert sorted(e["Action"] for e in events) == ["create", "reboot"]
 
     openstack(api, "alice", "server", "delete", "--wait", "web")
     assert openstack(api, "alice", "server", "list") == []
@@ -185,3 +189,14 @@ def test_an_openstacksdk_script_creates_two_servers_and_deletes_them(api: Api) -
         assert list(conn.compute.servers()) == []
     finally:
         conn.close()
+
+
+def test_quota_show_and_hypervisor_list(api: Api) -> None:
+    """The inventory's quotas (the demo catalog: 10 instances) with the store's usage (the servers above are
+    gone), and the lab's hypervisors as the admin sees them."""
+    quota = {row["Resource"]: row for row in openstack(api, "alice", "quota", "show", "--compute", "--usage")}
+    assert (quota["instances"]["Limit"], quota["instances"]["In Use"]) == (10, 0)
+    hypervisors = openstack(api, "root", "hypervisor", "list")
+    assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["hv1", "hv2"]
+    assert {h["State"] for h in hypervisors} == {"up"}
+    openstack(api, "alice", "hypervisor", "list", rc=1)  # admin only
