@@ -248,3 +248,27 @@ def test_action_bodies_become_the_modules_arguments() -> None:
         {"action": "live_migrate"}, 202)
     assert servers.action_args({"evacuate": {"host": "hv2", "force": False}}, (2, 29)) == (
         {"action": "evacuate", "host": "hv2", "force": False}, 200)
+
+
+def test_a_create_with_user_data_zone_volumes_and_tags_keeps_the_user_data_secret(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
+    user_data = "I2Nsb3VkLWNvbmZpZwpwYXNzd29yZDogczNjcjN0LXVzZXItZGF0YQo="  # "#cloud-config ... s3cr3t-user-data"
+    body = _create("vol", user_data=user_data, availability_zone="nova", description="d", tags=["t1"],
+                   block_device_mapping_v2=[
+                       {"boot_index": 0, "uuid": IMAGE, "source_type": "image", "destination_type": "local"},
+                       {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1,
+                        "delete_on_termination": True}])
+    status, answer, _h = client("alice", "POST", "/v2.1/servers", body, "2.61")
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+    assert launched[-1]["extravars"]["stratus_servers"][0]["user_data"] == user_data  # to the run, on its stdin
+    for user in ("alice", "root"):
+        shown = client(user, "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
+        assert shown["OS-EXT-AZ:availability_zone"] == "nova" and (shown["description"], shown["tags"]) == ("d", ["t1"])
+        assert [v["delete_on_termination"] for v in shown["os-extended-volumes:volumes_attached"]] == [True]
+        assert user_data not in json.dumps(shown)
+    assert client("root", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"][
+        "OS-EXT-SRV-ATTR:user_data"] is None
+    # the same fields at a microversion that has no description or tags: Nova's 400, nothing made
+    status, answer, _h = client("alice", "POST", "/v2.1/servers", _create("old", tags=["t"]), "2.51")
+    assert status == 400 and "tags" in answer["badRequest"]["message"]
