@@ -107,7 +107,7 @@ def openstack(api: Api, user: str, *args: str, rc: int = 0, timeout: float = 900
             "--os-username", user, "--os-password", PASSWORDS[user], "--os-project-name", PROJECTS[user],
             "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
             "--os-region-name", "RegionOne", *args]
-    if rc == 0 and args[1] in ("list", "show"):  # the commands that print a document
+    if rc == 0 and {"list", "show"} & set(args[:3]):  # the commands that print a document
         argv += ["-f", "json"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=user_env(api.home), timeout=timeout, check=False)
     assert proc.returncode == rc, "rc %s: %s\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:],
