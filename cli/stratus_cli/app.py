@@ -20,6 +20,7 @@ import yaml
 from stratus_cli import __version__, output, runner
 from stratus_cli.errors import EXIT_USAGE, CliError, report
 from stratus_cli.identity_cli import identity_app
+from stratus_cli.keys_groups_cli import keypair_app, server_group_app
 from stratus_cli.output import Format
 from stratus_cli.settings import Settings
 
@@ -119,6 +120,8 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(baremetal_app, name="baremetal")
 app.add_typer(awx_app, name="awx")
 app.add_typer(identity_app, name="identity")
+app.add_typer(keypair_app, name="keypair")
+server_app.add_typer(server_group_app, name="group")
 
 OutputOpt = t.Annotated[Format, typer.Option("--output", "-o", envvar="STRATUS_OUTPUT", case_sensitive=False,
                                              help="table (for people), json or yaml (for scripts).")]

@@ -17,10 +17,10 @@ from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config i
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions import action_wait
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions.read import StoreReadAction
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_actions
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, resize
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.evacuate import request_evacuate
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.live_migrate import request_live_migrate
-from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.server_actions import request_action
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.action_requests import (
+    ActionContext, record_action,
+)
 
 
 class ActionModule(StoreReadAction):
@@ -54,62 +54,12 @@ class ActionModule(StoreReadAction):
 
     def request(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """Check and record the action (one locked store transaction); the result says which hosts do it."""
-        action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"), args.get("flavor"),
-                                          args.get("host"), args["force"])
-        catalog = self.catalog(task_vars)
-        image = catalog.image(args["image"]) if args.get("image") is not None else None
-        config = SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler")))
-        request_id = "req-" + str(uuid.uuid4())
-        if action.name == "evacuate":
-            outcome = request_evacuate(args["server"], self.caller(task_vars),
-                                       list((task_vars.get("groups") or {}).get("hypervisors") or []),
-                                       task_vars.get("hostvars") or {}, catalog, config, args.get("host"),
-                                       args["force"], self.store_url(task_vars), bool(self._task.check_mode),
-                                       request_id)
-            return self._result(outcome, request_id)
-        if action.name == "live_migrate":  # the source migrates; its destination prepares first
-            live = request_live_migrate(args["server"], self.caller(task_vars),
-                                        list((task_vars.get("groups") or {}).get("hypervisors") or []),
-                                        task_vars.get("hostvars") or {}, catalog, config, args.get("host"),
-                                        args["force"], self.store_url(task_vars), bool(self._task.check_mode),
-                                        request_id)
-            return dict(self._result(live, request_id), live_destinations=[live.dest] if live.dest else [])
-        if action.step in resize.STEPS:
-            return self._move(args, action, catalog, config, task_vars, request_id)
-
-        def image_check(plan: t.Any, host: str) -> None:
-            server_actions.check_image_on_host(plan, host, t.cast(dict, image), task_vars.get("hostvars") or {},
-                                               catalog, config)
-        outcome = request_action(args["server"], action, self.caller(task_vars), self.store_url(task_vars),
-                                 bool(self._task.check_mode), request_id, image=image, image_check=image_check)
-        return self._result(outcome, request_id)
-
-    def _move(self, args: dict[str, t.Any], action: t.Any, catalog: t.Any, config: SchedulerConfig,
-              task_vars: dict[str, t.Any], request_id: str) -> dict[str, t.Any]:
-        """Resize, cold migration, confirm and revert (conductor/resize.py): the hosts of action_steps.yml's first
-        move play (a source; a revert's destination) and of its second (a destination; a revert's source)."""
-        who, url, check = self.caller(task_vars), self.store_url(task_vars), bool(self._task.check_mode)
-        if action.name == "confirm_resize":
-            outcome = resize.request_confirm(args["server"], who, url, check, request_id)
-        elif action.name == "revert_resize":
-            outcome = resize.request_revert(args["server"], who, url, check, request_id)
-        else:
-            outcome = resize.request_move(
-                args["server"], action, who, list((task_vars.get("groups") or {}).get("hypervisors") or []),
-                task_vars.get("hostvars") or {}, catalog, config, url, check, request_id, flavor=args.get("flavor"),
-                target=args.get("host"), quotas=self._templar.template(task_vars.get("stratus_quotas")),
-                allow_same_host=boolean(self._templar.template(
-                    task_vars.get("stratus_allow_resize_to_same_host", False)), strict=False))
-        return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id, "hosts": [],
-                "nodes": [], "move_first": [outcome.first] if outcome.first else [],
-                "move_then": [outcome.then] if outcome.then else [],
-                "server_uuids": [outcome.server["id"]] if outcome.changed else []}
-
-    @staticmethod
-    def _result(outcome: t.Any, request_id: str) -> dict[str, t.Any]:
-        # a node is no hypervisor: the controller's bare-metal play acts on it (through its BMC)
-        baremetal = bool(getattr(outcome, "baremetal", False))
-        return {"changed": outcome.changed, "server": outcome.server, "request_id": request_id,
-                "hosts": [outcome.host] if outcome.host and not baremetal else [],
-                "nodes": [outcome.host] if outcome.host and baremetal else [],
-                "server_uuids": [outcome.server["id"]] if outcome.changed else []}
+        ctx = ActionContext(
+            self.caller(task_vars), self.catalog(task_vars),
+            SchedulerConfig.from_dict(self._templar.template(task_vars.get("stratus_scheduler"))),
+            list((task_vars.get("groups") or {}).get("hypervisors") or []), task_vars.get("hostvars") or {},
+            self.store_url(task_vars), bool(self._task.check_mode),
+            quotas=self._templar.template(task_vars.get("stratus_quotas")),
+            allow_resize_to_same_host=boolean(self._templar.template(
+                task_vars.get("stratus_allow_resize_to_same_host", False)), strict=False))
+        return record_action(args, ctx, "req-" + str(uuid.uuid4()))

@@ -39,7 +39,8 @@ options:
         C(availability_zone) (C(az), C(az:host), C(az:host:node) or C(az::node); the host and node forms
         force the host), C(scheduler_hints) (C(same_host), C(different_host), C(build_near_host_ip),
         C(cidr)), C(instance_group) ({policy, hosts, members, rules}, or just {id} of a server group
-        in C(stratus_server_groups), whose members the store knows), C(force_hosts), C(force_nodes),
+        in C(stratus_server_groups) or, with O(use_store), one made through C(stratus api), whose members
+        the store knows), C(force_hosts), C(force_nodes),
         C(ignore_hosts), C(project_id), C(requested_networks) (network ids), C(is_bfv).
     type: list
     elements: dict
@@ -245,6 +246,8 @@ class LookupModule(LookupBase):
                                    % field, field + ".instance_group")
             known = self._template(variables.get("stratus_server_groups")) or []
             found = next((g for g in known if str(g.get("id")) == group_id), None)
+            if found is None and self.get_option("use_store"):
+                found = self._store_group(group_id, variables)
             if found is None:
                 raise StratusError("InstanceGroupNotFound", "Instance group %s could not be found." % group_id,
                                    field + ".instance_group")
@@ -255,6 +258,17 @@ class LookupModule(LookupBase):
                 rules["max_server_per_host"] = int(rules["max_server_per_host"])
             group["rules"] = rules
         return spec, group_id
+
+    def _store_group(self, group_id: str, variables: t.Mapping[str, t.Any]) -> t.Optional[dict[str, t.Any]]:
+        """A server group made through `stratus api` (the store's), when the catalog has none of this id."""
+        from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage, server_groups
+        from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+        db_url = self.get_option("db_url") or self._template(variables.get("stratus_db_url"))
+        if not host_usage.store_exists(db_url):
+            return None
+        with store.transaction(db_url) as conn:
+            return server_groups.get(conn, group_id)
 
     def _aggregates(self, variables: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
         value = self._template(variables.get("stratus_host_aggregates")) or []

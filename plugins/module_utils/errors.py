@@ -19,6 +19,8 @@ HTTP_STATUS: dict[str, int] = {
     "InvalidRequest": 400, "InvalidCatalog": 400, "InvalidInput": 400,
     "FlavorNotFound": 400, "ImageNotFound": 400, "ImageNotActive": 400, "ImageUnacceptable": 400,
     "NetworkNotFound": 400, "PortNotFound": 400, "KeypairNotFound": 400, "InstanceGroupNotFound": 400,
+    # key pairs through the API (os-keypairs): a name taken, a public key that is not one
+    "KeyPairExists": 409, "InvalidKeypair": 400,
     "ComputeHostNotFound": 400, "VolumeNotFound": 400, "VolumeTypeNotFound": 400, "SnapshotNotFound": 400,
     "InvalidVolume": 400, "FlavorMemoryTooSmall": 400, "FlavorDiskSmallerThanImage": 400,
     "FlavorDiskSmallerThanMinDisk": 400, "VolumeSmallerThanMinDisk": 400, "InvalidImageConfigDrive": 400,

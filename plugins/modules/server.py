@@ -85,7 +85,8 @@ options:
     description: C(az), or C(az:host) / C(az:host:node) to force a host (admin only by policy).
     type: str
   key_name:
-    description: A key pair of the requesting user from C(stratus_keypairs).
+    description: A key pair of the requesting user, from C(stratus_keypairs), else one the user made through C(stratus
+      api) (the state store); the catalog wins a clash.
     type: str
   user_data:
     description: Base64-encoded user data, at most 65535 characters; put on the config drive.

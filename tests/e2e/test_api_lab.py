@@ -3,8 +3,9 @@
 `openstack server create --flavor m1.tiny --image stratus-guest --network demo --wait web` is decided and
 claimed by the API at once, built by provision.yml through ansible-runner in a run of its own, and waited for
 by the client until ACTIVE; the guest prints its ready line on its hypervisor. `server list` / `show` give
-Nova's bodies from the store; another project's user sees none of it and cannot delete it; `server delete
---wait` walks the server back on its hypervisor until the API answers 404.
+Nova's bodies from the store; another project's user sees none of it and cannot act on or delete it;
+`server reboot --hard --wait` reboots it (recorded by the API, its steps in a run of their own); `server
+delete --wait` walks the server back on its hypervisor until the API answers 404.
 
 Its own prefix, subnet and state dir (stxe / 10.230); one lab bring-up. Needs root.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus_lab.console import ready_line
+from stratus_lab.console import console_log, ready_line
 from stratus_lab.paths import ROOT
 from stratus_lab.session import LabSession
 from wait_helpers import wait_until  # tests/wait_helpers.py
@@ -32,8 +33,10 @@ PREFIX = "stxe"
 SUBNET = "10.230"
 VENV_BIN = ROOT / ".venv" / "bin"
 STRATUS, OPENSTACK = VENV_BIN / "stratus", VENV_BIN / "openstack"
-PASSWORDS = {"alice": "alice-Lab-Pa55-word!", "bob": "bob-Lab-Pa55-word!"}
-PROJECTS = {"alice": "demo", "bob": "other"}
+PASSWORDS = {"alice": "alice-Lab-Pa55-word!", "bob": "bob-Lab-Pa55-word!", "root": "root-Lab-Pa55-word!"}
+PROJECTS = {"alice": "demo", "bob": "other", "root": "ops"}
+ROLES = {"alice": "member", "bob": "member", "root": "admin"}
+MARK = "STRATUS-TEST mark before the reboot"
 
 pytestmark = [
     pytest.mark.lab,
@@ -73,12 +76,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Api]:
     with LabSession(STATE, PREFIX, SUBNET, hypervisors=2) as lab:
         env = user_env(home)
         for argv in (["identity", "project", "create", "demo", "--id", "demo"],
-                     ["identity", "project", "create", "other", "--id", "other"]):
+                     ["identity", "project", "create", "other", "--id", "other"],
+                     ["identity", "project", "create", "ops", "--id", "ops"]):
             subprocess.run([str(STRATUS), *argv], env=env, check=True, capture_output=True, timeout=120)
         for user, password in PASSWORDS.items():
             subprocess.run([str(STRATUS), "identity", "user", "create", user, "--password-file", "-"], input=password,
                            text=True, env=env, check=True, capture_output=True, timeout=120)
-            subprocess.run([str(STRATUS), "identity", "role", "add", "member", "--user", user, "--project",
+            subprocess.run([str(STRATUS), "identity", "role", "add", ROLES[user], "--user", user, "--project",
                             PROJECTS[user]], env=env, check=True, capture_output=True, timeout=120)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -103,7 +107,7 @@ def openstack(api: Api, user: str, *args: str, rc: int = 0, timeout: float = 900
             "--os-username", user, "--os-password", PASSWORDS[user], "--os-project-name", PROJECTS[user],
             "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
             "--os-region-name", "RegionOne", *args]
-    if rc == 0 and args[-1] != "--wait" and args[:2] != ("server", "delete"):
+    if rc == 0 and {"list", "show"} & set(args[:3]):  # the commands that print a document
         argv += ["-f", "json"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=user_env(api.home), timeout=timeout, check=False)
     assert proc.returncode == rc, "rc %s: %s\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:],
@@ -125,10 +129,26 @@ def test_openstack_server_create_wait_builds_the_guest_and_delete_wait_removes_i
     assert shown["id"] == server_id and shown["OS-EXT-STS:vm_state"] == "active"
     assert shown["OS-EXT-STS:power_state"] in ("Running", 1)
     assert "demo" in json.dumps(shown["addresses"])
-    # another project's user: nothing to see, nothing to delete (Nova hides existence)
+    # another project's user: nothing to see, nothing to act on or delete (Nova hides existence)
     assert openstack(api, "bob", "server", "list") == []
     openstack(api, "bob", "server", "show", server_id, rc=1)
+    openstack(api, "bob", "server", "reboot", "--hard", server_id, rc=1)
     openstack(api, "bob", "server", "delete", server_id, rc=1)
+
+    # a hard reboot through the API: QEMU starts anew (its console log truncated: the mark gone), the guest
+    # prints its ready line again, and the client's --wait sees ACTIVE
+    log = console_log(STATE, server_id, host)
+    with log.open("a") as fp:
+        fp.write(MARK + "\n")
+    openstack(api, "alice", "server", "reboot", "--hard", "--wait", "web")
+    wait_until(lambda: MARK not in log.read_text(errors="replace") and ready_line(STATE, server_id, host, timeout=1),
+               "the guest to boot again", timeout=300, interval=1)
+    assert openstack(api, "alice", "server", "show", "web")["status"] == "ACTIVE"
+    actions = [tuple(r) for r in api.lab.rows("select action from instance_actions where instance_uuid = :u "
+                                              "order by id", u=server_id)]
+    assert actions == [("create",), ("reboot",)]
+    events = openstack(api, "alice", "server", "event", "list", "web")
+    assert sorted(e["Action"] for e in events) == ["create", "reboot"]
 
     openstack(api, "alice", "server", "delete", "--wait", "web")
     assert openstack(api, "alice", "server", "list") == []
@@ -137,3 +157,46 @@ def test_openstack_server_create_wait_builds_the_guest_and_delete_wait_removes_i
     assert server_id not in domains
     log = api.log.read_text()
     assert "Traceback" not in log and PASSWORDS["alice"] not in log
+
+
+def test_an_openstacksdk_script_creates_two_servers_and_deletes_them(api: Api) -> None:
+    """openstacksdk as a script uses it: find the flavor, image and network by name, create with min/max count
+    (Nova's multiple create: web2-1, web2-2), wait for ACTIVE, read them back, delete and wait for the 404."""
+    import openstack as sdk
+
+    conn = sdk.connect(auth_url=api.url + "/v3", username="alice", password=PASSWORDS["alice"], project_name="demo",
+                       user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
+                       identity_api_version="3", load_yaml_config=False, load_envvars=False)
+    try:
+        flavor, image = conn.compute.find_flavor("m1.tiny"), conn.image.find_image("stratus-guest")
+        network = conn.network.find_network("demo")
+        first = conn.compute.create_server(name="web2", flavor_id=flavor.id, image_id=image.id,
+                                           networks=[{"uuid": network.id}], min_count=2, max_count=2,
+                                           metadata={"made-by": "openstacksdk"})
+        servers = sorted(conn.compute.servers(name="^web2-"), key=lambda s: s.name)
+        assert [s.name for s in servers] == ["web2-1", "web2-2"] and first.id in [s.id for s in servers]
+        for server in servers:
+            done = conn.compute.wait_for_server(server, status="ACTIVE", wait=600, interval=2)
+            assert done.metadata == {"made-by": "openstacksdk"} and done.flavor.original_name == "m1.tiny"
+            ((host,),) = [tuple(r) for r in api.lab.rows("select host from instances where uuid = :u", u=server.id)]
+            assert ready_line(STATE, server.id, host), "%s printed no ready line" % server.name
+        ips = [addr["addr"] for s in servers for addr in conn.compute.get_server(s.id).addresses["demo"]]
+        assert len(set(ips)) == 2
+        for server in servers:
+            conn.compute.delete_server(server)
+        for server in servers:
+            conn.compute.wait_for_delete(server, interval=2, wait=600)
+        assert list(conn.compute.servers()) == []
+    finally:
+        conn.close()
+
+
+def test_quota_show_and_hypervisor_list(api: Api) -> None:
+    """The inventory's quotas (the demo catalog: 10 instances) with the store's usage (the servers above are
+    gone), and the lab's hypervisors as the admin sees them."""
+    quota = {row["Resource"]: row for row in openstack(api, "alice", "quota", "show", "--compute", "--usage")}
+    assert (quota["instances"]["Limit"], quota["instances"]["In Use"]) == (10, 0)
+    hypervisors = openstack(api, "root", "hypervisor", "list")
+    assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["hv1", "hv2"]
+    assert {h["State"] for h in hypervisors} == {"up"}
+    openstack(api, "alice", "hypervisor", "list", rc=1)  # admin only

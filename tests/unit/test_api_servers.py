@@ -105,8 +105,8 @@ def _create(name: str, **extra: t.Any) -> dict[str, t.Any]:
                            **extra)}
 
 
-def test_a_create_is_claimed_at_once_and_its_build_handed_to_a_run(client: Client,
-                                                                    launched: list[dict[str, t.Any]]) -> None:
+def test_a_create_is_claimed_at_once_and_its_build_handed_to_a_run(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
     status, body, headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v"}), "2.61")
     assert status == 202, body
     server_id = body["server"]["id"]
@@ -202,3 +202,73 @@ def test_the_create_body_becomes_the_collections_request() -> None:
                            {"boot_index": 0, "uuid": IMAGE, "source_type": "image", "destination_type": "volume",
                             "volume_size": 1}],
                        "scheduler_hints": {"group": "3f0e5c1a-2b4d-4e6f-8a9b-0c1d2e3f4a5b"}, "config_drive": False}
+
+
+def _set_state(store_url: str, server_id: str, **values: t.Any) -> None:
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+
+    with store.transaction(store_url) as conn:
+        conn.execute(instances.update().where(instances.c.uuid == server_id).values(**values))
+
+
+def test_actions_are_recorded_at_once_and_their_steps_handed_to_a_run(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
+    server_id = client("alice", "POST", "/v2.1/servers", _create("web"))[1]["server"]["id"]
+    # building: Nova's 409, nothing recorded, no run
+    status, body, _h = client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"os-stop": None})
+    assert status == 409 and "conflictingRequest" in body and len(launched) == 1
+    _set_state(client.store_url, server_id, vm_state="active", task_state=None, power_state="running")
+    assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"os-stop": None})[0] == 202
+    assert launched[-1]["playbook"] == "action_steps_for.yml"
+    recorded = launched[-1]["extravars"]["stratus_recorded_actions"]
+    assert [(r["item"]["action"], r["server_uuids"], bool(r["hosts"])) for r in recorded] == [
+        ("stop", [server_id], True)]
+    shown = client("alice", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
+    assert shown["OS-EXT-STS:task_state"] == "powering-off"
+    # a second action while the first is under way: 409, nothing changed
+    assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"reboot": {"type": "HARD"}})[0] == 409
+    # bad bodies: Nova's 400; another project's server: 404; admin-only actions: 403 for a member
+    for bad in ({"os-stop": {}}, {"reboot": {"type": "WARM"}}, {"nothing": None}, {"os-stop": None, "os-start": None},
+                {"resize": {}}, {"migrate": {"host": "hv1"}}):
+        assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, bad)[0] == 400, bad
+    assert client("bob", "POST", "/v2.1/servers/%s/action" % server_id, {"os-start": None})[0] == 404
+    _set_state(client.store_url, server_id, task_state=None)
+    assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"migrate": None})[0] == 403
+    assert len(launched) == 2
+
+
+def test_action_bodies_become_the_modules_arguments() -> None:
+    assert servers.action_args({"reboot": {"type": "SOFT"}}, (2, 1)) == ({"action": "reboot", "reboot_type": "soft"},
+                                                                         202)
+    assert servers.action_args({"rebuild": {"imageRef": "http://h/images/" + IMAGE}}, (2, 1)) == (
+        {"action": "rebuild", "image": IMAGE}, 202)
+    assert servers.action_args({"confirmResize": None}, (2, 1)) == ({"action": "confirm_resize"}, 204)
+    assert servers.action_args({"migrate": {"host": "hv2"}}, (2, 56)) == ({"action": "migrate", "host": "hv2"}, 202)
+    assert servers.action_args({"os-migrateLive": {"host": None, "block_migration": "auto"}}, (2, 61)) == (
+        {"action": "live_migrate"}, 202)
+    assert servers.action_args({"evacuate": {"host": "hv2", "force": False}}, (2, 29)) == (
+        {"action": "evacuate", "host": "hv2", "force": False}, 200)
+
+
+def test_a_create_with_user_data_zone_volumes_and_tags_keeps_the_user_data_secret(
+        client: Client, launched: list[dict[str, t.Any]]) -> None:
+    user_data = "I2Nsb3VkLWNvbmZpZwpwYXNzd29yZDogczNjcjN0LXVzZXItZGF0YQo="  # "#cloud-config ... s3cr3t-user-data"
+    body = _create("vol", user_data=user_data, availability_zone="nova", description="d", tags=["t1"],
+                   block_device_mapping_v2=[
+                       {"boot_index": 0, "uuid": IMAGE, "source_type": "image", "destination_type": "local"},
+                       {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1,
+                        "delete_on_termination": True}])
+    status, answer, _h = client("alice", "POST", "/v2.1/servers", body, "2.61")
+    assert status == 202, answer
+    server_id = answer["server"]["id"]
+    assert launched[-1]["extravars"]["stratus_servers"][0]["user_data"] == user_data  # to the run, on its stdin
+    for user in ("alice", "root"):
+        shown = client(user, "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
+        assert shown["OS-EXT-AZ:availability_zone"] == "nova" and (shown["description"], shown["tags"]) == ("d", ["t1"])
+        assert [v["delete_on_termination"] for v in shown["os-extended-volumes:volumes_attached"]] == [True]
+        assert user_data not in json.dumps(shown)
+    assert client("root", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"][
+        "OS-EXT-SRV-ATTR:user_data"] is None
+    # the same fields at a microversion that has no description or tags: Nova's 400, nothing made
+    status, answer, _h = client("alice", "POST", "/v2.1/servers", _create("old", tags=["t"]), "2.51")
+    assert status == 400 and "tags" in answer["badRequest"]["message"]

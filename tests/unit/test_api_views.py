@@ -75,16 +75,18 @@ def test_each_service_gets_its_error_body(path: str, key: str) -> None:
     assert "error" in errors.body(errors.service_of(path), ApiError(401, errors.AUTH_REQUIRED))
 
 
-def _call(app: t.Any, method: str, path: str, headers: t.Optional[dict[str, str]] = None) -> tuple[int, t.Any]:
+def _call(app: t.Any, method: str, path: str, headers: t.Optional[dict[str, str]] = None,
+          body: bytes = b"") -> tuple[int, t.Any]:
     """One request through the ASGI app, no server: (status, JSON body)."""
     sent: list[dict[str, t.Any]] = []
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
-             "raw_path": path.encode(), "query_string": b"", "root_path": "", "scheme": "http",
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "path": path.partition("?")[0], "raw_path": path.partition("?")[0].encode(),
+             "query_string": path.partition("?")[2].encode(), "root_path": "", "scheme": "http",
              "server": ("127.0.0.1", 8774), "client": ("127.0.0.1", 5000),
              "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
 
     async def receive() -> dict[str, t.Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, t.Any]) -> None:
         sent.append(message)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stratus_cli.api import errors, identity, servers, views
+from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
 from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, endpoint, get
 from stratus_cli.api.errors import ApiError
@@ -329,7 +329,8 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 
 def build_app(config: Config) -> Starlette:
-    app = Starlette(routes=ROUTES + servers.ROUTES, exception_handlers={404: _no_route, 405: _no_route})
+    app = Starlette(routes=ROUTES + servers.ROUTES + resources.ROUTES + keypairs.ROUTES + server_groups.ROUTES,
+                    exception_handlers={404: _no_route, 405: _no_route})
     app.state.config = config
     app.state.cloud = Cloud(config.store_url, config.variables, config.hypervisors, config.baremetal_nodes,
                             config.hostvars)

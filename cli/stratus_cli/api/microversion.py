@@ -3,7 +3,9 @@ checked against the range this API serves.
 
 The range: 2.1 to 2.61. Every route served answers as Nova does at each version in it: the flavor
 bodies (2.55 description, 2.61 extra_specs), the limits (2.36 drops the network limits, 2.57 the personality
-ones); 2.75 changes the flavors' swap and more, and is claimed once servers are served (next increment).
+ones), the servers (server_views.py, servers.py: 2.3, 2.9, 2.16, 2.19, 2.26, 2.47 bodies; 2.19, 2.37, 2.52,
+2.57 create fields; 2.56 migrate's host). Past 2.61 each version changes something served (2.63 trusted image
+certificates, 2.64 server groups' policy, 2.75 the flavors' swap and more) and is claimed with it.
 """
 from __future__ import annotations
 

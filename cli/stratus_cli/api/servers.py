@@ -22,7 +22,11 @@ from stratus_cli.api.errors import ApiError, shown
 from stratus_cli.api.server_views import Seen
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
+from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import checks, schema, views
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.action_requests import (
+    ActionContext, record_action,
+)
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers, record_refusal
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
@@ -287,6 +291,107 @@ def server_delete(call: Call) -> Answer:
     return 204, None, {"x-openstack-request-id": request_id}
 
 
+# --- actions (POST /servers/{id}/action) ------------------------------------------------------------------
+
+# Nova's action bodies: the key, the collection's action, the fields its value may have (None: no value), the
+# microversions that allow each field, and the status Nova answers on success.
+_ALL = ((2, 1), (9, 0))
+_ACTIONS: dict[str, tuple[str, t.Optional[dict[str, tuple[tuple[int, int], tuple[int, int]]]], int]] = {
+    "os-stop": ("stop", None, 202),
+    "os-start": ("start", None, 202),
+    "reboot": ("reboot", {"type": _ALL}, 202),
+    "rebuild": ("rebuild", {"imageRef": _ALL, "OS-DCF:diskConfig": _ALL}, 202),
+    "resize": ("resize", {"flavorRef": _ALL, "OS-DCF:diskConfig": _ALL}, 202),
+    "confirmResize": ("confirm_resize", None, 204),
+    "revertResize": ("revert_resize", None, 202),
+    "migrate": ("migrate", {"host": ((2, 56), (9, 0))}, 202),
+    "os-migrateLive": ("live_migrate", {"host": _ALL, "block_migration": _ALL, "disk_over_commit": ((2, 1), (2, 25)),
+                                        "force": ((2, 30), (2, 68))}, 202),
+    "evacuate": ("evacuate", {"host": _ALL, "onSharedStorage": ((2, 1), (2, 14)), "adminPass": _ALL,
+                              "force": ((2, 29), (2, 68))}, 200),
+}
+
+
+def action_args(body: t.Any, version: tuple[int, int]) -> tuple[dict[str, t.Any], int]:
+    """Nova's action body as the server_action module's arguments, and the status of its success."""
+    body = _mapping(body, "body")
+    if len(body) != 1 or next(iter(body)) not in _ACTIONS:
+        raise ApiError(400, "There is no such action: %s" % shown(", ".join(sorted(body))[:128] or "(none)"))
+    key, value = next(iter(body.items()))
+    action, fields, status = _ACTIONS[key]
+    if fields is None:
+        if value is not None:
+            raise ApiError(400, "Invalid input for field/attribute %s. Value: %s. It must be null"
+                           % (key, shown(repr(value)[:64])))
+        return {"action": action}, status
+    value = {} if value is None and key == "migrate" else _mapping(value, key)
+    unknown = sorted(f for f in value if f not in fields or not fields[f][0] <= version < fields[f][1])
+    if unknown:
+        raise ApiError(400, "Invalid input for field/attribute %s. Additional properties are not allowed (%s was "
+                            "unexpected)" % (key, shown(", ".join(unknown)[:128])))
+    args: dict[str, t.Any] = {"action": action}
+    if key == "reboot":
+        kind = value.get("type")
+        if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+            raise ApiError(400, "Invalid input for field/attribute type. Value: %s. It must be SOFT or HARD"
+                           % shown(str(kind)[:32]))
+        args["reboot_type"] = kind.lower()
+    elif key == "rebuild":
+        if "imageRef" not in value:
+            raise ApiError(400, "Invalid input for field/attribute rebuild. 'imageRef' is a required property")
+        args["image"] = _ref(value["imageRef"], "imageRef")
+    elif key == "resize":
+        if "flavorRef" not in value:
+            raise ApiError(400, "Invalid input for field/attribute resize. 'flavorRef' is a required property")
+        args["flavor"] = _ref(value["flavorRef"], "flavorRef")
+    elif key in ("migrate", "os-migrateLive", "evacuate"):
+        host = value.get("host")
+        if host is not None:
+            if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", host):
+                raise ApiError(400, "Invalid input for field/attribute host. Value: %s." % shown(str(host)[:64]))
+            args["host"] = host
+        if value.get("force") is not None:
+            if not isinstance(value["force"], bool):
+                raise ApiError(400, "Invalid input for field/attribute force. Value: %s. It must be a boolean"
+                               % shown(str(value["force"])[:32]))
+            args["force"] = value["force"]
+        if key == "evacuate" and value.get("adminPass") is not None:
+            raise ApiError(400, "Stratus's evacuate rebuilds from the server's own plan: adminPass is not taken")
+    return args, status
+
+
+def server_action(call: Call) -> Answer:
+    """POST /servers/{id}/action: checked and recorded now (InstanceInvalidState is 409 at once, nothing
+    changed); the hypervisor steps run as playbooks/action_steps_for.yml in a run of its own."""
+    config = call.config
+    args, status = action_args(call.body, call.version or (2, 1))
+    with call.cloud.transaction() as conn:
+        row = _visible_row(conn, call, call.request.path_params["server_id"])
+    variables = config.variables
+    ctx = ActionContext(call.caller, call.cloud.catalog, SchedulerConfig.from_dict(variables.get("stratus_scheduler")),
+                        list(config.hypervisors), config.hostvars, config.store_url,
+                        quotas=variables.get("stratus_quotas"),
+                        allow_resize_to_same_host=schema.as_bool(variables.get("stratus_allow_resize_to_same_host")))
+    request_id = "req-" + str(uuid.uuid4())
+    result = record_action(dict(args, server=row.uuid), ctx, request_id)
+    if not result["changed"]:
+        # the module's idempotence (a stop of a stopped server changes nothing) is Nova's 409 at its API
+        raise ApiError(409, "Cannot '%s' instance %s while it is in vm_state %s"
+                       % (args["action"], row.uuid, result["server"].get("vm_state")))
+    if result["server_uuids"]:
+        recorded = dict(result, item={"action": args["action"]})
+        runs.launch(config.inventories, config.store_url, call.caller, "action_steps_for.yml",
+                    {"stratus_recorded_actions": [recorded]}, "%s of %s (%s)" % (args["action"], row.name, request_id))
+    headers = {"x-openstack-request-id": request_id}
+    if args["action"] == "rebuild":  # Nova answers a rebuild with the server as it now is
+        with call.cloud.transaction() as conn:
+            rows = views.visible_servers(conn, None, uuids=[row.uuid])
+            return status, {"server": _details(conn, call, rows)[0]}, headers
+    if status == 200 and (call.version or (2, 1)) < (2, 14):
+        return 200, {"adminPass": None}, headers
+    return status, None, headers
+
+
 ROUTES = [
     get("/v2.1/servers", server_list, versioned=True),
     get("/v2.1/servers/detail", server_detail_list, versioned=True),
@@ -295,4 +400,6 @@ ROUTES = [
           methods=["POST"]),
     Route("/v2.1/servers/{server_id}", endpoint(server_delete, versioned=True, transaction=False),
           methods=["DELETE"]),
+    Route("/v2.1/servers/{server_id}/action", endpoint(server_action, versioned=True, takes_body=True,
+                                                       transaction=False), methods=["POST"]),
 ]

@@ -158,23 +158,6 @@ class Catalog:
     def visible_networks(self, project_id: str, is_admin: bool) -> list[dict[str, t.Any]]:
         return [n for n in self.networks if n.get("shared", True) or is_admin or n.get("project_id") == project_id]
 
-    def keypair(self, user_id: str, name: str) -> dict[str, t.Any]:
-        for pair in self.keypairs.get(user_id) or []:
-            if pair.get("name") == name:
-                return {"name": name, "type": pair.get("type", "ssh"), "public_key": pair["public_key"]}
-        raise StratusError("KeypairNotFound", "Invalid key_name provided.", "key_name")
-
-    def server_group(self, group_id: str, project_id: str, is_admin: bool) -> dict[str, t.Any]:
-        for group in self.server_groups:
-            if str(group["id"]) == group_id and (is_admin or group.get("project_id") == project_id):
-                rules = dict(group.get("rules") or {})
-                if "max_server_per_host" in rules:
-                    rules["max_server_per_host"] = int(rules["max_server_per_host"])
-                return {"id": str(group["id"]), "name": group["name"], "policy": group["policy"], "rules": rules,
-                        "project_id": group.get("project_id")}
-        raise StratusError("InstanceGroupNotFound", "Instance group %s could not be found." % group_id,
-                           "scheduler_hints.group")
-
     def volume_type(self, ref: str) -> t.Optional[str]:
         for vtype in self.volume_types:
             if isinstance(vtype, dict) and ref in (str(vtype.get("id")), str(vtype.get("name"))):

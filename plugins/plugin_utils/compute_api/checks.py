@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import parse_availability_zone
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import bdm as bdmlib
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota, schema
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import keypairs, quota, schema, server_groups
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog, flavor_baremetal
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
@@ -250,7 +250,8 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
         raise StratusError("FlavorNotFound", "Flavor %s could not be found." % flavor["id"], "flavor")
     networks, fixed = _resolve_networks(catalog, caller, requested_nets, flavor_baremetal(flavor) is None)
     ipam.check_fixed_ips(networks, fixed)
-    keypair = catalog.keypair(caller.user_id, req["key_name"]) if req.get("key_name") else None
+    # the catalog's key pair, else the user's in the store (compute_api/keypairs.py: the catalog wins)
+    keypair = keypairs.for_server(catalog, db_url, caller.user_id, str(req["key_name"])) if req.get("key_name") else None
     limits = quota.Limits(task_vars.get("stratus_quotas"), caller.project_id, caller.user_id)
     quota.check_key_pairs(limits, len(catalog.keypairs.get(caller.user_id) or []), caller.user_id)
     bdms = bdmlib.check_and_transform(bdms, image_id, image, flavor, min_count, max_count)
@@ -264,7 +265,7 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
     group = None
     hint_group = (req.get("scheduler_hints") or {}).get("group")
     if hint_group:
-        group = catalog.server_group(str(hint_group), caller.project_id, caller.is_admin)
+        group = server_groups.for_server(catalog, db_url, str(hint_group), caller)
         quota.check_server_groups(limits, sum(1 for g in catalog.server_groups
                                               if g.get("project_id") == caller.project_id))
     names = server_names(name, max_count)

@@ -73,6 +73,11 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-migrations:index": _ADMIN,
     "os_compute_api:os-deferred-delete:restore": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:force": _MEMBER_OR_ADMIN,
+    # Key pairs (nova/policies/keypairs.py): a user's own, or any user's for an admin (2.10's user_id).
+    "os_compute_api:os-keypairs:index": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:create": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:delete": "(" + _ADMIN + ") or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:show": "(" + _ADMIN + ") or user_id:%(user_id)s",
     # Server groups. Create is member-only in Nova: the group always lands in the
     # caller's own project, so "or admin of another project" would mean nothing.
     "os_compute_api:os-server-groups:create": _MEMBER,
@@ -88,12 +93,28 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:limits:other_project": _ADMIN,
     "os_compute_api:os-availability-zone:list": "@",
     "os_compute_api:os-availability-zone:detail": _ADMIN,
-    # Hypervisors and quota sets (hypervisor_info, quota_info).
+    # Hypervisors, compute services, quota sets and instance actions (hypervisor_info, quota_info, server_info,
+    # and `stratus api`; docs/api.md). Quota updates have rules as Nova's, though the API refuses them (inventory).
     "os_compute_api:os-hypervisors:list": _ADMIN,
     "os_compute_api:os-hypervisors:list-detail": _ADMIN,
+    "os_compute_api:os-hypervisors:show": _ADMIN,
+    "os_compute_api:os-hypervisors:statistics": _ADMIN,
+    "os_compute_api:os-hypervisors:search": _ADMIN,
+    "os_compute_api:os-hypervisors:uptime": _ADMIN,
+    "os_compute_api:os-hypervisors:servers": _ADMIN,
+    "os_compute_api:os-aggregates:index": _ADMIN,
+    "os_compute_api:os-services:list": _ADMIN,
     "os_compute_api:os-services:update": _ADMIN,
     "os_compute_api:os-quota-sets:show": _READER_OR_ADMIN,
     "os_compute_api:os-quota-sets:detail": _READER_OR_ADMIN,
+    "os_compute_api:os-quota-sets:defaults": "@",
+    "os_compute_api:os-quota-sets:update": _ADMIN,
+    "os_compute_api:os-quota-sets:delete": _ADMIN,
+    "os_compute_api:os-instance-actions:list": _READER_OR_ADMIN,
+    "os_compute_api:os-instance-actions:show": _READER_OR_ADMIN,
+    "os_compute_api:os-instance-actions:events": _ADMIN,
+    # Neutron's rule for a project's network quotas (neutron/conf/policies/quotas.py: its readers, or admin)
+    "get_quota": _READER_OR_ADMIN,
     # Bare-metal nodes: Ironic's rule names (ironic/common/policy.py), admin by default here
     # (Ironic's system-scoped reader/member roles are Keystone's; Stratus has projects only).
     "baremetal:node:list": _ADMIN,

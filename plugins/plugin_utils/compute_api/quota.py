@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances, placement_lock
 
 # nova/conf/quota.py defaults; -1 means unlimited.
 NOVA_DEFAULTS: dict[str, int] = {
@@ -78,6 +78,13 @@ def check_injected_files(limits: Limits, files: t.Optional[list[t.Mapping[str, t
     if 0 <= limits["injected_file_content_bytes"] < max_content:
         raise over("Personality file content exceeds maximum %d" % limits["injected_file_content_bytes"],
                    "personality")
+
+
+def serialize(conn: Connection) -> None:
+    """Hold the placement lock until the transaction ends, so that two API creates of key pairs or server groups
+    cannot both count the last unit of quota (SQLite's transactions are serialized already: BEGIN IMMEDIATE)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.select(placement_lock.c.id).where(placement_lock.c.id == 1).with_for_update())
 
 
 def check_key_pairs(limits: Limits, count: int, user_id: str) -> None:

@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import Nic, read_plan
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import keypairs, quota, server_groups
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.caller import Caller
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
@@ -102,7 +102,10 @@ def hypervisor_views(conn: Connection, hostnames: list[str], hostvars: t.Mapping
             "hypervisor_hostname": hs.host, "service": {"host": hs.host, "disabled_reason": hs.service.get(
                 "disabled_reason") or ("stratus_disabled in the inventory" if disabled else None)},
             "state": "up" if hs.service.get("up", True) else "down", "status": "disabled" if disabled else "enabled",
-            "hypervisor_type": hs.hypervisor_type, "availability_zone": hs.availability_zone,
+            "hypervisor_type": hs.hypervisor_type, "hypervisor_version": hs.hypervisor_version,
+            "availability_zone": hs.availability_zone, "cpu_info": dict(hs.cpu_info) if isinstance(hs.cpu_info, dict) else {},
+            "host_ip": hs.host_ip,
+            "aggregates": [a["name"] for a in hs.aggregates], "current_workload": hs.num_io_ops,
             "vcpus": hs.vcpus, "vcpus_used": hs.vcpus_used,
             "memory_mb": hs.memory_mb, "memory_mb_used": hs.memory_mb_used,
             "local_gb": hs.local_gb, "local_gb_used": hs.local_gb_used,
@@ -128,9 +131,10 @@ def quota_set(conn: Connection, quotas: t.Optional[t.Mapping[str, t.Any]], catal
     used = quota.usage(conn, project_id, user_id or None)
     in_use = dict.fromkeys(QUOTA_RESOURCES, 0)
     in_use.update(used)
+    # both sources: the catalog's and those made through the API (compute_api/keypairs.py, server_groups.py)
     if user_id:
-        in_use["key_pairs"] = len(catalog.keypairs.get(user_id) or [])
-    in_use["server_groups"] = sum(1 for g in catalog.server_groups if g.get("project_id") == project_id)
+        in_use["key_pairs"] = keypairs.count(conn, catalog, user_id)
+    in_use["server_groups"] = server_groups.count(conn, catalog, project_id)
     return {r: {"limit": limits[r], "in_use": int(in_use[r]), "reserved": 0} for r in QUOTA_RESOURCES}
 
 
@@ -150,9 +154,12 @@ def visible_project(caller: Caller, all_projects: bool, strict: bool) -> t.Optio
 
 
 def visible_servers(conn: Connection, project_id: t.Optional[str], name: t.Optional[str] = None,
-                    uuids: t.Optional[list[str]] = None) -> list[t.Any]:
-    """Live instance rows of the project a caller may see (visible_project; None: all)."""
-    query = sa.select(instances).where(instances.c.deleted == "")
+                    uuids: t.Optional[list[str]] = None, with_deleted: bool = False) -> list[t.Any]:
+    """Live instance rows (and deleted ones too, with_deleted) of the project a caller may see
+    (visible_project; None: all)."""
+    query = sa.select(instances)
+    if not with_deleted:
+        query = query.where(instances.c.deleted == "")
     if project_id is not None:
         query = query.where(instances.c.project_id == project_id)
     if name:
@@ -167,7 +174,7 @@ def _time(value: t.Any) -> t.Optional[str]:
 
 
 def instance_actions_by_uuid(conn: Connection, uuids: list[str]) -> dict[str, list[dict[str, t.Any]]]:
-    """Nova's instance actions with their events, oldest first, per instance."""
+    """Nova's instance actions with their events, oldest first, per instance (times in ISO 8601)."""
     out: dict[str, list[dict[str, t.Any]]] = {u: [] for u in uuids}
     if not uuids:
         return out
@@ -182,7 +189,9 @@ def instance_actions_by_uuid(conn: Connection, uuids: list[str]) -> dict[str, li
                 "start_time": _time(ev.start_time), "finish_time": _time(ev.finish_time)})
     for r in rows:
         out[r.instance_uuid].append({"action": r.action, "request_id": r.request_id, "message": r.message,
-                                     "start_time": _time(r.start_time), "events": events.get(r.id, [])})
+                                     "start_time": _time(r.start_time), "finish_time": _time(r.finish_time),
+                                     "instance_uuid": r.instance_uuid, "project_id": r.project_id,
+                                     "user_id": r.user_id, "events": events.get(r.id, [])})
     return out
 
 

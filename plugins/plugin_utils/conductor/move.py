@@ -21,6 +21,7 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.plan impor
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.host_state import RequestSpec
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.scheduler import FilterScheduler, SchedulerConfig
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import server_groups
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.host_states import host_states
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import host_usage
@@ -70,10 +71,11 @@ def request_spec(conn: Connection, row: t.Any, plan: BuildPlan, flavor: t.Mappin
     image = catalog.find_image(plan.image.id) if plan.image and plan.image.id else None
     group = None
     if getattr(row, "server_group_id", None):
-        found = [g for g in catalog.server_groups if g.get("id") == row.server_group_id]
-        if found:
+        found = server_groups.lookup(conn, catalog, row.server_group_id)  # the catalog's or the store's
+        if found is not None:
             members = [(u, h) for u, h in host_usage.group_members(conn, row.server_group_id) if u != row.uuid]
-            group = dict(found[0], members=[u for u, _h in members], hosts=sorted({h for _u, h in members if h}))
+            group = dict({k: found[k] for k in ("id", "name", "policy", "rules", "project_id")},
+                         members=[u for u, _h in members], hosts=sorted({h for _u, h in members if h}))
     boot_volume = not any(dev.kind == "image" for dev in plan.block_devices)
     return RequestSpec(flavor={"name": flavor.get("name"), "vcpus": int(flavor.get("vcpus", 0)),
                                "memory_mb": int(flavor.get("ram", 0)),

@@ -176,6 +176,12 @@ def transaction(url: t.Optional[str] = None, locked: bool = False) -> t.Iterator
     """A transaction; with ``locked`` it holds the placement lock until commit."""
     engine = get_engine(url)
     with engine.begin() as conn:
-        if locked and conn.dialect.name != "sqlite":
-            conn.execute(sa.select(placement_lock.c.id).where(placement_lock.c.id == 1).with_for_update())
+        if locked:
+            lock(conn)
         yield conn
+
+
+def lock(conn: Connection) -> None:
+    """Hold the placement lock until this transaction ends (SQLite's BEGIN IMMEDIATE already serialises)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.select(placement_lock.c.id).where(placement_lock.c.id == 1).with_for_update())

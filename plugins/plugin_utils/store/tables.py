@@ -257,6 +257,31 @@ if sa is not None:
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
     )
 
+    # Key pairs and server groups made through `stratus api` (migration 0009), beside the catalog's
+    # (stratus_keypairs, stratus_server_groups). A key pair is a user's; a private key is never kept.
+    key_pairs = sa.Table(
+        "key_pairs", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("type", sa.String(8), nullable=False),
+        sa.Column("public_key", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id_name"),
+    )
+
+    server_groups = sa.Table(
+        "server_groups", metadata,
+        sa.Column("uuid", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("project_id", sa.String(255), nullable=False, index=True),
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("policy", sa.String(32), nullable=False),
+        sa.Column("rules", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
     # A one-row table whose row every placement transaction locks: the claim, the
     # quota count and the IP allocation of a request happen under it, so two runs
     # cannot both take the last unit of anything (SQLite: BEGIN IMMEDIATE does the same).
@@ -270,3 +295,4 @@ else:
     claims = ip_allocations = volumes = placement_lock = leftovers = None
     baremetal_nodes = baremetal_node_events = compute_services = migrations = None
     identity_projects = identity_users = identity_role_assignments = identity_tokens = None
+    key_pairs = server_groups = None

@@ -130,6 +130,19 @@ def test_inventory_usage_from_the_store(db_url: str) -> None:
     assert {n["rejected_by"] for n in out[0]["explain"].values()} == {"ServerGroupAntiAffinityFilter"}
 
 
+def test_a_server_group_made_through_the_api_is_found_in_the_store(db_url: str) -> None:
+    from ansible_collections.stratus.compute.plugins.plugin_utils.resources import server_groups
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+
+    _store_rows(db_url)
+    with store.transaction(db_url) as conn:
+        server_groups.add(conn, "g1", "g", "p", "u", "anti-affinity", {}, datetime.datetime.now(datetime.timezone.utc))
+    out = run({"flavor": {"vcpus": 1}, "instance_group": {"id": "g1"}}, inventory(stratus_db_url=db_url),
+              explain=True, hosts=["hv1", "hv2"], config={"enabled_filters": ["ServerGroupAntiAffinityFilter"]})
+    assert out[0]["host"] is None
+    assert {n["rejected_by"] for n in out[0]["explain"].values()} == {"ServerGroupAntiAffinityFilter"}
+
+
 def test_unknown_server_group() -> None:
     with pytest.raises(AnsibleError, match="InstanceGroupNotFound"):
         run({"flavor": SMALL, "instance_group": {"id": "nope"}}, inventory(), use_store=False)
