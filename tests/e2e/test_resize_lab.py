@@ -16,7 +16,9 @@ provision.yml, then playbooks/server_action.yml and `stratus server ...`:
   the new sizes); a rerun changes nothing; a flavor with a smaller disk is refused (ResizeError);
 - a second server booted from a volume with a data volume, cold-migrated then confirmed: the guest boots from
   its root volume on the other host and its console's `disks` line shows both volumes there; until the confirm
-  the source keeps its copies, then its volume pool is empty of them.
+  the source keeps its copies, then its volume pool is empty of them; migrated back with the destination failing
+  to define its domain (a host variable injects it): no volume copy stays there, the server is ERROR on its
+  host, and a hard reboot starts it there with both volumes.
 
 The lab's guest ignores ACPI: a short clean-shutdown window keeps the power-offs quick. Needs root.
 """
@@ -34,6 +36,7 @@ import pytest
 import yaml
 
 from stratus_lab import inventory_overlay
+from stratus_lab.audit import audit
 from stratus_lab.ansible_run import playbook_argv, recap, run_merged
 from stratus_lab.console import guest_report
 from stratus_lab.paths import DEMO_INVENTORY, ROOT
@@ -107,10 +110,17 @@ def run_actions(lab: LabSession, actions: list[dict[str, t.Any]]) -> t.Any:
                                     {"stratus_actions": actions}), lab.env, 900)
 
 
-def cli(lab: LabSession, *args: str) -> dict[str, t.Any]:
-    proc = subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay()),
-                           *args, "-o", "json"], capture_output=True, text=True,
+def cli_run(lab: LabSession, *args: str, host_vars: t.Optional[tuple[str, dict[str, t.Any]]] = None
+            ) -> subprocess.CompletedProcess:
+    """The CLI on the lab's inventories, this test's overlay, and `host_vars` (one host's own variables)."""
+    extra = ["-i", str(inventory_overlay.write_host(STATE / "resize-host-overlay", *host_vars))] if host_vars else []
+    return subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay()),
+                           *extra, *args, "-o", "json"], capture_output=True, text=True,
                           env=dict(lab.env, STRATUS_LAB_DIR=str(STATE)), cwd=str(STATE), timeout=900, check=False)
+
+
+def cli(lab: LabSession, *args: str) -> dict[str, t.Any]:
+    proc = cli_run(lab, *args)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -283,3 +293,25 @@ def test_a_server_booted_from_a_volume_migrates_with_its_volumes(lab: LabSession
     assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(dest,)]
     assert uuid not in domains(source)
     assert rows("select count(*) from leftovers where instance_uuid = '%s'" % uuid) == [(0,)]
+
+
+def test_a_move_failing_on_its_destination_leaves_no_volume_copy_there(lab: LabSession) -> None:
+    """The bfv server migrated back, its destination failing to define the domain (its stratus_domain_type is
+    not one the domain step takes) after the volumes arrived: the destination's copies go, the server is back on
+    its host in ERROR; a hard reboot starts it there with both volumes; the audit finds no stray volume."""
+    ((uuid, source),) = rows("select uuid, host from instances where name = 'bfv' and deleted = ''")
+    dest = other(source)
+    files = ["volume-%s" % v for (v,) in rows("select id from volumes where instance_uuid = '%s'" % uuid)]
+    proc = cli_run(lab, *ADMIN, "server", "migrate", uuid, host_vars=(dest, {"stratus_domain_type": "bogus"}))
+    assert proc.returncode != 0 and "MigrationError" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    ((host, vm_state, fault),) = rows("select host, vm_state, fault from instances where uuid = '%s'" % uuid)
+    assert (host, vm_state, json.loads(fault)["host"]) == (source, "error", dest)
+    assert not set(files) & set(volume_files(dest)) and set(files) <= set(volume_files(source))
+    assert uuid not in domains(dest) and disks(dest, uuid) == []
+    assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(source,)]
+    assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(source,)]
+    assert rows("select count(*) from leftovers where instance_uuid = '%s'" % uuid) == [(0,)]
+    out = cli(lab, "server", "reboot", "--hard", "bfv")
+    assert [(s["host"], s["status"]) for s in out["servers"]] == [(source, "ACTIVE")], out
+    assert guest_disks(uuid, source) == {"vda": 2 * GiB, "vdb": GiB}
+    assert audit(lab)["volume"] == []
