@@ -250,9 +250,8 @@ def test_a_stopped_server_is_instance_invalid_state(lab: LabSession) -> None:
     assert (web(), actions_of(uuid)) == before
 
 
-# the drained host alone in a zone of its own: a server asking for that zone cannot leave it (NoValidHost)
-def pinned_zone(host: str) -> dict[str, t.Any]:
-    return {"stratus_host_aggregates": [{"name": "pinned", "hosts": [host], "availability_zone": "pinned"}]}
+# the drained host alone in a zone of its own (its variable): a server asking for that zone cannot leave it
+PINNED = {"stratus_availability_zone": "pinned"}
 
 
 def test_drain_spreads_the_host_over_the_two_others_and_reports_what_cannot_move(lab: LabSession) -> None:
@@ -266,8 +265,10 @@ def test_drain_spreads_the_host_over_the_two_others_and_reports_what_cannot_move
     for h in others:  # so that the new servers land beside it
         ok(cli(lab, "hypervisor", "disable", h))
     try:
-        run = lab.provision([WEB, dict(WEB, name="db"), dict(WEB, name="pin", availability_zone="pinned")],
-                            pinned_zone(host))
+        argv = ansible_run.playbook_argv(ROOT / "playbooks" / "provision.yml", [
+            lab.inventory, DEMO_INVENTORY, host_overlay(host, PINNED)], {"stratus_servers": [
+                WEB, dict(WEB, name="db"), dict(WEB, name="pin", availability_zone="pinned")]})
+        run = ansible_run.run_merged(argv, lab.env, 900)
         assert run.returncode == 0, run.stdout[-3000:]
     finally:
         for h in others:
@@ -278,7 +279,7 @@ def test_drain_spreads_the_host_over_the_two_others_and_reports_what_cannot_move
     ips = {s: rows("select address, mac from ip_allocations where instance_uuid = '%s'" % s) for s in (uuid, db)}
     wait_until(lambda: heartbeats(db, host), "db's heartbeat", timeout=BOOT_S, interval=1)
     ready_before = ready_line(STATE, db, host, timeout=1)
-    proc = cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain", overlay=pinned_zone(host))
+    proc = cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain", host_vars=(host, PINNED))
     assert proc.returncode == 1 and "DrainIncomplete" in proc.stdout + proc.stderr, proc.stdout[-3000:]
     out, _end = json.JSONDecoder().raw_decode(proc.stdout)
     moved = {m["server"]: (m["how"], m["to"]) for m in out["moved"]}
