@@ -41,8 +41,7 @@ class ActionModule(StoreReadAction):
             raise StratusError("InvalidRequest", "Invalid input for field/attribute timeout. Value: %s. It must be "
                                "1 or more (seconds)" % args["timeout"], "timeout")
         since = lifecycle.now()
-        # the action recorded, in the result itself: the steps' hosts tell a rebuild's by it (tasks/action_hosts.yml)
-        result = dict(self.request(args, task_vars), action=args["action"])
+        result = self.request(args, task_vars)  # with the action it recorded (conductor/action_requests.py)
         if not args["wait"] or self._task.check_mode or not result.get("server_uuids"):
             return result
         # nothing else does the steps: run them here and wait (the same steps as server_action.yml's plays)

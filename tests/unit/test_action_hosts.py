@@ -13,16 +13,19 @@ from ansible.template import Templar, trust_as_template
 
 from ansible_collections.stratus.compute.plugins.action import server_action as plugin
 from ansible_collections.stratus.compute.plugins.plugin_utils.actions import action_wait
+from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import action_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = {"id": "6b0f2d1e-9a43-4c1b-8f0e-3f2a5c7d9e10", "name": "web-1"}
 
 
-def action_module(recorded: dict[str, t.Any]) -> t.Any:
-    """The plugin with its request (the store's side, tested in test_server_actions.py) answering `recorded`."""
+def action_module(recorded: dict[str, t.Any], monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    """The plugin whose request is the shared record_action (conductor/action_requests.py), its store side (tested
+    in test_server_actions.py) answering `recorded`."""
+    monkeypatch.setattr(action_requests, "_record", lambda args, ctx, request_id: dict(recorded))
     module = object.__new__(plugin.ActionModule)
     module._task = types.SimpleNamespace(check_mode=False, args={})
-    module.request = lambda args, task_vars: dict(recorded)
+    module.request = lambda args, task_vars: action_requests.record_action(args, t.cast(t.Any, None), "req-1")
     return module
 
 
@@ -31,9 +34,9 @@ def args(action: str, wait: bool) -> dict[str, t.Any]:
 
 
 @pytest.mark.parametrize("action", ["stop", "rebuild", "evacuate", "resize", "live_migrate"])
-def test_the_result_names_the_action_it_recorded(action: str) -> None:
-    out = action_module({"changed": True, "server": SERVER, "hosts": ["hv1"], "server_uuids": [SERVER["id"]]}).read(
-        args(action, wait=False), {})
+def test_the_result_names_the_action_it_recorded(action: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = action_module({"changed": True, "server": SERVER, "hosts": ["hv1"], "server_uuids": [SERVER["id"]]},
+                        monkeypatch).read(args(action, wait=False), {})
     assert out["action"] == action and "item" not in out
 
 
@@ -42,8 +45,8 @@ def test_wait_hands_its_steps_the_result_itself(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(action_wait, "run_steps", lambda results, sources, timeout: handed.append(results) or
                         action_wait.StepsRun(0, "", False))
     monkeypatch.setattr(action_wait, "ended", lambda *a: dict(SERVER, status="ACTIVE"))
-    out = action_module({"changed": True, "server": SERVER, "hosts": ["hv2"], "server_uuids": [SERVER["id"]]}).read(
-        args("rebuild", wait=True), {})
+    out = action_module({"changed": True, "server": SERVER, "hosts": ["hv2"], "server_uuids": [SERVER["id"]]},
+                        monkeypatch).read(args("rebuild", wait=True), {})
     assert out["server"]["status"] == "ACTIVE"
     (results,) = handed
     assert [(r["action"], r["hosts"]) for r in results] == [("rebuild", ["hv2"])] and "item" not in results[0]

@@ -221,7 +221,7 @@ def test_actions_are_recorded_at_once_and_their_steps_handed_to_a_run(
     assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"os-stop": None})[0] == 202
     assert launched[-1]["playbook"] == "action_steps_for.yml"
     recorded = launched[-1]["extravars"]["stratus_recorded_actions"]
-    assert [(r["item"]["action"], r["server_uuids"], bool(r["hosts"])) for r in recorded] == [
+    assert [(r["action"], r["server_uuids"], bool(r["hosts"])) for r in recorded] == [
         ("stop", [server_id], True)]
     shown = client("alice", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
     assert shown["OS-EXT-STS:task_state"] == "powering-off"

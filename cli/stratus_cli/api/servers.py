@@ -379,9 +379,8 @@ def server_action(call: Call) -> Answer:
         raise ApiError(409, "Cannot '%s' instance %s while it is in vm_state %s"
                        % (args["action"], row.uuid, result["server"].get("vm_state")))
     if result["server_uuids"]:
-        recorded = dict(result, item={"action": args["action"]})
         runs.launch(config.inventories, config.store_url, call.caller, "action_steps_for.yml",
-                    {"stratus_recorded_actions": [recorded]}, "%s of %s (%s)" % (args["action"], row.name, request_id))
+                    {"stratus_recorded_actions": [result]}, "%s of %s (%s)" % (args["action"], row.name, request_id))
     headers = {"x-openstack-request-id": request_id}
     if args["action"] == "rebuild":  # Nova answers a rebuild with the server as it now is
         with call.cloud.transaction() as conn:
