@@ -68,10 +68,19 @@ def _base(request: Request, config: Config) -> str:
     return (config.public_url or str(request.base_url)).rstrip("/")
 
 
+class MarkupSafeJSON(JSONResponse):
+    """JSON whose <, > and & are \\u escapes (as Go's encoding/json writes them): a JSON parser reads the same
+    text, and a client's text a message repeats (a flavorRef of markup, say) is never markup in the bytes,
+    whatever reads them. Outside strings JSON has none of the three, so the bytes can be replaced as they are."""
+
+    def render(self, content: t.Any) -> bytes:
+        return super().render(content).replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
 def _response(status: int, body: t.Optional[dict[str, t.Any]], headers: dict[str, str]) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return MarkupSafeJSON(body, status_code=status, headers=headers)
 
 
 async def _json_body(request: Request, limit: int) -> t.Any:
