@@ -172,8 +172,10 @@ def test_list_filters_paging_and_all_tenants(client: Client) -> None:
     assert [s["name"] for s in client("alice", "GET", "/v2.1/servers?name=^s1$")[1]["servers"]] == ["s1"]
     assert client("alice", "GET", "/v2.1/servers?name=(a%2B)%2B")[0] == 400
     assert client("alice", "GET", "/v2.1/servers?marker=nope")[0] == 400
-    # all_tenants: the admin's; a member asking still sees only its own project
-    assert len(client("alice", "GET", "/v2.1/servers?all_tenants=1")[1]["servers"]) == 3
+    # all_tenants: the admin's; a member asking is refused, as Nova (403), and all_tenants=0 is its own project
+    assert client("alice", "GET", "/v2.1/servers?all_tenants=1")[0] == 403
+    assert client("alice", "GET", "/v2.1/servers/detail?all_tenants")[0] == 403
+    assert len(client("alice", "GET", "/v2.1/servers?all_tenants=0&project_id=pb")[1]["servers"]) == 3
     everyone = client("root", "GET", "/v2.1/servers/detail?all_tenants=1")[1]["servers"]
     assert sorted(s["tenant_id"] for s in everyone) == ["pa", "pa", "pa", "pb"]
     assert {s["status"] for s in client("alice", "GET", "/v2.1/servers/detail?status=BUILD")[1]["servers"]} == {
