@@ -16,11 +16,14 @@ from stratus_cli.api import app as api_app, identity, runs, servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5e60"
+PB_IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5eb0"
 NETWORK = "5d8c7a40-0e0b-4f35-9a62-6a3f1b2c7d10"
 VARIABLES = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
                         {"id": "2", "name": "m1.huge", "vcpus": 64, "ram": 65536, "disk": 5}],
-    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"},
+                       {"id": PB_IMAGE, "name": "pb-image", "disk_format": "qcow2", "visibility": "private",
+                        "owner": "pb"}],
     "stratus_networks": [{"id": NETWORK, "name": "net1", "cidr": "10.77.0.0/24"}],
     "stratus_quotas": {"defaults": {"instances": 3, "cores": 100, "ram": 512000}},
 }
@@ -250,3 +253,11 @@ def test_action_bodies_become_the_modules_arguments() -> None:
         {"action": "live_migrate"}, 202)
     assert servers.action_args({"evacuate": {"host": "hv2", "force": False}}, (2, 29)) == (
         {"action": "evacuate", "host": "hv2", "force": False}, 200)
+
+
+def test_another_projects_private_image_is_not_found(client: Client) -> None:
+    """Glance hides another project's private image, so Nova's create says it cannot find it (400); its owner
+    boots it."""
+    status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("steal", imageRef=PB_IMAGE))
+    assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Can not find requested image"}})
+    assert client("bob", "POST", "/v2.1/servers", _create("own", imageRef=PB_IMAGE))[0] == 202
