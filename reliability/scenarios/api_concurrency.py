@@ -25,8 +25,6 @@ import typing as t
 from stratus_lab import ansible_run, api_server, scenario, store
 from stratus_lab.api_server import Answer, ApiProcess, User
 
-import sqlalchemy as sa
-
 NET_ID = "5b2f0c1e-3333-4a57-8a8f-0d5b6c2f4e03"
 FLAVORS = {"1": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
            "2": {"id": "2", "name": "m1.duo", "vcpus": 2, "ram": 256, "disk": 1}}
@@ -130,7 +128,7 @@ class Backend:
         return api_server.at_once(calls)
 
     def check_answers(self, work: list[tuple[str, dict[str, t.Any]]], answers: list[Answer]) -> None:
-        for (project, body), answer in zip(work, answers):
+        for (_project, body), answer in zip(work, answers):
             self.figure("creates")
             raw = answer.raw.decode("utf-8", "replace")
             self.sc.check("no_traceback_in_answers", not api_server.tracebacks(raw), raw[:300])
