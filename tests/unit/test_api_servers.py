@@ -261,3 +261,12 @@ def test_another_projects_private_image_is_not_found(client: Client) -> None:
     status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("steal", imageRef=PB_IMAGE))
     assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Can not find requested image"}})
     assert client("bob", "POST", "/v2.1/servers", _create("own", imageRef=PB_IMAGE))[0] == 202
+
+
+def test_a_nul_never_reaches_the_store(client: Client) -> None:
+    """PostgreSQL refuses a NUL in text (a DataError, once a 500): the edge answers first, on every backend."""
+    assert client("alice", "GET", "/v2.1/servers/abc\x00def")[:2] == (
+        404, {"itemNotFound": {"code": 404, "message": "The resource could not be found."}})
+    assert client("alice", "GET", "/v2.1/limits?tenant_id=a%00b")[0] == 400
+    status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v\x00"}))
+    assert status == 400 and "NUL" in body["badRequest"]["message"]
