@@ -87,8 +87,8 @@ def run_attempts(sc: scenario.Scenario, at: Attempts, b_id: str, routes: set[str
                      (absent.status, absent.raw.replace(ABSENT.encode(), b"ID")), "%s: %s / %s"
                      % (who, seen.raw[:200], absent.raw[:200]))
         if "/v2.1/servers/{server_id}/action" in routes:
-            for action in ({"os-stop": None}, {"reboot": {"type": "HARD"}}, {"lock": None},
-                           {"createImage": {"name": "steal"}}):
+            for action in ({"os-stop": None}, {"os-start": None}, {"reboot": {"type": "HARD"}},
+                           {"resize": {"flavorRef": "1"}}, {"rebuild": {"imageRef": ansible_run.IMAGE_ID}}):
                 at.expect("%s acts on B's server: %s" % (who, list(action)[0]),
                           at.call(user, "/v2.1/servers/%s/action" % b_id, "POST", body=action), {404})
         if "/v2.1/servers/{server_id}/os-instance-actions" in routes:
