@@ -14,12 +14,12 @@ import typing as t
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
-from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, endpoint, get
+from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
 
 __all__ = ["CONFIG_ENV", "STORE_ENV", "Config", "build_app", "create_app"]
@@ -325,7 +325,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}
     err = ApiError(status, message.get(status, "Unexpected API Error."))
-    return JSONResponse(errors.body(errors.service_of(request.url.path), err), status_code=status)
+    return MarkupSafeJSON(errors.body(errors.service_of(request.url.path), err), status_code=status)
 
 
 def build_app(config: Config) -> Starlette:

@@ -171,7 +171,8 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
     page's marker when a limit cut it."""
     query = call.query
     all_projects = _flag(query.get("all_tenants")) or "all_tenants" in query and query.get("all_tenants") == ""
-    project = views.visible_project(call.caller, all_projects, strict=False)
+    # Nova's _get_servers: all_tenants needs the get_all_tenants rule (admin), else 403, never a silent own-project list
+    project = views.visible_project(call.caller, all_projects, strict=True)
     wanted_project = query.get("project_id") or query.get("tenant_id")
     if wanted_project is not None and project is None:
         project = wanted_project
