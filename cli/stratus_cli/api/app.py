@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import typing as t
 
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
-from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
+from stratus_cli.api.edge import CONFIG_ENV, LOG, LOG_FORMAT, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
 
 __all__ = ["CONFIG_ENV", "STORE_ENV", "Config", "build_app", "create_app"]
@@ -342,4 +343,6 @@ def create_app() -> Starlette:
     store's URL from the environment."""
     with open(os.environ[CONFIG_ENV], encoding="utf-8") as handle:
         data = json.load(handle)
+    if not logging.getLogger().handlers:  # a worker process of its own (--workers N): stratus.api's lines too
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return build_app(Config(**dict(data, store_url=data.get("store_url") or os.environ[STORE_ENV])))

@@ -21,6 +21,7 @@ from stratus_cli.api.errors import ApiError
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 LOG = logging.getLogger("stratus.api")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 CONFIG_ENV, STORE_ENV = "STRATUS_API_CONFIG", "STRATUS_API_STORE_URL"
 # Keystone's max_request_body_size default; the token request is the only body this increment takes.
 MAX_BODY = 114688
