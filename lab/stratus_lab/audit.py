@@ -85,7 +85,8 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
     """Every leak and inconsistency between the store and the hypervisors; each list empty when clean.
 
     - domain / instance_disk / volume / dhcp_entry: on a host, not owned by a live instance there
-      (or a kept volume there); base images are not looked at
+      (or a kept volume there: a volume of a live server on another host than the server's is a leak);
+      base images are not looked at
     - ip_allocation / claim: in the store, for no placed instance (leftovers aside: listed on their own)
     - quota_usage: the project's counted usage differs from its live instances
     - stuck: a live instance in building, or with a task_state (deleting, networking, ...); a migration
@@ -97,7 +98,8 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
     Moves: a server is placed on its `host` only (its domain, disks, DHCP entry there, its claim naming
     it), except that a server in VERIFY_RESIZE (vm_state resized) keeps its old copy on its migration's
     source (the shut-off domain, the disks of the record's old plan, the DHCP entry) until the confirm or
-    revert; the record holds its old resources there.
+    revert; the record holds its old resources there. A server's volume files likewise: on its host only,
+    on both hosts of its move only while it waits in VERIFY_RESIZE (stray_volume).
     """
     # controller code (SQLAlchemy): imported when an audit runs, never by the modules that only drive a lab
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
@@ -123,12 +125,15 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
 
     by_uuid = {r.uuid: r for r in live}
     placed = {r.uuid: r for r in live if r.vm_state in PLACED}
-    # a server waiting in VERIFY_RESIZE: its migration's source keeps the old copy
+    volume_rows = {"volume-%s" % v.id: v for v in volumes}
+    # a server waiting in VERIFY_RESIZE: its migration's source keeps the old copy (its volumes: both hosts)
     kept_on_source: dict[str, set[str]] = {}
+    moving: dict[str, set[str]] = {}
     for m in moves:
         waiting = m.status == "finished" and m.instance_uuid in by_uuid and by_uuid[m.instance_uuid].vm_state == "resized"
         if waiting:
             kept_on_source.setdefault(m.source_compute, set()).add(m.instance_uuid)
+            moving[m.instance_uuid] = {m.source_compute, m.dest_compute}
         elif m.status not in FINAL_MIGRATION_STATUSES:
             leaks["stuck"].append("migration %s (%s of %s, %s -> %s) in status %s" % (
                 m.id, m.migration_type, m.instance_uuid, m.source_compute, m.dest_compute, m.status))
@@ -192,9 +197,10 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             owner = vol[:36]
             if owner not in here and owner not in excused:
                 leaks["instance_disk"].append("%s: %s/%s" % (host, INSTANCE_POOL, vol))
-        kept = {"volume-%s" % v.id for v in volumes if v.host == host}
-        for vol in view.volume_vols - kept:
-            leaks["volume"].append("%s: %s/%s" % (host, VOLUME_POOL, vol))
+        for vol in sorted(view.volume_vols):
+            why = stray_volume(vol, host, volume_rows, by_uuid, moving, excused)
+            if why:
+                leaks["volume"].append("%s: %s/%s (%s)" % (host, VOLUME_POOL, vol, why))
         for v in volumes:
             if v.host == host and "volume-%s" % v.id not in view.volume_vols and \
                     (v.instance_uuid is None or v.instance_uuid in placed and placed[v.instance_uuid].vm_state in DOMAIN_STATE_OF):
@@ -205,6 +211,23 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             if mac not in owned_macs and mac not in leftover_macs:
                 leaks["dhcp_entry"].append("%s: %s -> %s" % (host, mac, address))
     return leaks
+
+
+def stray_volume(name: str, host: str, volume_rows: t.Mapping[str, t.Any], servers: t.Mapping[str, t.Any],
+                 moving: t.Mapping[str, set[str]], excused: set[str]) -> t.Optional[str]:
+    """Why the volume file `name` on `host` is a leak, or None. A live server's volume is on the server's host
+    only (after a move ended, was reverted or failed, the other host holds no copy), or on both hosts of a move
+    waiting in VERIFY_RESIZE, or where a leftover of the server is recorded (listed as a leftover); a volume of no
+    live server (kept after its server) is where its row says."""
+    row = volume_rows.get(name)
+    if row is None:
+        return "no live volume row"
+    owner = servers.get(row.instance_uuid) if row.instance_uuid else None
+    if owner is None:
+        return None if row.host == host else "its row is on %s" % row.host
+    if host == owner.host or host in moving.get(owner.uuid, set()) or owner.uuid in excused:
+        return None
+    return "a volume of %s %s, which is on %s" % (owner.name, owner.uuid, owner.host)
 
 
 def leak_counts(leaks: dict[str, list[str]]) -> dict[str, int]:

@@ -28,3 +28,11 @@ def write(directory: Path, variables: t.Mapping[str, t.Any]) -> Path:
         fp.write(json.dumps(dict(variables), indent=1))
     os.replace(part, target)
     return directory
+
+
+def write_host(directory: Path, host: str, variables: t.Mapping[str, t.Any]) -> Path:
+    """An inventory source giving one host variables of its own (they beat the lab inventory's when passed after
+    it): how a test makes one hypervisor fail a step (a fault injected through its variables)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yml").write_text(json.dumps({"all": {"hosts": {host: dict(variables)}}}))
+    return directory

@@ -5,7 +5,8 @@
 - as a destination, finish_resize: task_state resize_finish; the copied root disk backs onto this host's base
   image (uploaded when missing) and grows to the new flavor's size; the network and DHCP entry, a new config
   drive, the domain defined with the new flavor and started (powered off again when the server was stopped);
-  then VERIFY_RESIZE on this host, or ERROR with the fault;
+  then VERIFY_RESIZE on this host; a failure here removes this host's copy (its volume copies too) and leaves the
+  server in ERROR back on its source (a same-host resize: ERROR here);
 - as a source, finish_revert_resize: a same-host resize's `.resize` clones back in place; the old domain
   (old flavor, old disks) started unless the server was stopped; ACTIVE or SHUTOFF as it was.
 
@@ -61,7 +62,8 @@ class ActionModule(ServerSteps):
             faults: dict[str, dict[str, t.Any]] = {}
             self._finish(db_url, finishing, task_vars, faults)
             self._return(returning, task_vars, faults)
-            self._end(db_url, host, finishing, returning, faults, start)
+            torn = self._tear_down_failed(db_url, finishing, task_vars, faults)
+            self._end(db_url, host, finishing, returning, faults, start, torn)
         except StratusError as exc:
             result.update(error_result(exc))
             return result
@@ -139,12 +141,30 @@ class ActionModule(ServerSteps):
         self.power_off_at_once(uri, [p for p, (_r, m) in zip(plans, returning) if m.old_vm_state == "stopped"],
                                task_vars, faults)
 
+    def _tear_down_failed(self, db_url: t.Optional[str], finishing: list, task_vars: dict[str, t.Any],
+                          faults: dict[str, dict[str, t.Any]]) -> dict[str, t.Optional[str]]:
+        """The copies of the cross-host moves that failed here removed (domain, disks, volume copies, DHCP entry),
+        as a revert removes them: the source holds the server's own. Returns why each one could not be."""
+        copies = []
+        with store.transaction(db_url) as conn:
+            for row, record in finishing:
+                if row.uuid not in faults:
+                    continue
+                fresh = conn.execute(instances.select().where(instances.c.uuid == row.uuid)).first()
+                copy = resize.failed_destination_copy(record, read_plan(fresh.plan, uuid=row.uuid))
+                if copy is not None:
+                    copies.append(copy)
+        return self.clean(copies, task_vars) if copies else {}
+
     @staticmethod
     def _end(db_url: t.Optional[str], host: str, finishing: list, returning: list,
-             faults: dict[str, dict[str, t.Any]], start: t.Any) -> None:
+             faults: dict[str, dict[str, t.Any]], start: t.Any, torn: dict[str, t.Optional[str]]) -> None:
         with store.transaction(db_url, locked=True) as conn:
             for row, record in finishing:
-                if row.uuid in faults:
+                if row.uuid in torn:  # a cross-host move: back on the source
+                    fresh = conn.execute(instances.select().where(instances.c.uuid == row.uuid)).first()
+                    resize.finish_failed(conn, fresh, record, host, start, faults[row.uuid], torn[row.uuid])
+                elif row.uuid in faults:
                     resize.resize_failed(conn, row, record, host, "compute_finish_resize", start, faults[row.uuid])
                 else:
                     resize.resize_finished(conn, row, record, host, start)

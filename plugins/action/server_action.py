@@ -41,12 +41,11 @@ class ActionModule(StoreReadAction):
             raise StratusError("InvalidRequest", "Invalid input for field/attribute timeout. Value: %s. It must be "
                                "1 or more (seconds)" % args["timeout"], "timeout")
         since = lifecycle.now()
-        result = self.request(args, task_vars)
+        result = self.request(args, task_vars)  # with the action it recorded (conductor/action_requests.py)
         if not args["wait"] or self._task.check_mode or not result.get("server_uuids"):
             return result
         # nothing else does the steps: run them here and wait (the same steps as server_action.yml's plays)
-        recorded = dict(result, item={"action": args["action"]})
-        run = action_wait.run_steps([recorded], list(task_vars.get("ansible_inventory_sources") or []),
+        run = action_wait.run_steps([result], list(task_vars.get("ansible_inventory_sources") or []),
                                     args["timeout"])
         server = action_wait.ended(self.store_url(task_vars), result["server"]["id"], since, args["action"], run,
                                    args["timeout"])

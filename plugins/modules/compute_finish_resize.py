@@ -14,7 +14,9 @@ description:
     below, then the build's own modules - M(stratus.compute.compute_network) (network and DHCP entry),
     M(stratus.compute.compute_block_devices) (the base image uploaded when missing, a new config drive) and
     M(stratus.compute.compute_domain) (defined with the new flavor and started; powered off again when the server
-    was stopped). The server is then C(VERIFY_RESIZE) on this host, or in ERROR with the fault.
+    was stopped). The server is then C(VERIFY_RESIZE) on this host. On a failure here the copy of a move from another
+    host is removed (domain, disks, volume copies, DHCP entry - a leftover when it cannot be) and the server is in
+    ERROR with the fault back on its source; a same-host resize's server is in ERROR here.
   - As the source of a reverted one (Nova's C(finish_revert_resize)) - C(restore) for a same-host resize, then the
     old domain (old flavor, old disks) started unless the server was stopped.
   - C(finish) points the copied root overlay's backing file at this host's base image (C(qemu-img rebase -u),

@@ -184,6 +184,13 @@ server:
       action's task_state when it was recorded.
   returned: success
   type: dict
+action:
+  description:
+    - The action asked for and recorded (I(action)) - what the steps' hosts are chosen by
+      (C(playbooks/tasks/action_hosts.yml) - a C(rebuild) or C(evacuate) runs the rebuild step).
+  returned: success
+  type: str
+  sample: rebuild
 hosts:
   description: The hypervisor whose power step does the action; empty when nothing is to be done.
   returned: success

@@ -73,6 +73,7 @@ def _answers(url: str) -> bool:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Api]:
     home = tmp_path_factory.mktemp("api-lab")
+    shutil.rmtree(STATE / "store", ignore_errors=True)  # the identities of an earlier run go with its store
     with LabSession(STATE, PREFIX, SUBNET, hypervisors=2) as lab:
         env = user_env(home)
         for argv in (["identity", "project", "create", "demo", "--id", "demo"],

@@ -1,6 +1,6 @@
-"""End-to-end: live migration (Nova's, disks copied) between two real libvirtds of the lab.
+"""End-to-end: live migration (Nova's, disks copied) between real libvirtds of the lab, and the drain.
 
-One lab of two hypervisors with the lab's migration network (each libvirtd reachable from the other at its
+One lab of three hypervisors with the lab's migration network (each libvirtd reachable from the others at its
 stratus_migration_uri); one server built by provision.yml, then `stratus server live-migrate`: the guest keeps
 running (its console's `alive uptime=` heartbeat goes on on the destination's console with a larger uptime,
 and no new ready line there), keeps its uuid and IP, and nothing of it stays on the source (domain, disks,
@@ -8,9 +8,11 @@ DHCP entry); the store says so (host, claim, migration completed, the action log
 it is on changes nothing; a host that does not pass the filters is NoValidHost and changes nothing; a
 migration that fails (the destination's migration address wrong) is rolled back: the guest still running on
 its source, the destination's half removed; a run SIGKILLed while the source migrates is ended by a rerun
-(the guest on exactly one host, nothing left on the other); a stopped server is InstanceInvalidState; a
-server with a data volume migrates live with it (the volume pre-created on the destination, copied by
-libvirt, gone from the source's pool).
+(the guest on exactly one host, nothing left on the others); a stopped server is InstanceInvalidState;
+`stratus hypervisor drain` spreads a host's running and stopped servers over the two others (live and cold,
+with their IPs) and reports the one pinned to the host's zone as not moved (NoValidHost); a server with a
+data volume migrates live with it (the volume pre-created on the destination, copied by libvirt, gone from
+the source's pool).
 
 Its own prefix, subnet and state dir (stxv / 10.245); one lab bring-up. Needs root.
 """
@@ -42,6 +44,7 @@ ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
 ADMIN_CONTEXT = {"user_id": "root", "project_id": "ops", "roles": ["admin"]}
 WEB = {"name": "web", "flavor": "m1.tiny", "image": "stratus-guest", "networks": [{"name": "demo"}]}
 BOOT_S = 300.0
+HOSTS = ("hv1", "hv2", "hv3")
 INSTANCE_POOL = "/var/lib/libvirt/stratus/instances"
 VOLUME_POOL = "/var/lib/libvirt/stratus/volumes"
 GUEST_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2c01"  # the demo catalog's stratus-guest
@@ -59,7 +62,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab() -> t.Iterator[LabSession]:
-    with LabSession(STATE, PREFIX, SUBNET, hypervisors=2, caller=DEMO) as session:
+    with LabSession(STATE, PREFIX, SUBNET, hypervisors=len(HOSTS), caller=DEMO) as session:
         yield session
 
 
@@ -78,7 +81,15 @@ def on_host(lab: LabSession, host: str, command: str) -> str:
 
 
 def other(host: str) -> str:
-    return "hv1" if host == "hv2" else "hv2"
+    """The first hypervisor that is not `host`."""
+    return [h for h in HOSTS if h != host][0]
+
+
+def moved_to(out: dict[str, t.Any], uuid: str, source: str) -> str:
+    """Where the CLI's answer says the server is now (the scheduler's pick), checked to be another host."""
+    (dest,) = [s["host"] for s in out["servers"] if s["id"] == uuid]
+    assert dest in HOSTS and dest != source, out
+    return dest
 
 
 def heartbeats(uuid: str, host: str) -> list[int]:
@@ -103,11 +114,7 @@ def actions_of(uuid: str) -> list[tuple]:
 
 
 def host_overlay(host: str, variables: dict[str, t.Any]) -> Path:
-    """An inventory source giving one host variables of its own (they beat the lab inventory's: it comes later)."""
-    directory = STATE / "live-host-overlay"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "hosts.yml").write_text(json.dumps({"all": {"hosts": {host: variables}}}))
-    return directory
+    return inventory_overlay.write_host(STATE / "live-host-overlay", host, variables)
 
 
 def cli(lab: LabSession, *args: str, overlay: t.Optional[dict[str, t.Any]] = None,
@@ -136,12 +143,12 @@ def test_a_running_server(lab: LabSession) -> None:
 
 def test_live_migration_keeps_the_guest_running_with_its_uuid_and_ip(lab: LabSession) -> None:
     uuid, source = web()[:2]
-    dest = other(source)
     ((ip,),) = rows("select address from ip_allocations where instance_uuid = '%s'" % uuid)
     ready = ready_line(STATE, uuid, source, timeout=1)
     assert ready.endswith(f"uuid={uuid} ip={ip}")
     before = heartbeats(uuid, source)[-1]
     out = ok(cli(lab, "server", "live-migrate", uuid))
+    dest = moved_to(out, uuid, source)
     assert out["changed"] and [(s["id"], s["host"], s["status"]) for s in out["servers"]] == [(uuid, dest, "ACTIVE")]
     assert web() == (uuid, dest, "active", None, None)
     assert on_host(lab, dest, "virsh -c qemu:///system domstate %s" % uuid) == "running"
@@ -183,7 +190,8 @@ def test_a_failed_migration_is_rolled_back_and_the_guest_runs_on(lab: LabSession
     uuid, source = web()[:2]
     dest = other(source)
     # the destination's libvirt is reached, but its QEMU is told to listen on an address it does not have
-    proc = cli(lab, "server", "live-migrate", uuid, host_vars=(dest, {"stratus_migration_address": SUBNET + ".251.99"}))
+    proc = cli(lab, "server", "live-migrate", uuid, "--host", dest,
+               host_vars=(dest, {"stratus_migration_address": SUBNET + ".251.99"}))
     assert proc.returncode != 0 and "MigrationError" in proc.stdout + proc.stderr, proc.stdout[-3000:]
     ((_u, host, vm_state, task_state, fault),) = [web()]
     assert (host, vm_state, task_state, fault["code"]) == (source, "active", None, "MigrationError")
@@ -223,7 +231,8 @@ def test_a_run_killed_while_it_migrates_is_ended_by_a_rerun(lab: LabSession) -> 
         "completed", "failed")
     # on exactly one host, its claim there, nothing left anywhere
     assert holds(lab, host, uuid) == {"domain": True, "disks": True, "dhcp": True}
-    assert holds(lab, other(host), uuid) == {"domain": False, "disks": False, "dhcp": False}
+    for elsewhere in set(HOSTS) - {host}:
+        assert holds(lab, elsewhere, uuid) == {"domain": False, "disks": False, "dhcp": False}
     assert on_host(lab, host, "virsh -c qemu:///system domstate %s" % uuid) == "running"
     assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(host,)]
     assert rows("select count(*) from leftovers") == [(0,)]
@@ -241,37 +250,59 @@ def test_a_stopped_server_is_instance_invalid_state(lab: LabSession) -> None:
     assert (web(), actions_of(uuid)) == before
 
 
-def test_drain_moves_the_running_server_live_and_the_stopped_one_cold(lab: LabSession) -> None:
-    """`stratus hypervisor drain`: the host disabled, its running server live-migrated, its stopped one
-    cold-migrated and confirmed; nothing of either left on it."""
+# the drained host alone in a zone of its own (its variable): a server asking for that zone cannot leave it
+PINNED = {"stratus_availability_zone": "pinned"}
+
+
+def test_drain_spreads_the_host_over_the_two_others_and_reports_what_cannot_move(lab: LabSession) -> None:
+    """`stratus hypervisor drain` in a lab of three: the host disabled, its running server live-migrated and its
+    stopped one cold-migrated and confirmed, each to one of the two others (the scheduler spreads them), with
+    their IPs; nothing of either left on it. A server that asked for the host's zone cannot leave: it is
+    reported with its reason (NoValidHost) and stays, and the drain exits 1 (DrainIncomplete)."""
     uuid, host = web()[:2]
-    dest = other(host)
+    others = sorted(set(HOSTS) - {host})
     assert web()[2] == "stopped"  # the test before stopped it
-    ok(cli(lab, "hypervisor", "disable", dest))  # so the second server lands beside it
+    for h in others:  # so that the new servers land beside it
+        ok(cli(lab, "hypervisor", "disable", h))
     try:
-        run = lab.provision([WEB, dict(WEB, name="db")])
+        argv = ansible_run.playbook_argv(ROOT / "playbooks" / "provision.yml", [
+            lab.inventory, DEMO_INVENTORY, host_overlay(host, PINNED)], {"stratus_servers": [
+                WEB, dict(WEB, name="db"), dict(WEB, name="pin", availability_zone="pinned")]})
+        run = ansible_run.run_merged(argv, lab.env, 900)
         assert run.returncode == 0, run.stdout[-3000:]
     finally:
-        ok(cli(lab, "hypervisor", "enable", dest))
-    ((db, db_host),) = rows("select uuid, host from instances where name = 'db' and deleted = ''")
-    assert db_host == host and web()[2] == "stopped"
+        for h in others:
+            ok(cli(lab, "hypervisor", "enable", h))
+    servers = dict(rows("select name, uuid from instances where deleted = ''"))
+    db, pin = servers["db"], servers["pin"]
+    assert rows("select distinct host from instances where deleted = ''") == [(host,)] and web()[2] == "stopped"
+    ips = {s: rows("select address, mac from ip_allocations where instance_uuid = '%s'" % s) for s in (uuid, db)}
     wait_until(lambda: heartbeats(db, host), "db's heartbeat", timeout=BOOT_S, interval=1)
     ready_before = ready_line(STATE, db, host, timeout=1)
-    out = ok(cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain"))
-    moved = sorted((m["server"], m["how"], m["to"]) for m in out["moved"])
-    assert moved == [("db", "live", dest), ("web", "cold", dest)], out
-    assert out["not_moved"] == [] and out["service"]["status"] == "disabled"
-    for server in (uuid, db):
+    proc = cli(lab, "hypervisor", "drain", host, "--reason", "e2e drain", host_vars=(host, PINNED))
+    assert proc.returncode == 1 and "DrainIncomplete" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    out, _end = json.JSONDecoder().raw_decode(proc.stdout)
+    moved = {m["server"]: (m["how"], m["to"]) for m in out["moved"]}
+    assert set(moved) == {"db", "web"} and (moved["db"][0], moved["web"][0]) == ("live", "cold"), out
+    assert sorted(to for _how, to in moved.values()) == others, out  # spread: one on each of the two others
+    assert [(n["server"], n["why"].split(":")[0]) for n in out["not_moved"]] == [("pin", "NoValidHost")], out
+    assert out["service"]["status"] == "disabled"
+    for name, server in (("web", uuid), ("db", db)):
+        dest = moved[name][1]
         assert holds(lab, host, server) == {"domain": False, "disks": False, "dhcp": False}
         assert holds(lab, dest, server) == {"domain": True, "disks": True, "dhcp": True}
         assert rows("select host from resource_claims where instance_uuid = '%s'" % server) == [(dest,)]
-    assert web()[1:4] == (dest, "stopped", None)  # cold-migrated, confirmed, still stopped
-    assert on_host(lab, dest, "virsh -c qemu:///system domstate %s" % db) == "running"
+        assert rows("select address, mac from ip_allocations where instance_uuid = '%s'" % server) == ips[server]
+    assert web()[1:4] == (moved["web"][1], "stopped", None)  # cold-migrated, confirmed, still stopped
+    assert on_host(lab, moved["db"][1], "virsh -c qemu:///system domstate %s" % db) == "running"
+    # the pinned one stays, untouched
+    assert rows("select host, vm_state, task_state from instances where uuid = '%s'" % pin) == [(host, "active", None)]
+    assert holds(lab, host, pin) == {"domain": True, "disks": True, "dhcp": True}
     # db moved live: its heartbeat goes on on the new host, with no new boot
     before = max(heartbeats(db, host) or [0])
-    wait_until(lambda: any(u > before for u in heartbeats(db, dest)), "db's heartbeat on %s" % dest, timeout=120,
-               interval=1)
-    assert ready_before and READY not in console_log(STATE, db, dest).read_text(errors="replace")
+    wait_until(lambda: any(u > before for u in heartbeats(db, moved["db"][1])), "db's heartbeat on %s" % moved["db"][1],
+               timeout=120, interval=1)
+    assert ready_before and READY not in console_log(STATE, db, moved["db"][1]).read_text(errors="replace")
     assert rows("select disabled, disabled_reason from compute_services where host = '%s'" % host) == [
         (1, "e2e drain")]
     assert rows("select count(*) from leftovers") == [(0,)]
@@ -282,12 +313,12 @@ def test_a_server_with_a_data_volume_migrates_live_with_it(lab: LabSession) -> N
     run = lab.provision([VOL])
     assert run.returncode == 0, run.stdout[-3000:]
     ((uuid, source),) = rows("select uuid, host from instances where name = 'vol' and deleted = ''")
-    dest = other(source)
     ((volume,),) = rows("select id from volumes where instance_uuid = '%s'" % uuid)
     wait_until(lambda: heartbeats(uuid, source), "vol's heartbeat", timeout=BOOT_S, interval=1)
     assert "volume-" + volume in on_host(lab, source, "ls %s" % VOLUME_POOL)
     before = heartbeats(uuid, source)[-1]
     out = ok(cli(lab, "server", "live-migrate", uuid))
+    dest = moved_to(out, uuid, source)
     assert [(s["host"], s["status"]) for s in out["servers"]] == [(dest, "ACTIVE")], out
     wait_until(lambda: any(u > before for u in heartbeats(uuid, dest)), "vol's heartbeat on %s" % dest,
                timeout=120, interval=1)

@@ -16,7 +16,9 @@ provision.yml, then playbooks/server_action.yml and `stratus server ...`:
   the new sizes); a rerun changes nothing; a flavor with a smaller disk is refused (ResizeError);
 - a second server booted from a volume with a data volume, cold-migrated then confirmed: the guest boots from
   its root volume on the other host and its console's `disks` line shows both volumes there; until the confirm
-  the source keeps its copies, then its volume pool is empty of them.
+  the source keeps its copies, then its volume pool is empty of them; migrated back with the destination failing
+  to define its domain (another domain there holds its name): no volume copy stays there, the server is ERROR on
+  its host, and a hard reboot starts it there with both volumes.
 
 The lab's guest ignores ACPI: a short clean-shutdown window keeps the power-offs quick. Needs root.
 """
@@ -34,6 +36,7 @@ import pytest
 import yaml
 
 from stratus_lab import inventory_overlay
+from stratus_lab.audit import audit
 from stratus_lab.ansible_run import playbook_argv, recap, run_merged
 from stratus_lab.console import guest_report
 from stratus_lab.paths import DEMO_INVENTORY, ROOT
@@ -107,10 +110,15 @@ def run_actions(lab: LabSession, actions: list[dict[str, t.Any]]) -> t.Any:
                                     {"stratus_actions": actions}), lab.env, 900)
 
 
-def cli(lab: LabSession, *args: str) -> dict[str, t.Any]:
-    proc = subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay()),
+def cli_run(lab: LabSession, *args: str) -> subprocess.CompletedProcess:
+    """The CLI on the lab's inventories and this test's overlay; JSON out."""
+    return subprocess.run([str(STRATUS), "-i", str(lab.inventory), "-i", str(DEMO_INVENTORY), "-i", str(overlay()),
                            *args, "-o", "json"], capture_output=True, text=True,
                           env=dict(lab.env, STRATUS_LAB_DIR=str(STATE)), cwd=str(STATE), timeout=900, check=False)
+
+
+def cli(lab: LabSession, *args: str) -> dict[str, t.Any]:
+    proc = cli_run(lab, *args)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -283,3 +291,39 @@ def test_a_server_booted_from_a_volume_migrates_with_its_volumes(lab: LabSession
     assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(dest,)]
     assert uuid not in domains(source)
     assert rows("select count(*) from leftovers where instance_uuid = '%s'" % uuid) == [(0,)]
+
+
+# another domain (another uuid) holding a server's domain name: libvirt refuses to define the server's beside it
+SQUATTER = ("<domain type='qemu'><name>%s</name><uuid>0e5c1f7a-8b2d-4c6e-9a1f-3d7b5e9c2a40</uuid>"
+            "<memory unit='MiB'>16</memory><os><type arch='x86_64'>hvm</type></os></domain>")
+
+
+def test_a_move_failing_on_its_destination_leaves_no_volume_copy_there(lab: LabSession) -> None:
+    """The bfv server migrated back, its destination failing to define the domain after the volumes arrived
+    (injected: another domain there holds its domain's name): the destination's copies go, the server is back on
+    its host in ERROR; a hard reboot starts it there on both volumes; the audit finds no stray volume."""
+    ((uuid, source, plan),) = rows("select uuid, host, plan from instances where name = 'bfv' and deleted = ''")
+    dest = other(source)
+    name = json.loads(plan).get("domain_name") or "instance-%s" % uuid  # the plan's default
+    files = ["volume-%s" % v for (v,) in rows("select id from volumes where instance_uuid = '%s'" % uuid)]
+    on_host(dest, "echo \"%s\" | virsh -q -c qemu:///system define /dev/stdin" % (SQUATTER % name))
+    try:
+        proc = cli_run(lab, *ADMIN, "server", "migrate", uuid)
+    finally:
+        on_host(dest, "virsh -q -c qemu:///system undefine %s" % name)
+    # the domain step's error is the server's fault, recorded on the destination
+    assert proc.returncode != 0 and "already exists with uuid" in proc.stdout, proc.stdout[-3000:]
+    ((host, vm_state, fault),) = rows("select host, vm_state, fault from instances where uuid = '%s'" % uuid)
+    assert (host, vm_state, json.loads(fault)["host"]) == (source, "error", dest)
+    assert not set(files) & set(volume_files(dest)) and set(files) <= set(volume_files(source))
+    assert uuid not in domains(dest) and disks(dest, uuid) == []
+    assert rows("select distinct host from volumes where instance_uuid = '%s'" % uuid) == [(source,)]
+    assert rows("select host from resource_claims where instance_uuid = '%s'" % uuid) == [(source,)]
+    assert rows("select count(*) from leftovers where instance_uuid = '%s'" % uuid) == [(0,)]
+    out = cli(lab, "server", "reboot", "--hard", "bfv")
+    assert [(s["host"], s["status"]) for s in out["servers"]] == [(source, "ACTIVE")], out
+    # running there on its own volumes (the guest's boot is test_a_server_booted_from_a_volume_...'s to show)
+    assert domstate(source, uuid) == "running"
+    attached = on_host(source, "virsh -q -c qemu:///system domblklist %s" % uuid)
+    assert all(f in attached for f in files), attached
+    assert audit(lab)["volume"] == []

@@ -17,6 +17,12 @@ FAST = ("concurrency", "hostile_input", "isolation_secrets", "action_races")
 
 @pytest.mark.parametrize("scenario", FAST)
 def test_fast_scenario(scenario: str, tmp_path: Path) -> None:
+    report = run_quick(scenario, tmp_path)
+    assert report["passed"] and report["machine"]["cpu_count"] and report["scenarios"][scenario]["invariants"]
+
+
+def run_quick(scenario: str, tmp_path: Path) -> dict:
+    """reliability/run.py --only SCENARIO --quick; its report, once the scenario passed."""
     out = tmp_path / "reliability.json"
     proc = subprocess.run([sys.executable, str(ROOT / "reliability" / "run.py"), "--only", scenario, "--quick",
                            "--timeout", "600", "--out", str(out), "--work-dir", str(tmp_path / "work")],
@@ -26,4 +32,4 @@ def test_fast_scenario(scenario: str, tmp_path: Path) -> None:
     failed = [name for name, holds in result["invariants"].items() if not holds]
     assert proc.returncode == 0 and result["passed"], "%s: %s failed\n%s\n%s" % (
         result["outcome"], failed, result["notes"][-3000:], result["log_tail"])
-    assert report["passed"] and report["machine"]["cpu_count"] and result["invariants"]
+    return report

@@ -16,11 +16,14 @@ from stratus_cli.api import app as api_app, identity, runs, servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5e60"
+PB_IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5eb0"
 NETWORK = "5d8c7a40-0e0b-4f35-9a62-6a3f1b2c7d10"
 VARIABLES = {
     "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
                         {"id": "2", "name": "m1.huge", "vcpus": 64, "ram": 65536, "disk": 5}],
-    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"},
+                       {"id": PB_IMAGE, "name": "pb-image", "disk_format": "qcow2", "visibility": "private",
+                        "owner": "pb"}],
     "stratus_networks": [{"id": NETWORK, "name": "net1", "cidr": "10.77.0.0/24"}],
     "stratus_quotas": {"defaults": {"instances": 3, "cores": 100, "ram": 512000}},
 }
@@ -172,8 +175,10 @@ def test_list_filters_paging_and_all_tenants(client: Client) -> None:
     assert [s["name"] for s in client("alice", "GET", "/v2.1/servers?name=^s1$")[1]["servers"]] == ["s1"]
     assert client("alice", "GET", "/v2.1/servers?name=(a%2B)%2B")[0] == 400
     assert client("alice", "GET", "/v2.1/servers?marker=nope")[0] == 400
-    # all_tenants: the admin's; a member asking still sees only its own project
-    assert len(client("alice", "GET", "/v2.1/servers?all_tenants=1")[1]["servers"]) == 3
+    # all_tenants: the admin's; a member asking is refused, as Nova (403), and all_tenants=0 is its own project
+    assert client("alice", "GET", "/v2.1/servers?all_tenants=1")[0] == 403
+    assert client("alice", "GET", "/v2.1/servers/detail?all_tenants")[0] == 403
+    assert len(client("alice", "GET", "/v2.1/servers?all_tenants=0&project_id=pb")[1]["servers"]) == 3
     everyone = client("root", "GET", "/v2.1/servers/detail?all_tenants=1")[1]["servers"]
     assert sorted(s["tenant_id"] for s in everyone) == ["pa", "pa", "pa", "pb"]
     assert {s["status"] for s in client("alice", "GET", "/v2.1/servers/detail?status=BUILD")[1]["servers"]} == {
@@ -221,7 +226,7 @@ def test_actions_are_recorded_at_once_and_their_steps_handed_to_a_run(
     assert client("alice", "POST", "/v2.1/servers/%s/action" % server_id, {"os-stop": None})[0] == 202
     assert launched[-1]["playbook"] == "action_steps_for.yml"
     recorded = launched[-1]["extravars"]["stratus_recorded_actions"]
-    assert [(r["item"]["action"], r["server_uuids"], bool(r["hosts"])) for r in recorded] == [
+    assert [(r["action"], r["server_uuids"], bool(r["hosts"])) for r in recorded] == [
         ("stop", [server_id], True)]
     shown = client("alice", "GET", "/v2.1/servers/" + server_id, version="2.61")[1]["server"]
     assert shown["OS-EXT-STS:task_state"] == "powering-off"
@@ -272,3 +277,20 @@ def test_a_create_with_user_data_zone_volumes_and_tags_keeps_the_user_data_secre
     # the same fields at a microversion that has no description or tags: Nova's 400, nothing made
     status, answer, _h = client("alice", "POST", "/v2.1/servers", _create("old", tags=["t"]), "2.51")
     assert status == 400 and "tags" in answer["badRequest"]["message"]
+
+
+def test_another_projects_private_image_is_not_found(client: Client) -> None:
+    """Glance hides another project's private image, so Nova's create says it cannot find it (400); its owner
+    boots it."""
+    status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("steal", imageRef=PB_IMAGE))
+    assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Can not find requested image"}})
+    assert client("bob", "POST", "/v2.1/servers", _create("own", imageRef=PB_IMAGE))[0] == 202
+
+
+def test_a_nul_never_reaches_the_store(client: Client) -> None:
+    """PostgreSQL refuses a NUL in text (a DataError, once a 500): the edge answers first, on every backend."""
+    assert client("alice", "GET", "/v2.1/servers/abc\x00def")[:2] == (
+        404, {"itemNotFound": {"code": 404, "message": "The resource could not be found."}})
+    assert client("alice", "GET", "/v2.1/limits?tenant_id=a%00b")[0] == 400
+    status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v\x00"}))
+    assert status == 400 and "NUL" in body["badRequest"]["message"]

@@ -104,3 +104,48 @@ def test_a_stopped_server_wants_its_domain_shut_off(tmp_path: Path, monkeypatch:
     assert clean(run(monkeypatch, url, {1: holding(None), 2: holding("shutoff")}))
     leaks = run(monkeypatch, url, {1: holding(None), 2: holding("running")})
     assert any("domain of stopped web is running" in m for m in leaks["missing"]), leaks
+
+
+VOLUME_ID = "5d9a7c3e-2b1f-4e6d-8c0a-9f8e7d6c5b4a"
+VOLUME = "volume-%s" % VOLUME_ID
+
+
+def with_volume(url: str, host: str) -> str:
+    """The server's data volume, its row on `host`."""
+    with collection_store.transaction(url, locked=True) as conn:
+        conn.execute(tables.volumes.insert().values(
+            id=VOLUME_ID, name="data", project_id="p", host=host, instance_uuid=UUID, size_gb=1,
+            delete_on_termination=False, status="in-use", created_at=NOW))
+    return url
+
+
+def with_file(view: HostView) -> HostView:
+    return HostView(view.domains, view.instance_vols, view.volume_vols | {VOLUME}, view.dhcp)
+
+
+def test_verify_resize_holds_its_volumes_on_both_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # until the confirm the volume rows are the source's, the destination's copies attached
+    url = with_volume(store(tmp_path, "resized", "hv2", "finished"), "hv1")
+    assert clean(run(monkeypatch, url, {1: with_file(holding("shutoff")), 2: with_file(holding("running"))}))
+
+
+@pytest.mark.parametrize("host, status, row_host", [("hv2", "confirmed", "hv2"),   # confirmed: the source's go
+                                                    ("hv1", "reverted", "hv1"),    # reverted: the destination's go
+                                                    ("hv1", "error", "hv1")])      # failed there: the same
+def test_after_a_move_a_volume_on_the_other_host_is_a_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           host: str, status: str, row_host: str) -> None:
+    url = with_volume(store(tmp_path, "active", host, status), row_host)
+    here, there = (2, 1) if host == "hv2" else (1, 2)
+    assert clean(run(monkeypatch, url, {here: with_file(holding("running")), there: holding(None)}))
+    leaks = run(monkeypatch, url, {here: with_file(holding("running")), there: with_file(holding(None))})
+    assert [k for k, v in leaks.items() if v] == ["volume"], leaks
+    assert leaks["volume"] == ["hv%d: stratus-volumes/%s (a volume of web %s, which is on %s)" % (
+        there, VOLUME, UUID, host)]
+
+
+def test_a_volume_whose_row_is_elsewhere_than_its_server_is_a_leak_there(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server left on the destination while its volume rows stayed the source's: the source's file is stray."""
+    url = with_volume(store(tmp_path, "active", "hv2", "error"), "hv1")
+    leaks = run(monkeypatch, url, {1: with_file(holding(None)), 2: with_file(holding("running"))})
+    assert leaks["volume"] == ["hv1: stratus-volumes/%s (a volume of web %s, which is on hv2)" % (VOLUME, UUID)]

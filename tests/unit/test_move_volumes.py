@@ -173,3 +173,50 @@ def test_a_rolled_back_live_migration_keeps_the_volumes_on_the_source(db_url: st
     # the destination's half is a leftover there: its copies of the volumes go, the source's stay the server's
     assert dropped_volumes(leftover_plans(db_url, bfv)["hv2"]) == [("new_volume", True), ("new_volume", True)]
     assert [d.delete_on_termination for d in read_plan(row(db_url, bfv).plan).block_devices] == [True, False]
+
+
+def to_finish(db_url: str, uuid: str) -> tuple[t.Any, t.Any]:
+    """A cold migration of the server from hv1 whose disks and volumes reached hv2: (server, record) as hv2's
+    finish step takes them."""
+    rs.ask_resize(db_url, uuid, None, who=ADMIN)
+    with store.transaction(db_url, locked=True) as conn:
+        for status, task in (("migrating", "resize_migrating"), ("post-migrating", "resize_migrated"),
+                             ("post-migrating", "resize_finish")):
+            server = conn.execute(sa.select(resize.instances).where(resize.instances.c.uuid == uuid)).first()
+            resize.step_to(conn, server, migration_records.latest(conn, uuid), task, status)
+        [(server, record)] = resize.moving_on_host(conn, "hv2", ("post-migrating",), "dest")
+    return server, record
+
+
+FAULT = {"code": "MigrationError", "message": "domain step: failed to define the domain"}
+
+
+def test_a_move_failing_on_its_destination_drops_the_copies_there_and_goes_back(db_url: str, bfv: str) -> None:
+    server, record = to_finish(db_url, bfv)
+    # what hv2's step removes: all it holds of the server, both volume copies (the kept one too), never the
+    # server's own (the source's, which the store's rows name)
+    copy = resize.failed_destination_copy(record, read_plan(server.plan))
+    assert copy is not None and dropped_volumes(copy) == [("new_volume", True), ("new_volume", True)]
+    with store.transaction(db_url, locked=True) as conn:
+        resize.finish_failed(conn, server, record, "hv2", lifecycle.now(), FAULT)
+    back = row(db_url, bfv)
+    assert (back.host, back.vm_state, back.task_state, back.power_state) == ("hv1", "error", None, "shutdown")
+    assert back.fault["code"] == "MigrationError" and back.fault["host"] == "hv2"
+    assert rs.claim_of(db_url, bfv)[0] == "hv1" and back.flavor["name"] == "m1.tiny"
+    assert volume_hosts(db_url, bfv) == [(2, "hv1"), (1, "hv1")]
+    assert rs.record_of(db_url, bfv).status == "error" and leftover_plans(db_url, bfv) == {}
+
+
+def test_a_destination_copy_that_could_not_be_removed_is_a_leftover_there(db_url: str, bfv: str) -> None:
+    server, record = to_finish(db_url, bfv)
+    with store.transaction(db_url, locked=True) as conn:
+        resize.finish_failed(conn, server, record, "hv2", lifecycle.now(), FAULT, "compute_domain: unreachable")
+    left = leftover_plans(db_url, bfv)
+    assert list(left) == ["hv2"] and dropped_volumes(left["hv2"]) == [("new_volume", True), ("new_volume", True)]
+    assert row(db_url, bfv).host == "hv1" and volume_hosts(db_url, bfv) == [(2, "hv1"), (1, "hv1")]
+
+
+def test_a_same_host_resize_failing_keeps_its_disks() -> None:
+    """Its disks are the server's own (grown in place): nothing is a copy to remove."""
+    record = t.cast(t.Any, type("Record", (), {"source_compute": "hv1", "dest_compute": "hv1"}))
+    assert resize.failed_destination_copy(record, read_plan({"uuid": "u", "block_devices": []})) is None

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import typing as t
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
-from stratus_cli.api.edge import CONFIG_ENV, LOG, STORE_ENV, Answer, Call, Config, endpoint, get
+from stratus_cli.api.edge import CONFIG_ENV, LOG, LOG_FORMAT, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
 
 __all__ = ["CONFIG_ENV", "STORE_ENV", "Config", "build_app", "create_app"]
@@ -325,7 +326,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}
     err = ApiError(status, message.get(status, "Unexpected API Error."))
-    return JSONResponse(errors.body(errors.service_of(request.url.path), err), status_code=status)
+    return MarkupSafeJSON(errors.body(errors.service_of(request.url.path), err), status_code=status)
 
 
 def build_app(config: Config) -> Starlette:
@@ -342,4 +343,6 @@ def create_app() -> Starlette:
     store's URL from the environment."""
     with open(os.environ[CONFIG_ENV], encoding="utf-8") as handle:
         data = json.load(handle)
+    if not logging.getLogger().handlers:  # a worker process of its own (--workers N): stratus.api's lines too
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return build_app(Config(**dict(data, store_url=data.get("store_url") or os.environ[STORE_ENV])))

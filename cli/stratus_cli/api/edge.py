@@ -21,6 +21,7 @@ from stratus_cli.api.errors import ApiError
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 
 LOG = logging.getLogger("stratus.api")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 CONFIG_ENV, STORE_ENV = "STRATUS_API_CONFIG", "STRATUS_API_STORE_URL"
 # Keystone's max_request_body_size default; the token request is the only body this increment takes.
 MAX_BODY = 114688
@@ -68,10 +69,19 @@ def _base(request: Request, config: Config) -> str:
     return (config.public_url or str(request.base_url)).rstrip("/")
 
 
+class MarkupSafeJSON(JSONResponse):
+    """JSON whose <, > and & are \\u escapes (as Go's encoding/json writes them): a JSON parser reads the same
+    text, and a client's text a message repeats (a flavorRef of markup, say) is never markup in the bytes,
+    whatever reads them. Outside strings JSON has none of the three, so the bytes can be replaced as they are."""
+
+    def render(self, content: t.Any) -> bytes:
+        return super().render(content).replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
 def _response(status: int, body: t.Optional[dict[str, t.Any]], headers: dict[str, str]) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return MarkupSafeJSON(body, status_code=status, headers=headers)
 
 
 async def _json_body(request: Request, limit: int) -> t.Any:
@@ -136,6 +146,7 @@ def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, conf
             if authenticated:
                 token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
                 caller = auth.caller_of(cloud, token)
+            refuse_nul(request, body)
             if transaction:
                 answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
         if not transaction:
@@ -147,6 +158,30 @@ def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, conf
     if isinstance(answer, dict):
         return 200, answer, {}
     return answer
+
+
+def refuse_nul(request: Request, body: t.Any) -> None:
+    """No store keeps a NUL in text (PostgreSQL refuses it: a DataError, a 500), so an id with one names nothing
+    (404) and a query or body value with one is bad input (400), before any of it reaches a query."""
+    if any("\x00" in value for value in request.path_params.values()):
+        raise ApiError(404, "The resource could not be found.")
+    if any("\x00" in key + value for key, value in request.query_params.multi_items()):
+        raise ApiError(400, "Invalid input: a query parameter holds a NUL character.")
+    try:
+        if _holds_nul(body):
+            raise ApiError(400, "Invalid input: the request body holds a NUL character.")
+    except RecursionError:
+        raise ApiError(400, "Malformed request body: nested too deep.")
+
+
+def _holds_nul(value: t.Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def get(path: str, route: t.Callable[[Call], Answer], **kw: t.Any) -> Route:

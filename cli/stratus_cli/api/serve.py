@@ -61,10 +61,11 @@ def serve(config: t.Any, host: str, port: int, workers: int, cert: t.Optional[Pa
     import uvicorn
 
     from stratus_cli.api.app import CONFIG_ENV, STORE_ENV
+    from stratus_cli.api.edge import LOG_FORMAT
     from stratus_cli.api.tcp import PROTOCOL
 
     tls = _tls(cert, key)
-    logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=getattr(logging, log_level.upper()), format=LOG_FORMAT)
     # The workers read the configuration from a file that has no name: unlinked at once, reached through this
     # process's /proc/<pid>/fd/<fd> for as long as it runs, so nothing is left behind however it ends. The
     # store's URL (it may hold a PostgreSQL password) goes to them in the environment, not in the file.

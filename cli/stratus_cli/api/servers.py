@@ -171,7 +171,8 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
     page's marker when a limit cut it."""
     query = call.query
     all_projects = _flag(query.get("all_tenants")) or "all_tenants" in query and query.get("all_tenants") == ""
-    project = views.visible_project(call.caller, all_projects, strict=False)
+    # Nova's _get_servers: all_tenants needs the get_all_tenants rule (admin), else 403, never a silent own-project list
+    project = views.visible_project(call.caller, all_projects, strict=True)
     wanted_project = query.get("project_id") or query.get("tenant_id")
     if wanted_project is not None and project is None:
         project = wanted_project
@@ -379,9 +380,8 @@ def server_action(call: Call) -> Answer:
         raise ApiError(409, "Cannot '%s' instance %s while it is in vm_state %s"
                        % (args["action"], row.uuid, result["server"].get("vm_state")))
     if result["server_uuids"]:
-        recorded = dict(result, item={"action": args["action"]})
         runs.launch(config.inventories, config.store_url, call.caller, "action_steps_for.yml",
-                    {"stratus_recorded_actions": [recorded]}, "%s of %s (%s)" % (args["action"], row.name, request_id))
+                    {"stratus_recorded_actions": [result]}, "%s of %s (%s)" % (args["action"], row.name, request_id))
     headers = {"x-openstack-request-id": request_id}
     if args["action"] == "rebuild":  # Nova answers a rebuild with the server as it now is
         with call.cloud.transaction() as conn:

@@ -72,7 +72,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_steps(results: list[dict[str, t.Any]], inventory_sources: t.Sequence[str], timeout: float) -> StepsRun:
-    """Run the steps of these recorded actions (server_action results with their item) and wait for them."""
+    """Run the steps of these recorded actions (server_action results, each naming its action) and wait for them."""
     extra_vars = tuple(cli_context.CLIARGS.get("extra_vars") or ())
     with tempfile.TemporaryDirectory(prefix="stratus-steps-") as tmp:  # 0700: the run's own files
         vars_file = os.path.join(tmp, "recorded.json")

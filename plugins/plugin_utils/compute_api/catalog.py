@@ -113,9 +113,15 @@ class Catalog:
             "extra_specs": dict(flavor.get("extra_specs") or {}), "disabled": bool(flavor.get("disabled", False)),
         }
 
-    def find_image(self, ref: t.Any) -> t.Optional[dict[str, t.Any]]:
+    def find_image(self, ref: t.Any, project_id: t.Optional[str] = None,
+                   is_admin: bool = False) -> t.Optional[dict[str, t.Any]]:
+        """The image by name or id; with a project, None for another project's private image (Glance's 404 for
+        an image the project cannot see, which Nova reports as not found) unless the caller is an admin."""
         image = _by_name_or_id(self.images, ref, "image", "image")
         if image is None:
+            return None
+        if project_id is not None and not is_admin and image.get("visibility", "public") == "private" \
+                and image.get("owner") != project_id:
             return None
         known = {"id", "name", "file", "disk_format", "container_format", "size", "min_disk", "min_ram", "status",
                  "visibility", "owner", "properties"}
@@ -130,8 +136,8 @@ class Catalog:
             "properties": properties,
         }
 
-    def image(self, ref: t.Any) -> dict[str, t.Any]:
-        image = self.find_image(ref)
+    def image(self, ref: t.Any, project_id: t.Optional[str] = None, is_admin: bool = False) -> dict[str, t.Any]:
+        image = self.find_image(ref, project_id, is_admin)
         if image is None:
             raise StratusError("ImageNotFound", "Can not find requested image", "image")
         return image

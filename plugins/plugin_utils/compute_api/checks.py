@@ -73,7 +73,7 @@ class StoreSources:
         self.catalog, self.caller, self.conn, self.db_url = catalog, caller, conn, db_url
 
     def image(self, image_id: str) -> t.Optional[dict[str, t.Any]]:
-        return self.catalog.find_image(image_id)
+        return self.catalog.find_image(image_id, self.caller.project_id, self.caller.is_admin)
 
     def volume(self, volume_id: str) -> t.Optional[dict[str, t.Any]]:
         if self.conn is None:
@@ -241,7 +241,7 @@ def decide(req: t.Mapping[str, t.Any], caller: Caller, catalog: Catalog, task_va
 
     # --- _create_instance: image, base options, BDM transform, quota of metadata and files -------------
     if image_ref:
-        image: t.Optional[dict[str, t.Any]] = catalog.image(image_ref)
+        image: t.Optional[dict[str, t.Any]] = catalog.image(image_ref, caller.project_id, caller.is_admin)
         image_id: t.Optional[str] = image["id"]
     else:  # volume-backed: the image (if any) comes from the root mapping
         image_id = None

@@ -36,10 +36,16 @@ class ActionContext(t.NamedTuple):
 
 def record_action(args: t.Mapping[str, t.Any], ctx: ActionContext, request_id: str) -> dict[str, t.Any]:
     """Check and record the action of `args` (server, action, reboot_type, image, flavor, host, force) in one
-    locked store transaction; the result says which hosts (and bare-metal nodes) do its steps."""
+    locked store transaction; the result says which action it recorded and which hosts (and bare-metal nodes)
+    do its steps (the steps' hosts tell a rebuild's by the action: tasks/action_hosts.yml)."""
+    return dict(_record(args, ctx, request_id), action=args["action"])
+
+
+def _record(args: t.Mapping[str, t.Any], ctx: ActionContext, request_id: str) -> dict[str, t.Any]:
     action = server_actions.action_of(args["action"], args.get("reboot_type"), args.get("image"), args.get("flavor"),
                                       args.get("host"), bool(args.get("force")))
-    image = ctx.catalog.image(args["image"]) if args.get("image") is not None else None
+    image = ctx.catalog.image(args["image"], ctx.caller.project_id, ctx.caller.is_admin) \
+        if args.get("image") is not None else None
     if action.name == "evacuate":
         outcome = request_evacuate(args["server"], ctx.caller, ctx.hypervisors, ctx.hostvars, ctx.catalog,
                                    ctx.scheduler, args.get("host"), bool(args.get("force")), ctx.db_url,

@@ -379,6 +379,33 @@ def resize_failed(conn: Connection, row: t.Any, record: t.Any, host: str, event:
     _finish_action(conn, row.uuid)
 
 
+def failed_destination_copy(record: t.Any, plan: BuildPlan) -> t.Optional[BuildPlan]:
+    """What goes from a cross-host move's destination when the move fails there (finish_resize): all it holds of
+    the server - domain, local disks, config drive, its copies of the volumes, DHCP entry (`plan`: the server's
+    plan there) - since the source still holds the server's own (its shut-off domain and disks, the volumes the
+    store's rows name). None for a same-host resize: its disks are the server's own."""
+    if record.dest_compute == record.source_compute:
+        return None
+    return move.moved_copy(plan)
+
+
+def finish_failed(conn: Connection, row: t.Any, record: t.Any, host: str, start: t.Any, fault: dict[str, t.Any],
+                  not_cleaned: t.Optional[str] = None) -> None:
+    """A cross-host move failed on its destination (`host`) after the disks and volumes arrived: the server is
+    back on the source in ERROR with the fault (its claim, flavor and plan the old ones; its domain there shut
+    off: a hard reboot starts it), the migration in error. The destination's copy was removed by the step, or,
+    when it could not be (`not_cleaned`: why), is a leftover there for a later run."""
+    _event(conn, row, "compute_finish_resize", host, start, fault)
+    if not_cleaned:  # before the claim goes back: the leftover holds the destination's resources until cleaned
+        lifecycle.record_leftover(conn, host, row, "resize to %s failed, its copy not cleaned: %s" % (
+            host, not_cleaned), keep_addresses=False, plan=move.moved_copy(read_plan(row.plan, uuid=row.uuid)))
+    _claim_back(conn, row, record)
+    conn.execute(instances.update().where(instances.c.uuid == row.uuid).values(
+        vm_state="error", task_state=None, power_state="shutdown", fault=dict(fault, host=host)))
+    migration_records.set_status(conn, record.id, "error", lifecycle.now())
+    _finish_action(conn, row.uuid)
+
+
 def _power_end(record: t.Any) -> str:
     return "shutdown" if record.old_vm_state == "stopped" else "running"
 
