@@ -142,7 +142,8 @@ def detail(row: t.Any, seen: Seen, volumes: t.Sequence[t.Any] = (),
         "OS-EXT-STS:power_state": POWER_STATES.get(row.power_state or "nostate", 0),
         "security_groups": [{"name": name} for name in (getattr(plan, "security_groups", None) or ["default"])],
         "os-extended-volumes:volumes_attached": [
-            dict({"id": v.id}, **({"delete_on_termination": bool(v.delete_on_termination)} if version >= (2, 3) else {}))
+            dict({"id": v.id},
+                 **({"delete_on_termination": bool(v.delete_on_termination)} if version >= (2, 3) else {}))
             for v in volumes],
     }
     if status in PROGRESS_STATUSES:
