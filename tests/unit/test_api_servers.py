@@ -5,6 +5,7 @@ microversion. The real clients and builds: tests/integration/test_api_servers_cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import typing as t
 from pathlib import Path
@@ -294,3 +295,33 @@ def test_a_nul_never_reaches_the_store(client: Client) -> None:
     assert client("alice", "GET", "/v2.1/limits?tenant_id=a%00b")[0] == 400
     status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("web", metadata={"k": "v\x00"}))
     assert status == 400 and "NUL" in body["badRequest"]["message"]
+
+
+def test_the_password_is_verified_outside_any_store_transaction(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 is slow by design and SQLite's write lock is taken at BEGIN: a token issue verifies the password
+    with no transaction open, so it makes no other request wait."""
+    cloud = client.app.state.cloud
+    depth, seen = [0], []
+    real_transaction, real_verify = cloud.transaction, identity.verify_password
+
+    @contextlib.contextmanager
+    def counted() -> t.Iterator[t.Any]:
+        depth[0] += 1
+        try:
+            with real_transaction() as conn:
+                yield conn
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(cloud, "transaction", counted)
+    monkeypatch.setattr(identity, "verify_password", lambda row, password: seen.append(depth[0]) or
+                        real_verify(row, password))
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "alice", "domain": {"id": "default"}, "password": "pw-alice-long-enough"}}},
+        "scope": {"project": {"id": "pa"}}}}
+    status, answer, headers = client(None, "POST", "/v3/auth/tokens", body)
+    assert status == 201 and answer["token"]["project"]["id"] == "pa" and headers["x-subject-token"]
+    assert seen == [0]
+    body["auth"]["identity"]["password"]["user"]["password"] = "not-the-password"
+    assert client(None, "POST", "/v3/auth/tokens", body)[0] == 401 and seen == [0, 0]

@@ -46,8 +46,10 @@ def _domain_is_default(domain: t.Any) -> bool:
         domain.get("name", identity.DOMAIN["name"]) == identity.DOMAIN["name"]
 
 
-def _password_user(call: Call, ident: dict[str, t.Any]) -> t.Any:
-    """The password method's user, authenticated (argon2), or 401; the refusal is logged without the password."""
+def _password_user(call: Call, ident: dict[str, t.Any]) -> tuple[t.Any, t.Optional[str]]:
+    """The password method's user, authenticated (argon2, outside any store transaction: it is slow by design,
+    and SQLite's write lock would make every other request wait for it), or 401; the refusal is logged without
+    the password. With it, the password when the stored hash wants a rehash."""
     password_part = _mapping(ident.get("password"), "auth.identity.password")
     user_part = _mapping(password_part.get("user"), "auth.identity.password.user")
     password = user_part.get("password")
@@ -55,29 +57,30 @@ def _password_user(call: Call, ident: dict[str, t.Any]) -> t.Any:
         raise ApiError(400, "Invalid input for field 'auth.identity.password.user.password'.")
     user_row = None
     if _domain_is_default(user_part.get("domain")):
-        user_row = identity.user_by_name_or_none(call.conn, user_part.get("id"), user_part.get("name"))
+        with call.cloud.transaction() as conn:
+            user_row = identity.user_by_name_or_none(conn, user_part.get("id"), user_part.get("name"))
     try:
-        identity.authenticate(call.conn, user_row, password)
+        rehash = identity.verify_password(user_row, password)
     except identity.IdentityError:
         # the name only when it follows the rules (it is the client's text); never the password
         named = user_part.get("name") or user_part.get("id")
         LOG.info("token refused: bad credentials for user %s", errors.shown(named) if isinstance(named, str) else "-")
         raise
-    return user_row
+    return user_row, password if rehash else None
 
 
-def _token_user(call: Call, ident: dict[str, t.Any]) -> tuple[t.Any, dt.datetime]:
+def _token_user(conn: t.Any, ident: dict[str, t.Any]) -> tuple[t.Any, dt.datetime]:
     """The token method's user (a valid token of theirs) and that token's expiry, which a new one never passes."""
     secret = _mapping(ident.get("token"), "auth.identity.token").get("id")
     try:
-        old = identity.validate_token(call.conn, secret if isinstance(secret, str) else None)
+        old = identity.validate_token(conn, secret if isinstance(secret, str) else None)
     except identity.IdentityError:
         LOG.info("token refused: the token method with an invalid token")
         raise
-    return identity.find_user(call.conn, old.user["id"]), old.expires_at
+    return identity.find_user(conn, old.user["id"]), old.expires_at
 
 
-def _scoped_project(call: Call, auth_part: dict[str, t.Any], user_row: t.Any) -> t.Any:
+def _scoped_project(conn: t.Any, auth_part: dict[str, t.Any], user_row: t.Any) -> t.Any:
     scope = auth_part.get("scope")
     project_part = _mapping(_mapping(scope, "auth.scope").get("project"), "auth.scope.project") \
         if scope is not None else None
@@ -85,10 +88,10 @@ def _scoped_project(call: Call, auth_part: dict[str, t.Any], user_row: t.Any) ->
         raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
     try:
         if project_part.get("id") is not None:
-            project_row = identity.find_project(call.conn, project_part["id"])
+            project_row = identity.find_project(conn, project_part["id"])
             found = project_row.id == project_part["id"]
         else:
-            project_row = identity.find_project(call.conn, project_part.get("name"))
+            project_row = identity.find_project(conn, project_part.get("name"))
             found = project_row.name == project_part.get("name") and _domain_is_default(project_part.get("domain"))
     except identity.IdentityError:
         found = False
@@ -104,15 +107,22 @@ def issue_token(call: Call) -> Answer:
     auth_part = _mapping(_mapping(call.body, "body").get("auth"), "auth")
     ident = _mapping(auth_part.get("identity"), "auth.identity")
     ttl = dt.timedelta(seconds=call.config.token_ttl_seconds)
+    rehash: t.Optional[str] = None
     if ident.get("methods") == ["password"]:
-        user_row = _password_user(call, ident)
+        user_row, rehash = _password_user(call, ident)
+        expires = None
     elif ident.get("methods") == ["token"]:
-        user_row, expires = _token_user(call, ident)
-        ttl = min(ttl, expires - identity.now())
+        with call.cloud.transaction() as conn:
+            user_row, expires = _token_user(conn, ident)
     else:
         raise ApiError(401, "Stratus authenticates with the password or the token method only.")
-    project_row = _scoped_project(call, auth_part, user_row)
-    token = identity.issue_token(call.conn, user_row, project_row, ttl=ttl)
+    if expires is not None:
+        ttl = min(ttl, expires - identity.now())
+    with call.cloud.transaction() as conn:  # short: the checks are done
+        if rehash is not None:
+            identity.rehash_password(conn, user_row, rehash)
+        project_row = _scoped_project(conn, auth_part, user_row)
+        token = identity.issue_token(conn, user_row, project_row, ttl=ttl)
     LOG.info("token issued: user %s, project %s, roles %s", user_row.name, project_row.name, ",".join(token.roles))
     return 201, views.token_body(token, call.base), {"X-Subject-Token": str(token.secret)}
 
@@ -305,7 +315,8 @@ ROUTES = [
     get("/v2.1/os-availability-zone/detail", availability_zones_detail, versioned=True),
     get("/v3", identity_version, authenticated=False),
     get("/v3/", identity_version, authenticated=False),
-    Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True), methods=["POST"]),
+    Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True, transaction=False),
+          methods=["POST"]),
     Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
     Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
     get("/image", image_versions, authenticated=False),

@@ -141,15 +141,20 @@ def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, conf
          transaction: bool = True) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
     """The route in one store transaction (worker thread); refusals as ApiError, nothing written on one."""
     try:
-        with cloud.transaction() as conn:
-            token = caller = None
-            if authenticated:
-                token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
-                caller = auth.caller_of(cloud, token)
-            refuse_nul(request, body)
-            if transaction:
+        token = caller = None
+        if transaction:
+            with cloud.transaction() as conn:
+                if authenticated:
+                    token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
+                    caller = auth.caller_of(cloud, token)
+                refuse_nul(request, body)
                 answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
-        if not transaction:
+        else:
+            if authenticated:
+                with cloud.transaction() as conn:
+                    token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
+                    caller = auth.caller_of(cloud, token)
+            refuse_nul(request, body)
             answer = route(Call(request, cloud, config, base, None, token, caller, version, body))
     except identity.IdentityError as exc:
         raise ApiError(exc.status, exc.message)

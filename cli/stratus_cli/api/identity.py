@@ -241,8 +241,10 @@ def unauthorized(message: str = "The request you have made requires authenticati
     return IdentityError("Unauthorized", message, None, 401)
 
 
-def authenticate(conn: Connection, user_row: t.Any, password: str) -> None:
-    """The password is the user's (argon2 verify), or Unauthorized; a missing user costs the same time."""
+def verify_password(user_row: t.Any, password: str) -> bool:
+    """The password is the user's (argon2 verify), or Unauthorized; a missing user costs the same time. It
+    touches no store, so that callers verify outside any transaction (SQLite's write lock is taken at BEGIN,
+    and argon2 is slow by design). True when the stored hash wants a rehash (rehash_password)."""
     stored = user_row.password_hash if user_row is not None else _DUMMY_HASH
     try:
         _HASHER.verify(stored, password)
@@ -250,8 +252,17 @@ def authenticate(conn: Connection, user_row: t.Any, password: str) -> None:
         raise unauthorized()
     if user_row is None or not user_row.enabled:
         raise unauthorized()
-    if _HASHER.check_needs_rehash(stored):
-        conn.execute(users.update().where(users.c.id == user_row.id).values(password_hash=_HASHER.hash(password)))
+    return bool(_HASHER.check_needs_rehash(stored))
+
+
+def rehash_password(conn: Connection, user_row: t.Any, password: str) -> None:
+    conn.execute(users.update().where(users.c.id == user_row.id).values(password_hash=_HASHER.hash(password)))
+
+
+def authenticate(conn: Connection, user_row: t.Any, password: str) -> None:
+    """verify_password, and the rehash it asks for, in the caller's transaction."""
+    if verify_password(user_row, password):
+        rehash_password(conn, user_row, password)
 
 
 def user_by_name_or_none(conn: Connection, user_id: t.Optional[str], name: t.Optional[str]) -> t.Any:
