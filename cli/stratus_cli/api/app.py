@@ -15,13 +15,14 @@ import typing as t
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
 from stratus_cli.api.edge import CONFIG_ENV, LOG, LOG_FORMAT, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
+from stratus_cli.dashboard import routes as dashboard
 
 __all__ = ["CONFIG_ENV", "STORE_ENV", "Config", "build_app", "create_app"]
 
@@ -85,7 +86,10 @@ def _scoped_project(conn: t.Any, auth_part: dict[str, t.Any], user_row: t.Any) -
     project_part = _mapping(_mapping(scope, "auth.scope").get("project"), "auth.scope.project") \
         if scope is not None else None
     if project_part is None:
-        raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
+        # Keystone scopes a request without a scope to the user's default project, when it has one
+        if user_row.default_project_id is None:
+            raise ApiError(400, "Stratus issues project-scoped tokens only: give auth.scope.project.")
+        project_part = {"id": user_row.default_project_id}
     try:
         if project_part.get("id") is not None:
             project_row = identity.find_project(conn, project_part["id"])
@@ -125,6 +129,15 @@ def issue_token(call: Call) -> Answer:
         token = identity.issue_token(conn, user_row, project_row, ttl=ttl)
     LOG.info("token issued: user %s, project %s, roles %s", user_row.name, project_row.name, ",".join(token.roles))
     return 201, views.token_body(token, call.base), {"X-Subject-Token": str(token.secret)}
+
+
+def auth_projects(call: Call) -> Answer:
+    """GET /v3/auth/projects: the projects the token's user has a role on (Keystone's; the dashboard's project
+    switcher)."""
+    mine = {r["project_id"] for r in identity.list_roles(call.conn, user=call.caller.user_id)}
+    return {"projects": [dict(p, links={"self": "%s/v3/projects/%s" % (call.base, p["id"])})
+                         for p in identity.list_projects(call.conn) if p["id"] in mine and p["enabled"]],
+            "links": {"self": call.base + "/v3/auth/projects", "previous": None, "next": None}}
 
 
 def _subject(call: Call) -> tuple[str, identity.Token]:
@@ -301,8 +314,18 @@ def _neutron_show(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], singul
 
 # --- the application ------------------------------------------------------------------------------------
 
+_compute_versions = endpoint(compute_versions, authenticated=False)
+
+
+async def root(request: Request) -> Response:
+    """GET /: Nova's version discovery for clients; a browser (it asks for HTML) goes to the dashboard."""
+    if dashboard.browser_wants_dashboard(request):
+        return RedirectResponse("/dashboard/", status_code=303)
+    return await _compute_versions(request)
+
+
 ROUTES = [
-    get("/", compute_versions, authenticated=False),
+    Route("/", root, methods=["GET"]),
     get("/v2.1", compute_version, authenticated=False),
     get("/v2.1/", compute_version, authenticated=False),
     get("/v2.1/flavors", flavor_list, versioned=True),
@@ -319,6 +342,7 @@ ROUTES = [
           methods=["POST"]),
     Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
     Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
+    get("/v3/auth/projects", auth_projects),
     get("/image", image_versions, authenticated=False),
     get("/image/", image_versions, authenticated=False),
     get("/image/v2/images", image_list),
@@ -335,13 +359,16 @@ ROUTES = [
 async def _no_route(request: Request, exc: Exception) -> Response:
     """Starlette's 404 and 405 (no such route, or not this method) in the service's error body."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if request.url.path.startswith("/dashboard/"):
+        return dashboard.not_found(request, status)
     message = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}
     err = ApiError(status, message.get(status, "Unexpected API Error."))
     return MarkupSafeJSON(errors.body(errors.service_of(request.url.path), err), status_code=status)
 
 
 def build_app(config: Config) -> Starlette:
-    app = Starlette(routes=ROUTES + servers.ROUTES + resources.ROUTES + keypairs.ROUTES + server_groups.ROUTES,
+    app = Starlette(routes=ROUTES + servers.ROUTES + resources.ROUTES + keypairs.ROUTES + server_groups.ROUTES
+                    + dashboard.ROUTES,
                     exception_handlers={404: _no_route, 405: _no_route})
     app.state.config = config
     app.state.cloud = Cloud(config.store_url, config.variables, config.hypervisors, config.baremetal_nodes,
