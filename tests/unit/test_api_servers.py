@@ -284,7 +284,8 @@ def test_another_projects_private_image_is_not_found(client: Client) -> None:
     """Glance hides another project's private image, so Nova's create says it cannot find it (400); its owner
     boots it."""
     status, body, _headers = client("alice", "POST", "/v2.1/servers", _create("steal", imageRef=PB_IMAGE))
-    assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Can not find requested image"}})
+    assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Can not find requested image",
+                                                   "field": "imageRef"}})
     assert client("bob", "POST", "/v2.1/servers", _create("own", imageRef=PB_IMAGE))[0] == 202
 
 

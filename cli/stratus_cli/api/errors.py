@@ -22,13 +22,15 @@ SERVICES = ("identity", "compute", "image", "network")
 
 
 class ApiError(Exception):
-    """A refusal at the API: status, message and, for Neutron, the error type (NetworkNotFound, ...)."""
+    """A refusal at the API: status, message, for Neutron the error type (NetworkNotFound, ...) and, when the
+    refusal knows it, the request field at fault (Nova's body carries it beside code and message)."""
 
     def __init__(self, status: int, message: str, kind: t.Optional[str] = None,
-                 headers: t.Optional[dict[str, str]] = None) -> None:
+                 headers: t.Optional[dict[str, str]] = None, field: t.Optional[str] = None) -> None:
         super().__init__(message)
         self.status, self.message, self.kind = status, message, kind
         self.headers = dict(headers or {})
+        self.field = field
 
 
 def shown(text: str) -> str:
@@ -37,8 +39,8 @@ def shown(text: str) -> str:
 
 
 def from_stratus(exc: StratusError) -> ApiError:
-    """A pipeline refusal with Nova's status for its exception name."""
-    return ApiError(HTTP_STATUS.get(exc.code, 500), exc.message, exc.code)
+    """A pipeline refusal with Nova's status for its exception name, and the field it names."""
+    return ApiError(HTTP_STATUS.get(exc.code, 500), exc.message, exc.code, field=exc.field)
 
 
 def service_of(path: str) -> str:
@@ -58,7 +60,10 @@ def body(service: str, err: ApiError) -> dict[str, t.Any]:
                                  "message": err.message, "detail": ""}}
     if service == "image":
         return {"code": err.status, "title": TITLES.get(err.status, "Error"), "message": err.message}
-    return {NOVA_FAULTS.get(err.status, "computeFault"): {"code": err.status, "message": err.message}}
+    fault: dict[str, t.Any] = {"code": err.status, "message": err.message}
+    if err.field and err.status < 500:  # an extra key novaclient and openstacksdk ignore; never on a bug's 500
+        fault["field"] = err.field
+    return {NOVA_FAULTS.get(err.status, "computeFault"): fault}
 
 
 def unauthorized(base_url: str) -> ApiError:

@@ -169,3 +169,28 @@ def detail(row: t.Any, seen: Seen, volumes: t.Sequence[t.Any] = (),
     if version >= (2, 26):
         body["tags"] = list(row.tags or [])
     return body
+
+
+def explained(verdicts: t.Mapping[str, t.Mapping[str, t.Any]], placements: list[tuple[str, str]],
+              error: t.Any, count: int, project_id: str, full: bool, error_field: t.Optional[str]) -> dict[str, t.Any]:
+    """os-stratus-explain's body: per host (of the first instance) whether it passed the filters, the filter
+    that left it out, and the weighed order (best first, then the hosts left out). ``full`` (the :hosts rule,
+    admin): host names, each filter's reason and each weigher's part; otherwise each host is Nova's hostId
+    for the project and neither reasons nor parts are shown, as a member sees no hypervisor."""
+    def name(host: str) -> str:
+        return host if full else host_id(project_id, host)
+
+    hosts = []
+    for host, verdict in verdicts.items():
+        passed = not verdict.get("rejected_by")
+        entry: dict[str, t.Any] = {"host": name(host), "passed": passed, "rejected_by": verdict.get("rejected_by"),
+                                   "weight": verdict.get("weight") if passed else None}
+        if full:
+            entry["reason"] = verdict.get("reason")
+            entry["weights"] = dict(verdict.get("weights") or {}) if passed else {}
+        hosts.append(entry)
+    hosts.sort(key=lambda e: (not e["passed"], -(e["weight"] or 0.0), e["host"]))
+    return {"scheduled": error is None, "instances": count,
+            "placements": [{"name": server, "host": name(host)} for server, host in placements],
+            "hosts": hosts,
+            "error": None if error is None else {"code": error.code, "message": error.message, "field": error_field}}

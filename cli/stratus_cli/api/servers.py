@@ -9,6 +9,7 @@ ansible-runner (runs.py), which finds the servers already claimed and builds the
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import typing as t
 import uuid
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from stratus_cli.api import runs, server_views
 from stratus_cli.api.edge import Answer, Call, endpoint, get
-from stratus_cli.api.errors import ApiError, shown
+from stratus_cli.api.errors import ApiError, from_stratus, shown
 from stratus_cli.api.server_views import Seen
 
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
@@ -48,6 +49,9 @@ _CREATE_FIELDS: dict[str, tuple[str, tuple[int, int], tuple[int, int]]] = {
     "description": ("description", (2, 19), (9, 0)), "tags": ("tags", (2, 52), (9, 0)),
 }
 _HINTS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
+# The create body's name of each request field, for the `field` a refusal names (flavor -> flavorRef)
+_NOVA_NAMES = dict({field: key for key, (field, _since, _until) in _CREATE_FIELDS.items()},
+                   scheduler_hints=_HINTS[0])
 _COUNT = re.compile(r"[1-9][0-9]{0,3}")
 # A name filter is a regular expression in Nova; here of name characters, anchors and simple wildcards only,
 # so that no pattern can make a worker backtrack for long (no groups, no alternation, no classes).
@@ -59,20 +63,21 @@ _NAME_FILTER = re.compile(r"[A-Za-z0-9 _.@:*+?^$-]{1,255}")
 def _mapping(value: t.Any, field: str) -> dict[str, t.Any]:
     if not isinstance(value, dict):
         raise ApiError(400, "Invalid input for field/attribute %s. Value: %s. %s is not of type 'object'"
-                       % (field, shown(repr(value)[:64]), shown(repr(value)[:64])))
+                       % (field, shown(repr(value)[:64]), shown(repr(value)[:64])), field=field)
     return value
 
 
 def _ref(value: t.Any, field: str) -> str:
     """flavorRef / imageRef: an id, or a link whose last segment is the id (as Nova accepts)."""
     if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
-        raise ApiError(400, "Invalid input for field/attribute %s." % field)
+        raise ApiError(400, "Invalid input for field/attribute %s." % field, field=field)
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
 
 def _count(value: t.Any, field: str) -> int:
     if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, str) and _COUNT.fullmatch(value)):
-        raise ApiError(400, "Invalid input for field/attribute %s. Value: %s." % (field, shown(str(value)[:32])))
+        raise ApiError(400, "Invalid input for field/attribute %s. Value: %s." % (field, shown(str(value)[:32])),
+                       field=field)
     return int(value)
 
 
@@ -90,10 +95,11 @@ def server_request(body: t.Any, version: tuple[int, int], force_config_drive: bo
                      _CREATE_FIELDS[k][1] <= version < _CREATE_FIELDS[k][2])
     if unknown:
         raise ApiError(400, "Invalid input for field/attribute server. Additional properties are not allowed "
-                            "(%s was unexpected)" % shown(", ".join(unknown)[:128]))
+                            "(%s was unexpected)" % shown(", ".join(unknown)[:128]), field=shown(unknown[0][:64]))
     for required in ("name", "flavorRef") + (("networks",) if version >= (2, 37) else ()):
         if required not in server:
-            raise ApiError(400, "Invalid input for field/attribute server. '%s' is a required property" % required)
+            raise ApiError(400, "Invalid input for field/attribute server. '%s' is a required property" % required,
+                           field=required)
     request: dict[str, t.Any] = {}
     for key, value in server.items():
         field = _CREATE_FIELDS[key][0]
@@ -113,6 +119,26 @@ def server_request(body: t.Any, version: tuple[int, int], force_config_drive: bo
         request["config_drive"] = force_config_drive
     schema.validate_request(request)
     return request
+
+
+def nova_field(field: t.Optional[str]) -> t.Optional[str]:
+    """A request field's path (schemas/server.json: `flavor`, `block_device_mapping_v2[0].volume_size`) as the
+    create body names it (`flavorRef`, ...): the `field` of Nova's error body beside code and message."""
+    if not field:
+        return None
+    head = re.match(r"[^.\[]*", field).group(0)  # type: ignore[union-attr]  # matches every string
+    return _NOVA_NAMES.get(head, head) + field[len(head):]
+
+
+@contextlib.contextmanager
+def _in_nova_terms() -> t.Iterator[None]:
+    """The pipeline's refusals of a create body, with the field at fault named as the body names it."""
+    try:
+        yield
+    except StratusError as exc:
+        err = from_stratus(exc)
+        err.field = nova_field(exc.field)
+        raise err from None
 
 
 # --- who sees what ---------------------------------------------------------------------------------------
@@ -239,19 +265,30 @@ def server_show(call: Call) -> Answer:
 
 # --- create and delete -----------------------------------------------------------------------------------
 
-def server_create(call: Call) -> Answer:
-    """POST /servers: decided and claimed now (refusals at once); built by provision.yml in a run of its own."""
-    cloud, config = call.cloud, call.config
+def _new_request(call: Call) -> tuple[dict[str, t.Any], list[str]]:
+    """The create body as the collection's request and the names of its servers, none of them in use."""
     request = server_request(call.body, call.version or (2, 1),
-                             schema.as_bool(config.variables.get("stratus_force_config_drive", True)))
+                             schema.as_bool(call.config.variables.get("stratus_force_config_drive", True)))
     _min_count, max_count = checks.counts(request)
     names = checks.server_names(str(request["name"]), max_count)
-    with cloud.transaction() as conn:
+    with call.cloud.transaction() as conn:
         taken = views.live_servers(conn, call.caller.project_id, names)
     if taken:
         # Stratus keeps a project's server names unique: a name is how its declarative requests find a server
         raise ApiError(409, "Server name %s is in use in project %s; Stratus keeps server names unique per project"
-                       % (shown(taken[0].name), call.caller.project_id))
+                       % (shown(taken[0].name), call.caller.project_id), field="name")
+    return request, names
+
+
+def server_create(call: Call) -> Answer:
+    """POST /servers: decided and claimed now (refusals at once); built by provision.yml in a run of its own."""
+    with _in_nova_terms():
+        return _create(call)
+
+
+def _create(call: Call) -> Answer:
+    config = call.config
+    request, names = _new_request(call)
     request_id = "req-" + str(uuid.uuid4())
     try:
         outcome = create_servers(request, call.caller, config.variables, config.hypervisors, config.hostvars,
@@ -263,7 +300,8 @@ def server_create(call: Call) -> Answer:
         raise
     created = [s for s in outcome.servers if s.get("vm_state") == "building"]
     if not outcome.changed or not created:  # another request took the name between the check and the claim
-        raise ApiError(409, "Server name %s is in use in project %s" % (shown(names[0]), call.caller.project_id))
+        raise ApiError(409, "Server name %s is in use in project %s" % (shown(names[0]), call.caller.project_id),
+                       field="name")
     runs.launch(config.inventories, config.store_url, call.caller, "provision.yml", {"stratus_servers": [request]},
                 "build of %s (%s)" % (", ".join(s["name"] for s in created), request_id))
     first = sorted(created, key=lambda s: s["name"])[0]
@@ -272,6 +310,31 @@ def server_create(call: Call) -> Answer:
             "security_groups": [{"name": g["name"] if isinstance(g, dict) else g}
                                 for g in (request.get("security_groups") or [{"name": "default"}])]}
     return 202, {"server": body}, {"Location": body["links"][0]["href"], "x-openstack-request-id": request_id}
+
+
+def server_explain(call: Call) -> Answer:
+    """POST /v2.1/os-stratus-explain (a Stratus extension): the create body's schema, policy, quota, block
+    devices and networks checked as a create checks them, then the scheduler asked in check mode with explain:
+    where the servers would go, or why they fit nowhere (200 either way: "no host" is the answer, not a
+    refusal). Nothing is written, not even a refusal's action-log entry."""
+    config, caller = call.config, call.caller
+    caller.authorize("os_compute_api:os-stratus-explain")
+    with _in_nova_terms():
+        request, names = _new_request(call)
+        error: t.Optional[StratusError] = None
+        try:
+            outcome = create_servers(dict(request, explain=True), caller, config.variables, config.hypervisors,
+                                     config.hostvars, config.store_url, True, "req-" + str(uuid.uuid4()),
+                                     config.variables, config.baremetal_nodes)
+            verdicts = outcome.explain or {}
+            placements = [(s["name"], s["host"]) for s in outcome.servers if s.get("host")]
+        except StratusError as exc:
+            if exc.code != "NoValidHost":
+                raise
+            error, verdicts, placements = exc, getattr(exc, "explain", None) or {}, []
+    return {"explain": server_views.explained(verdicts, placements, error, len(names), caller.project_id,
+                                              caller.can("os_compute_api:os-stratus-explain:hosts"),
+                                              nova_field(error.field) if error else None)}
 
 
 def server_delete(call: Call) -> Answer:
@@ -397,6 +460,8 @@ ROUTES = [
     get("/v2.1/servers/detail", server_detail_list, versioned=True),
     get("/v2.1/servers/{server_id}", server_show, versioned=True),
     Route("/v2.1/servers", endpoint(server_create, versioned=True, takes_body=True, transaction=False),
+          methods=["POST"]),
+    Route("/v2.1/os-stratus-explain", endpoint(server_explain, versioned=True, takes_body=True, transaction=False),
           methods=["POST"]),
     Route("/v2.1/servers/{server_id}", endpoint(server_delete, versioned=True, transaction=False),
           methods=["DELETE"]),

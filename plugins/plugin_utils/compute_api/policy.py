@@ -93,6 +93,10 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:limits:other_project": _ADMIN,
     "os_compute_api:os-availability-zone:list": "@",
     "os_compute_api:os-availability-zone:detail": _ADMIN,
+    # Stratus's extension os-stratus-explain (`stratus api`, docs/api.md): whoever may create asks where a create
+    # would go; only an admin sees host names, filter reasons and weigher parts (members: hostIds and filters)
+    "os_compute_api:os-stratus-explain": _MEMBER_OR_ADMIN,
+    "os_compute_api:os-stratus-explain:hosts": _ADMIN,
     # Hypervisors, compute services, quota sets and instance actions (hypervisor_info, quota_info, server_info,
     # and `stratus api`; docs/api.md). Quota updates have rules as Nova's, though the API refuses them (inventory).
     "os_compute_api:os-hypervisors:list": _ADMIN,
