@@ -16,6 +16,8 @@ from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect,
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
                                            login_csrf, one, read_form, refused_login, set_login_csrf, set_session)
 
+from stratus_cli.dashboard import keypairs, launch  # Launch Instance and Key pairs (issue 20)
+
 STATIC = Path(__file__).parent / "static"
 
 
@@ -137,5 +139,6 @@ ROUTES = [
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        *launch.ROUTES, *keypairs.ROUTES,
     ]),
 ]
