@@ -37,6 +37,9 @@ def test_explain_says_where_a_create_would_go_and_writes_nothing(
     assert all(h["passed"] and "reason" not in h and "weights" not in h for h in explain["hosts"])
     admin = client("root", "POST", EXPLAIN, _create("web"), "2.61")[1]["explain"]
     assert sorted(h["host"] for h in admin["hosts"]) == ["hv1", "hv2"] and "weights" in admin["hosts"][0]
+    # the host taken is first among the best, and the only one marked chosen
+    assert [h["chosen"] for h in admin["hosts"]] == [True, False]
+    assert admin["placements"] == [{"name": "web", "host": admin["hosts"][0]["host"]}]
     # too big for any host: the answer says why (200), per host the filter that left it out
     status, body, _h = client("alice", "POST", EXPLAIN, _create("big", flavorRef="2"))
     explain = body["explain"]

@@ -174,22 +174,25 @@ def detail(row: t.Any, seen: Seen, volumes: t.Sequence[t.Any] = (),
 def explained(verdicts: t.Mapping[str, t.Mapping[str, t.Any]], placements: list[tuple[str, str]],
               error: t.Any, count: int, project_id: str, full: bool, error_field: t.Optional[str]) -> dict[str, t.Any]:
     """os-stratus-explain's body: per host (of the first instance) whether it passed the filters, the filter
-    that left it out, and the weighed order (best first, then the hosts left out). ``full`` (the :hosts rule,
+    that left it out, its weight and whether a server would go there (chosen), in the weighed order (best
+    first, then the hosts left out). ``full`` (the :hosts rule,
     admin): host names, each filter's reason and each weigher's part; otherwise each host is Nova's hostId
     for the project and neither reasons nor parts are shown, as a member sees no hypervisor."""
     def name(host: str) -> str:
         return host if full else host_id(project_id, host)
 
+    chosen = {host for _server, host in placements}
     hosts = []
     for host, verdict in verdicts.items():
         passed = not verdict.get("rejected_by")
         entry: dict[str, t.Any] = {"host": name(host), "passed": passed, "rejected_by": verdict.get("rejected_by"),
-                                   "weight": verdict.get("weight") if passed else None}
+                                   "weight": verdict.get("weight") if passed else None, "chosen": host in chosen}
         if full:
             entry["reason"] = verdict.get("reason")
             entry["weights"] = dict(verdict.get("weights") or {}) if passed else {}
         hosts.append(entry)
-    hosts.sort(key=lambda e: (not e["passed"], -(e["weight"] or 0.0), e["host"]))
+    # best first; among equal weights the host the scheduler took (it picks at random among the best few)
+    hosts.sort(key=lambda e: (not e["passed"], -(e["weight"] or 0.0), not e["chosen"], e["host"]))
     return {"scheduled": error is None, "instances": count,
             "placements": [{"name": server, "host": name(host)} for server, host in placements],
             "hosts": hosts,
