@@ -42,3 +42,13 @@ def screenshot(page: t.Any, name: str) -> Path:
     path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".png")
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def page_errors(page: t.Any) -> list[str]:
+    """The list a page's script errors and Content-Security-Policy violations are added to while it runs (a
+    refused page's own status is no error here)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    return errors

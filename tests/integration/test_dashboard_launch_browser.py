@@ -25,10 +25,7 @@ def test_launch_refused_explained_accepted_and_key_pairs(api: Api, chromium: t.A
 
     context = chromium.new_context(viewport=browser.DESKTOP)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    errors = browser.page_errors(page)
     log_in(page, api, "alice", "pa")
 
     # key pairs: import one (it is then offered by the launch form), see it listed

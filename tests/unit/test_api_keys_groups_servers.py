@@ -32,7 +32,7 @@ def test_a_server_with_the_apis_key_pair_and_server_group(client: Client,  # noq
     # bob (another project, another user) can name neither
     status, body, _h = client("bob", "POST", "/v2.1/servers", _create("b1", key_name="k"), "2.61")
     assert (status, body) == (400, {"badRequest": {"code": 400, "message": "Invalid key_name provided.",
-                                                 "field": "key_name"}})
+                                                   "field": "key_name"}})
     status, body, _h = client("bob", "POST", "/v2.1/servers", dict(_create("b2"), **{"os:scheduler_hints": {
         "group": group}}), "2.61")
     assert status == 400 and body["badRequest"]["message"] == "Instance group %s could not be found." % group

@@ -141,15 +141,19 @@ async def _choices(api: Api, count: int) -> dict[str, t.Any]:
             "cores": _left(absolute, "maxTotalCores", "totalCoresUsed"),
             "ram": _left(absolute, "maxTotalRAMSize", "totalRAMUsed")}
     zones = (await api.get("/v2.1/os-availability-zone"))["availabilityZoneInfo"]
-    return {
-        "room": room,
-        "zones": [z["zoneName"] for z in zones if (z.get("zoneState") or {}).get("available", True)],
-        "images": sorted((await api.get("/image/v2/images"))["images"], key=lambda i: i.get("name") or ""),
-        "flavors": _flavor_rows((await api.get("/v2.1/flavors/detail"))["flavors"], room, count),
-        "networks": sorted((await api.get("/network/v2.0/networks"))["networks"], key=lambda n: n.get("name") or ""),
-        "keypairs": [k["keypair"] for k in (await api.get("/v2.1/os-keypairs"))["keypairs"]],
-        "server_groups": (await api.get("/v2.1/os-server-groups"))["server_groups"],
-    }
+    images = (await api.get("/image/v2/images"))["images"]
+    pairs = [k["keypair"] for k in (await api.get("/v2.1/os-keypairs"))["keypairs"]]
+    groups = (await api.get("/v2.1/os-server-groups"))["server_groups"]
+    # the selects' (value, text) options
+    options = {"zones": [(z["zoneName"], z["zoneName"]) for z in zones
+                         if (z.get("zoneState") or {}).get("available", True)],
+               "images": sorted(((i["id"], i.get("name") or i["id"]) for i in images), key=lambda o: o[1]),
+               "keypairs": sorted((p["name"], p["name"]) for p in pairs),
+               "server_groups": sorted(((g["id"], g.get("name") or g["id"]) for g in groups), key=lambda o: o[1])}
+    return {"room": room, "options": options,
+            "flavors": _flavor_rows((await api.get("/v2.1/flavors/detail"))["flavors"], room, count),
+            "networks": sorted((await api.get("/network/v2.0/networks"))["networks"],
+                               key=lambda n: n.get("name") or "")}
 
 
 def _count_of(values: t.Mapping[str, t.Any]) -> int:
