@@ -76,7 +76,8 @@ def test_the_form_shows_the_choices_and_the_quota_left(alice: Browser) -> None:
     assert re.search(r'data-flavor="m1.tiny">.*?<td>yes</td>', page.text, re.S)
 
 
-def test_the_form_becomes_novas_create_body(alice: Browser, launched: list[dict[str, t.Any]]) -> None:  # noqa: F811
+def test_the_form_becomes_novas_create_body(app: t.Any, alice: Browser,
+                                            launched: list[dict[str, t.Any]]) -> None:  # noqa: F811
     user_data = "#cloud-config\npassword: s3cr3t-user-data\n"
     reply = alice.post("/dashboard/launch", _form(count="2", user_data=user_data, metadata="role=web\n\ntier = 1",
                                                   boot_source="volume", volume_size="2",
@@ -92,6 +93,11 @@ def test_the_form_becomes_novas_create_body(alice: Browser, launched: list[dict[
     shown = alice.get(reply.location)
     assert shown.status == 200 and 'id="launched"' in shown.text and "web-1" in shown.text
     assert "s3cr3t" not in shown.text
+    # another project's user given the same page: the API's 404 for that id, so no notice and nothing of it
+    bob = Browser(app)
+    bob.log_in("bob", PASSWORD)
+    other = bob.get(reply.location)
+    assert other.status == 200 and 'id="launched"' not in other.text and "web-1" not in other.text
 
 
 def test_an_over_quota_count_is_refused_at_the_count_field_with_the_values_kept(
@@ -103,7 +109,8 @@ def test_an_over_quota_count_is_refused_at_the_count_field_with_the_values_kept(
     assert _error_at(reply.text, "count").startswith("Quota exceeded for instances: Requested 5, but already used 0 "
                                                      "of 3 instances")
     assert 'id="count" name="count" value="5"' in reply.text and 'value="big"' in reply.text
-    assert "no: instances" in reply.text and ">k=v</textarea>" in reply.text and 'aria-invalid="true" aria-describedby="error-count"' in reply.text
+    assert "no: instances" in reply.text and ">k=v</textarea>" in reply.text
+    assert 'aria-invalid="true" aria-describedby="error-count"' in reply.text
     assert "s3cr3t-user-data" not in reply.text and 'id="user-data-note"' in reply.text
     assert launched == []
     after = _row_counts(app.state.store_url)  # nothing made: only the refusal's action-log entry
@@ -127,13 +134,22 @@ def test_each_refusal_is_shown_at_its_field(alice: Browser, launched: list[dict[
     assert launched == []
 
 
+def test_user_data_the_api_refuses_is_not_echoed(alice: Browser) -> None:
+    user_data = "s3cr3t" * 8500  # 51000 bytes: past Nova's 65535 characters once base64-encoded
+    reply = alice.post("/dashboard/launch", _form(user_data=user_data), csrf_from="/dashboard/launch")
+    assert reply.status == 400 and "user_data" in _error_at(reply.text, "user_data")
+    encoded = base64.b64encode(user_data.encode()).decode()
+    assert "s3cr3t" not in reply.text and encoded[:40] not in reply.text
+
+
 def test_will_it_fit_shows_the_schedulers_explain_and_writes_nothing(
         app: t.Any, alice: Browser, launched: list[dict[str, t.Any]]) -> None:  # noqa: F811
     alice.get("/dashboard/launch")
     before = _row_counts(app.state.store_url)
     reply = alice.post("/dashboard/launch", _form(explain="1", user_data="s3cr3t-user-data"),
                        csrf_from="/dashboard/launch")
-    assert reply.status == 200 and 'id="explain-result"' in reply.text and "Yes: 1 instance would be placed" in reply.text
+    assert reply.status == 200 and 'id="explain-result"' in reply.text
+    assert "Yes: 1 instance would be placed" in reply.text
     assert reply.text.count('<tr class="passed">') == 2 and "s3cr3t-user-data" not in reply.text
     reply = alice.post("/dashboard/launch", _form(explain="1", flavor="2"), csrf_from="/dashboard/launch")
     assert reply.status == 200 and 'id="explain-verdict">No: No valid host' in reply.text
@@ -152,7 +168,8 @@ def test_keypairs_import_create_once_and_delete(app: t.Any, alice: Browser) -> N
     # a bad key and a taken name: at their fields, the values kept
     reply = alice.post("/dashboard/keypairs/import", {"name": "bad", "public_key": "ssh-rsa AAAA"},
                        csrf_from="/dashboard/keypairs")
-    assert reply.status == 400 and _error_at(reply.text, "import-public_key") and ">ssh-rsa AAAA</textarea>" in reply.text
+    assert reply.status == 400 and _error_at(reply.text, "import-public_key")
+    assert ">ssh-rsa AAAA</textarea>" in reply.text
     reply = alice.post("/dashboard/keypairs/import", {"name": "laptop", "public_key": PUBLIC_KEY},
                        csrf_from="/dashboard/keypairs")
     assert reply.status == 409 and "already exists" in _error_at(reply.text, "import-name")
