@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import typing as t
 
-
 import test_api_openstack_clients as clients
 from test_api_openstack_clients import Api, http, token
 from test_dashboard_browser import chromium, log_in  # noqa: F401  # the module's browser (a fixture)
