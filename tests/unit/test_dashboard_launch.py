@@ -100,6 +100,23 @@ def test_the_form_becomes_novas_create_body(app: t.Any, alice: Browser,
     assert other.status == 200 and 'id="launched"' not in other.text and "web-1" not in other.text
 
 
+def test_the_key_pair_and_server_group_chosen_go_with_the_request(app: t.Any, alice: Browser,
+                                                                  launched: list[dict[str, t.Any]]) -> None:  # noqa: F811
+    token = alice.cookies["stratus_session"]
+    headers = {"x-auth-token": token, "content-type": "application/json"}
+    group = request(app, "POST", "/v2.1/os-server-groups", headers, json.dumps(
+        {"server_group": {"name": "spread", "policies": ["anti-affinity"]}}).encode()).json()["server_group"]
+    alice.post("/dashboard/keypairs/import", {"name": "laptop", "public_key": PUBLIC_KEY},
+               csrf_from="/dashboard/keypairs")
+    page = alice.get("/dashboard/launch").text
+    assert '<option value="laptop">laptop</option>' in page and '>spread</option>' in page
+    reply = alice.post("/dashboard/launch", _form(key_name="laptop", server_group=group["id"]),
+                       csrf_from="/dashboard/launch")
+    assert reply.status == 303, reply.text[:2000]
+    sent = _sent(launched)
+    assert sent["key_name"] == "laptop" and sent["scheduler_hints"] == {"group": group["id"]}
+
+
 def test_an_over_quota_count_is_refused_at_the_count_field_with_the_values_kept(
         app: t.Any, alice: Browser, launched: list[dict[str, t.Any]]) -> None:  # noqa: F811
     before = _row_counts(app.state.store_url)
