@@ -167,8 +167,8 @@ def _flag(value: t.Optional[str]) -> bool:
 
 
 def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
-    """The rows of GET /servers[/detail] after Nova's filters, sorting (newest first) and paging, and the next
-    page's marker when a limit cut it."""
+    """The rows of GET /servers[/detail] after Nova's filters, sorting (newest first unless sort_key says) and
+    paging, and the next page's marker when a limit cut it."""
     query = call.query
     all_projects = _flag(query.get("all_tenants")) or "all_tenants" in query and query.get("all_tenants") == ""
     # Nova's _get_servers: all_tenants needs the get_all_tenants rule (admin), else 403, never a silent own-project list
@@ -196,7 +196,7 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
     host = query.get("host")
     if host is not None and call.caller.is_admin:  # an admin's filter; Nova ignores it for others
         rows = [r for r in rows if r.host == host]
-    rows.sort(key=lambda r: (r.created_at, r.uuid), reverse=True)
+    rows = _sorted(call, rows)
     marker = query.get("marker")
     if marker is not None:
         ids = [r.uuid for r in rows]
@@ -211,6 +211,49 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
             rows = rows[:int(limit)]
             return rows, rows[-1].uuid if rows else None
     return rows, None
+
+
+# Nova's sort keys (nova/api/openstack/compute/schemas/servers.py VALID_SORT_KEYS) that a Stratus row has, and
+# their values; host and node are an admin's (Nova's 403 for others). A NULL sorts first, as in Nova's SQL.
+_SORT_KEYS: dict[str, t.Callable[[t.Any], t.Any]] = {
+    "display_name": lambda r: r.name, "created_at": lambda r: r.created_at,
+    "updated_at": lambda r: r.updated_at or r.created_at, "launched_at": lambda r: r.launched_at,
+    "vm_state": lambda r: r.vm_state, "task_state": lambda r: r.task_state,
+    "power_state": lambda r: server_views.POWER_STATES.get(r.power_state or "nostate", 0),
+    "availability_zone": lambda r: r.availability_zone, "host": lambda r: r.host, "node": lambda r: r.host,
+    "uuid": lambda r: r.uuid, "hostname": lambda r: r.hostname, "launch_index": lambda r: r.launch_index,
+    "image_ref": lambda r: r.image_id, "instance_type_id": lambda r: str(r.flavor.get("id")),
+    "key_name": lambda r: (r.request if isinstance(r.request, dict) else {}).get("key_name"),
+    "project_id": lambda r: r.project_id, "user_id": lambda r: r.user_id,
+    "display_description": lambda r: r.description,
+}
+
+
+def _sorted(call: Call, rows: list[t.Any]) -> list[t.Any]:
+    """Nova's sort_key/sort_dir (repeatable, paired in order): a direction missing takes the first one's (or
+    desc); created_at and the uuid end every order (Nova's default keys), so paging by marker is stable."""
+    keys, dirs = call.query.getlist("sort_key"), call.query.getlist("sort_dir")
+    for key in keys:
+        if key not in _SORT_KEYS:
+            raise ApiError(400, "Invalid input for query parameters sort_key. Value: %s." % shown(key[:64]))
+        if key in ("host", "node") and not call.caller.is_admin:
+            raise ApiError(403, "Only administrators can sort servers by %s" % key)
+    for direction in dirs:
+        if direction not in ("asc", "desc"):
+            raise ApiError(400, "Unknown sort direction, must be 'desc' or 'asc'")
+    default = dirs[0] if dirs else "desc"
+    order = [(k, dirs[i] if i < len(dirs) else default) for i, k in enumerate(keys)]
+    order += [(k, default) for k in ("created_at", "uuid") if k not in keys]
+    for key, direction in reversed(order):  # stable sorts, the last key first
+        rows.sort(key=_sort_value(_SORT_KEYS[key]), reverse=direction == "desc")
+    return rows
+
+
+def _sort_value(value_of: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], tuple[bool, t.Any]]:
+    def key(row: t.Any) -> tuple[bool, t.Any]:
+        value = value_of(row)
+        return value is not None, value
+    return key
 
 
 def _page_links(call: Call, path: str, next_marker: t.Optional[str]) -> dict[str, t.Any]:
