@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stratus_cli.dashboard import instances
 from stratus_cli.dashboard.client import Api, fault, call
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
@@ -136,6 +137,7 @@ ROUTES = [
         Route("/logout", form_page(_logout), methods=["POST"]),
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
+        *instances.ROUTES,
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]),
 ]
