@@ -353,3 +353,14 @@ def test_list_sort_keys_and_directions_as_nova(client: Client) -> None:
     assert client("alice", "GET", "/v2.1/servers?sort_key=display_name&sort_dir=up")[0] == 400
     assert client("alice", "GET", "/v2.1/servers?sort_key=host")[0] == 403  # an admin's key
     assert sorted(names("sort_key=host&all_tenants=1", "root")) == ["a", "b", "c"]
+
+
+def test_a_paged_detail_list_has_the_same_bodies_as_the_whole_list(client: Client) -> None:
+    for name in ("p1", "p2", "p3"):
+        client("alice", "POST", "/v2.1/servers", _create(name, metadata={"n": name}))
+    whole = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name", version="2.61")[1]["servers"]
+    first = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name&limit=2", version="2.61")[1]
+    rest = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name&limit=2&marker=" + first["servers"][-1]["id"],
+                  version="2.61")[1]
+    assert first["servers"] + rest["servers"] == whole and whole[0]["metadata"] == {"n": whole[0]["name"]}
+    assert [s["name"] for s in client("alice", "GET", "/v2.1/servers?limit=5")[1]["servers"]] == ["p3", "p2", "p1"]
