@@ -50,8 +50,8 @@ def servers(api: Api) -> dict[str, str]:
     return made
 
 
-def test_the_table_follows_a_build_opens_a_detail_and_stops_a_server(api: Api, chromium: t.Any,
-                                                                    servers: dict[str, str]) -> None:
+def test_the_table_follows_a_build_opens_a_detail_and_stops_a_server(
+        api: Api, chromium: t.Any, servers: dict[str, str]) -> None:
     from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle
     from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
     from playwright.sync_api import expect
