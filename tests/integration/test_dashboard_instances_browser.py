@@ -56,12 +56,7 @@ def test_the_table_follows_a_build_opens_a_detail_and_stops_a_server(
     from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport=browser.DESKTOP)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    context, page, errors = browser.watched_page(chromium, browser.DESKTOP)
     log_in(page, api, "alice", "pa")
     page.get_by_role("link", name="Instances").click()
     page.wait_for_url(api.url + "/dashboard/instances")
