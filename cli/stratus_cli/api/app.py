@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
+from stratus_cli.api import admin, errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
 from stratus_cli.api.edge import CONFIG_ENV, LOG, LOG_FORMAT, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
@@ -368,7 +368,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 def build_app(config: Config) -> Starlette:
     app = Starlette(routes=ROUTES + servers.ROUTES + resources.ROUTES + keypairs.ROUTES + server_groups.ROUTES
-                    + dashboard.ROUTES,
+                    + admin.ROUTES + dashboard.ROUTES,
                     exception_handlers={404: _no_route, 405: _no_route})
     app.state.config = config
     app.state.cloud = Cloud(config.store_url, config.variables, config.hypervisors, config.baremetal_nodes,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stratus_cli.dashboard import admin, console
 from stratus_cli.dashboard.client import Api, fault, call
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
@@ -137,5 +138,5 @@ ROUTES = [
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
-    ]),
+    ] + admin.ROUTES + console.ROUTES),
 ]
