@@ -108,11 +108,17 @@ def console_main() -> int:
         answer: dict[str, t.Any] = {"ok": False, "error": "the run did not start (%s)" % type(exc).__name__}
     else:
         stats = result.artifacts
-        error = result.error()
-        if error is not None:
+        failures = result.failures() if not result.ok else []
+        if result.status == "timeout":
+            answer = {"ok": False, "error": "the run timed out"}
+        elif any(e.get("event") == "runner_on_unreachable" for e in result.events):
+            answer = {"ok": False, "error": "the host is unreachable"}  # (no_log: Ansible's message is censored)
+        elif failures:
             # the tasks are no_log: a failure's message is the host's or Ansible's, never the log's text
-            answer = {"ok": False, "error": "timed out" if result.status == "timeout" else
-                      " ".join(("%s: %s" % (error.code, error)).split())[:300]}
+            answer = {"ok": False, "error": " ".join(("%s: %s" % (failures[0].code, failures[0])).split())[:300]}
+        elif not result.ok:
+            answer = {"ok": False, "error": "ansible-playbook ended %s (rc %s)" % (result.status, result.rc)}
+            _say("run of %s: %s" % (CONSOLE_PLAYBOOK, result.stdout_tail[-600:]))
         elif "stratus_console_found" not in stats:
             answer = {"ok": False, "error": "the host is not a hypervisor of the inventory"}
         else:
