@@ -192,7 +192,7 @@ def test_an_admin_sees_usage_bars_zones_and_aggregates(cloud: Cloud) -> None:
     root = browser(cloud, "root")
     page = root.get("/dashboard/admin/hypervisors")
     assert page.status == 200 and 'href="/dashboard/admin/hypervisors"' in page.text
-    assert "vCPUs: 1 of 32" in page.text and "8 &times; 4.0" in page.text  # used of (8 - 0) x 4.0
+    assert "vCPUs: 1 of 32" in page.text and "8 &times; ratio 4.0" in page.text  # used of (8 - 0) x 4.0
     assert "RAM: 512 MB of" in page.text and 'class="bar' in page.text
     assert "fast-ssd" in page.text and "ssd=true" in page.text and 'id="zones"' in page.text
     assert page.text.count('class="service-form"') == 2
