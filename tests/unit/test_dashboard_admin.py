@@ -129,8 +129,8 @@ def test_baremetal_nodes_in_ironics_list_body_admin_only(cloud: Cloud) -> None:
     assert "Bmc-S3cret" not in json.dumps(body)
 
 
-def test_console_output_for_the_owner_and_an_admin_with_novas_length(cloud: Cloud,
-                                                                       consoles: list[dict[str, t.Any]]) -> None:
+def test_console_output_for_the_owner_and_an_admin_with_novas_length(
+        cloud: Cloud, consoles: list[dict[str, t.Any]]) -> None:
     path = "/v2.1/servers/%s/action" % cloud.web
     status, body = ask(cloud, "alice", "POST", path, {"os-getConsoleOutput": {"length": 20}})
     assert status == 200 and body["output"].startswith("boot ok\n<script>")  # the control character removed
