@@ -314,7 +314,7 @@ def _neutron_show(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], singul
 
 # --- the application ------------------------------------------------------------------------------------
 
-_compute_versions = endpoint(compute_versions, authenticated=False)
+_compute_versions = endpoint(compute_versions, authenticated=False, read_only=True)
 
 
 async def root(request: Request) -> Response:
@@ -340,7 +340,7 @@ ROUTES = [
     get("/v3/", identity_version, authenticated=False),
     Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True, transaction=False),
           methods=["POST"]),
-    Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
+    Route("/v3/auth/tokens", endpoint(validate_token, read_only=True), methods=["GET"]),  # and HEAD too
     Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
     get("/v3/auth/projects", auth_projects),
     get("/image", image_versions, authenticated=False),
