@@ -52,7 +52,7 @@ def console_output(call: Call, visible_row: t.Callable[[t.Any, Call, str], t.Any
     """The server the caller may see (else 404), Nova's rule, a host that is up (else 409), then the run."""
     config = call.config
     lines = _length(call.body[ACTION])
-    with call.cloud.transaction() as conn:
+    with call.cloud.transaction(read_only=True) as conn:  # checks only; no lock is held during the run
         row = visible_row(conn, call, call.request.path_params["server_id"])
         call.caller.authorize("os_compute_api:os-console-output", {"project_id": row.project_id,
                                                                    "user_id": row.user_id})
