@@ -231,6 +231,9 @@ def test_a_bad_reason_is_shown_at_its_field_and_a_form_without_csrf_is_refused(c
     page = root.post(target, {"action": "disable", "reason": "x" * 300}, csrf_from="/dashboard/admin/hypervisors")
     assert page.status == 400 and 'id="reason-error-hv2"' in page.text and "disabled_reason" in page.text
     assert 'aria-invalid="true"' in page.text
+    made_up = root.post("/dashboard/admin/services/not-a-uuid", {"action": "disable"},
+                        csrf_from="/dashboard/admin/hypervisors")
+    assert made_up.status == 400 and "Invalid uuid" in made_up.text and 'id="page-error"' in made_up.text
     assert root.post(target, {"action": "disable", "reason": "no token"}).status == 403
     assert root.post(target, {"action": "disable", "csrf_token": "0" * 64}).status == 403
     services = ask(cloud, "root", "GET", "/v2.1/os-services", version="2.53")[1]["services"]

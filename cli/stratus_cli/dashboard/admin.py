@@ -76,9 +76,9 @@ async def _service_update(request: Request, session: Session, api: Api, form: di
     try:
         await api.put("/v2.1/os-services/%s" % service_id, body)
     except Refusal as exc:
-        if exc.status != 400:
-            raise
-        values = await _hypervisor_values(api)
+        values = await _hypervisor_values(api) if exc.status == 400 else {}
+        if not any(hv["service_id"] == service_id for hv in values.get("hypervisors", [])):
+            raise  # not one of the page's forms (403, 404, a made-up id): the error page
         values["form_error"] = {"service_id": service_id, "message": exc.message, "reason": reason}
         return Page("admin_hypervisors.html", values, status=400)
     return Page(response=redirect(HYPERVISORS))
