@@ -178,7 +178,8 @@ def test_the_modules_console_tail_reads_the_last_lines_within_its_byte_bound(tmp
     assert steps.console_tail(str(log), -1, max_bytes=20) == "line 99\nline 100\n"
     with pytest.raises(Exception, match="not a server uuid"):
         steps._console_path("../../etc/passwd")
-    assert steps._console_path(cloud_uuid := "6b0f6b7e-6f3c-4d2e-9a43-2b8a0b8b7d11").endswith(cloud_uuid + ".console.log")
+    uuid = "6b0f6b7e-6f3c-4d2e-9a43-2b8a0b8b7d11"
+    assert steps._console_path(uuid).endswith(uuid + ".console.log")
 
 
 # --- the pages -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from stratus_cli.api.edge import Answer, Call, get
 
 ensure_importable()
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import views as compute_views  # noqa: E402
-from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.baremetal_nodes import read_nodes  # noqa: E402
+from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import baremetal_nodes  # noqa: E402
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.node_views import node_views  # noqa: E402
 
 CAPACITY_FIELDS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio", "reserved_host_cpus",
@@ -57,7 +57,7 @@ def ironic_node(view: t.Mapping[str, t.Any], base: str) -> dict[str, t.Any]:
 
 def baremetal_node_list(call: Call) -> Answer:
     call.caller.authorize("baremetal:node:list")
-    nodes = read_nodes(call.config.baremetal_nodes, call.config.hostvars, call.cloud.catalog.networks)
+    nodes = baremetal_nodes.read_nodes(call.config.baremetal_nodes, call.config.hostvars, call.cloud.catalog.networks)
     return {"nodes": [ironic_node(v, call.base) for v in node_views(call.conn, nodes)]}
 
 
