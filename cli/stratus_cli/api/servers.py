@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from starlette.routing import Route
 
-from stratus_cli.api import runs, server_views
+from stratus_cli.api import console, runs, server_views
 from stratus_cli.api.edge import Answer, Call, endpoint, get
 from stratus_cli.api.errors import ApiError, shown
 from stratus_cli.api.server_views import Seen
@@ -426,6 +426,8 @@ def action_args(body: t.Any, version: tuple[int, int]) -> tuple[dict[str, t.Any]
 def server_action(call: Call) -> Answer:
     """POST /servers/{id}/action: checked and recorded now (InstanceInvalidState is 409 at once, nothing
     changed); the hypervisor steps run as playbooks/action_steps_for.yml in a run of its own."""
+    if console.is_console_request(call.body):  # a read, waited for (console.py)
+        return console.console_output(call, _visible_row)
     config = call.config
     args, status = action_args(call.body, call.version or (2, 1))
     with call.cloud.transaction() as conn:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from stratus_cli.dashboard import instances
+from stratus_cli.dashboard import admin, console, instances
 from stratus_cli.dashboard.client import Api, fault, call
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
@@ -137,7 +137,6 @@ ROUTES = [
         Route("/logout", form_page(_logout), methods=["POST"]),
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
-        *instances.ROUTES,
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
-    ]),
+    ] + admin.ROUTES + console.ROUTES + instances.ROUTES),
 ]
