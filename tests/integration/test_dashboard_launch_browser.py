@@ -21,9 +21,7 @@ WAIT = 60_000  # ms: generous, never a fixed sleep
 def test_launch_refused_explained_accepted_and_key_pairs(api: Api, chromium: t.Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport=browser.DESKTOP)
-    page = context.new_page()
-    errors = browser.page_errors(page)
+    context, page, errors = browser.watched_page(chromium, browser.DESKTOP)
     log_in(page, api, "alice", "pa")
 
     # key pairs: import one (it is then offered by the launch form), see it listed

@@ -11,12 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stratus_cli.dashboard import admin, console, instances, keypairs, launch
 from stratus_cli.dashboard.client import Api, fault, call
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
                                            login_csrf, one, read_form, refused_login, set_login_csrf, set_session)
-
-from stratus_cli.dashboard import keypairs, launch  # Launch Instance and Key pairs (issue 20)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -139,6 +138,5 @@ ROUTES = [
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
-        *launch.ROUTES, *keypairs.ROUTES,
-    ]),
+    ] + admin.ROUTES + console.ROUTES + instances.ROUTES + launch.ROUTES + keypairs.ROUTES),
 ]
