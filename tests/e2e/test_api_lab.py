@@ -7,17 +7,26 @@ Nova's bodies from the store; another project's user sees none of it and cannot 
 `server reboot --hard --wait` reboots it (recorded by the API, its steps in a run of their own); `server
 delete --wait` walks the server back on its hypervisor until the API answers 404.
 
+The dashboard in the same lab, in Debian's chromium (lab/stratus_lab/browser.py): a member launches two
+instances with Launch Instance (an over-quota count refused at the count field first) and watches the table
+follow them to ACTIVE; a detail shows the action log and the console log shows the guest's ready line; a
+stop and a start through the row actions (the guest boots again); another project's member sees none of it;
+the admin sees the hypervisors' usage; a form without its CSRF token changes nothing; the deletes empty the
+hypervisors. Screenshots in tests/output/.
+
 Its own prefix, subnet and state dir (stxe / 10.230); one lab bring-up. Needs root.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import typing as t
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -201,3 +210,132 @@ def test_quota_show_and_hypervisor_list(api: Api) -> None:
     assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["hv1", "hv2"]
     assert {h["State"] for h in hypervisors} == {"up"}
     openstack(api, "alice", "hypervisor", "list", rc=1)  # admin only
+
+
+def _dashboard_log_in(page: t.Any, api: Api, user: str) -> None:
+    page.goto(api.url + "/dashboard/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(PASSWORDS[user])
+    page.get_by_label("Project").fill(PROJECTS[user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(api.url + "/dashboard/")
+
+
+def _launch_form(page: t.Any, api: Api, name: str, count: int) -> None:
+    page.goto(api.url + "/dashboard/launch")
+    page.locator("#name").fill(name)
+    page.locator("#count").fill(str(count))
+    page.select_option("#image", label="stratus-guest")
+    page.locator('#flavors tr[data-flavor="m1.tiny"] input[type=radio]').check()
+    page.locator("#section-networks label", has_text="demo").locator("input").check()
+    page.locator("#launch").click()
+    page.wait_for_load_state()
+
+
+def _row_action(page: t.Any, server_id: str, label: str) -> None:
+    """A row action of the instances table, its confirm dialog accepted."""
+    row = page.locator("#instance-" + server_id)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("summary").click()
+    row.get_by_role("button", name=label, exact=True).click()
+    page.wait_for_url(re.compile(r".*/dashboard/instances\?notice=[a-z_-]+$"))
+
+
+def test_the_dashboard_launches_follows_acts_on_and_deletes_instances_in_a_browser(api: Api) -> None:
+    from playwright.sync_api import expect
+
+    from stratus_lab import browser
+
+    build = 600_000  # ms: two builds on a busy machine
+    with browser.chromium() as chromium:
+        context, page, errors = browser.watched_page(chromium, browser.DESKTOP)
+        _dashboard_log_in(page, api, "alice")
+        # Launch Instance: 11 is past the demo project's 10 instances, refused at the count field, nothing made
+        _launch_form(page, api, "dash", 11)
+        expect(page.locator("#error-count")).to_contain_text("Quota exceeded")
+        browser.screenshot(page, "dashboard-lab-launch-over-quota")
+        assert api.lab.rows("select uuid from instances where deleted = ''") == []
+        _launch_form(page, api, "dash", 2)
+        expect(page.locator("#launched")).to_be_visible()
+        # the table follows both builds to ACTIVE by itself (instances.js polls while a row is changing)
+        page.get_by_role("link", name="Instances").click()
+        rows = page.locator("#instance-rows tr[data-status]")
+        expect(rows).to_have_count(2, timeout=60_000)
+        ids = {page.locator("#instance-rows tr[data-status]").nth(i).locator(".instance-name").inner_text():
+               str(page.locator("#instance-rows tr[data-status]").nth(i).get_attribute("id"))[len("instance-"):]
+               for i in range(2)}
+        assert sorted(ids) == ["dash-1", "dash-2"]
+        for server_id in ids.values():
+            expect(page.locator("#instance-%s .status" % server_id)).to_have_text("ACTIVE", timeout=build)
+        hosts = {}
+        for name, server_id in ids.items():
+            ((host,),) = [tuple(r) for r in api.lab.rows("select host from instances where uuid = :u", u=server_id)]
+            hosts[name] = host
+            assert ready_line(STATE, server_id, host), "%s printed no ready line" % name
+        expect(page.locator("#instance-rows")).to_have_attribute("data-transitional", "false", timeout=60_000)
+        browser.screenshot(page, "dashboard-lab-instances")
+        first = ids["dash-1"]
+
+        # the detail: its action log, then the console log with the guest's ready line (read on its hypervisor)
+        page.locator("#instance-" + first).get_by_role("link", name="dash-1").click()
+        expect(page.locator("#action-log tbody tr").first).to_have_attribute("data-action", "create")
+        browser.screenshot(page, "dashboard-lab-instance-detail")
+        page.locator("#console-link").click()
+        expect(page.locator("#console-output")).to_contain_text("STRATUS-GUEST ready", timeout=120_000)
+        browser.screenshot(page, "dashboard-lab-console")
+
+        # another project's member sees none of it; the admin sees the hypervisors' usage (two m1.tiny)
+        other, other_page, other_errors = browser.watched_page(chromium, browser.DESKTOP)
+        _dashboard_log_in(other_page, api, "bob")
+        other_page.goto(api.url + "/dashboard/instances")
+        assert "dash-" not in other_page.content() and "No instances yet." in other_page.content()
+        reply = other_page.goto(api.url + "/dashboard/instances/" + first)
+        assert reply is not None and reply.status == 404 and "dash-1" not in other_page.content()
+        other.close()
+        admin, admin_page, admin_errors = browser.watched_page(chromium, browser.DESKTOP)
+        _dashboard_log_in(admin_page, api, "root")
+        admin_page.goto(api.url + "/dashboard/admin/hypervisors")
+        usage = admin_page.locator("#hypervisors").inner_text()
+        used = sum(int(n) for n in re.findall(r"vCPUs: (\d+) of", usage))
+        assert used == 2 and "hv1" in usage and "hv2" in usage, usage
+        browser.screenshot(admin_page, "dashboard-lab-admin-hypervisors")
+        admin.close()
+
+        # a form without its CSRF token (what another site's page would send with the cookie): nothing done
+        cookie = [c for c in context.cookies() if c["name"] == "stratus_session"][0]["value"]
+        forged = urllib.request.Request(api.url + "/dashboard/instances/%s/action" % first, method="POST",
+                                        data=b"action=stop&back=list",
+                                        headers={"Cookie": "stratus_session=" + cookie,
+                                                 "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            urllib.request.urlopen(forged, timeout=60)
+            raise AssertionError("a form without its CSRF token was taken")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+        assert [tuple(r) for r in api.lab.rows("select action from instance_actions where instance_uuid = :u",
+                                               u=first)] == [("create",)]
+
+        # stop and start through the row actions: SHUTOFF, then ACTIVE with the guest booted again
+        page.goto(api.url + "/dashboard/instances")
+        _row_action(page, first, "Stop")
+        expect(page.locator("#instance-%s .status" % first)).to_have_text("SHUTOFF", timeout=build)
+        log = console_log(STATE, first, hosts["dash-1"])
+        with log.open("a") as fp:
+            fp.write(MARK + "\n")
+        _row_action(page, first, "Start")
+        expect(page.locator("#instance-%s .status" % first)).to_have_text("ACTIVE", timeout=build)
+        wait_until(lambda: MARK not in log.read_text(errors="replace")
+                   and ready_line(STATE, first, hosts["dash-1"], timeout=1), "dash-1 to boot again", timeout=300,
+                   interval=1)
+
+        # delete both: the table empties, the domains are gone from their hypervisors
+        for server_id in ids.values():
+            _row_action(page, server_id, "Delete")
+        expect(page.locator("#instance-rows")).to_contain_text("No instances yet.", timeout=build)
+        for name, server_id in ids.items():
+            domains = api.lab.host(int(hosts[name][2:])).in_namespaces("virsh -c qemu:///system list --all --uuid")
+            assert server_id not in domains
+        assert errors == [] and other_errors == [] and admin_errors == []
+        context.close()
+    log_text = api.log.read_text()
+    assert "Traceback" not in log_text and PASSWORDS["alice"] not in log_text
