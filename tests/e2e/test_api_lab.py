@@ -258,7 +258,7 @@ def test_the_dashboard_launches_follows_acts_on_and_deletes_instances_in_a_brows
         _launch_form(page, api, "dash", 2)
         expect(page.locator("#launched")).to_be_visible()
         # the table follows both builds to ACTIVE by itself (instances.js polls while a row is changing)
-        page.get_by_role("link", name="Instances").click()
+        page.get_by_role("link", name="Instances", exact=True).click()
         rows = page.locator("#instance-rows tr[data-status]")
         expect(rows).to_have_count(2, timeout=60_000)
         ids = {page.locator("#instance-rows tr[data-status]").nth(i).locator(".instance-name").inner_text():
