@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from stratus_cli.dashboard.client import Api, fault, call
+from stratus_cli.dashboard.client import Api, Refusal, call, fault
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
                                            login_csrf, one, read_form, refused_login, set_login_csrf, set_session)
@@ -81,9 +81,16 @@ async def _switch(request: Request, session: Session, api: Api, form: dict[str, 
     """A token for another of the user's projects (Keystone's token method: no password again); the old
     token is revoked."""
     wanted = one(form, "project_id")
-    reply = await api.post("/v3/auth/tokens", {"auth": {
-        "identity": {"methods": ["token"], "token": {"id": session.token}},
-        "scope": {"project": {"id": wanted}}}})
+    try:
+        reply = await api.post("/v3/auth/tokens", {"auth": {
+            "identity": {"methods": ["token"], "token": {"id": session.token}},
+            "scope": {"project": {"id": wanted}}}})
+    except Refusal as exc:
+        # Keystone's 401 here is about the project asked for (no role on it, no such project), not the session
+        # (checked just before): a 403 on this page, the session kept, not the login page
+        if exc.status == 401:
+            raise FormRefused(403, "You have no role on that project.")
+        raise
     await api.delete("/v3/auth/tokens", headers={"x-subject-token": session.token})
     response = redirect("/dashboard/")
     set_session(response, request, reply.headers["x-subject-token"], _lifetime(reply.body))
