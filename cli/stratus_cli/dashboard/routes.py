@@ -13,10 +13,20 @@ from starlette.staticfiles import StaticFiles
 
 from stratus_cli.dashboard.client import Api, Refusal, call, fault
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
-from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
-                                           login_csrf, one, read_form, refused_login, set_login_csrf, set_session)
+from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_login_csrf, clear_session,
+                                           cookie_token, current, login_csrf, one, read_form, refused_login,
+                                           set_login_csrf, set_session)
 
 STATIC = Path(__file__).parent / "static"
+
+
+class _Static(StaticFiles):
+    """The dashboard's own files, each only ever what its type says (nosniff), as the pages are."""
+
+    def file_response(self, *args: t.Any, **kwargs: t.Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def _local(target: str) -> str:
@@ -62,6 +72,12 @@ async def login(request: Request) -> Response:
                       username=username, project=project)
     response = redirect(_local(one(form, "next")))
     set_session(response, request, reply.headers["x-subject-token"], _lifetime(reply.body))
+    clear_login_csrf(response, request)
+    previous = cookie_token(request)
+    if previous is not None:
+        # the browser's former session (or one an attacker planted in it) ends with this login: its token is
+        # revoked, not left valid until it expires (an answer other than 204 means it was not valid anyway)
+        await call(request, "DELETE", "/v3/auth/tokens", previous, headers={"x-subject-token": previous})
     return response
 
 
@@ -143,6 +159,6 @@ ROUTES = [
         Route("/logout", form_page(_logout), methods=["POST"]),
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
-        Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        Mount("/static", app=_Static(directory=str(STATIC)), name="static"),
     ]),
 ]
