@@ -91,6 +91,7 @@ GUESSED_PAGES = ["/dashboard/instances/{server}", "/dashboard/instances/{server}
 GUESSED_ACTIONS = ["/dashboard/instances/{server}/delete", "/dashboard/instances/{server}/action",
                    "/dashboard/instances/{server}/stop", "/dashboard/keypairs/{key}/delete"]
 REDIRECTS = (301, 302, 303, 307, 308)
+MISTYPED = "a-mistyped-Pa55word-9f3b"  # a failed login's password: never in a page or the log
 
 
 def csrf_of(browser: HttpBrowser) -> str:
@@ -104,6 +105,8 @@ class Attack:
     def __init__(self, sc: scenario.Scenario, url: str, db_url: str, b_marks: list[str],
                  payloads: list[tuple[str, str, t.Optional[str]]]) -> None:
         self.sc, self.url, self.db_url, self.b_marks, self.payloads = sc, url, db_url, b_marks, payloads
+        # what no page may ever hold: a session's token (the cookie is HttpOnly for that), a password
+        self.secrets: set[str] = {u.password for u in USERS.values()} | {MISTYPED}
 
     def judge(self, case: str, reply: Reply, allowed: t.Optional[set[int]] = None, as_member: bool = False) -> None:
         sc = self.sc
@@ -122,6 +125,8 @@ class Attack:
             target = urllib.parse.urlsplit(reply.location)
             sc.check("redirects_stay_on_the_dashboard", not target.scheme and not target.netloc
                      and target.path.startswith("/dashboard"), "%s -> %s" % (case, reply.location))
+        secrets = [secret[:6] + "..." for secret in self.secrets if secret in text]
+        sc.check("no_token_or_password_in_pages", not secrets, "%s (%s)" % (where, secrets))
         if as_member:
             leaked = [m for m in self.b_marks if m in text]
             sc.check("nothing_of_another_project_shown", not leaked, "%s (%s)" % (where, leaked))
@@ -135,9 +140,10 @@ class Attack:
                       "%s: %s" % (who, home.status))
 
 
-def log_in(url: str, user: User) -> HttpBrowser:
+def log_in(url: str, user: User, secrets: set[str]) -> HttpBrowser:
     browser = HttpBrowser(url)
     browser.log_in(user.name, user.password, user.project)
+    secrets.add(browser.cookies[SESSION])
     return browser
 
 
@@ -258,6 +264,7 @@ def hostile_values(at: Attack, who: str, browser: t.Optional[HttpBrowser], forms
             at.sc.count("logins_again")
             browser.cookies.clear()
             browser.log_in(user.name, user.password, user.project)
+            at.secrets.add(browser.cookies[SESSION])
 
 
 def token(browser: HttpBrowser, login: bool) -> str:
@@ -303,7 +310,7 @@ def in_chromium(at: Attack, users: list[User], crawls: dict[str, Crawl], submit:
                     if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
             page.goto(at.url + "/dashboard/login")  # a refused login shows the name typed: as text
             page.fill("#username", "<script>document.title='%s'</script>\"><svg onload=alert('%s')>" % (PWNED, PWNED))
-            page.fill("#password", "not-" + user.password)
+            page.fill("#password", MISTYPED)
             with page.expect_navigation():
                 page.click("button[type=submit]")
             watch(at, page, events, "a refused login with markup in the name")
@@ -412,11 +419,13 @@ def main(sc: scenario.Scenario) -> None:
         # another project's ids as values too: a form must find nothing of B's with them
         payloads += [("another_projects_server", ids["b_server"], None), ("another_project", "pb", None)]
         at = Attack(sc, api.url, db_url, ["b-srv-secret", "b-meta-secret", ids["b_key_body"], "10.78.0."], payloads)
-        sessions = {name: log_in(api.url, USERS[name]) for name in ("alice", "root")}
-        strangers = {"alice's other": csrf_of(log_in(api.url, USERS["alice"])),
-                     "bob's": csrf_of(log_in(api.url, USERS["bob"]))}
+        sessions = {name: log_in(api.url, USERS[name], at.secrets) for name in ("alice", "root")}
+        strangers = {"alice's other": csrf_of(log_in(api.url, USERS["alice"], at.secrets)),
+                     "bob's": csrf_of(log_in(api.url, USERS["bob"], at.secrets))}
         anonymous = HttpBrowser(api.url)
         strangers["login_cookie"] = (anonymous.get("/dashboard/login"), anonymous.cookies["stratus_login"])[1]
+        at.judge("a mistyped password", anonymous.post("/dashboard/login", {
+            "username": "alice", "password": MISTYPED, "csrf_token": strangers["login_cookie"]}), {401})
         crawls = {who: crawl(b, limit=60 if sc.quick else 300) for who, b in sessions.items()}
         crawls["anonymous"] = crawl(HttpBrowser(api.url), "/dashboard/login")
         forms = {who: c.forms for who, c in crawls.items()}
@@ -453,6 +462,7 @@ def main(sc: scenario.Scenario) -> None:
             sc.check("log_out_revokes_the_token", revoked.status == 401 and b.get("/dashboard/").status == 303, who)
         api_server.wait_for(lambda: not api_server.running_runs([api]), 600, 2)
     log = api.log_text()
+    sc.check("no_failed_login_password_in_api_log", MISTYPED not in log)
     sc.check("no_traceback_in_api_log", not api_server.tracebacks(log), str(api_server.tracebacks(log)[:5]))
     sc.check("no_password_in_api_log", not [u.name for u in USERS.values() if u.password in log])
 
