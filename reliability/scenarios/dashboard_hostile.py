@@ -21,6 +21,8 @@ change here (stratus_lab.dashboard_crawl). Then:
   her key pair's name, her project) with bob's instead, GET and POST (and guessed pages: a server's detail,
   console, log, actions; a key pair; the admin pages as a member): 403/404/405 (400 for a form's field),
   nothing of bob's in the answer, nothing written, bob's server row the same;
+- every page with each payload in its query (its GET forms' fields, and names list pages read: marker,
+  limit, sort_key, ...): never a 5xx, never a payload unescaped;
 - hostile values, one field at a time, the others as the page filled them (script tags, attribute breakouts,
   `"><svg onload=...>`, `javascript:` URLs, template syntax, SQL, 70,000 characters, bidi and control
   characters, another project's ids; and as raw bodies: NUL, bad UTF-8 percent-encodings, a body over the
@@ -34,6 +36,7 @@ change here (stratus_lab.dashboard_crawl). Then:
 """
 from __future__ import annotations
 
+import http.client
 import typing as t
 import urllib.parse
 
@@ -74,7 +77,7 @@ PAYLOADS: list[tuple[str, str, t.Optional[str]]] = [
     ("long", "A" * 70000, None),
     ("img_onerror", "'><img src=x onerror=alert('%s')>" % PWNED, "<img src=x onerror"),
     ("textarea_breakout", "</textarea><script>alert('%s')</script>" % PWNED, "</textarea><script>"),
-    ("template", "{{ 'tpl' ~ 'EXEC' }}{% print 'tplEXEC2' %}", "tplEXEC"),
+    ("template", "{{ 'tpl' ~ 'EXEC' }}{% print 'tpl' ~ 'EXEC' %}", "tplEXEC"),  # rendered, not shown: tplEXEC
     ("sql", "' OR '1'='1'; DROP TABLE instances; --", None),
     ("bidi_control", "\u202e\x1b[31mevil\x07\r\nSet-Cookie: x=1", None),
     ("unicode", "\u03a9\u2248\u00e7 \U0001d54f \u65e5\u672c\u8a9e", None),
@@ -252,7 +255,11 @@ def hostile_values(at: Attack, who: str, browser: t.Optional[HttpBrowser], forms
                 follow(at, browser, reply, where, who == "alice")
                 if login:
                     at.sc.check("password_never_shown", user.password not in reply.text, where)
-                    browser.cookies.pop(SESSION, None)  # the next attempt starts logged out again
+                    if name == "next":  # good credentials: in, and on to the overview whatever `next` said
+                        at.sc.check("a_hostile_next_lands_on_the_overview", reply.status == 303 and
+                                    reply.location == "/dashboard/", "%s: %s" % (where, reply.location))
+                    browser.cookies.pop(SESSION, None)  # the next attempt starts logged out again, on a new form
+                    browser.get("/dashboard/login")  # (a login uses up its form's token)
             for case, raw, allowed in RAW_VALUES:
                 body = urllib.parse.urlencode(list(dict(base, **{name: "RAW"}, csrf_token=token(
                     browser, login)).items())).encode().replace(b"=RAW", b"=" + raw)
@@ -265,6 +272,28 @@ def hostile_values(at: Attack, who: str, browser: t.Optional[HttpBrowser], forms
             browser.cookies.clear()
             browser.log_in(user.name, user.password, user.project)
             at.secrets.add(browser.cookies[SESSION])
+
+
+def hostile_queries(at: Attack, who: str, browser: HttpBrowser, pages: Crawl) -> None:
+    """Every crawled page with each payload in its GET forms' fields (filters, searches) and in the query
+    names list pages commonly read (marker, limit, sort, ...)."""
+    names = {"name", "marker", "limit", "sort_key", "sort_dir", "q", "status", "page", "next"}
+    names |= {f.name for form in pages.forms.values() if form.method == "get" for f in form.fields}
+    for path, first in pages.pages.items():
+        if first.status != 200 or path.startswith("/dashboard/login"):
+            continue
+        for case, value, _tell in at.payloads:
+            # a URL is kept short (the server's request line has a limit of its own: tried once below)
+            query = urllib.parse.urlencode({name: value[:1000] for name in sorted(names)})
+            joined = path + ("&" if "?" in path else "?") + query
+            reply = browser.get(joined)
+            at.judge("query %s as %s: %s" % (case, who, path), reply, None, who == "alice")
+            at.sc.count("hostile_queries")
+    try:  # a request line past the server's limit: a 4xx or the connection closed, and the server still up
+        at.judge("an overlong URL as %s" % who, browser.get("/dashboard/?q=" + "A" * 100000), None, who == "alice")
+    except (ConnectionError, http.client.HTTPException):
+        at.sc.count("overlong_urls_closed")
+    at.sc.check("the_server_answers_after_an_overlong_url", browser.get("/dashboard/").status == 200, who)
 
 
 def token(browser: HttpBrowser, login: bool) -> str:
@@ -444,6 +473,7 @@ def main(sc: scenario.Scenario) -> None:
         swaps = {ids["a_server"]: ids["b_server"], "a-key": "b-key", "pa": "pb", "pc": "pb"}
         cross_project(at, sessions["alice"], crawls["alice"], swaps, {"server": ids["b_server"], "key": "b-key"}, b_row)
         for who in ("alice", "root"):
+            hostile_queries(at, who, sessions[who], crawls[who])
             hostile_values(at, who, sessions[who], forms[who], USERS[who])
         hostile_values(at, "anonymous", None, forms["anonymous"], USERS["alice"])
         api_server.wait_for(lambda: not api_server.running_runs([api]), 600, 2)
