@@ -143,8 +143,8 @@ class _Parser(html.parser.HTMLParser):
             if kind in ("checkbox", "radio") and "checked" not in given:
                 return
             if kind in DATA_KINDS:
-                self.form.fields.append(Field(given["name"], kind, given.get("value", "on" if kind == "checkbox"
-                                                                            else "")))
+                default = "on" if kind == "checkbox" else ""
+                self.form.fields.append(Field(given["name"], kind, given.get("value", default)))
         elif self.form is not None and tag == "select" and given.get("name"):
             self.select = Field(given["name"], "select", "")
             self.form.fields.append(self.select)

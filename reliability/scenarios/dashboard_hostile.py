@@ -377,9 +377,9 @@ def submit_in_chromium(at: Attack, page: t.Any, form: Form, events: list[str], w
     if found.count() == 0:
         return
     target = found.first
+    payload = "<script>document.title='%s'</script>\"><svg onload=alert('%s')>" % (PWNED, PWNED)
     for f in texts:
-        target.locator('[name="%s"]' % f.name).first.fill("<script>document.title='%s'</script>\"><svg onload="
-                                                         "alert('%s')>" % (PWNED, PWNED))
+        target.locator('[name="%s"]' % f.name).first.fill(payload)
     with page.expect_navigation():
         target.evaluate("f => f.requestSubmit()")
     at.sc.count("chromium_forms_submitted")
