@@ -46,25 +46,11 @@ from stratus_lab.api_server import User
 from stratus_lab.asgi import Reply
 from stratus_lab.dashboard_crawl import Crawl, Form, HttpBrowser, crawl, local, parse
 
-NET_ID = "8d3c1a0e-6a7e-4a57-8a8f-0d5b6c2f4e99"
-PB_NET = "8d3c1a0e-6a7e-4a57-8a8f-0d5b6c2f4eb0"
-PB_IMAGE = "5f1e7a52-3c1d-4b55-9c1e-6d0f0b1a2cb0"
-CATALOG = {
-    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
-                        {"id": "9", "name": "pb.private", "vcpus": 1, "ram": 128, "disk": 1, "is_public": False,
-                         "projects": ["pb"]}],
-    "stratus_images": [{"id": ansible_run.IMAGE_ID, "name": "cirros", "disk_format": "qcow2"},
-                       {"id": PB_IMAGE, "name": "pb-image", "disk_format": "qcow2", "visibility": "private",
-                        "owner": "pb"}],
-    "stratus_networks": [{"id": NET_ID, "name": "net1", "cidr": "10.77.0.0/24"},
-                         {"id": PB_NET, "name": "pb-net", "cidr": "10.78.0.0/24", "shared": False,
-                          "project_id": "pb"}],
-    "stratus_quotas": {"defaults": {"instances": 6, "cores": 12, "ram": 4096}},
-}
-CAPACITY = {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 80}
-USERS = {"alice": User("alice", "alice-Pa55-word!", "pa", "member"),
-         "bob": User("bob", "bob-Pa55-word!", "pb", "member"),
-         "root": User("root", "root-Pa55-word!", "ops", "admin")}
+# api_isolation's catalog (reliability/scenarios is the script's own directory, first on sys.path): pb's private
+# flavor, image and network; its users but carol
+from api_isolation import CAPACITY, CATALOG, USERS as ISOLATION_USERS
+
+USERS = {name: ISOLATION_USERS[name] for name in ("alice", "bob", "root")}
 SESSION = "stratus_session"
 PWNED = "pwned-by-payload"  # what an executed payload sets document.title to, or says in an alert
 # (name, value, tell): the tell is what only an unescaped copy of the value would put in a page; a payload
