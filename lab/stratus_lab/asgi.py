@@ -88,6 +88,8 @@ class Browser:
     """A cookie-keeping client of the dashboard in process: get pages, post forms (with the page's CSRF token
     unless told not to), log in."""
 
+    url = "http://dashboard.test"  # the origin its pages are at (request()'s Host)
+
     def __init__(self, app: t.Any) -> None:
         self.app = app
         self.cookies: dict[str, str] = {}

@@ -188,7 +188,7 @@ class Crawl:
     dangers: list[str] = field(default_factory=list)
 
 
-def crawl(browser: HttpBrowser, start: str = "/dashboard/", limit: int = 300, per_pattern: int = 3,
+def crawl(browser: Browser, start: str = "/dashboard/", limit: int = 300, per_pattern: int = 3,
           skip: t.Sequence[str] = ("/dashboard/logout", "/dashboard/static")) -> Crawl:
     """Every /dashboard page reachable by links from `start` (breadth first, GET only), at most `per_pattern`
     pages of each path pattern (ids as {id}: three servers' pages stand for all of them) and `limit` in all."""
