@@ -14,6 +14,9 @@ concurrency and measures each one's latency:
                   HTTP stack's and the edge's floor that the others are compared with
   token_issue     POST /v3/auth/tokens with a password: argon2 verification is slow by design (it is
                   what makes a stolen hash costly to guess), so this is bounded by the CPUs
+  dashboard_instances  GET /dashboard/instances with the member's session cookie: the table's first page
+                  (the session's token validated, one servers/detail call of the page's limit, the image
+                  list, the HTML rendered), the page a browser opens
 Requests per second, p50/p99/max latency per route and worker count, and the ratios between them.
 
 Part 2, a lab of its own (two hypervisors, prefix stxa, subnets 10.229.K.0; --no-lab leaves it out): the
@@ -71,7 +74,11 @@ CAPACITY = {"stratus_vcpus": 64, "stratus_memory_mb": 262144, "stratus_local_gb"
             "stratus_disk_allocation_ratio": 1.0}
 LAB_QUOTAS = {"stratus_quotas": {"defaults": {"instances": 1000, "cores": 1000, "ram": 1000000}}}
 POLL = 0.5
-ROUTES = ("servers_detail_alone", "flavors_alone", "servers_detail", "flavors", "token_issue")
+ROUTES = ("servers_detail_alone", "flavors_alone", "servers_detail", "flavors", "token_issue",
+          "dashboard_instances_alone", "dashboard_instances")
+# each route's p50 against the floor's measured the same way (one at a time, or CONCURRENCY at a time)
+RATIOS = (("servers_detail_alone", "flavors_alone"), ("servers_detail", "flavors"), ("token_issue", "flavors"),
+          ("dashboard_instances_alone", "flavors_alone"), ("dashboard_instances", "flavors"))
 MICROVERSION = "compute 2.61"
 
 
@@ -316,6 +323,7 @@ def part_load(work: Path, args: argparse.Namespace) -> dict[str, t.Any]:
             found["token_issue"] = load(target, "POST", "/v3/auth/tokens", {"Content-Type": "application/json"},
                                         token_body(USER, PASSWORD, PROJECT), args.token_requests, args.concurrency,
                                         201)
+            found.update(dashboard_load(target, token, args))
             sizes = {"servers_detail_body_bytes": None}
             conn = http.client.HTTPConnection(target.host, target.port, timeout=120)
             try:
@@ -333,12 +341,31 @@ def part_load(work: Path, args: argparse.Namespace) -> dict[str, t.Any]:
             "by_workers": by_workers, "ratios": load_ratios(by_workers)}
 
 
+def dashboard_load(target: Target, token: str, args: argparse.Namespace) -> dict[str, t.Any]:
+    """GET /dashboard/instances as a logged-in browser asks it (the session cookie holds the token): the table's
+    first page (instances.py PAGE_SIZE rows of the SERVERS, newest first), one at a time and CONCURRENCY at a
+    time; each answer checked for its full page of rows."""
+    from stratus_cli.dashboard.instances import PAGE_SIZE
+
+    headers = {"Cookie": "stratus_session=" + token, "Accept": "text/html"}
+
+    def full_page(data: bytes) -> bool:
+        return api_report.table_rows(data.decode("utf-8", "replace")) == min(PAGE_SIZE, args.servers)
+
+    first = load(target, "GET", "/dashboard/instances", headers, None, 2, 1, 200, full_page)
+    if first["errors"]:
+        raise BenchError("dashboard/instances: %s" % first.get("first_error"))
+    return {"dashboard_instances_alone": load(target, "GET", "/dashboard/instances", headers, None,
+                                              args.alone_requests, 1, 200, full_page),
+            "dashboard_instances": load(target, "GET", "/dashboard/instances", headers, None, args.detail_requests,
+                                        args.concurrency, 200, full_page),
+            "dashboard_instances_rows_per_page": PAGE_SIZE}
+
+
 def load_ratios(by_workers: dict[str, t.Any]) -> dict[str, t.Any]:
     out: dict[str, t.Any] = {}
     for workers, found in by_workers.items():
-        # each against the floor measured the same way (one at a time, or CONCURRENCY at a time)
-        for route, floor in (("servers_detail_alone", "flavors_alone"), ("servers_detail", "flavors"),
-                             ("token_issue", "flavors")):
+        for route, floor in RATIOS:
             out["%s_p50_over_%s_p50 at %s workers" % (route, floor, workers)] = api_report.ratio(
                 found[route]["p50_ms"], found[floor]["p50_ms"])
     keys = sorted(by_workers, key=int)
@@ -494,8 +521,9 @@ def main(argv: t.Optional[list[str]] = None) -> int:
         parser.error("%s is missing: run `make image` first" % IMAGE)
     started = datetime.datetime.now(datetime.timezone.utc)
     report: dict[str, t.Any] = {
-        "benchmark": "stratus api: servers detail with %d servers and token issue under load (1 and N uvicorn "
-                     "workers); POST /servers to ACTIVE against ansible-playbook provision.yml" % args.servers,
+        "benchmark": "stratus api: servers detail and the dashboard's instances page with %d servers, and token "
+                     "issue under load (1 and N uvicorn workers); POST /servers to ACTIVE against ansible-playbook "
+                     "provision.yml" % args.servers,
         "started": started.isoformat(timespec="seconds"),
         "parameters": {"client": "threads, one keep-alive http.client connection each, on the same machine",
                        "concurrency": args.concurrency, "concurrency_of_the_alone_runs": 1,
@@ -503,7 +531,9 @@ def main(argv: t.Optional[list[str]] = None) -> int:
                        "requests": {"servers_detail_alone": args.alone_requests,
                                     "flavors_alone": 10 * args.alone_requests,
                                     "servers_detail": args.detail_requests, "flavors": args.small_requests,
-                                    "token_issue": args.token_requests},
+                                    "token_issue": args.token_requests,
+                                    "dashboard_instances_alone": args.alone_requests,
+                                    "dashboard_instances": args.detail_requests},
                        "statistic": "requests per second over the run's wall time; nearest-rank p50/p99"},
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},
     }

@@ -7,6 +7,7 @@ Pure functions of the measurements, so that tests/unit/test_api_bench.py can che
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import typing as t
 
@@ -41,3 +42,8 @@ def lab_medians(records: t.Iterable[dict[str, t.Any]]) -> dict[str, t.Optional[f
     for r in records:
         by.setdefault(r["method"], []).append(r["seconds"])
     return {method: round(statistics.median(values), 3) for method, values in sorted(by.items())}
+
+
+def table_rows(page: str) -> int:
+    """The rows of the dashboard's instances table in a page (each row's name link)."""
+    return len(re.findall(r'class="instance-name"', page))

@@ -188,9 +188,11 @@ def _scrub_artifacts(pdd: Path, db_url: t.Optional[str]) -> None:
 
 def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[str, t.Any]] = None,
                  check: bool = False, limit: t.Optional[str] = None,
-                 forward: t.Optional[t.Callable[[dict[str, t.Any]], None]] = None) -> RunResult:
+                 forward: t.Optional[t.Callable[[dict[str, t.Any]], None]] = None,
+                 timeout: t.Optional[int] = None) -> RunResult:
     """ansible_runner.run with a private data dir of our own, the collection's playbooks as project;
-    `forward` gets each event too (a detached run's pipe)."""
+    `forward` gets each event too (a detached run's pipe); past `timeout` seconds the run is stopped
+    (status "timeout")."""
     import ansible_runner  # imported here: --help and usage errors stay fast
 
     project = settings.playbooks
@@ -232,7 +234,8 @@ def run_playbook(settings: Settings, playbook: str, extravars: t.Optional[dict[s
         runner = ansible_runner.run(
             private_data_dir=str(pdd), project_dir=str(project), playbook=playbook, inventory=inventories,
             envvars=env, cmdline=" ".join(cmdline) or None, quiet=True,
-            event_handler=on_event, suppress_env_files=True, settings={"suppress_ansible_output": True})
+            event_handler=on_event, suppress_env_files=True, settings={"suppress_ansible_output": True},
+            **({"timeout": timeout} if timeout else {}))
         tail = ""
         if not runner.status == "successful":
             try:

@@ -215,7 +215,8 @@ class RouteInfo:
 
 def app_routes(inventory: Path, db_url: str) -> list[RouteInfo]:
     """Every route of the application `stratus api` serves, read from the app that build_app makes with this
-    inventory (so a route module added to build_app is covered without a change here)."""
+    inventory (so a route module added to build_app is covered without a change here). The dashboard's pages
+    (under /dashboard) are HTML for browsers, with a hostile pass of their own over their forms."""
     from stratus_cli.api import serve
     from stratus_cli.api.app import build_app
 
@@ -224,7 +225,7 @@ def app_routes(inventory: Path, db_url: str) -> list[RouteInfo]:
     for route in build_app(config).routes:
         methods = sorted(m for m in (getattr(route, "methods", None) or ()) if m != "HEAD")
         path = getattr(route, "path", None)
-        if path is None or not methods:
+        if path is None or not methods or path == "/dashboard" or path.startswith("/dashboard/"):
             continue
         known = next((r for r in out if r.path == path), None)
         if known is None:

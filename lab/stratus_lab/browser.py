@@ -42,3 +42,15 @@ def screenshot(page: t.Any, name: str) -> Path:
     path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".png")
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def watched_page(browser: t.Any, viewport: t.Mapping[str, int]) -> tuple[t.Any, t.Any, list[str]]:
+    """A new context and page of `browser`, and the list its scripts' errors and Content-Security-Policy
+    violations are added to (a refused page's status is no error here): a test asserts it stays empty."""
+    context = browser.new_context(viewport=dict(viewport))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    return context, page, errors

@@ -20,6 +20,12 @@ options:
     type: list
     elements: str
     required: true
+  console_lines:
+    description:
+      - Also return the last this many lines of each instance's console log (C(-1) as many as fit) in
+        C(console_tail), read from at most the log's last 100 KiB (Nova's bound). At most 10000.
+      - The guest's output may hold anything; set C(no_log) on a task that asks for it.
+    type: int
 extends_documentation_fragment:
   - stratus.compute.attributes
   - stratus.compute.attributes.read
@@ -34,7 +40,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: Per uuid, C(state) (running, shutoff, absent, ...) and C(console_ready) (the ready line or null).
+  description: Per uuid, C(state) (running, shutoff, absent, ...) and C(console_ready) (the ready line or null);
+    with I(console_lines), C(console_tail) (the log's last lines, or null when there is no log).
   returned: always
   type: dict
 """
@@ -45,7 +52,8 @@ from ansible_collections.stratus.compute.plugins.module_utils.compute.steps impo
 
 def main() -> None:
     run_module(run_instance_info, {"uri": {"type": "str", "default": "qemu:///system"},
-                                   "uuids": {"type": "list", "elements": "str", "required": True}},
+                                   "uuids": {"type": "list", "elements": "str", "required": True},
+                                   "console_lines": {"type": "int"}},
                supports_check_mode=True, exclusive=False)
 
 

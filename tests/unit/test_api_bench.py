@@ -30,3 +30,8 @@ def test_lab_medians_and_the_ratio() -> None:
     assert med == {"api": 20.0, "playbook": 10.0}
     assert api_report.ratio(med["api"], med["playbook"]) == 2.0
     assert api_report.ratio(None, 1.0) is None and api_report.ratio(1.0, 0.0) is None
+
+
+def test_the_dashboard_tables_rows_are_counted_by_their_name_links() -> None:
+    page = '<tr><td><a href="/x" class="instance-name">a</a></td></tr>' * 3 + '<a class="instance-names">'
+    assert api_report.table_rows(page) == 3 and api_report.table_rows("") == 0

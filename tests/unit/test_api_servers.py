@@ -325,3 +325,42 @@ def test_the_password_is_verified_outside_any_store_transaction(
     assert seen == [0]
     body["auth"]["identity"]["password"]["user"]["password"] = "not-the-password"
     assert client(None, "POST", "/v3/auth/tokens", body)[0] == 401 and seen == [0, 0]
+
+
+def test_list_sort_keys_and_directions_as_nova(client: Client) -> None:
+    ids = {name: client("alice", "POST", "/v2.1/servers", _create(name))[1]["server"]["id"]
+           for name in ("b", "c", "a")}
+    _set_state(client.store_url, ids["c"], vm_state="active", task_state=None, power_state="running")
+
+    def names(query: str, user: str = "alice") -> list[str]:
+        status, body, _h = client(user, "GET", "/v2.1/servers/detail?" + query, version="2.61")
+        assert status == 200, body
+        return [s["name"] for s in body["servers"]]
+
+    assert names("") == ["a", "c", "b"]  # newest first
+    assert names("sort_key=display_name&sort_dir=asc") == ["a", "b", "c"]
+    assert names("sort_key=display_name") == ["c", "b", "a"]  # desc when no direction is given
+    # ties broken by created_at in the first key's direction: active c, then building b and a, oldest first
+    assert names("sort_key=vm_state&sort_dir=asc") == ["c", "b", "a"]
+    assert names("sort_key=vm_state&sort_dir=desc") == ["a", "b", "c"]
+    assert names("sort_key=power_state&sort_dir=desc&sort_key=display_name&sort_dir=asc") == ["c", "a", "b"]
+    # paging by marker follows the order
+    page = client("alice", "GET", "/v2.1/servers?sort_key=display_name&sort_dir=asc&limit=2")[1]
+    assert [s["name"] for s in page["servers"]] == ["a", "b"] and "sort_key=display_name" in \
+        page["servers_links"][0]["href"]
+    assert names("sort_key=display_name&sort_dir=asc&marker=" + ids["b"]) == ["c"]
+    assert client("alice", "GET", "/v2.1/servers?sort_key=password")[0] == 400
+    assert client("alice", "GET", "/v2.1/servers?sort_key=display_name&sort_dir=up")[0] == 400
+    assert client("alice", "GET", "/v2.1/servers?sort_key=host")[0] == 403  # an admin's key
+    assert sorted(names("sort_key=host&all_tenants=1", "root")) == ["a", "b", "c"]
+
+
+def test_a_paged_detail_list_has_the_same_bodies_as_the_whole_list(client: Client) -> None:
+    for name in ("p1", "p2", "p3"):
+        client("alice", "POST", "/v2.1/servers", _create(name, metadata={"n": name}))
+    whole = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name", version="2.61")[1]["servers"]
+    first = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name&limit=2", version="2.61")[1]
+    rest = client("alice", "GET", "/v2.1/servers/detail?sort_key=key_name&limit=2&marker=" + first["servers"][-1]["id"],
+                  version="2.61")[1]
+    assert first["servers"] + rest["servers"] == whole and whole[0]["metadata"] == {"n": whole[0]["name"]}
+    assert [s["name"] for s in client("alice", "GET", "/v2.1/servers?limit=5")[1]["servers"]] == ["p3", "p2", "p1"]

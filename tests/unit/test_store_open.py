@@ -47,3 +47,42 @@ def test_a_store_behind_the_head_is_migrated(tmp_path: Path) -> None:
     assert not store._at_head(engine)
     with pytest.raises(Exception, match="not-a-head"):  # alembic decides, and refuses a revision it does not know
         store._migrate(engine)
+
+
+def test_a_read_transaction_neither_waits_for_a_writer_nor_writes(db_url: str) -> None:
+    """The API's GET routes read in read transactions: on SQLite one reads its snapshot while another
+    transaction holds the write lock (BEGIN IMMEDIATE) and does not see that one's uncommitted row; a write in
+    it fails on both backends. An ordinary transaction after it writes again (query_only is reset)."""
+    import threading
+
+    from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import identity_projects as table
+
+    with store.transaction(db_url) as conn:
+        conn.execute(table.insert().values(id="before", name="before", description="", enabled=True,
+                                           created_at=sa.func.now()))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.transaction(db_url) as conn:
+            conn.execute(table.insert().values(id="during", name="during", description="", enabled=True,
+                                               created_at=sa.func.now()))
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(60)
+        with store.read_transaction(db_url) as conn:  # would wait up to busy_timeout (60 s) if it took the lock
+            seen = {r.id for r in conn.execute(sa.select(table.c.id))}
+        assert seen == {"before"}
+    finally:
+        release.set()
+        thread.join(60)
+    with pytest.raises(sa.exc.DBAPIError):
+        with store.read_transaction(db_url) as conn:
+            conn.execute(table.delete())
+    with store.transaction(db_url) as conn:
+        conn.execute(table.delete().where(table.c.id == "during"))
+    with store.read_transaction(db_url) as conn:
+        assert {r.id for r in conn.execute(sa.select(table.c.id))} == {"before"}

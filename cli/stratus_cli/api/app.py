@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from stratus_cli.api import errors, identity, keypairs, resources, server_groups, servers, views
+from stratus_cli.api import admin, errors, identity, keypairs, resources, server_groups, servers, views
 from stratus_cli.api.cloud import Cloud
 from stratus_cli.api.edge import CONFIG_ENV, LOG, LOG_FORMAT, STORE_ENV, Answer, Call, Config, MarkupSafeJSON, endpoint, get
 from stratus_cli.api.errors import ApiError
@@ -314,7 +314,7 @@ def _neutron_show(view: t.Callable[[dict[str, t.Any]], dict[str, t.Any]], singul
 
 # --- the application ------------------------------------------------------------------------------------
 
-_compute_versions = endpoint(compute_versions, authenticated=False)
+_compute_versions = endpoint(compute_versions, authenticated=False, read_only=True)
 
 
 async def root(request: Request) -> Response:
@@ -340,7 +340,7 @@ ROUTES = [
     get("/v3/", identity_version, authenticated=False),
     Route("/v3/auth/tokens", endpoint(issue_token, authenticated=False, takes_body=True, transaction=False),
           methods=["POST"]),
-    Route("/v3/auth/tokens", endpoint(validate_token), methods=["GET"]),  # and HEAD (Starlette adds it)
+    Route("/v3/auth/tokens", endpoint(validate_token, read_only=True), methods=["GET"]),  # and HEAD too
     Route("/v3/auth/tokens", endpoint(revoke_token), methods=["DELETE"]),
     get("/v3/auth/projects", auth_projects),
     get("/image", image_versions, authenticated=False),
@@ -368,7 +368,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 def build_app(config: Config) -> Starlette:
     app = Starlette(routes=ROUTES + servers.ROUTES + resources.ROUTES + keypairs.ROUTES + server_groups.ROUTES
-                    + dashboard.ROUTES,
+                    + admin.ROUTES + dashboard.ROUTES,
                     exception_handlers={404: _no_route, 405: _no_route})
     app.state.config = config
     app.state.cloud = Cloud(config.store_url, config.variables, config.hypervisors, config.baremetal_nodes,

@@ -30,8 +30,8 @@ class Cloud:
         self.quotas = variables.get("stratus_quotas") or {}
         self.zones = zone_hosts(hypervisors, hostvars, self.catalog, baremetal_nodes)
 
-    def transaction(self) -> t.ContextManager[t.Any]:
-        return store.transaction(self.store_url)
+    def transaction(self, read_only: bool = False) -> t.ContextManager[t.Any]:
+        return store.read_transaction(self.store_url) if read_only else store.transaction(self.store_url)
 
     def caller(self, user_id: str, project_id: str, roles: list[str]) -> Caller:
         return Caller({"user_id": user_id, "project_id": project_id, "roles": roles}, self.enforcer)

@@ -105,12 +105,15 @@ async def _json_body(request: Request, limit: int) -> t.Any:
 
 
 def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, versioned: bool = False,
-             takes_body: bool = False, transaction: bool = True) -> t.Callable[[Request], t.Awaitable[Response]]:
+             takes_body: bool = False, transaction: bool = True,
+             read_only: bool = False) -> t.Callable[[Request], t.Awaitable[Response]]:
     """The edge of one route: the one place where a request becomes a Call and every failure its error body.
 
     ``transaction=False``: the route calls the collection's conductor, which opens (and locks) its own store
     transactions; the token is then read in a transaction of its own, ended before the route runs, and the
-    route gets no ``conn`` (SQLite's write lock is taken at BEGIN: two in one thread would wait forever)."""
+    route gets no ``conn`` (SQLite's write lock is taken at BEGIN: two in one thread would wait forever).
+    ``read_only``: the route only shows the store, in a read transaction (store.read_transaction: on SQLite it
+    takes no write lock, so a page of a thousand servers holds up no build)."""
 
     async def handle(request: Request) -> Response:
         config: Config = request.app.state.config
@@ -122,7 +125,7 @@ def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, vers
             version = microversion.negotiate(request.headers) if versioned else None
             body = await _json_body(request, config.max_body) if takes_body else None
             status, payload, headers = await run_in_threadpool(_run, route, request, cloud, config, base,
-                                                               authenticated, version, body, transaction)
+                                                               authenticated, version, body, transaction, read_only)
         except ApiError as exc:
             status, payload, headers = exc.status, errors.body(service, exc), exc.headers
         except Exception as exc:  # a bug: the client gets Nova's 500 body, the log one line, never a traceback
@@ -138,12 +141,12 @@ def endpoint(route: t.Callable[[Call], Answer], authenticated: bool = True, vers
 
 def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, config: Config, base: str,
          authenticated: bool, version: t.Optional[tuple[int, int]], body: t.Any,
-         transaction: bool = True) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
+         transaction: bool = True, read_only: bool = False) -> tuple[int, t.Optional[dict[str, t.Any]], dict[str, str]]:
     """The route in one store transaction (worker thread); refusals as ApiError, nothing written on one."""
     try:
         token = caller = None
         if transaction:
-            with cloud.transaction() as conn:
+            with cloud.transaction(read_only) as conn:
                 if authenticated:
                     token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
                     caller = auth.caller_of(cloud, token)
@@ -151,7 +154,7 @@ def _run(route: t.Callable[[Call], Answer], request: Request, cloud: Cloud, conf
                 answer = route(Call(request, cloud, config, base, conn, token, caller, version, body))
         else:
             if authenticated:
-                with cloud.transaction() as conn:
+                with cloud.transaction(read_only=True) as conn:
                     token = auth.token_of(conn, request.headers.get("x-auth-token"), base)
                     caller = auth.caller_of(cloud, token)
             refuse_nul(request, body)
@@ -190,4 +193,5 @@ def _holds_nul(value: t.Any) -> bool:
 
 
 def get(path: str, route: t.Callable[[Call], Answer], **kw: t.Any) -> Route:
-    return Route(path, endpoint(route, **kw), methods=["GET"])
+    """A GET route: it only shows the store, so in a read transaction unless told otherwise."""
+    return Route(path, endpoint(route, **dict({"read_only": True}, **kw)), methods=["GET"])

@@ -3,6 +3,7 @@ expect (Keystone's, Nova's, Neutron's, Glance's), with its status; nothing else 
 traceback, no exception text of a bug)."""
 from __future__ import annotations
 
+import json
 import typing as t
 
 from stratus_cli.api.collection import ensure_importable
@@ -18,7 +19,7 @@ TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not F
           406: "Not Acceptable", 409: "Conflict", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
           500: "Internal Server Error"}
 AUTH_REQUIRED = "The request you have made requires authentication."
-SERVICES = ("identity", "compute", "image", "network")
+SERVICES = ("identity", "compute", "image", "network", "baremetal")
 
 
 class ApiError(Exception):
@@ -43,7 +44,8 @@ def from_stratus(exc: StratusError) -> ApiError:
 
 def service_of(path: str) -> str:
     """Whose error body a path gets: /v3 is Keystone's, /image Glance's, /network Neutron's, the rest Nova's."""
-    for prefix, service in (("/v3", "identity"), ("/image", "image"), ("/network", "network")):
+    for prefix, service in (("/v3", "identity"), ("/image", "image"), ("/network", "network"),
+                            ("/baremetal", "baremetal")):
         if path == prefix or path.startswith(prefix + "/"):
             return service
     return "compute"
@@ -56,6 +58,9 @@ def body(service: str, err: ApiError) -> dict[str, t.Any]:
     if service == "network":
         return {"NeutronError": {"type": err.kind or TITLES.get(err.status, "Error").replace(" ", ""),
                                  "message": err.message, "detail": ""}}
+    if service == "baremetal":  # Ironic's: its fault as a JSON string
+        return {"error_message": json.dumps({"faultstring": err.message, "debuginfo": None,
+                                             "faultcode": "Client" if err.status < 500 else "Server"})}
     if service == "image":
         return {"code": err.status, "title": TITLES.get(err.status, "Error"), "message": err.message}
     return {NOVA_FAULTS.get(err.status, "computeFault"): {"code": err.status, "message": err.message}}

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from starlette.routing import Route
 
-from stratus_cli.api import runs, server_views
+from stratus_cli.api import console, runs, server_views
 from stratus_cli.api.edge import Answer, Call, endpoint, get
 from stratus_cli.api.errors import ApiError, shown
 from stratus_cli.api.server_views import Seen
@@ -30,7 +30,7 @@ from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.action_r
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers, record_refusal
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.delete import delete_servers
 from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
-from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import volumes
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances, volumes
 
 import sqlalchemy as sa
 
@@ -166,9 +166,24 @@ def _flag(value: t.Optional[str]) -> bool:
     return value is not None and value.lower() not in ("0", "false", "f", "no", "n", "off")
 
 
-def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
-    """The rows of GET /servers[/detail] after Nova's filters, sorting (newest first) and paging, and the next
-    page's marker when a limit cut it."""
+# The columns a list's filters and sort keys read. A row's build plan, fault, metadata and tags are most of its
+# bytes and JSON: read for 1,000 servers to show a page of 50, they were most of a paged list's time, so a
+# list reads these columns and the detail then reads its page's rows whole (_page_rows).
+_LIST_COLUMNS = tuple(c for c in instances.c if c.name not in ("plan", "fault", "metadata", "tags", "request"))
+
+
+def _page_rows(conn: t.Any, rows: list[t.Any]) -> list[t.Any]:
+    """The whole rows of a list's page, in its order."""
+    whole: dict[str, t.Any] = {}
+    for start in range(0, len(rows), 500):  # within any backend's bound parameters
+        uuids = [r.uuid for r in rows[start:start + 500]]
+        whole.update((r.uuid, r) for r in views.visible_servers(conn, None, uuids=uuids))
+    return [whole[r.uuid] for r in rows]
+
+
+def _listed(call: Call, whole: bool = False) -> tuple[list[t.Any], t.Optional[str]]:
+    """The rows of GET /servers[/detail] after Nova's filters, sorting (newest first unless sort_key says) and
+    paging, and the next page's marker when a limit cut it; of _LIST_COLUMNS only unless `whole`."""
     query = call.query
     all_projects = _flag(query.get("all_tenants")) or "all_tenants" in query and query.get("all_tenants") == ""
     # Nova's _get_servers: all_tenants needs the get_all_tenants rule (admin), else 403, never a silent own-project list
@@ -176,7 +191,9 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
     wanted_project = query.get("project_id") or query.get("tenant_id")
     if wanted_project is not None and project is None:
         project = wanted_project
-    rows = views.visible_servers(call.conn, project)
+    columns = None if whole else _LIST_COLUMNS + ((instances.c.request,) if "key_name" in query.getlist("sort_key")
+                                                  else ())
+    rows = views.visible_servers(call.conn, project, columns=columns)
     name = query.get("name")
     if name is not None:
         if not _NAME_FILTER.fullmatch(name):
@@ -196,7 +213,7 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
     host = query.get("host")
     if host is not None and call.caller.is_admin:  # an admin's filter; Nova ignores it for others
         rows = [r for r in rows if r.host == host]
-    rows.sort(key=lambda r: (r.created_at, r.uuid), reverse=True)
+    rows = _sorted(call, rows)
     marker = query.get("marker")
     if marker is not None:
         ids = [r.uuid for r in rows]
@@ -211,6 +228,49 @@ def _listed(call: Call) -> tuple[list[t.Any], t.Optional[str]]:
             rows = rows[:int(limit)]
             return rows, rows[-1].uuid if rows else None
     return rows, None
+
+
+# Nova's sort keys (nova/api/openstack/compute/schemas/servers.py VALID_SORT_KEYS) that a Stratus row has, and
+# their values; host and node are an admin's (Nova's 403 for others). A NULL sorts first, as in Nova's SQL.
+_SORT_KEYS: dict[str, t.Callable[[t.Any], t.Any]] = {
+    "display_name": lambda r: r.name, "created_at": lambda r: r.created_at,
+    "updated_at": lambda r: r.updated_at or r.created_at, "launched_at": lambda r: r.launched_at,
+    "vm_state": lambda r: r.vm_state, "task_state": lambda r: r.task_state,
+    "power_state": lambda r: server_views.POWER_STATES.get(r.power_state or "nostate", 0),
+    "availability_zone": lambda r: r.availability_zone, "host": lambda r: r.host, "node": lambda r: r.host,
+    "uuid": lambda r: r.uuid, "hostname": lambda r: r.hostname, "launch_index": lambda r: r.launch_index,
+    "image_ref": lambda r: r.image_id, "instance_type_id": lambda r: str(r.flavor.get("id")),
+    "key_name": lambda r: (r.request if isinstance(r.request, dict) else {}).get("key_name"),
+    "project_id": lambda r: r.project_id, "user_id": lambda r: r.user_id,
+    "display_description": lambda r: r.description,
+}
+
+
+def _sorted(call: Call, rows: list[t.Any]) -> list[t.Any]:
+    """Nova's sort_key/sort_dir (repeatable, paired in order): a direction missing takes the first one's (or
+    desc); created_at and the uuid end every order (Nova's default keys), so paging by marker is stable."""
+    keys, dirs = call.query.getlist("sort_key"), call.query.getlist("sort_dir")
+    for key in keys:
+        if key not in _SORT_KEYS:
+            raise ApiError(400, "Invalid input for query parameters sort_key. Value: %s." % shown(key[:64]))
+        if key in ("host", "node") and not call.caller.is_admin:
+            raise ApiError(403, "Only administrators can sort servers by %s" % key)
+    for direction in dirs:
+        if direction not in ("asc", "desc"):
+            raise ApiError(400, "Unknown sort direction, must be 'desc' or 'asc'")
+    default = dirs[0] if dirs else "desc"
+    order = [(k, dirs[i] if i < len(dirs) else default) for i, k in enumerate(keys)]
+    order += [(k, default) for k in ("created_at", "uuid") if k not in keys]
+    for key, direction in reversed(order):  # stable sorts, the last key first
+        rows.sort(key=_sort_value(_SORT_KEYS[key]), reverse=direction == "desc")
+    return rows
+
+
+def _sort_value(value_of: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], tuple[bool, t.Any]]:
+    def key(row: t.Any) -> tuple[bool, t.Any]:
+        value = value_of(row)
+        return value is not None, value
+    return key
 
 
 def _page_links(call: Call, path: str, next_marker: t.Optional[str]) -> dict[str, t.Any]:
@@ -228,8 +288,10 @@ def server_list(call: Call) -> Answer:
 
 def server_detail_list(call: Call) -> Answer:
     call.caller.authorize("os_compute_api:servers:detail")
-    rows, next_marker = _listed(call)
-    return dict({"servers": _details(call.conn, call, rows)}, **_page_links(call, "servers/detail", next_marker))
+    paged = "limit" in call.query  # a page: its rows read whole after the list's columns chose them
+    rows, next_marker = _listed(call, whole=not paged)
+    return dict({"servers": _details(call.conn, call, _page_rows(call.conn, rows) if paged else rows)},
+                **_page_links(call, "servers/detail", next_marker))
 
 
 def server_show(call: Call) -> Answer:
@@ -364,6 +426,8 @@ def action_args(body: t.Any, version: tuple[int, int]) -> tuple[dict[str, t.Any]
 def server_action(call: Call) -> Answer:
     """POST /servers/{id}/action: checked and recorded now (InstanceInvalidState is 409 at once, nothing
     changed); the hypervisor steps run as playbooks/action_steps_for.yml in a run of its own."""
+    if console.is_console_request(call.body):  # a read, waited for (console.py)
+        return console.console_output(call, _visible_row)
     config = call.config
     args, status = action_args(call.body, call.version or (2, 1))
     with call.cloud.transaction() as conn:

@@ -31,7 +31,13 @@ class Refusal(Exception):
 
 def fault(body: t.Any) -> tuple[str, t.Optional[str]]:
     """The message (and field) of any service's error body: Nova's {"badRequest": {...}}, Keystone's
-    {"error": {...}}, Neutron's {"NeutronError": {...}}, Glance's flat one."""
+    {"error": {...}}, Neutron's {"NeutronError": {...}}, Glance's flat one, Ironic's {"error_message": "<JSON>"}."""
+    if isinstance(body, dict) and isinstance(body.get("error_message"), str):  # Ironic's: JSON in a string
+        try:
+            ironic = json.loads(body["error_message"])
+        except ValueError:
+            ironic = None
+        body = {"fault": {"message": ironic.get("faultstring")}} if isinstance(ironic, dict) else None
     if isinstance(body, dict):
         inner = next(iter(body.values()), None) if len(body) == 1 else body
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stratus_cli.dashboard import admin, console, instances
 from stratus_cli.dashboard.client import Api, Refusal, call, fault
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
 from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_login_csrf, clear_session,
@@ -160,5 +161,5 @@ ROUTES = [
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
         Mount("/static", app=_Static(directory=str(STATIC)), name="static"),
-    ]),
+    ] + admin.ROUTES + console.ROUTES + instances.ROUTES),
 ]

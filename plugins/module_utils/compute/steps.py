@@ -363,7 +363,46 @@ def _console_line(path: str) -> t.Optional[str]:
     return lines[-1][lines[-1].index(READY_MARKER):] if lines else None
 
 
+# The most of a console log one read returns (Nova's libvirt driver: MAX_CONSOLE_BYTES, 100 KiB), and the most
+# lines one may ask for.
+CONSOLE_MAX_BYTES = 100 * 1024
+CONSOLE_MAX_LINES = 10000
+_UUID_CHARS = frozenset("0123456789abcdef-")
+
+
+def console_tail(path: str, lines: int, max_bytes: int = CONSOLE_MAX_BYTES) -> t.Optional[str]:
+    """The last `lines` lines of a console log (-1: as many as fit), from at most its last `max_bytes`
+    bytes (read from the end: a guest's log can be large); None when there is no log."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read(max_bytes)
+    except OSError:
+        return None
+    text = data.decode("utf-8", "replace")
+    if size > max_bytes:  # the first line read is cut: drop it
+        text = text.partition("\n")[2]
+    if lines < 0:
+        return text
+    kept = text.splitlines(keepends=True)
+    return "".join(kept[-lines:]) if lines else ""
+
+
+def _console_path(uuid: str) -> str:
+    """The log of a server uuid; anything else is refused (the uuid becomes a file name)."""
+    if len(uuid) != 36 or not set(uuid) <= _UUID_CHARS:
+        raise StratusError("InvalidRequest", "not a server uuid: %s" % uuid[:64], "uuids")
+    return domain.console_log_path(uuid)
+
+
 def run_instance_info(params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Each uuid's domain state and console ready line; with console_lines, the log's tail too
+    (console_tail: the task that asks for it is no_log, as the guest's output may hold anything)."""
+    lines = params.get("console_lines")
+    if lines is not None and not -1 <= lines <= CONSOLE_MAX_LINES:
+        raise StratusError("InvalidRequest", "console_lines must be -1 to %d" % CONSOLE_MAX_LINES, "console_lines")
     conn = connect(params["uri"])
     out = {}
     for uuid in params["uuids"]:
@@ -372,4 +411,6 @@ def run_instance_info(params: dict[str, t.Any]) -> dict[str, t.Any]:
         except Exception as exc:  # report, don't fail: this is a read-only view
             state = "unknown: %s" % error_text(exc)
         out[uuid] = {"state": state, "console_ready": _console_line(domain.console_log_path(uuid))}
+        if lines is not None:
+            out[uuid]["console_tail"] = console_tail(_console_path(uuid), lines)
     return {"changed": False, "instances": out}

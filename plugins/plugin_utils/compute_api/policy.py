@@ -73,6 +73,7 @@ NOVA_DEFAULT_RULES: dict[str, str] = {
     "os_compute_api:os-migrations:index": _ADMIN,
     "os_compute_api:os-deferred-delete:restore": _MEMBER_OR_ADMIN,
     "os_compute_api:os-deferred-delete:force": _MEMBER_OR_ADMIN,
+    "os_compute_api:os-console-output": _MEMBER_OR_ADMIN,
     # Key pairs (nova/policies/keypairs.py): a user's own, or any user's for an admin (2.10's user_id).
     "os_compute_api:os-keypairs:index": "(" + _ADMIN + ") or user_id:%(user_id)s",
     "os_compute_api:os-keypairs:create": "(" + _ADMIN + ") or user_id:%(user_id)s",

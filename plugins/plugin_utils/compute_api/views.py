@@ -154,10 +154,11 @@ def visible_project(caller: Caller, all_projects: bool, strict: bool) -> t.Optio
 
 
 def visible_servers(conn: Connection, project_id: t.Optional[str], name: t.Optional[str] = None,
-                    uuids: t.Optional[list[str]] = None, with_deleted: bool = False) -> list[t.Any]:
+                    uuids: t.Optional[list[str]] = None, with_deleted: bool = False,
+                    columns: t.Optional[t.Sequence[t.Any]] = None) -> list[t.Any]:
     """Live instance rows (and deleted ones too, with_deleted) of the project a caller may see
-    (visible_project; None: all)."""
-    query = sa.select(instances)
+    (visible_project; None: all); only `columns` of them when given."""
+    query = sa.select(*columns) if columns is not None else sa.select(instances)
     if not with_deleted:
         query = query.where(instances.c.deleted == "")
     if project_id is not None:

@@ -35,6 +35,7 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pat
 _REVISION_LINE = re.compile(r"^(?P<key>revision|down_revision)\s*(?::[^=]*)?=\s*(?P<value>None|\"[^\"]+\"|'[^']+')\s*$",
                             re.MULTILINE)
 _ENGINES: dict[str, Engine] = {}
+READ_ONLY = "stratus_read_only"  # the execution option of a read_transaction's connection
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -71,7 +72,8 @@ def _sqlite_engine(url: sa.engine.URL) -> Engine:
 
     # pysqlite defers BEGIN; every transaction here takes SQLite's write lock up
     # front (BEGIN IMMEDIATE), which is what serialises concurrent placements
-    # across processes. Reads are short, so the cost is small.
+    # across processes. A read_transaction instead begins DEFERRED with
+    # query_only on: in WAL mode it waits for no writer and holds none up.
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: t.Any, _record: t.Any) -> None:
         dbapi_conn.isolation_level = None
@@ -83,7 +85,9 @@ def _sqlite_engine(url: sa.engine.URL) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = bool(conn.get_execution_options().get(READ_ONLY))
+        conn.exec_driver_sql("PRAGMA query_only=%d" % read_only)  # a connection's flag: set at every begin
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -179,6 +183,21 @@ def transaction(url: t.Optional[str] = None, locked: bool = False) -> t.Iterator
         if locked:
             lock(conn)
         yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(url: t.Optional[str] = None) -> t.Iterator[Connection]:
+    """A transaction that only reads (a write in it fails): on SQLite it takes no write lock, so it neither
+    waits for a writer nor makes one wait, and it reads one consistent snapshot (WAL); on PostgreSQL it is a
+    READ ONLY transaction. For what only shows the store (the API's GET routes)."""
+    engine = get_engine(url)
+    with engine.connect() as plain:
+        options: dict[str, t.Any] = {READ_ONLY: True}
+        if plain.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        conn = plain.execution_options(**options)
+        with conn.begin():
+            yield conn
 
 
 def lock(conn: Connection) -> None:

@@ -1,0 +1,247 @@
+"""The dashboard's Instances pages through `stratus api`'s application in process (stratus_lab.asgi.Browser; no
+server, no browser, no lab: the runs the API hands builds and actions to are recorded, not started): the table
+(names, image, IPs, flavor, power words, host for an admin only), its filter, sort and pages, the tbody fragment
+it polls, the row actions through the API (CSRF refused, a state that no longer fits shown as the API's 409),
+the detail with its action log and a failed build's fault, and another project's server as the API's 404.
+The real browser: tests/integration/test_dashboard_instances_browser.py."""
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from stratus_cli.api import app as api_app, identity, runs
+from stratus_cli.dashboard import instances
+from stratus_lab.asgi import Browser, request
+
+from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
+from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances as instance_rows
+
+IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5e60"
+NETWORK = "5d8c7a40-0e0b-4f35-9a62-6a3f1b2c7d10"
+VARIABLES = {
+    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1}],
+    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_networks": [{"id": NETWORK, "name": "net1", "cidr": "10.77.0.0/24"}],
+    "stratus_quotas": {"defaults": {"instances": 10, "cores": 100, "ram": 512000}},
+}
+CAPACITY = {"stratus_vcpus": 8, "stratus_memory_mb": 8192, "stratus_local_gb": 40,
+            "stratus_cpu_allocation_ratio": 1.0, "stratus_ram_allocation_ratio": 1.0,
+            "stratus_disk_allocation_ratio": 1.0}
+USERS = {"alice": ("pa", "member"), "bob": ("pb", "member"), "root": ("ops", "admin")}
+PASSWORD = "a-password-long-enough"
+
+
+class Cloud(t.NamedTuple):
+    app: t.Any
+    store_url: str
+    launched: list[dict[str, t.Any]]
+
+    def create(self, user: str, name: str, **extra: t.Any) -> str:
+        """A server through the API's POST /servers (claimed at once; its build run recorded, not started)."""
+        with store.transaction(self.store_url) as conn:
+            token = str(identity.issue_token(conn, identity.user_by_name_or_none(conn, None, user),
+                                             identity.find_project(conn, USERS[user][0])).secret)
+        body = {"server": dict({"name": name, "flavorRef": "1", "imageRef": IMAGE, "networks": [{"uuid": NETWORK}]},
+                               **extra)}
+        reply = request(self.app, "POST", "/v2.1/servers", {"x-auth-token": token, "content-type": "application/json"},
+                        json.dumps(body).encode())
+        assert reply.status == 202, reply.text
+        return str(reply.json()["server"]["id"])
+
+    def set_state(self, server_id: str, **values: t.Any) -> None:
+        with store.transaction(self.store_url) as conn:
+            conn.execute(instance_rows.update().where(instance_rows.c.uuid == server_id).values(**values))
+
+    def row(self, server_id: str) -> t.Any:
+        with store.transaction(self.store_url) as conn:
+            return conn.execute(instance_rows.select().where(instance_rows.c.uuid == server_id)).one()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+    launched: list[dict[str, t.Any]] = []
+
+    def launch(inventories: list[str], store_url: str, caller: t.Any, playbook: str, extravars: dict[str, t.Any],
+               what: str) -> int:
+        launched.append({"playbook": playbook, "extravars": extravars})
+        return 0
+
+    monkeypatch.setattr(runs, "launch", launch)
+    store_url = "sqlite:///%s" % (tmp_path / "s.db")
+    with store.transaction(store_url) as conn:
+        for project in ("pa", "pb", "ops"):
+            identity.create_project(conn, project, project)
+        for user, (project, role) in USERS.items():
+            identity.create_user(conn, user, PASSWORD)
+            identity.add_role(conn, user, project, role)
+    config = api_app.Config(store_url=store_url, variables=VARIABLES, inventories=["hosts.yml"],
+                            hypervisors=["hv1", "hv2"], hostvars={"hv1": dict(CAPACITY), "hv2": dict(CAPACITY)})
+    return Cloud(api_app.build_app(config), store_url, launched)
+
+
+def browser_of(cloud: Cloud, user: str) -> Browser:
+    browser = Browser(cloud.app)
+    browser.log_in(user, PASSWORD, USERS[user][0])
+    return browser
+
+
+def row_names(page: str) -> list[str]:
+    return re.findall(r'class="instance-name">([^<]*)<', page)
+
+
+def test_the_table_shows_the_projects_servers_as_horizon(cloud: Cloud) -> None:
+    web = cloud.create("alice", "web")
+    db = cloud.create("alice", "db")
+    cloud.set_state(db, vm_state="active", task_state=None, power_state="running")
+    cloud.create("bob", "bobs")
+    page = browser_of(cloud, "alice").get("/dashboard/instances")
+    assert page.status == 200 and row_names(page.text) == ["db", "web"]  # newest first
+    assert "bobs" not in page.text
+    db_row = page.text.split('id="instance-%s"' % db)[1].split("</tr>")[0]
+    assert ">cirros<" in db_row and ">m1.tiny<" in db_row and re.search(r'class="ip">10\.77\.0\.\d+<', db_row)
+    assert 'status-active">ACTIVE<' in db_row and 'class="power">Running<' in db_row
+    assert 'data-action="stop"' in db_row and 'data-action="start"' not in db_row
+    web_row = page.text.split('id="instance-%s"' % web)[1].split("</tr>")[0]
+    assert 'class="task">scheduling<' in web_row or 'class="task">None<' in web_row
+    assert 'status-build">BUILD<' in web_row and 'class="power">NOSTATE<' in web_row
+    assert 'data-action="delete"' in web_row and 'data-action="stop"' not in web_row
+    # a BUILD row: the table polls its tbody; the host column is an admin's only
+    assert 'data-transitional="true"' in page.text and 'data-rows-url="/dashboard/instances/rows"' in page.text
+    assert ">Host<" not in page.text and 'class="host"' not in page.text
+    assert '<script src="/dashboard/static/instances.js" defer></script>' in page.text
+    cloud.create("root", "ops1")
+    admin = browser_of(cloud, "root").get("/dashboard/instances")
+    assert re.search(r'class="host">hv[12]<', admin.text) and 'data-sort="host"' in admin.text
+
+
+def test_the_rows_fragment_is_the_tbody_alone_and_stops_the_polling_when_nothing_changes(cloud: Cloud) -> None:
+    server = cloud.create("alice", "web")
+    browser = browser_of(cloud, "alice")
+    rows = browser.get("/dashboard/instances/rows?sort=name&dir=asc")
+    assert rows.status == 200 and rows.text.lstrip().startswith("<tbody") and "<html" not in rows.text
+    assert 'data-transitional="true"' in rows.text and "sort=name&amp;dir=asc" in rows.text
+    cloud.set_state(server, vm_state="active", task_state=None, power_state="running")
+    assert 'data-transitional="false"' in browser.get("/dashboard/instances/rows").text
+    cloud.set_state(server, task_state="powering-off")  # a task under way: changing again
+    assert 'data-transitional="true"' in browser.get("/dashboard/instances/rows").text
+    # without a session: the login page (instances.js stops on the redirect)
+    assert Browser(cloud.app).get("/dashboard/instances/rows").status == 303
+
+
+def test_filter_sort_and_pages(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = {name: cloud.create("alice", name) for name in ("web-b", "web-a", "db")}
+    cloud.set_state(ids["db"], vm_state="active", task_state=None, power_state="running")
+    browser = browser_of(cloud, "alice")
+    assert row_names(browser.get("/dashboard/instances?name=web").text) == ["web-a", "web-b"]
+    assert row_names(browser.get("/dashboard/instances?status=ACTIVE").text) == ["db"]
+    assert row_names(browser.get("/dashboard/instances?sort=name&dir=asc").text) == ["db", "web-a", "web-b"]
+    page = browser.get("/dashboard/instances?sort=name&dir=asc")
+    assert 'aria-sort="ascending"' in page.text and 'href="/dashboard/instances?sort=name&amp;dir=desc"' in page.text
+    # the API's name rule: its message at the name field, an empty table, no error page
+    page = browser.get("/dashboard/instances?name=%28a%2B%29%2B")
+    assert page.status == 200 and 'id="name-error"' in page.text and "Invalid filter name" in page.text
+    assert row_names(page.text) == [] and 'aria-invalid="true"' in page.text
+    page = browser.get("/dashboard/instances?status=NOPE")
+    assert 'id="status-error"' in page.text and row_names(page.text) == ["db", "web-a", "web-b"]
+    page = browser.get("/dashboard/instances?sort=host")  # an admin's column
+    assert 'id="sort-error"' in page.text and row_names(page.text) == ["db", "web-a", "web-b"]
+    page = browser.get("/dashboard/instances?name=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    # pages of the API's limit and marker
+    monkeypatch.setattr(instances, "PAGE_SIZE", 2)
+    first = browser.get("/dashboard/instances?sort=name&dir=asc")
+    assert row_names(first.text) == ["db", "web-a"]
+    following = re.search(r'href="([^"]+)" id="next-page"', first.text)
+    assert following and "marker=" + ids["web-a"] in following.group(1)
+    second = browser.get(following.group(1).replace("&amp;", "&"))
+    assert row_names(second.text) == ["web-b"] and 'id="next-page"' not in second.text
+    assert 'id="first-page"' in second.text
+
+
+def test_row_actions_go_through_the_api_with_csrf_and_a_lost_race_is_its_409(cloud: Cloud) -> None:
+    server = cloud.create("alice", "web")
+    cloud.set_state(server, vm_state="active", task_state=None, power_state="running")
+    browser = browser_of(cloud, "alice")
+    path = "/dashboard/instances/%s/action" % server
+    # without the session's CSRF token: 403, nothing recorded
+    before = len(cloud.launched)
+    reply = browser.post(path, {"action": "stop"})
+    assert reply.status == 403 and "CSRF" in reply.text and cloud.row(server).task_state is None
+    reply = browser.post(path, {"action": "stop", "back": "list"}, csrf_from="/dashboard/instances")
+    assert reply.status == 303 and reply.location == "/dashboard/instances?notice=stop"
+    assert cloud.row(server).task_state == "powering-off" and cloud.launched[-1]["playbook"] == "action_steps_for.yml"
+    assert len(cloud.launched) == before + 1
+    page = browser.get(reply.location)
+    assert 'id="notice">Stop requested.<' in page.text
+    assert 'class="task">powering-off<' in page.text and 'data-transitional="true"' in page.text
+    # a start from a page shown before the stop: the API's 409 (InstanceInvalidState), shown with a way back
+    reply = browser.post(path, {"action": "start", "back": "detail"}, csrf_from="/dashboard/instances")
+    assert reply.status == 409 and "Cannot" in reply.text and 'href="/dashboard/instances/%s"' % server in reply.text
+    assert len(cloud.launched) == before + 1
+    # a soft and a hard reboot, from the detail back to it
+    cloud.set_state(server, vm_state="active", task_state=None)
+    reply = browser.post(path, {"action": "reboot", "back": "detail"}, csrf_from="/dashboard/instances")
+    assert reply.location == "/dashboard/instances/%s?notice=reboot" % server
+    assert cloud.row(server).task_state == "rebooting"
+    reply = browser.post(path, {"action": "hard-reboot"}, csrf_from="/dashboard/instances")
+    assert reply.status == 303 and cloud.row(server).task_state == "rebooting_hard"
+    # no such action: refused before any call; a free-text notice is never echoed
+    assert browser.post(path, {"action": "os-stop"}, csrf_from="/dashboard/instances").status == 400
+    assert "hello" not in browser.get("/dashboard/instances?notice=hello").text
+    reply = browser.post(path, {"action": "delete", "back": "detail"}, csrf_from="/dashboard/instances")
+    assert reply.location == "/dashboard/instances?notice=delete"
+    assert cloud.row(server).task_state == "deleting" or cloud.row(server).deleted != ""
+
+
+def test_actions_offered_by_state() -> None:
+    def names(vm_state: str, task_state: t.Optional[str] = None) -> list[str]:
+        return [a["name"] for a in instances.offered({"name": "x", "OS-EXT-STS:vm_state": vm_state,
+                                                      "OS-EXT-STS:task_state": task_state})]
+
+    assert names("active") == ["stop", "reboot", "hard-reboot", "delete"]
+    assert names("stopped") == ["start", "hard-reboot", "delete"]
+    assert names("error") == ["stop", "hard-reboot", "delete"]
+    assert names("resized") == ["confirm-resize", "revert-resize", "delete"]
+    assert names("active", "rebooting") == ["hard-reboot", "delete"]
+    assert names("building", "scheduling") == ["delete"]
+    assert names("active", "deleting") == []
+
+
+def test_the_detail_shows_the_overview_the_action_log_and_a_failed_builds_fault(cloud: Cloud) -> None:
+    server = cloud.create("alice", "web<b>", metadata={"role": "<img src=x onerror=alert(1)>"})
+    cloud.set_state(server, vm_state="error", task_state=None, power_state="nostate",
+                    fault={"code": "NoValidHost", "message": "No valid host was found. There are not enough hosts",
+                           "details": "secret detail"})
+    page = browser_of(cloud, "alice").get("/dashboard/instances/" + server)
+    assert page.status == 200
+    assert 'id="instance-name">web&lt;b&gt;<' in page.text and "<img src=x" not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text  # metadata, escaped
+    assert 'id="fault-message">No valid host was found. There are not enough hosts<' in page.text
+    assert re.search(r"Code \d{3}, at 20", page.text) and "secret detail" not in page.text  # details: an admin's
+    assert "(1 vCPU, 256 MB RAM, 1 GB disk)" in page.text and ">cirros<" in page.text
+    assert 'id="status">ERROR<' in page.text and 'id="power-state">NOSTATE<' in page.text
+    assert re.search(r"<td>net1</td><td>10\.77\.0\.\d+</td>", page.text)
+    log = page.text.split('id="action-log"')[1]
+    assert 'data-action="create"' in log and 'class="event-name">conductor_schedule_and_build_instances<' in log
+    assert 'href="/dashboard/instances/%s/console" id="console-link"' % server in page.text
+    assert 'data-action="stop"' in page.text and 'name="back" value="detail"' in page.text
+    assert 'id="host"' not in page.text
+
+
+def test_another_projects_server_is_the_apis_404_and_nothing_of_it(cloud: Cloud) -> None:
+    server = cloud.create("alice", "secret-web")
+    cloud.set_state(server, vm_state="active", task_state=None, power_state="running")
+    bob = browser_of(cloud, "bob")
+    page = bob.get("/dashboard/instances/" + server)
+    assert page.status == 404 and "could not be found" in page.text and "secret-web" not in page.text
+    reply = bob.post("/dashboard/instances/%s/action" % server, {"action": "stop"}, csrf_from="/dashboard/instances")
+    assert reply.status == 404 and cloud.row(server).task_state is None
+    reply = bob.post("/dashboard/instances/%s/action" % server, {"action": "delete"}, csrf_from="/dashboard/instances")
+    assert reply.status == 404 and cloud.row(server).deleted == ""
+    assert "secret-web" not in bob.get("/dashboard/instances").text
+    assert bob.get("/dashboard/instances/..%2F..%2Fos-keypairs").status == 404
+    assert bob.get("/dashboard/instances/not:an:id").status == 404
