@@ -238,6 +238,9 @@ def hostile_values(at: Attack, who: str, browser: t.Optional[HttpBrowser], forms
                 at.judge(where, reply, None, who == "alice")
                 at.sc.count("hostile_posts")
                 at.sc.count("hostile_accepted" if reply.status in REDIRECTS else "hostile_refused")
+                if reply.status in REDIRECTS:  # which fields take any text: the report lists them
+                    accepted = at.sc.figures.setdefault("hostile_accepted_by_field", {})
+                    accepted["%s %s" % (form.action, name)] = accepted.get("%s %s" % (form.action, name), 0) + 1
                 follow(at, browser, reply, where, who == "alice")
                 if login:
                     at.sc.check("password_never_shown", user.password not in reply.text, where)
