@@ -122,6 +122,11 @@ class _Parser(html.parser.HTMLParser):
             if name in URL_ATTRS and re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(
                     ("javascript:", "vbscript:", "data:text/html")):
                 self.found.dangers.append("<%s %s=%r> on %s" % (tag, name, value[:60], self.base))
+        for name, value in given.items():  # a URL the page's script fetches (a live table's rows): a page too
+            if name.startswith("data-") and name.endswith("-url") and value:
+                target = local(self.base, value, self.origin)
+                if target is not None:
+                    self.found.links.append(target)
         if tag == "script":
             self.in_script, self.script_has_src = True, bool(given.get("src"))
             if not self.script_has_src:

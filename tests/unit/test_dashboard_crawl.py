@@ -13,7 +13,7 @@ from test_dashboard_session import PASSWORD, app  # noqa: F401 (the app fixture:
 ORIGIN = Browser.url
 PAGE = """
 <a href="/dashboard/instances">x</a> <a href="https://evil.test/dashboard/">off</a> <a href="keypairs">rel</a>
-<a href="/v2.1/servers">api</a>
+<a href="/v2.1/servers">api</a> <tbody data-rows-url="/dashboard/instances/rows?x=1"></tbody>
 <form method="post" action="/dashboard/instances/0b8a5b8e-3c1d-4b55-9c1e-6d0f0b1a2cb0/action">
   <input type="hidden" name="csrf_token" value="abc"><input name="name" value="a &amp; b">
   <select name="action"><option value="stop">Stop</option><option value="reboot" selected>Reboot</option></select>
@@ -27,7 +27,7 @@ PAGE = """
 
 def test_a_page_gives_its_links_and_forms_as_a_browser_would_send_them() -> None:
     found = parse("/dashboard/", PAGE, ORIGIN)
-    assert found.links == ["/dashboard/instances", "/dashboard/keypairs"]
+    assert found.links == ["/dashboard/instances", "/dashboard/keypairs", "/dashboard/instances/rows?x=1"]
     post, get = found.forms
     assert post.method == "post" and post.pairs() == [("csrf_token", "abc"), ("name", "a & b"), ("action", "reboot"),
                                                       ("user_data", "#!/bin/sh"), ("confirm", "yes")]
