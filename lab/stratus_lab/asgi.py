@@ -88,6 +88,8 @@ class Browser:
     """A cookie-keeping client of the dashboard in process: get pages, post forms (with the page's CSRF token
     unless told not to), log in."""
 
+    url = "http://dashboard.test"  # the origin its pages are at (request()'s Host)
+
     def __init__(self, app: t.Any) -> None:
         self.app = app
         self.cookies: dict[str, str] = {}
@@ -103,12 +105,15 @@ class Browser:
                     self.cookies[name] = morsel.value
         return reply
 
+    def send(self, method: str, path: str, headers: t.Mapping[str, str], body: bytes = b"") -> Reply:
+        """One request, as this browser's transport carries it (in process here; over HTTP in a subclass)."""
+        return request(self.app, method, path, headers, body)
+
     def _cookie_header(self) -> dict[str, str]:
         return {"cookie": "; ".join("%s=%s" % kv for kv in self.cookies.items())} if self.cookies else {}
 
     def get(self, path: str, headers: t.Optional[t.Mapping[str, str]] = None) -> Reply:
-        return self._keep(request(self.app, "GET", path, dict(self._cookie_header(), accept="text/html",
-                                                              **(headers or {}))))
+        return self._keep(self.send("GET", path, dict(self._cookie_header(), accept="text/html", **(headers or {}))))
 
     def post(self, path: str, form: t.Union[t.Mapping[str, t.Any], list[tuple[str, str]]],
              csrf_from: t.Optional[str] = None) -> Reply:
@@ -118,7 +123,7 @@ class Browser:
             pairs.append(("csrf_token", self.csrf(csrf_from)))
         body = urllib.parse.urlencode(pairs, doseq=True).encode()
         headers = dict(self._cookie_header(), **{"content-type": "application/x-www-form-urlencoded"})
-        return self._keep(request(self.app, "POST", path, headers, body))
+        return self._keep(self.send("POST", path, headers, body))
 
     def csrf(self, path: str) -> str:
         return hidden_inputs(self.get(path).text)["csrf_token"]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from stratus_cli.dashboard.client import Api, Refusal
-from stratus_cli.dashboard.session import FormRefused, Session, check_csrf, current, read_form
+from stratus_cli.dashboard.session import FormRefused, Session, check_csrf, current, read_form, secure
 
 LOG = logging.getLogger("stratus.dashboard")
 # No inline script or style: the page runs only the dashboard's own static files.
@@ -62,7 +62,9 @@ def render(request: Request, template: str, session: t.Optional[Session], status
            **values: t.Any) -> HTMLResponse:
     html = ENV.get_template(template).render(request=request, session=session, path=request.url.path,
                                              **values)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    # over HTTPS, browsers are told to come back only over HTTPS (the session cookie is Secure there)
+    headers = dict(HEADERS, **{"Strict-Transport-Security": "max-age=31536000"}) if secure(request) else HEADERS
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def redirect(to: str) -> RedirectResponse:

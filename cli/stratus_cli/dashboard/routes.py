@@ -12,12 +12,22 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stratus_cli.dashboard import admin, console, instances, keypairs, launch
-from stratus_cli.dashboard.client import Api, fault, call
+from stratus_cli.dashboard.client import Api, Refusal, call, fault
 from stratus_cli.dashboard.pages import Page, _error, form_page, page, redirect, render
-from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_session, current,
-                                           login_csrf, one, read_form, refused_login, set_login_csrf, set_session)
+from stratus_cli.dashboard.session import (FormRefused, Session, check_login_csrf, clear_login_csrf, clear_session,
+                                           cookie_token, current, login_csrf, one, read_form, refused_login,
+                                           set_login_csrf, set_session)
 
 STATIC = Path(__file__).parent / "static"
+
+
+class _Static(StaticFiles):
+    """The dashboard's own files, each only ever what its type says (nosniff), as the pages are."""
+
+    def file_response(self, *args: t.Any, **kwargs: t.Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def _local(target: str) -> str:
@@ -63,6 +73,12 @@ async def login(request: Request) -> Response:
                       username=username, project=project)
     response = redirect(_local(one(form, "next")))
     set_session(response, request, reply.headers["x-subject-token"], _lifetime(reply.body))
+    clear_login_csrf(response, request)
+    previous = cookie_token(request)
+    if previous is not None:
+        # the browser's former session (or one an attacker planted in it) ends with this login: its token is
+        # revoked, not left valid until it expires (an answer other than 204 means it was not valid anyway)
+        await call(request, "DELETE", "/v3/auth/tokens", previous, headers={"x-subject-token": previous})
     return response
 
 
@@ -82,9 +98,16 @@ async def _switch(request: Request, session: Session, api: Api, form: dict[str, 
     """A token for another of the user's projects (Keystone's token method: no password again); the old
     token is revoked."""
     wanted = one(form, "project_id")
-    reply = await api.post("/v3/auth/tokens", {"auth": {
-        "identity": {"methods": ["token"], "token": {"id": session.token}},
-        "scope": {"project": {"id": wanted}}}})
+    try:
+        reply = await api.post("/v3/auth/tokens", {"auth": {
+            "identity": {"methods": ["token"], "token": {"id": session.token}},
+            "scope": {"project": {"id": wanted}}}})
+    except Refusal as exc:
+        # Keystone's 401 here is about the project asked for (no role on it, no such project), not the session
+        # (checked just before): a 403 on this page, the session kept, not the login page
+        if exc.status == 401:
+            raise FormRefused(403, "You have no role on that project.")
+        raise
     await api.delete("/v3/auth/tokens", headers={"x-subject-token": session.token})
     response = redirect("/dashboard/")
     set_session(response, request, reply.headers["x-subject-token"], _lifetime(reply.body))
@@ -137,6 +160,6 @@ ROUTES = [
         Route("/logout", form_page(_logout), methods=["POST"]),
         Route("/projects", page(_projects), methods=["GET"]),
         Route("/projects/switch", form_page(_switch), methods=["POST"]),
-        Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        Mount("/static", app=_Static(directory=str(STATIC)), name="static"),
     ] + admin.ROUTES + console.ROUTES + instances.ROUTES + launch.ROUTES + keypairs.ROUTES),
 ]

@@ -73,6 +73,19 @@ def clear_session(response: Response, request: Request) -> None:
     response.delete_cookie(COOKIE, path=PATH, secure=secure(request), httponly=True, samesite="strict")
 
 
+def clear_login_csrf(response: Response, request: Request) -> None:
+    """A login form's token serves one login: the next login form gets a new one."""
+    response.delete_cookie(LOGIN_COOKIE, path=PATH, secure=secure(request), httponly=True, samesite="strict")
+
+
+def cookie_token(request: Request) -> t.Optional[str]:
+    """The session cookie's token when it could be one (the API decides whether it is valid), else None."""
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 256 or not token.isprintable():
+        return None
+    return token
+
+
 def login_csrf(request: Request) -> tuple[str, bool]:
     """The login form's double-submit token: the cookie's when it has a sound one, else a new one (True: the
     response must set it, set_login_csrf)."""
@@ -98,8 +111,8 @@ def check_login_csrf(request: Request, form: t.Mapping[str, list[str]]) -> None:
 async def current(request: Request) -> t.Optional[Session]:
     """The session of this request's cookie, validated by the API now; None without one or when it is no
     longer valid (expired, revoked, the user's role gone)."""
-    token = request.cookies.get(COOKIE)
-    if not token or len(token) > 256 or not token.isprintable():
+    token = cookie_token(request)
+    if token is None:
         return None
     reply = await call(request, "GET", "/v3/auth/tokens", token, headers={"x-subject-token": token})
     if reply.status != 200:
