@@ -84,22 +84,40 @@ def _response(status: int, body: t.Optional[dict[str, t.Any]], headers: dict[str
     return MarkupSafeJSON(body, status_code=status, headers=headers)
 
 
-async def _json_body(request: Request, limit: int) -> t.Any:
-    """The request's JSON object: 413 past the limit (read no further), 415 when not JSON, 400 when malformed."""
+class BodyRefused(Exception):
+    """A request body not taken: 413 past its limit (nothing past it is read), 415 not of the media type."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def limited_body(request: Request, limit: int, media_type: str) -> bytes:
+    """The request's body of ``media_type``, read whole within ``limit`` bytes, or BodyRefused (the API's JSON
+    bodies and the dashboard's forms alike)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise ApiError(413, "Request is too large.")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise ApiError(415, "The request body must be JSON (Content-Type: application/json).")
+        raise BodyRefused(413)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != media_type:
+        raise BodyRefused(415)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "Request is too large.")
+            raise BodyRefused(413)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, limit: int) -> t.Any:
+    """The request's JSON object: 413 past the limit (read no further), 415 when not JSON, 400 when malformed."""
     try:
-        return json.loads(b"".join(chunks).decode("utf-8"))
+        raw = await limited_body(request, limit, "application/json")
+    except BodyRefused as exc:
+        raise ApiError(exc.status, "Request is too large." if exc.status == 413 else
+                       "The request body must be JSON (Content-Type: application/json).")
+    try:
+        return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         raise ApiError(400, "Malformed request body: not JSON.")
 

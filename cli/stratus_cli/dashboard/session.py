@@ -15,6 +15,7 @@ import urllib.parse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stratus_cli.api.edge import BodyRefused, limited_body
 from stratus_cli.dashboard.client import call
 
 COOKIE = "stratus_session"
@@ -124,20 +125,13 @@ async def current(request: Request) -> t.Optional[Session]:
 
 async def read_form(request: Request) -> dict[str, list[str]]:
     """The urlencoded form of a POST, each field's values in order; FormRefused past MAX_FORM or not a form."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        raise FormRefused(415, "This page takes a form (application/x-www-form-urlencoded).")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM):
-        raise FormRefused(413, "The form is too large.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM:
-            raise FormRefused(413, "The form is too large.")
-        chunks.append(chunk)
     try:
-        text = b"".join(chunks).decode("utf-8")
+        raw = await limited_body(request, MAX_FORM, "application/x-www-form-urlencoded")
+    except BodyRefused as exc:
+        raise FormRefused(exc.status, "The form is too large." if exc.status == 413 else
+                          "This page takes a form (application/x-www-form-urlencoded).")
+    try:
+        text = raw.decode("utf-8")
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=500,
                                        errors="strict")
     except (UnicodeDecodeError, ValueError):
