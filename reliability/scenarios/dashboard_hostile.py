@@ -304,6 +304,26 @@ def follow(at: Attack, browser: HttpBrowser, reply: Reply, where: str, as_member
 
 # --- a real browser -----------------------------------------------------------------------------------------
 
+
+def _listen(at: t.Any, page: t.Any) -> list[str]:
+    """The list a page's dialogs (but data-confirm's questions, accepted), script errors and console errors
+    (a Content-Security-Policy refusal is one) are added to: a payload that ran shows there."""
+    events: list[str] = []
+
+    def on_dialog(dialog: t.Any) -> None:
+        if dialog.type == "confirm":  # stratus.js's data-confirm: a question, not a payload
+            at.sc.count("chromium_confirms")
+            dialog.accept()
+        else:
+            events.append("dialog %s: %s" % (dialog.type, dialog.message))
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda exc: events.append("pageerror: %s" % exc))
+    page.on("console", lambda msg: events.append("console: " + msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    return events
+
 def in_chromium(at: Attack, users: list[User], crawls: dict[str, Crawl], submit: bool) -> None:
     """Every crawled page of each user opened in chromium, and each form with a visible text field submitted
     there with the script payload: no dialog (but data-confirm's questions), no page error, no console error,
@@ -317,20 +337,7 @@ def in_chromium(at: Attack, users: list[User], crawls: dict[str, Crawl], submit:
             context = chrome.new_context(viewport=real_browser.DESKTOP)
             page = context.new_page()
             page.set_default_timeout(30000)
-            events: list[str] = []
-
-            def on_dialog(dialog: t.Any, events: list[str] = events) -> None:
-                if dialog.type == "confirm":  # stratus.js's data-confirm: a question, not a payload
-                    at.sc.count("chromium_confirms")
-                    dialog.accept()
-                else:
-                    events.append("dialog %s: %s" % (dialog.type, dialog.message))
-                    dialog.dismiss()
-
-            page.on("dialog", on_dialog)
-            page.on("pageerror", lambda exc, events=events: events.append("pageerror: %s" % exc))
-            page.on("console", lambda msg, events=events: events.append("console: " + msg.text)
-                    if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+            events = _listen(at, page)
             page.goto(at.url + "/dashboard/login")  # a refused login shows the name typed: as text
             page.fill("#username", "<script>document.title='%s'</script>\"><svg onload=alert('%s')>" % (PWNED, PWNED))
             page.fill("#password", MISTYPED)

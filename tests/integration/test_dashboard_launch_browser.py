@@ -10,10 +10,12 @@ import typing as t
 
 import test_api_openstack_clients as clients
 from test_api_openstack_clients import Api, http, token
-from test_dashboard_browser import chromium, log_in  # noqa: F401  # the module's browser (a fixture)
+import test_dashboard_browser
+from test_dashboard_browser import log_in
 from stratus_lab import browser
 
 api = clients.api  # the module's server (a fixture of its own here)
+chromium = test_dashboard_browser.chromium  # the module's browser (a fixture)
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3xqwIhXqUo8h2mXTb0DdF0kYQ6cTHyQKcG3SJPW8F alice@laptop"
 WAIT = 60_000  # ms: generous, never a fixed sleep
 

@@ -11,7 +11,10 @@ import sqlalchemy as sa
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import metadata
 
-from test_api_servers import NETWORK, Client, _create, client, launched  # noqa: F401  # the fixtures
+import test_api_servers
+from test_api_servers import NETWORK, Client, _create
+
+client, launched = test_api_servers.client, test_api_servers.launched  # the fixtures
 
 EXPLAIN = "/v2.1/os-stratus-explain"
 

@@ -8,7 +8,10 @@ import typing as t
 from stratus_lab.asgi import Browser
 from stratus_lab.dashboard_crawl import crawl, parse, pattern
 
-from test_dashboard_session import PASSWORD, app  # noqa: F401 (the app fixture: a store, alice of pa and pb)
+import test_dashboard_session
+from test_dashboard_session import PASSWORD
+
+app = test_dashboard_session.app  # the fixture: a store, alice of pa and pb
 
 ORIGIN = Browser.url
 PAGE = """

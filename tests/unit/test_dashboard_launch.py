@@ -20,7 +20,10 @@ from stratus_lab.asgi import Browser, request
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 
 from test_api_explain import _row_counts
-from test_api_servers import CAPACITY, IMAGE, NETWORK, VARIABLES, launched  # noqa: F401  # the fixture
+import test_api_servers
+from test_api_servers import CAPACITY, IMAGE, NETWORK, VARIABLES
+
+launched = test_api_servers.launched  # the fixture
 
 PASSWORD = "a-password-long-enough"
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3xqwIhXqUo8h2mXTb0DdF0kYQ6cTHyQKcG3SJPW8F alice@laptop")

@@ -17,7 +17,10 @@ from starlette.requests import Request
 from stratus_cli.dashboard import pages, session as dashboard_session
 from stratus_lab.asgi import Browser, request
 
-from test_dashboard_session import PASSWORD, app  # noqa: F401 (the app fixture: a store, alice of pa and pb)
+import test_dashboard_session
+from test_dashboard_session import PASSWORD
+
+app = test_dashboard_session.app  # the fixture: a store, alice of pa and pb
 
 
 def test_a_login_revokes_the_session_the_browser_had_and_uses_up_its_form_token(app: t.Any) -> None:
