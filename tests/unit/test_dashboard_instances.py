@@ -82,10 +82,11 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cloud:
         for user, (project, role) in USERS.items():
             identity.create_user(conn, user, PASSWORD)
             identity.add_role(conn, user, project, role)
+    # the live migration's pre-check wants each hypervisor reachable for libvirt
+    hostvars = {hv: dict(CAPACITY, stratus_migration_uri="qemu+tcp://%s/system" % hv, stratus_migration_address=address)
+                for hv, address in (("hv1", "192.0.2.1"), ("hv2", "192.0.2.2"))}
     config = api_app.Config(store_url=store_url, variables=VARIABLES, inventories=["hosts.yml"],
-                            hypervisors=["hv1", "hv2"], hostvars={hv: dict(CAPACITY, stratus_migration_uri="qemu+tcp://%s/system" % hv,
-                                                       stratus_migration_address=address)
-                                              for hv, address in (("hv1", "192.0.2.1"), ("hv2", "192.0.2.2"))})
+                            hypervisors=["hv1", "hv2"], hostvars=hostvars)
     return Cloud(api_app.build_app(config), store_url, launched)
 
 
@@ -279,7 +280,7 @@ def test_changes_offered_by_state_and_role() -> None:
     assert names("active") == ["rebuild", "resize"]
     assert names("active", admin=True) == ["rebuild", "resize", "migrate", "live-migrate"]
     assert names("active", admin=True, host_status="DOWN") == ["rebuild", "resize", "migrate", "live-migrate",
-                                                              "evacuate"]
+                                                               "evacuate"]
     assert names("stopped", admin=True, host_status="UP") == ["rebuild", "resize", "migrate"]
     assert names("error") == ["rebuild"]
     assert names("resized", admin=True) == [] and names("active", "rebooting", admin=True) == []
@@ -348,7 +349,7 @@ def test_admin_changes_migrate_live_migrate_and_evacuate(cloud: Cloud, monkeypat
     assert ">hv1<" not in migrate_form  # not its own host
     bodies = sent_actions(monkeypatch)
     reply = admin.post(path, {"action": "live-migrate", "host": ""}, csrf_from=detail)
-    assert reply.status == 303 and reply.location == detail + "?notice=live-migrate", re.findall("alert.>.*", reply.text)
+    assert reply.status == 303 and reply.location == detail + "?notice=live-migrate"
     assert bodies[-1] == {"os-migrateLive": {"host": None, "block_migration": "auto"}}
     assert cloud.row(server).task_state == "migrating"
     cloud.set_state(server, task_state=None)

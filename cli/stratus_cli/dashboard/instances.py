@@ -111,7 +111,8 @@ FIELD_LABELS = {"image": "Image", "flavor": "New flavor", "host": "Target host"}
 
 def _fits(rule_name: str, server: t.Mapping[str, t.Any]) -> bool:
     rule = RULES[rule_name]
-    return server.get("OS-EXT-STS:vm_state") in rule.vm_states and server.get("OS-EXT-STS:task_state") in rule.task_states
+    return (server.get("OS-EXT-STS:vm_state") in rule.vm_states
+            and server.get("OS-EXT-STS:task_state") in rule.task_states)
 
 
 def offered_changes(server: t.Mapping[str, t.Any], admin: bool) -> list[str]:
@@ -191,7 +192,8 @@ def row(server: t.Mapping[str, t.Any], images: t.Mapping[str, str]) -> dict[str,
         "id": server["id"], "name": server["name"], "status": server["status"], "task": task or "",
         "image": images.get(image_id, image_id) if image_id else "(volume)",
         "ips": _ips(server), "flavor": flavor.get("original_name") or flavor.get("id") or "",
-        "key_name": server.get("key_name") or "", "power": POWER.get(server.get("OS-EXT-STS:power_state", 0), "NOSTATE"),
+        "key_name": server.get("key_name") or "",
+        "power": POWER.get(server.get("OS-EXT-STS:power_state", 0), "NOSTATE"),
         "az": server.get("OS-EXT-AZ:availability_zone") or "", "host": server.get("OS-EXT-SRV-ATTR:host") or "",
         "created": server.get("created"), "actions": offered(server),
         "changing": server["status"] in TRANSITIONAL or task is not None,
