@@ -268,6 +268,13 @@ def sent_actions(monkeypatch: pytest.MonkeyPatch) -> list[t.Any]:
     return bodies
 
 
+def active_server(cloud: Cloud, user: str, name: str) -> tuple[str, Browser, str]:
+    """An ACTIVE server of the user's, the user's browser and the server's detail page."""
+    server = cloud.create(user, name)
+    cloud.set_state(server, vm_state="active", task_state=None, power_state="running", host="hv1")
+    return server, browser_of(cloud, user), "/dashboard/instances/" + server
+
+
 def changes_offered(page: str) -> list[str]:
     return re.findall(r'data-change="([a-z-]+)"', page)
 
@@ -289,10 +296,7 @@ def test_changes_offered_by_state_and_role() -> None:
 
 def test_rebuild_and_resize_forms_send_the_apis_bodies_and_show_a_refusal_at_the_field(
         cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = cloud.create("alice", "web")
-    cloud.set_state(server, vm_state="active", task_state=None, power_state="running")
-    browser = browser_of(cloud, "alice")
-    detail = "/dashboard/instances/" + server
+    server, browser, detail = active_server(cloud, "alice", "web")
     path = detail + "/change"
     page = browser.get(detail)
     assert changes_offered(page.text) == ["rebuild", "resize"]
@@ -337,10 +341,7 @@ def test_rebuild_and_resize_forms_send_the_apis_bodies_and_show_a_refusal_at_the
 
 
 def test_admin_changes_migrate_live_migrate_and_evacuate(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = cloud.create("root", "ops1")
-    cloud.set_state(server, vm_state="active", task_state=None, power_state="running", host="hv1")
-    admin = browser_of(cloud, "root")
-    detail = "/dashboard/instances/" + server
+    server, admin, detail = active_server(cloud, "root", "ops1")
     path = detail + "/change"
     page = admin.get(detail)
     assert changes_offered(page.text) == ["rebuild", "resize", "migrate", "live-migrate"]  # hv1 is up: no evacuate
@@ -376,10 +377,7 @@ def test_admin_changes_migrate_live_migrate_and_evacuate(cloud: Cloud, monkeypat
 
 def test_admin_changes_are_not_offered_to_a_member_and_the_apis_403_is_shown(
         cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = cloud.create("alice", "web")
-    cloud.set_state(server, vm_state="active", task_state=None, power_state="running")
-    member = browser_of(cloud, "alice")
-    detail = "/dashboard/instances/" + server
+    server, member, detail = active_server(cloud, "alice", "web")
     page = member.get(detail)
     assert not {"migrate", "live-migrate", "evacuate"} & set(changes_offered(page.text))
     bodies = sent_actions(monkeypatch)
