@@ -2,8 +2,9 @@
 against a real `stratus api` process (test_api_openstack_clients.py's server and users), with servers put in
 its store by the collection's conductor (no lab): the table shows them and follows a build to ACTIVE by
 itself (instances.js polls its tbody), a detail opens, and a stop through the row action, its confirm dialog
-accepted, is recorded by the API (the stop's run has no lab to act on: the action log shows the request).
-Screenshots: dashboard-instances, dashboard-instance-detail."""
+accepted, is recorded by the API (the stop's run has no lab to act on: the action log shows the request), and
+so is a rebuild through the detail's change form. Screenshots: dashboard-instances, dashboard-instance-detail,
+dashboard-instance-changes."""
 from __future__ import annotations
 
 import typing as t
@@ -98,6 +99,18 @@ def test_the_table_follows_a_build_opens_a_detail_and_stops_a_server(
     page.set_viewport_size(browser.PHONE)
     page.goto(api.url + "/dashboard/instances")
     assert page.locator("#instances").is_visible()
+    # a day-2 change on app2's detail (ACTIVE): Rebuild from an image of the list, its confirm dialog accepted
+    page.set_viewport_size(browser.DESKTOP)
+    page.goto(api.url + "/dashboard/instances/" + servers["app2"])
+    rebuild = page.locator("#change-rebuild")
+    rebuild.locator("select").select_option(label="cirros")
+    browser.screenshot(page, "dashboard-instance-changes")
+    page.once("dialog", accept)
+    rebuild.get_by_role("button", name="Rebuild").click()
+    page.wait_for_url(api.url + "/dashboard/instances/%s?notice=rebuild" % servers["app2"], timeout=WAIT_MS)
+    assert dialogs[-1] == "Rebuild instance app2 from the chosen image? Its root disk is replaced."
+    expect(page.locator("#notice")).to_have_text("Rebuild requested.")
+    expect(page.locator("#action-log tbody tr").first).to_have_attribute("data-action", "rebuild", timeout=WAIT_MS)
     assert errors == []
     context.close()
 

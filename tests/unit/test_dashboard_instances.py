@@ -14,17 +14,21 @@ from pathlib import Path
 import pytest
 
 from stratus_cli.api import app as api_app, identity, runs
-from stratus_cli.dashboard import instances
+from stratus_cli.dashboard import client, instances
 from stratus_lab.asgi import Browser, request
 
+from ansible_collections.stratus.compute.plugins.plugin_utils.resources import compute_services
 from ansible_collections.stratus.compute.plugins.plugin_utils.store import engine as store
 from ansible_collections.stratus.compute.plugins.plugin_utils.store.tables import instances as instance_rows
 
 IMAGE = "0b7f2e4c-1f2d-4a3e-9a55-3d1c2b4a5e60"
+OTHER_IMAGE = "7c1d9e2a-5b3f-4c6d-8e9f-0a1b2c3d4e5f"
 NETWORK = "5d8c7a40-0e0b-4f35-9a62-6a3f1b2c7d10"
 VARIABLES = {
-    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1}],
-    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"}],
+    "stratus_flavors": [{"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 256, "disk": 1},
+                        {"id": "2", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 2}],
+    "stratus_images": [{"id": IMAGE, "name": "cirros", "disk_format": "qcow2"},
+                       {"id": OTHER_IMAGE, "name": "debian", "disk_format": "qcow2"}],
     "stratus_networks": [{"id": NETWORK, "name": "net1", "cidr": "10.77.0.0/24"}],
     "stratus_quotas": {"defaults": {"instances": 10, "cores": 100, "ram": 512000}},
 }
@@ -78,8 +82,11 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cloud:
         for user, (project, role) in USERS.items():
             identity.create_user(conn, user, PASSWORD)
             identity.add_role(conn, user, project, role)
+    # the live migration's pre-check wants each hypervisor reachable for libvirt
+    hostvars = {hv: dict(CAPACITY, stratus_migration_uri="qemu+tcp://%s/system" % hv, stratus_migration_address=address)
+                for hv, address in (("hv1", "192.0.2.1"), ("hv2", "192.0.2.2"))}
     config = api_app.Config(store_url=store_url, variables=VARIABLES, inventories=["hosts.yml"],
-                            hypervisors=["hv1", "hv2"], hostvars={"hv1": dict(CAPACITY), "hv2": dict(CAPACITY)})
+                            hypervisors=["hv1", "hv2"], hostvars=hostvars)
     return Cloud(api_app.build_app(config), store_url, launched)
 
 
@@ -245,3 +252,139 @@ def test_another_projects_server_is_the_apis_404_and_nothing_of_it(cloud: Cloud)
     assert "secret-web" not in bob.get("/dashboard/instances").text
     assert bob.get("/dashboard/instances/..%2F..%2Fos-keypairs").status == 404
     assert bob.get("/dashboard/instances/not:an:id").status == 404
+
+
+def sent_actions(monkeypatch: pytest.MonkeyPatch) -> list[t.Any]:
+    """The bodies the dashboard sends to POST /v2.1/servers/{id}/action, as they reach the API's application."""
+    bodies: list[t.Any] = []
+    real = client.call
+
+    async def call(request: t.Any, method: str, path: str, *args: t.Any, **kw: t.Any) -> client.Reply:
+        if method == "POST" and path.endswith("/action"):
+            bodies.append(args[1] if len(args) > 1 else kw.get("body"))
+        return await real(request, method, path, *args, **kw)
+
+    monkeypatch.setattr(client, "call", call)
+    return bodies
+
+
+def active_server(cloud: Cloud, user: str, name: str) -> tuple[str, Browser, str]:
+    """An ACTIVE server of the user's, the user's browser and the server's detail page."""
+    server = cloud.create(user, name)
+    cloud.set_state(server, vm_state="active", task_state=None, power_state="running", host="hv1")
+    return server, browser_of(cloud, user), "/dashboard/instances/" + server
+
+
+def changes_offered(page: str) -> list[str]:
+    return re.findall(r'data-change="([a-z-]+)"', page)
+
+
+def test_changes_offered_by_state_and_role() -> None:
+    def names(vm_state: str, task_state: t.Optional[str] = None, admin: bool = False, **extra: t.Any) -> list[str]:
+        return instances.offered_changes(dict({"OS-EXT-STS:vm_state": vm_state, "OS-EXT-STS:task_state": task_state},
+                                              **extra), admin)
+
+    assert names("active") == ["rebuild", "resize"]
+    assert names("active", admin=True) == ["rebuild", "resize", "migrate", "live-migrate"]
+    assert names("active", admin=True, host_status="DOWN") == ["rebuild", "resize", "migrate", "live-migrate",
+                                                               "evacuate"]
+    assert names("stopped", admin=True, host_status="UP") == ["rebuild", "resize", "migrate"]
+    assert names("error") == ["rebuild"]
+    assert names("resized", admin=True) == [] and names("active", "rebooting", admin=True) == []
+    assert names("building", "scheduling") == []
+
+
+def test_rebuild_and_resize_forms_send_the_apis_bodies_and_show_a_refusal_at_the_field(
+        cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, browser, detail = active_server(cloud, "alice", "web")
+    path = detail + "/change"
+    page = browser.get(detail)
+    assert changes_offered(page.text) == ["rebuild", "resize"]
+    resize_form = page.text.split('id="change-resize"')[1].split("</form>")[0]
+    assert '<option value="2">m1.small</option>' in resize_form and "m1.tiny" not in resize_form  # not the current
+    rebuild_form = page.text.split('id="change-rebuild"')[1].split("</form>")[0]
+    assert ">cirros<" in rebuild_form and ">debian<" in rebuild_form and "data-confirm=" in page.text
+    bodies = sent_actions(monkeypatch)
+    # without the session's CSRF token: 403, nothing sent
+    reply = browser.post(path, {"action": "rebuild", "image": OTHER_IMAGE})
+    assert reply.status == 403 and "CSRF" in reply.text and bodies == [] and cloud.row(server).task_state is None
+    # a wrong image or flavor id: the API's 400 at the field, the detail again, nothing changed
+    before = len(cloud.launched)
+    reply = browser.post(path, {"action": "rebuild", "image": "no-such-image"}, csrf_from=detail)
+    assert reply.status == 400 and 'id="error-rebuild"' in reply.text
+    assert 'id="change-rebuild-image" aria-invalid="true"' in reply.text and 'id="instance-name">web<' in reply.text
+    reply = browser.post(path, {"action": "resize", "flavor": "99"}, csrf_from=detail)
+    assert reply.status == 400 and re.search(r'id="error-resize" role="alert">Flavor 99 could not be found', reply.text)
+    assert bodies == [{"rebuild": {"imageRef": "no-such-image"}}, {"resize": {"flavorRef": "99"}}]
+    assert len(cloud.launched) == before and cloud.row(server).task_state is None
+    # the rebuild: the API's body, the detail with its notice, the server rebuilding from the new image
+    reply = browser.post(path, {"action": "rebuild", "image": OTHER_IMAGE}, csrf_from=detail)
+    assert reply.status == 303 and reply.location == detail + "?notice=rebuild"
+    assert bodies[-1] == {"rebuild": {"imageRef": OTHER_IMAGE}} and cloud.row(server).task_state == "rebuilding"
+    recorded = cloud.launched[-1]["extravars"]["stratus_recorded_actions"][0]
+    assert recorded["action"] == "rebuild" and recorded["server"]["image"] == OTHER_IMAGE
+    page = browser.get(reply.location)
+    assert 'id="notice">Rebuild requested.<' in page.text and changes_offered(page.text) == []  # rebuilding
+    # the resize from a page shown before: the API's 409, at the resize's field... no longer offered: at the top
+    reply = browser.post(path, {"action": "resize", "flavor": "2"}, csrf_from=detail)
+    assert reply.status == 409 and 'id="change-error"' in reply.text and "Cannot" in reply.text
+    cloud.set_state(server, vm_state="active", task_state=None)
+    reply = browser.post(path, {"action": "resize", "flavor": "2"}, csrf_from=detail)
+    assert reply.status == 303 and reply.location == detail + "?notice=resize"
+    assert bodies[-1] == {"resize": {"flavorRef": "2"}} and cloud.row(server).task_state == "resize_prep"
+    # no such change, and another project's server: refused, nothing sent
+    assert browser.post(path, {"action": "resize-now", "flavor": "2"}, csrf_from=detail).status == 400
+    bobs = cloud.create("bob", "bobs")
+    reply = browser.post("/dashboard/instances/%s/change" % bobs, {"action": "resize", "flavor": "2"},
+                         csrf_from=detail)
+    assert reply.status == 404 and "bobs" not in reply.text and len(bodies) == 6  # the API's 404
+
+
+def test_admin_changes_migrate_live_migrate_and_evacuate(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, admin, detail = active_server(cloud, "root", "ops1")
+    path = detail + "/change"
+    page = admin.get(detail)
+    assert changes_offered(page.text) == ["rebuild", "resize", "migrate", "live-migrate"]  # hv1 is up: no evacuate
+    migrate_form = page.text.split('id="change-migrate"')[1].split("</form>")[0]
+    assert '<option value="">Chosen by the scheduler</option><option value="hv2">hv2</option>' in migrate_form
+    assert ">hv1<" not in migrate_form  # not its own host
+    bodies = sent_actions(monkeypatch)
+    reply = admin.post(path, {"action": "live-migrate", "host": ""}, csrf_from=detail)
+    assert reply.status == 303 and reply.location == detail + "?notice=live-migrate"
+    assert bodies[-1] == {"os-migrateLive": {"host": None, "block_migration": "auto"}}
+    assert cloud.row(server).task_state == "migrating"
+    cloud.set_state(server, task_state=None)
+    reply = admin.post(path, {"action": "migrate", "host": "hv2"}, csrf_from=detail)
+    assert reply.status == 303 and bodies[-1] == {"migrate": {"host": "hv2"}}
+    assert cloud.row(server).task_state == "resize_prep"
+    cloud.set_state(server, task_state=None)
+    reply = admin.post(path, {"action": "migrate", "host": ""}, csrf_from=detail)
+    assert reply.status == 303 and bodies[-1] == {"migrate": None}
+    # a host the API refuses: its 400 at the host field
+    cloud.set_state(server, task_state=None)
+    reply = admin.post(path, {"action": "live-migrate", "host": "hv2;rm"}, csrf_from=detail)
+    assert reply.status == 400 and 'id="error-live-migrate"' in reply.text and "host" in reply.text
+    # evacuate: offered once the server's host is forced down
+    with store.transaction(cloud.store_url) as conn:
+        compute_services.set_forced_down(conn, "hv1", True, "test")
+    page = admin.get(detail)
+    assert changes_offered(page.text)[-1] == "evacuate"
+    reply = admin.post(path, {"action": "evacuate", "host": "hv2"}, csrf_from=detail)
+    assert reply.status == 303 and reply.location == detail + "?notice=evacuate"
+    assert bodies[-1] == {"evacuate": {"host": "hv2"}} and cloud.row(server).task_state == "rebuilding"
+    assert 'id="notice">Evacuation requested.<' in admin.get(reply.location).text
+
+
+def test_admin_changes_are_not_offered_to_a_member_and_the_apis_403_is_shown(
+        cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, member, detail = active_server(cloud, "alice", "web")
+    page = member.get(detail)
+    assert not {"migrate", "live-migrate", "evacuate"} & set(changes_offered(page.text))
+    bodies = sent_actions(monkeypatch)
+    for action, body in (("migrate", {"migrate": {"host": "hv2"}}),
+                         ("live-migrate", {"os-migrateLive": {"host": "hv2", "block_migration": "auto"}}),
+                         ("evacuate", {"evacuate": {"host": "hv2"}})):
+        reply = member.post(detail + "/change", {"action": action, "host": "hv2"}, csrf_from=detail)
+        assert reply.status == 403 and bodies[-1] == body
+        assert re.search(r'id="change-error">Policy doesn&#39;t allow [a-z_:-]+ to be performed', reply.text)
+    assert cloud.row(server).task_state is None

@@ -3,7 +3,9 @@ itself while builds and actions walk their task states), each server's detail (o
 log with its events, a failed build's fault) and the row actions (stop, start, reboot, hard reboot, delete,
 confirm or revert a resize). Everything comes from the API (GET /v2.1/servers/detail and friends at 2.61) and
 every action goes through it (POST /v2.1/servers/{id}/action, DELETE /v2.1/servers/{id}), so its policy and
-Nova's state checks decide; the buttons offered per state are a hint from the same rules."""
+Nova's state checks decide; the buttons offered per state are a hint from the same rules. The detail also has
+the day-2 changes that take a parameter (rebuild from an image, resize to a flavor; an admin's cold and live
+migration and evacuation to an optional host), each a small form whose refusal shows at its field."""
 from __future__ import annotations
 
 import re
@@ -67,17 +69,69 @@ ACTIONS: dict[str, Action] = {
 }
 
 
+class Change(t.NamedTuple):
+    """A day-2 action of the detail page that takes one parameter: its button, the form's field (image, flavor
+    or host; a host may be left to the scheduler), the API's body for the chosen value, the collection's rule of
+    the states Nova takes it from, whether it is an admin's (a hint: the API's policy decides), whether it is
+    only offered while the server's host is down (evacuate), its question and the notice after it."""
+
+    label: str
+    field: str
+    body: t.Callable[[str], dict[str, t.Any]]
+    rule: str
+    admin: bool
+    question: str
+    notice: str
+    host_down: bool = False
+    danger: bool = False
+
+
+# The bodies cli/stratus_cli/api/servers.py _ACTIONS takes at the client's microversion (2.61: a migrate's host
+# is 2.56+, a live migration's block_migration "auto" 2.25+, an evacuate's host without onSharedStorage 2.14+).
+CHANGES: dict[str, Change] = {
+    "rebuild": Change("Rebuild", "image", lambda image: {"rebuild": {"imageRef": image}}, "rebuild", False,
+                      "Rebuild instance %s from the chosen image? Its root disk is replaced.", "Rebuild requested.",
+                      danger=True),
+    "resize": Change("Resize", "flavor", lambda flavor: {"resize": {"flavorRef": flavor}}, "resize", False,
+                     "Resize instance %s to the chosen flavor?",
+                     "Resize requested: confirm or revert it once the instance waits in VERIFY_RESIZE."),
+    "migrate": Change("Migrate", "host", lambda host: {"migrate": {"host": host} if host else None}, "migrate", True,
+                      "Migrate instance %s (cold: it is shut down while its disks are copied)?",
+                      "Migration requested: confirm or revert it once the instance waits in VERIFY_RESIZE."),
+    "live-migrate": Change("Live migrate", "host",
+                           lambda host: {"os-migrateLive": {"host": host or None, "block_migration": "auto"}},
+                           "live_migrate", True, "Live migrate instance %s while it runs?",
+                           "Live migration requested."),
+    "evacuate": Change("Evacuate", "host", lambda host: {"evacuate": {"host": host} if host else {}}, "evacuate",
+                       True, "Evacuate instance %s? It is rebuilt on another host from its image.",
+                       "Evacuation requested.", host_down=True, danger=True),
+}
+FIELD_LABELS = {"image": "Image", "flavor": "New flavor", "host": "Target host"}
+
+
+def _fits(rule_name: str, server: t.Mapping[str, t.Any]) -> bool:
+    rule = RULES[rule_name]
+    return (server.get("OS-EXT-STS:vm_state") in rule.vm_states
+            and server.get("OS-EXT-STS:task_state") in rule.task_states)
+
+
+def offered_changes(server: t.Mapping[str, t.Any], admin: bool) -> list[str]:
+    """The day-2 changes that fit the server's state (the same rules as the row actions); an admin's only for an
+    admin, an evacuation only while the host is down (host_status, an admin's field: DOWN or UNKNOWN)."""
+    return [name for name, change in CHANGES.items()
+            if _fits(change.rule, server) and (admin or not change.admin)
+            and (not change.host_down or server.get("host_status") in ("DOWN", "UNKNOWN"))]
+
+
 def offered(server: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
     """The actions that fit the server's vm_state and task_state (Nova's check_instance_state, from the
     collection's rules); the API checks again, so a race is its 409."""
-    vm_state, task_state = server.get("OS-EXT-STS:vm_state"), server.get("OS-EXT-STS:task_state")
     out = []
     for name, action in ACTIONS.items():
         if action.rule is None:
-            fits = task_state != "deleting"
+            fits = server.get("OS-EXT-STS:task_state") != "deleting"
         else:
-            rule = RULES[action.rule]
-            fits = vm_state in rule.vm_states and task_state in rule.task_states
+            fits = _fits(action.rule, server)
         if fits:
             out.append({"name": name, "label": action.label, "question": action.question % server.get("name"),
                         "danger": action.danger})
@@ -138,7 +192,8 @@ def row(server: t.Mapping[str, t.Any], images: t.Mapping[str, str]) -> dict[str,
         "id": server["id"], "name": server["name"], "status": server["status"], "task": task or "",
         "image": images.get(image_id, image_id) if image_id else "(volume)",
         "ips": _ips(server), "flavor": flavor.get("original_name") or flavor.get("id") or "",
-        "key_name": server.get("key_name") or "", "power": POWER.get(server.get("OS-EXT-STS:power_state", 0), "NOSTATE"),
+        "key_name": server.get("key_name") or "",
+        "power": POWER.get(server.get("OS-EXT-STS:power_state", 0), "NOSTATE"),
         "az": server.get("OS-EXT-AZ:availability_zone") or "", "host": server.get("OS-EXT-SRV-ATTR:host") or "",
         "created": server.get("created"), "actions": offered(server),
         "changing": server["status"] in TRANSITIONAL or task is not None,
@@ -193,6 +248,7 @@ async def table(request: Request, session: Session, api: Api) -> dict[str, t.Any
 
 
 NOTICES = {name: action.notice for name, action in ACTIONS.items()}
+NOTICES.update({name: change.notice for name, change in CHANGES.items()})
 
 
 async def _instances(request: Request, session: Session, api: Api) -> Page:
@@ -223,18 +279,73 @@ async def action_log(api: Api, server_id: str) -> list[dict[str, t.Any]]:
     return out
 
 
-async def _detail(request: Request, session: Session, api: Api) -> Page:
-    server_id = _server_id(request)
+async def _options(api: Api, server: t.Mapping[str, t.Any], field: str) -> list[tuple[str, str]]:
+    """The values a change's select offers, as (id, name): the images the API lists, its flavors but the current
+    one, the hypervisors' hosts but the server's own (os-hypervisors: an admin's; refused, none)."""
+    if field == "image":
+        return sorted(((i, n) for i, n in (await image_names(api)).items()), key=lambda pair: pair[1])
+    if field == "flavor":
+        current = (server.get("flavor") or {}).get("original_name")
+        return [(str(f["id"]), str(f["name"])) for f in (await api.get("/v2.1/flavors"))["flavors"]
+                if f["name"] != current]
+    try:
+        listed = (await api.get("/v2.1/os-hypervisors"))["hypervisors"]
+    except Refusal:
+        return []
+    own = server.get("OS-EXT-SRV-ATTR:host")
+    return [(h, h) for h in sorted(str(hv["hypervisor_hostname"]) for hv in listed) if h != own]
+
+
+async def change_forms(api: Api, session: Session, server: t.Mapping[str, t.Any],
+                       chosen: t.Mapping[str, str]) -> list[dict[str, t.Any]]:
+    """The detail's day-2 forms its state offers, each with its options (one API list per kind of field)."""
+    names = offered_changes(server, session.shows_admin)
+    options = {field: await _options(api, server, field) for field in {CHANGES[n].field for n in names}}
+    return [{"name": name, "label": change.label, "field": change.field, "field_label": FIELD_LABELS[change.field],
+             "optional": change.field == "host", "options": options[change.field], "chosen": chosen.get(name, ""),
+             "question": change.question % server.get("name"), "danger": change.danger}
+            for name in names for change in (CHANGES[name],)]
+
+
+async def detail_values(request: Request, session: Session, api: Api, server_id: str,
+                        errors: t.Optional[dict[str, str]] = None,
+                        chosen: t.Optional[dict[str, str]] = None) -> dict[str, t.Any]:
     server = (await api.get("/v2.1/servers/" + server_id))["server"]  # another project's: the API's 404
     log = await action_log(api, server_id)
     image_id = _image_id(server)
     images = await image_names(api) if image_id else {}
-    return Page("instance.html", {
+    return {
         "server": server, "row": row(server, images), "flavor": server.get("flavor") or {},
         "metadata": sorted((server.get("metadata") or {}).items()), "fault": server.get("fault"),
         "addresses": sorted((server.get("addresses") or {}).items()), "log": log,
         "show_host": "OS-EXT-SRV-ATTR:host" in server,
-        "notice": NOTICES.get(request.query_params.get("notice", ""), "")})
+        "changes": await change_forms(api, session, server, chosen or {}), "errors": errors or {},
+        "notice": NOTICES.get(request.query_params.get("notice", ""), "")}
+
+
+async def _detail(request: Request, session: Session, api: Api) -> Page:
+    return Page("instance.html", await detail_values(request, session, api, _server_id(request)))
+
+
+async def _change(request: Request, session: Session, api: Api, form: dict[str, list[str]]) -> Page:
+    """A day-2 change through the API (its schema, policy and state checks decide), then the detail with a
+    notice of a fixed set; the API's 400, 403 or 409 is the detail again with its message at the form's field."""
+    server_id = _server_id(request)
+    name = one(form, "action")
+    change = CHANGES.get(name)
+    if change is None:
+        raise FormRefused(400, "There is no such action.")
+    value = one(form, change.field).strip()
+    try:
+        await api.post("/v2.1/servers/%s/action" % server_id, change.body(value))
+    except Refusal as exc:
+        if exc.status not in (400, 403, 409):
+            raise
+        values = await detail_values(request, session, api, server_id, {name: exc.message}, {name: value})
+        if not any(c["name"] == name for c in values["changes"]):  # no longer offered: its message at the top
+            values["errors"]["page"] = exc.message
+        return Page("instance.html", values, status=exc.status)
+    return Page(response=redirect("/dashboard/instances/%s?%s" % (server_id, urllib.parse.urlencode({"notice": name}))))
 
 
 async def _act(request: Request, session: Session, api: Api, form: dict[str, list[str]]) -> Page:
@@ -265,4 +376,5 @@ ROUTES = [
     Route("/instances/rows", page(_rows), methods=["GET"]),
     Route("/instances/{server_id}", page(_detail), methods=["GET"]),
     Route("/instances/{server_id}/action", form_page(_act), methods=["POST"]),
+    Route("/instances/{server_id}/change", form_page(_change), methods=["POST"]),
 ]
