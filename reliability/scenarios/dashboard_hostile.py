@@ -324,6 +324,7 @@ def _listen(at: t.Any, page: t.Any) -> list[str]:
             if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
     return events
 
+
 def in_chromium(at: Attack, users: list[User], crawls: dict[str, Crawl], submit: bool) -> None:
     """Every crawled page of each user opened in chromium, and each form with a visible text field submitted
     there with the script payload: no dialog (but data-confirm's questions), no page error, no console error,
