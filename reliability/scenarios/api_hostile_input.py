@@ -58,7 +58,8 @@ WRITES = ("POST", "PUT", "PATCH")
 
 
 def service_of(path: str) -> str:
-    for prefix, service in (("/v3", "identity"), ("/image", "image"), ("/network", "network")):
+    for prefix, service in (("/v3", "identity"), ("/image", "image"), ("/network", "network"),
+                            ("/baremetal", "baremetal")):
         if path == prefix or path.startswith(prefix + "/"):
             return service
     return "compute"
@@ -77,6 +78,12 @@ def error_shape(service: str, answer: Answer) -> bool:
         return isinstance(err, dict) and isinstance(err.get("type"), str) and isinstance(err.get("message"), str)
     if service == "image":
         return body.get("code") == answer.status and isinstance(body.get("message"), str)
+    if service == "baremetal":  # Ironic's: {"error_message": "<its fault as a JSON string>"}
+        try:
+            fault = json.loads(body.get("error_message") or "")
+        except (TypeError, ValueError):
+            return False
+        return len(body) == 1 and isinstance(fault, dict) and isinstance(fault.get("faultstring"), str)
     if len(body) != 1:
         return False
     fault = next(iter(body.values()))
