@@ -12,7 +12,8 @@ flavor among the survey's choices) build and delete bare-metal servers too. serv
 (forced after the graceful window), starts and hard-reboots a bare-metal server through its node's BMC,
 and the node boots it again each time. The BMC password is in no output or log.
 
-Its own prefix, subnet and state dir (no other test uses stxw / 10.248); one lab bring-up. Needs root.
+Its own prefix, subnet and state dir (no other test uses stxw / 10.248; STRATUS_E2E_BM_PREFIX, _SUBNET and
+_STATE override them); one lab bring-up. Needs root.
 """
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ from stratus_lab.session import LabSession
 from stratus_lab.store import rows as store_rows, sqlite_url
 from wait_helpers import wait_until  # tests/wait_helpers.py
 
-STATE = Path("/tmp/stratus-bm-wire")
-PREFIX = "stxw"
-SUBNET = "10.248"
+# Overridable so that a second run of this module (a helper's) can share the machine with the lead's.
+STATE = Path(os.environ.get("STRATUS_E2E_BM_STATE", "/tmp/stratus-bm-wire"))
+PREFIX = os.environ.get("STRATUS_E2E_BM_PREFIX", "stxw")
+SUBNET = os.environ.get("STRATUS_E2E_BM_SUBNET", "10.248")
 STRATUS = ROOT / ".venv" / "bin" / "stratus"
 ADMIN = ("--user", "root", "--project", "ops", "--role", "admin")
 MEMBER = ("--user", "demo", "--project", "demo", "--role", "member")
