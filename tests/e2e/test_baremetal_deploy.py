@@ -32,7 +32,7 @@ from stratus_lab import inventory_overlay
 from stratus_lab.console import ALIVE
 from stratus_lab.ansible_run import playbook_argv, recap, run_merged
 from stratus_lab.baremetal import BmcHost, bmc_of
-from stratus_lab.lab import load_lab
+from stratus_lab.lab import load_lab, node_driver
 from stratus_lab.paths import DEMO_INVENTORY, ROOT
 from stratus_lab.session import LabSession
 from stratus_lab.store import rows as store_rows, sqlite_url
@@ -182,7 +182,8 @@ def test_three_bare_metal_servers_and_a_virtual_one_are_built(lab: LabSession) -
         wait_until(lambda n=node, line=ready: line in console(n), f"{node} to boot {name}", timeout=BOOT_S, interval=1)
         events = rows("select e.event, e.result from instance_actions_events e join instance_actions a "
                       "on a.id = e.action_id where a.instance_uuid = '%s' order by e.id" % uuid)
-        assert events == [("conductor_schedule_and_build_instances", "Success"), ("compute_allocate_network", "Success"),
+        assert events == [("conductor_schedule_and_build_instances", "Success"),
+                          ("compute_allocate_network", "Success"),
                           ("compute_prep_block_device", "Success"), ("compute_spawn", "Success")]
     states = node_rows()
     assert states["node1"][:2] == ("active", servers[0][0]) and states["node2"][:2] == ("active", servers[1][0])
@@ -314,39 +315,68 @@ def server_action(lab: LabSession, server: str, action: str, reboot_type: t.Opti
     assert run.returncode == 0, run.stdout[-4000:]
 
 
-def test_a_bare_metal_server_is_stopped_started_and_hard_rebooted(lab: LabSession) -> None:
-    """Through its node's BMC; the node boots the server again (its boot device and medium or PXE files stay)."""
+def redfish_power_is(node: str, state: str) -> bool:
+    """What a Redfish node's BMC says (node1 and node2, as the lab's inventory drives them); True for the IPMI one."""
+    if node_driver(int(node.removeprefix("node")), len(lab_json()["nodes"])) != "redfish":
+        return True
+    system = redfish_system(node)
+    return system is not None and system.power_state == state
+
+
+def test_a_bare_metal_server_keeps_its_status_and_is_rebooted_soft_and_hard(lab: LabSession) -> None:
+    """Through its node's BMC; the node boots the server again (its boot device and medium or PXE files stay).
+    The request's status: stopped (at its build: the deploy powers the node on, the power play stops it), a rerun
+    that changes nothing, status: active, then server_action.yml's soft reboot (the guest ignores ACPI: forced
+    after the graceful window, then on) and hard reboot."""
     server = {"name": "bm-power", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}]}
-    run = provision(lab, [server])
-    assert run.returncode == 0, run.stdout[-4000:]
+
+    def keep(status: str) -> t.Any:
+        run = run_merged(lab.provision_argv([dict(server, status=status)], SHUTDOWN_TIMEOUT), lab.env, 1500)
+        SHOWN.append(run.stdout)
+        assert run.returncode == 0, run.stdout[-4000:]
+        return run
+
+    keep("stopped")
     ((uuid, node, ip),) = rows("select i.uuid, i.host, a.address from instances i join ip_allocations a on "
                                "a.instance_uuid = i.uuid where i.name = 'bm-power' and i.deleted = ''")
     ready = f"STRATUS-GUEST ready name=bm-power uuid={uuid} ip={ip}"
-    wait_until(lambda: ready in console(node), f"{node} to boot bm-power", timeout=BOOT_S, interval=1)
 
     def state() -> tuple:
         ((vm_state, task_state, power_state, fault),) = rows(
             "select vm_state, task_state, power_state, fault from instances where uuid = '%s'" % uuid)
         return vm_state, task_state, power_state, json.loads(fault) if fault else None
 
-    def last_event() -> tuple:
-        return rows("select a.action, e.event, e.result, e.details from instance_actions a join instance_actions_events e"
-                    " on e.action_id = a.id where a.instance_uuid = '%s' order by e.id desc limit 1" % uuid)[0]
+    def actions() -> list[tuple]:
+        return rows("select a.action, e.event, e.result, e.details from instance_actions a "
+                    "join instance_actions_events e on e.action_id = a.id "
+                    "where a.instance_uuid = '%s' order by e.id" % uuid)
 
-    server_action(lab, "bm-power", "stop")
-    assert state() == ("stopped", None, "shutdown", None) and node_power(node) == "shut off"
-    if node != "node3":  # node1 and node2 are Redfish: their BMC says so too (node3's is IPMI)
-        system = redfish_system(node)
-        assert system is not None and system.power_state == sushy.PowerState.OFF
-    assert last_event() == ("stop", "compute_stop_instance", "Success", "forced off after the shutdown timeout")
-    for action, reboot_type, event in (("start", None, "compute_start_instance"),
-                                       ("reboot", "hard", "compute_reboot_instance")):
-        boots = console(node).count(ready)
-        server_action(lab, "bm-power", action, reboot_type)
-        assert state() == ("active", None, "running", None) and node_power(node) == "running"
-        assert last_event() == (action, event, "Success", None)
-        wait_until(lambda n=boots: console(node).count(ready) > n, f"{node} to boot bm-power again after {action}",
+    def booted_again(after: str, boots: int) -> None:
+        wait_until(lambda: console(node).count(ready) > boots, f"{node} to boot bm-power again after {after}",
                    timeout=BOOT_S, interval=1)
+
+    assert state() == ("stopped", None, "shutdown", None) and node_power(node) == "shut off"
+    assert redfish_power_is(node, sushy.PowerState.OFF)
+    assert actions()[-1] == ("stop", "compute_stop_instance", "Success", "forced off after the shutdown timeout")
+    logged = actions()
+    run = keep("stopped")  # kept: nothing to do
+    assert all(v["changed"] == 0 for v in recap(run.stdout).values()), run.stdout[-3000:]
+    assert actions() == logged and state()[0] == "stopped" and node_power(node) == "shut off"
+
+    boots = console(node).count(ready)
+    keep("active")
+    assert state() == ("active", None, "running", None) and node_power(node) == "running"
+    assert redfish_power_is(node, sushy.PowerState.ON)
+    assert actions()[-1] == ("start", "compute_start_instance", "Success", None)
+    booted_again("status: active", boots)
+    for reboot_type, details in (("soft", "soft reboot fell back to hard"), ("hard", None)):
+        boots = console(node).count(ready)
+        server_action(lab, "bm-power", "reboot", reboot_type)
+        assert state() == ("active", None, "running", None) and node_power(node) == "running"
+        assert redfish_power_is(node, sushy.PowerState.ON)
+        assert actions()[-1] == ("reboot", "compute_reboot_instance", "Success", details)
+        booted_again(f"a {reboot_type} reboot", boots)
+    assert [a[0] for a in actions()[-4:]] == ["stop", "start", "reboot", "reboot"]
     assert node_rows()[node][:2] == ("active", uuid)
     gone = provision(lab, [dict(server, state="absent")])
     assert gone.returncode == 0, gone.stdout[-4000:]
