@@ -88,6 +88,27 @@ def running_on(lab: LabSession, k: int, ref: str) -> bool:
         conn.close()
 
 
+# libvirt's completed-job statistics kept per measurement (not judged): where libvirt's own time goes
+JOB_KEYS = ("time_elapsed", "time_elapsed_net", "setup_time", "downtime", "downtime_net", "memory_total",
+            "memory_processed", "memory_iteration", "memory_dirty_rate", "memory_bps", "disk_total", "disk_processed",
+            "disk_bps", "data_total", "data_processed", "auto_converge_throttle")
+
+
+def completed_job(lab: LabSession, k: int, ref: str) -> dict[str, t.Any]:
+    """The finished migration's statistics as hvK's libvirt (the destination) keeps them
+    (virDomainGetJobStats(VIR_DOMAIN_JOB_STATS_COMPLETED), `virsh domjobinfo --completed`): the source sends
+    them in the migration's last cookie. Times in ms, sizes in bytes; {} when libvirt has none."""
+    conn = libvirt.open(lab.host(k).libvirt_uri())
+    try:
+        dom = conn.lookupByUUIDString(ref) if len(ref) == 36 else conn.lookupByName(ref)
+        stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except libvirt.libvirtError as exc:
+        return {"error": str(exc)}
+    finally:
+        conn.close()
+    return {k: stats[k] for k in JOB_KEYS if k in stats}
+
+
 class LiveBench:
     def __init__(self, lab: LabSession, work: Path, disk_copy: str) -> None:
         self.lab = lab
@@ -141,6 +162,7 @@ class LiveBench:
         before = max(heartbeats(migration.console_path(self.lab.host(src), FLOOR_DOMAIN)) or [0])
         self.timed("floor", rep, lambda: migration.virsh_live_migrate(self.lab.host(src), self.lab.host(dst),
                                                                       FLOOR_DOMAIN))
+        self.records[-1]["libvirt_job"] = completed_job(self.lab, dst, FLOOR_DOMAIN)
         self.check_moved("floor", FLOOR_DOMAIN, src, dst, migration.console_path(self.lab.host(dst), FLOOR_DOMAIN),
                          before)
         self.floor_at = dst
@@ -154,6 +176,7 @@ class LiveBench:
         extra = {"stratus_actions": [{"server": self.uuid, "action": "live_migrate", "host": "hv%d" % dst}]}
         self.timed("stratus", rep, lambda: playbook(self.lab, ACTIONS, extra, env,
                                                     inventories=[DEMO_INVENTORY, self.overlay]))
+        self.records[-1]["libvirt_job"] = completed_job(self.lab, dst, self.uuid)
         state = self.store("select host, vm_state, task_state from instances where uuid = '%s'" % self.uuid)
         if state != [("hv%d" % dst, "active", None)]:
             raise BenchError("stratus: the store has (host, vm_state, task_state) %s after the migration" % state)
@@ -165,9 +188,13 @@ class LiveBench:
                                    "'compute_live_migration' order by e.id desc limit 1" % self.uuid)
         self.records[-1]["libvirt_migration_seconds"] = float(details.rsplit(" in ", 1)[1].split()[0])
         path = self.work / "live.json"
-        if rep == 0 and path.exists():
+        if path.exists():  # every round's profile (the first round's is also the section's)
             data = json.loads(path.read_text())
-            self.profile = {"until_first_task": data["until_first_task"], "by_task": data["by_name"]}
+            self.records[-1]["ansible_profile"] = {"until_first_task": data["until_first_task"],
+                                                   "by_task": data["by_name"]}
+            path.unlink()
+            if rep == 0:
+                self.profile = self.records[-1]["ansible_profile"]
 
     def round(self, rep: int) -> None:
         with lab_lock() as waited:

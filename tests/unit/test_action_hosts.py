@@ -78,6 +78,51 @@ def test_the_rebuild_step_runs_where_a_result_says_rebuild_or_evacuate() -> None
     assert (facts["stratus_move_first_hosts"], facts["stratus_move_then_hosts"]) == (["hv1"], ["hv3"])
 
 
+def test_a_live_migrations_source_has_no_power_step() -> None:
+    """Its `hosts` (the source) is the live-migration plays' work; the power play (and its worker) is skipped."""
+    results = [{"action": "live_migrate", "hosts": ["hv1"], "nodes": [], "live_destinations": ["hv2"],
+                "server_uuids": ["a"]},
+               {"action": "stop", "hosts": ["hv3"], "nodes": [], "server_uuids": ["b"]}]
+    facts = action_hosts(results)
+    assert facts["stratus_power_hosts"] == ["hv3"] and facts["stratus_power_uuids"] == ["a", "b"]
+    assert (facts["stratus_live_dest_hosts"], facts["stratus_live_source_hosts"]) == (["hv2"], ["hv1"])
+
+
+def play_hosts(name: str, hostvars: dict[str, t.Any], groups: dict[str, list[str]]) -> list[str]:
+    """The hosts of action_steps.yml's play `name`, templated by Ansible as the play starts (its vars too)."""
+    loader = DataLoader()
+    (play,) = [p for p in loader.load_from_file(str(ROOT / "playbooks" / "action_steps.yml")) if p["name"] == name]
+    variables: dict[str, t.Any] = {"hostvars": hostvars, "groups": groups}
+    variables.update({k: trust_as_template(v) for k, v in (play.get("vars") or {}).items()})
+    return Templar(loader=loader, variables=variables).template(trust_as_template(play["hosts"]))
+
+
+LIVE_RUN = {"stratus_live_dest_hosts": ["hv2", "hv3"], "stratus_live_source_hosts": ["hv1", "hv4"]}
+HYPERVISORS = {"hypervisors": ["hv1", "hv2", "hv3", "hv4"]}
+
+
+@pytest.mark.parametrize("reports, cleaned", [
+    ({"hv1": [], "hv4": []}, []),                        # no leftovers anywhere: no worker for the clean-up
+    ({"hv1": ["hv3", "hv9"], "hv4": []}, ["hv3"]),       # a rollback left hv3's half: only hv3 (hv9 not of the run)
+    ({"hv1": []}, ["hv2", "hv3"]),                       # hv4 said nothing (unreachable, failed): every destination
+    ({"hv1": [], "hv4": None}, ["hv2", "hv3"]),
+])
+def test_the_clean_up_play_runs_on_the_destinations_with_leftovers(reports: dict[str, t.Any],
+                                                                   cleaned: list[str]) -> None:
+    hostvars: dict[str, t.Any] = {"localhost": LIVE_RUN, "hv1": {}, "hv2": {}, "hv3": {}, "hv4": {}}
+    for host, left in reports.items():
+        hostvars[host] = {"stratus_live_migrated": {"changed": True} if left is None else {"leftover_hosts": left}}
+    assert play_hosts("Clean the destinations of failed live migrations", hostvars, HYPERVISORS) == cleaned
+
+
+def test_the_bare_metal_play_runs_only_with_bare_metal_work() -> None:
+    name = "Stop, start or reboot bare-metal servers through their nodes' BMCs"
+    with_nodes = {"localhost": {"stratus_power_nodes": ["node1"]}}
+    assert play_hosts(name, with_nodes, dict(HYPERVISORS, baremetal_nodes=["node1"])) == ["localhost"]
+    assert play_hosts(name, with_nodes, HYPERVISORS) == []
+    assert play_hosts(name, {"localhost": {"stratus_power_nodes": []}}, dict(HYPERVISORS, baremetal_nodes=["n"])) == []
+
+
 def test_no_playbook_makes_up_an_action_for_the_steps() -> None:
     """The declarative rebuild loop hands its items as they are: the module's result names the rebuild."""
     for path in ("playbooks/provision.yml", "playbooks/tasks/action_hosts.yml"):
