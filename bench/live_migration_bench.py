@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import re
 import json
 import os
 import statistics
@@ -43,7 +44,7 @@ from stratus_lab.ansible_run import caller_env
 from stratus_lab.console import console_log, heartbeats
 from stratus_lab.lab import LabError
 from stratus_lab.lock import lab_lock
-from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT
+from stratus_lab.paths import DEMO_INVENTORY, PROVISION, ROOT, VENV_BIN
 from stratus_lab.session import LabSession
 from stratus_lab.store import rows as store_rows, sqlite_url
 
@@ -71,6 +72,19 @@ def wait_for(what: str, done: t.Callable[[], bool], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise BenchError("no %s after %.0f s" % (what, timeout))
         time.sleep(0.5)
+
+
+def module_args(remote: Path, module: str) -> tuple[Path, str]:
+    """The arguments a kept AnsiballZ payload of `module` under `remote` got, as the module reads them: the bytes
+    its `explode` writes, and the payload's serialization profile. The first run's: a destination without the
+    image asks for it, and the second run's arguments name the upload, moved into the base pool since."""
+    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_%s.py" % module), key=lambda p: p.stat().st_mtime)[:1]
+    if not found:
+        raise BenchError("module_alone: no kept payload of %s under %s" % (module, remote))
+    subprocess.run([str(VENV_BIN / "python"), str(found[-1]), "explode"], check=True, capture_output=True,
+                   timeout=120)
+    profile = re.search(r"""profile\s*=\s*['"]([A-Za-z0-9_.]+)['"]""", found[-1].read_text())
+    return found[-1].parent / "debug_dir" / "args", profile.group(1) if profile else "legacy"
 
 
 def running_on(lab: LabSession, k: int, ref: str) -> bool:
@@ -119,6 +133,8 @@ class LiveBench:
         self.lock_waits: list[float] = []
         self.overlay = inventory_overlay.write(lab.state / "bench-live-overlay", catalog_overlay(disk_copy))
         self.uuid = ""
+        # (source, destination) -> step -> (the module's arguments file, its serialization profile)
+        self.captured: dict[tuple[int, int], dict[str, tuple[Path, str]]] = {}
         self.floor_at = 1    # the hypervisor each guest runs on
         self.stratus_at = 1
 
@@ -167,21 +183,26 @@ class LiveBench:
                          before)
         self.floor_at = dst
 
+    def live_migrate(self, dst: int, env: dict[str, str]) -> None:
+        """Stratus's live migration of its guest to hvDST: playbooks/server_action.yml, as the CLI runs it."""
+        extra = {"stratus_actions": [{"server": self.uuid, "action": "live_migrate", "host": "hv%d" % dst}]}
+        playbook(self.lab, ACTIONS, extra, dict(env, **caller_env(ADMIN)), inventories=[DEMO_INVENTORY, self.overlay])
+
+    def check_stratus_moved(self, what: str, src: int, dst: int, before: int) -> None:
+        state = self.store("select host, vm_state, task_state from instances where uuid = '%s'" % self.uuid)
+        if state != [("hv%d" % dst, "active", None)]:
+            raise BenchError("%s: the store has (host, vm_state, task_state) %s after the migration" % (what, state))
+        self.check_moved(what, self.uuid, src, dst, console_log(self.lab.state, self.uuid, "hv%d" % dst), before)
+        self.stratus_at = dst
+
     def stratus(self, rep: int) -> None:
         src, dst = self.stratus_at, 3 - self.stratus_at
         before = max(heartbeats(console_log(self.lab.state, self.uuid, "hv%d" % src)) or [0])
         env = dict(self.lab.env, ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
-                   ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(self.work / "live.json"),
-                   **caller_env(ADMIN))
-        extra = {"stratus_actions": [{"server": self.uuid, "action": "live_migrate", "host": "hv%d" % dst}]}
-        self.timed("stratus", rep, lambda: playbook(self.lab, ACTIONS, extra, env,
-                                                    inventories=[DEMO_INVENTORY, self.overlay]))
+                   ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(self.work / "live.json"))
+        self.timed("stratus", rep, lambda: self.live_migrate(dst, env))
         self.records[-1]["libvirt_job"] = completed_job(self.lab, dst, self.uuid)
-        state = self.store("select host, vm_state, task_state from instances where uuid = '%s'" % self.uuid)
-        if state != [("hv%d" % dst, "active", None)]:
-            raise BenchError("stratus: the store has (host, vm_state, task_state) %s after the migration" % state)
-        self.check_moved("stratus", self.uuid, src, dst, console_log(self.lab.state, self.uuid, "hv%d" % dst), before)
-        self.stratus_at = dst
+        self.check_stratus_moved("stratus", src, dst, before)
         # libvirt's part, as the event says it ("from hv1 to hv2 in 2.1 s"): the rest is Stratus's own
         ((details,),) = self.store("select e.details from instance_actions_events e join instance_actions a on "
                                    "a.id = e.action_id where a.instance_uuid = '%s' and e.event = "
@@ -196,21 +217,71 @@ class LiveBench:
             if rep == 0:
                 self.profile = self.records[-1]["ansible_profile"]
 
+    def capture(self) -> None:
+        """Untimed: one Stratus migration each way with its AnsiballZ payloads kept (ANSIBLE_KEEP_REMOTE_FILES,
+        which also turns pipelining off), and the arguments its two modules got, per direction (src, dst)."""
+        for n in range(2):
+            src, dst = self.stratus_at, 3 - self.stratus_at
+            before = max(heartbeats(console_log(self.lab.state, self.uuid, "hv%d" % src)) or [0])
+            remote = self.lab.state / ("bench-module-alone-%d" % n)  # the state dir: seen inside the namespaces
+            self.live_migrate(dst, dict(self.lab.env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(remote)))
+            self.check_stratus_moved("capture", src, dst, before)
+            self.captured[(src, dst)] = {step: module_args(remote, module) for step, module in (
+                ("prepare", "compute_live_migration_prep"), ("migrate", "compute_live_migration"))}
+
+    def module_alone(self, rep: int) -> None:
+        """Not judged: the guest there and back with the modules' code alone (bench/live_migration_module_alone.py,
+        the destination prepared, then the source migrating, each in its hypervisor's namespaces); each way is a
+        measurement. The store is untouched and the guest ends where the store says it is."""
+        for _way in range(2):
+            src, dst = self.stratus_at, 3 - self.stratus_at
+            before = max(heartbeats(console_log(self.lab.state, self.uuid, "hv%d" % src)) or [0])
+            parts: dict[str, t.Any] = {}
+
+            def both() -> None:
+                for k, step in ((dst, "prepare"), (src, "migrate")):
+                    args_file, profile = self.captured[(src, dst)][step]
+                    proc = subprocess.run(self.lab.host(k).nsenter([
+                        str(VENV_BIN / "python"), str(BENCH / "live_migration_module_alone.py"), step, str(args_file),
+                        profile]), capture_output=True, text=True, timeout=600, check=False)
+                    lines = proc.stdout.strip().splitlines()
+                    res = json.loads(lines[-1]) if lines else {"failed": {"-": proc.stderr.strip()[-2000:]}}
+                    if res["failed"]:
+                        raise BenchError("module_alone %s on hv%d failed: %s" % (step, k, res["failed"]))
+                    parts[step] = res["seconds"]
+                    parts[step + "_changed"] = res.get("changed")
+                    if res.get("libvirt_seconds"):
+                        parts["libvirt_migration_seconds"] = res["libvirt_seconds"][0]
+
+            self.timed("module_alone", rep, both)
+            self.records[-1].update(direction="hv%d->hv%d" % (src, dst), parts_seconds=parts,
+                                    libvirt_job=completed_job(self.lab, dst, self.uuid))
+            self.check_moved("module_alone", self.uuid, src, dst, console_log(self.lab.state, self.uuid, "hv%d" % dst),
+                             before)
+            self.stratus_at = dst
+
     def round(self, rep: int) -> None:
         with lab_lock() as waited:
             self.lock_waits.append(round(waited, 1))
             # alternated: which goes first changes every round
             for method in (("floor", "stratus") if rep % 2 == 0 else ("stratus", "floor")):
                 getattr(self, method)(rep)
+            if self.captured:
+                self.module_alone(rep)
 
 
 def section(bench: LiveBench, repeats: int, started: datetime.datetime, error: t.Optional[str]) -> dict[str, t.Any]:
     med = {m: statistics.median([r["seconds"] for r in bench.records if r["method"] == m])
-           for m in ("floor", "stratus") if any(r["method"] == m for r in bench.records)}
+           for m in ("floor", "stratus", "module_alone") if any(r["method"] == m for r in bench.records)}
     inner = [r["libvirt_migration_seconds"] for r in bench.records if "libvirt_migration_seconds" in r]
     if inner:  # not judged: the module's migrateToURI3 call alone, inside Stratus's time
         med["stratus_libvirt_migration"] = statistics.median(inner)
     ratio = round(med["stratus"] / med["floor"], 2) if med.get("floor") and "stratus" in med else None
+    jobs = {m: {k: statistics.median(r["libvirt_job"][k] for r in rs) for k in JOB_KEYS
+                if all(k in r["libvirt_job"] for r in rs)}
+            for m in ("floor", "stratus", "module_alone")
+            for rs in [[r for r in bench.records if r["method"] == m and "time_elapsed" in r.get("libvirt_job", {})]]
+            if rs}
     loads = [r["machine_before"]["loadavg_1m"] for r in bench.records]
     return {
         "benchmark": "one live migration of a 256 MiB guest with its disks: stratus (playbooks/server_action.yml "
@@ -225,12 +296,20 @@ def section(bench: LiveBench, repeats: int, started: datetime.datetime, error: t
                        "floor": "stratus_lab.migration.virsh_live_migrate (virsh migrate --live --persistent "
                                 "--undefinesource --copy-storage-all over the lab's migration network)",
                        "stratus": "the whole playbook: ansible-playbook start, the request, the destination's "
-                                  "preparation, libvirt's migration (PEER2PEER, NON_SHARED_DISK), the source's "
-                                  "clean-up, the report",
+                                  "preparation, libvirt's migration (PEER2PEER; NON_SHARED_INC, or NON_SHARED_DISK "
+                                  "with disk copy full), the source's clean-up, the report",
+                       "module_alone": "not judged: the destination's preparation and the source's migration "
+                                       "(module_utils/compute/live_migration.py's run_prepare, run_migrate) run in "
+                                       "the hypervisors' namespaces with the arguments two untimed Stratus runs "
+                                       "gave the modules (bench/live_migration_module_alone.py); no Ansible, no "
+                                       "action plugins, no store; the guest there and back each round",
+                       "libvirt_job": "not judged: each migration's completed-job statistics on the destination "
+                                      "(virDomainGetJobStats COMPLETED: ms and bytes)",
                        "order": "alternated: floor first in even rounds, stratus first in odd ones",
                        "statistic": "median wall seconds of the rounds"},
         "seconds": med,
         "ratio_stratus_over_floor": ratio,
+        "libvirt_job_medians": jobs,
         "target": {"ratio_at_most": TARGET, "met": ratio is not None and ratio <= TARGET},
         "ansible_profile_first_round": bench.profile,
         "machine": {"cpus": os.cpu_count(),
@@ -246,6 +325,8 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path("/tmp/stratus-bench-live-lab"))
     parser.add_argument("--disk-copy", choices=("full", "incremental"), default="incremental",
                         help="Stratus's stratus_live_migration_disk_copy (the floor always copies all)")
+    parser.add_argument("--no-module-alone", dest="module_alone", action="store_false",
+                        help="without the not-judged module_alone measurements (and their two untimed captures)")
     parser.add_argument("--prefix", default="stxz")
     parser.add_argument("--subnet-base", default="10.246")
     parser.add_argument("--output", type=Path, default=ROOT / "bench.json",
@@ -265,6 +346,8 @@ def main(argv: t.Optional[list[str]] = None) -> int:
             bench = LiveBench(lab, Path(tmp), args.disk_copy)
             with lab_lock():
                 bench.build()
+                if args.module_alone:
+                    bench.capture()
             for rep in range(args.repeats):
                 bench.round(rep)
         except (BenchError, LabError, subprocess.TimeoutExpired, libvirt.libvirtError) as exc:

@@ -115,6 +115,14 @@ def test_the_clean_up_play_runs_on_the_destinations_with_leftovers(reports: dict
     assert play_hosts("Clean the destinations of failed live migrations", hostvars, HYPERVISORS) == cleaned
 
 
+def test_the_rebuild_play_runs_only_on_the_hosts_that_rebuild() -> None:
+    """Its own play, after every host's power step: a run without a rebuild forks no worker for it."""
+    hostvars = {"localhost": {"stratus_power_hosts": ["hv1", "hv2"], "stratus_rebuild_hosts": ["hv2", "hv9"]}}
+    assert play_hosts("Rebuild servers on their hypervisors", hostvars, HYPERVISORS) == ["hv2"]
+    assert play_hosts("Stop, start or reboot servers on their hypervisors", hostvars, HYPERVISORS) == ["hv1", "hv2"]
+    assert play_hosts("Rebuild servers on their hypervisors", {"localhost": {}}, HYPERVISORS) == []
+
+
 def test_the_bare_metal_play_runs_only_with_bare_metal_work() -> None:
     name = "Stop, start or reboot bare-metal servers through their nodes' BMCs"
     with_nodes = {"localhost": {"stratus_power_nodes": ["node1"]}}
