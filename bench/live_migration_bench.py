@@ -75,16 +75,21 @@ def wait_for(what: str, done: t.Callable[[], bool], timeout: float) -> None:
 
 
 def module_args(remote: Path, module: str) -> tuple[Path, str]:
-    """The arguments a kept AnsiballZ payload of `module` under `remote` got, as the module reads them: the bytes
-    its `explode` writes, and the payload's serialization profile. The first run's: a destination without the
-    image asks for it, and the second run's arguments name the upload, moved into the base pool since."""
-    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_%s.py" % module), key=lambda p: p.stat().st_mtime)[:1]
+    """The arguments a kept AnsiballZ payload of `module` under `remote` got, as the module reads them (the bytes
+    its `explode` writes), without `uploads`: a destination without the image asked for it and got it in a second
+    run of the same payload file, the upload moved into the base pool since (where the replay finds it); and the
+    payload's serialization profile."""
+    found = sorted(remote.glob("ansible-tmp-*/AnsiballZ_%s.py" % module), key=lambda p: p.stat().st_mtime)
     if not found:
         raise BenchError("module_alone: no kept payload of %s under %s" % (module, remote))
     subprocess.run([str(VENV_BIN / "python"), str(found[-1]), "explode"], check=True, capture_output=True,
                    timeout=120)
+    sent = json.loads((found[-1].parent / "debug_dir" / "args").read_text())
+    sent["ANSIBLE_MODULE_ARGS"].pop("uploads", None)
+    path = remote / ("%s-args.json" % module)
+    path.write_text(json.dumps(sent))
     profile = re.search(r"""profile\s*=\s*['"]([A-Za-z0-9_.]+)['"]""", found[-1].read_text())
-    return found[-1].parent / "debug_dir" / "args", profile.group(1) if profile else "legacy"
+    return path, profile.group(1) if profile else "legacy"
 
 
 def running_on(lab: LabSession, k: int, ref: str) -> bool:
