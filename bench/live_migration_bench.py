@@ -6,8 +6,8 @@ libvirt's own `virsh migrate --live --copy-storage-all`.
 A lab of its own (two hypervisors with the lab's migration network, prefix stxz, subnets 10.246.K.0). Two
 guests of the lab's guest image (256 MiB, 1 vCPU, a qcow2 overlay root disk of the image), booted first, not
 timed: the floor's, a bare domain in hv1's migration pool (stratus_lab.migration.start_guest); Stratus's, a
-server of flavor m1.live (1 vCPU, 256 MiB, a 1 GiB root disk) built by provision.yml (on the host the scheduler picks). Then, holding the
-lab lock, alternately, for each round:
+server of flavor m1.live (1 vCPU, 256 MiB, a 1 GiB root disk) built by provision.yml (on the host the
+scheduler picks). Then, holding the lab lock, alternately, for each round:
 
   floor    stratus_lab.migration.virsh_live_migrate: `virsh migrate --live --persistent --undefinesource
            --copy-storage-all` to the other hypervisor over the migration network
@@ -17,8 +17,11 @@ lab lock, alternately, for each round:
 
 each guest going to the other host and back round after round. Each migration is checked: the guest runs on
 the destination and not on the source, and its heartbeat (`STRATUS-GUEST alive uptime=`) goes on there.
-Medians, the ratio Stratus / floor (target <= 1.3) and the first round's Ansible profile go to bench.json's
-"live_migration" key.
+Not judged: after each round, module_alone moves Stratus's guest there and back with the modules' code alone
+(bench/live_migration_module_alone.py, the arguments captured from two untimed Stratus runs before the rounds);
+after every migration, libvirt's completed-job statistics on the destination. Medians, the ratio Stratus /
+floor (target <= 1.3), every round's Ansible profile and those statistics go to bench.json's "live_migration"
+key.
 """
 from __future__ import annotations
 
@@ -156,8 +159,8 @@ class LiveBench:
         ((self.uuid, host),) = self.store("select uuid, host from instances where deleted = '' and name = 'live'")
         self.stratus_at = int(host[2:])
         wait_for("heartbeat of the floor's guest", lambda: bool(heartbeats(log)), BOOT_S)
-        wait_for("heartbeat of the Stratus guest", lambda: bool(heartbeats(console_log(self.lab.state, self.uuid, host))),
-                 BOOT_S)
+        wait_for("heartbeat of the Stratus guest",
+                 lambda: bool(heartbeats(console_log(self.lab.state, self.uuid, host))), BOOT_S)
 
     def timed(self, method: str, rep: int, action: t.Callable[[], t.Any]) -> None:
         snapshot = machine_snapshot(self.lab)
@@ -169,7 +172,8 @@ class LiveBench:
         self.records.append({"method": method, "rep": rep, "seconds": round(seconds, 3), "machine_before": snapshot,
                              "cpu_steal_during": steal})
         print("bench-live-migration: %-8s rep %d: %6.2fs (load %.1f, steal %s)"
-              % (method, rep + 1, seconds, snapshot["loadavg_1m"], "?" if steal is None else "%d%%" % round(100 * steal)),
+              % (method, rep + 1, seconds, snapshot["loadavg_1m"],
+                 "?" if steal is None else "%d%%" % round(100 * steal)),
               flush=True)
 
     def check_moved(self, what: str, name: str, src: int, dst: int, log: Path, before: int) -> None:
@@ -295,7 +299,8 @@ def section(bench: LiveBench, repeats: int, started: datetime.datetime, error: t
         "error": error,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "parameters": {"repeats": repeats, "hypervisors": 2, "stratus_live_migration_disk_copy": bench.disk_copy, "image": "stratus-guest (the lab's guest)",
+        "parameters": {"repeats": repeats, "hypervisors": 2, "stratus_live_migration_disk_copy": bench.disk_copy,
+                       "image": "stratus-guest (the lab's guest)",
                        "flavor": "%s (1 vCPU, %d MiB, 1 GiB root disk; Stratus's also has its config drive, made "
                                  "on the destination, not copied)" % (FLAVOR["name"], FLAVOR["ram"]),
                        "floor": "stratus_lab.migration.virsh_live_migrate (virsh migrate --live --persistent "
