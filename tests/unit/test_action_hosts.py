@@ -94,7 +94,8 @@ def play_hosts(name: str, hostvars: dict[str, t.Any], groups: dict[str, list[str
     (play,) = [p for p in loader.load_from_file(str(ROOT / "playbooks" / "action_steps.yml")) if p["name"] == name]
     variables: dict[str, t.Any] = {"hostvars": hostvars, "groups": groups}
     variables.update({k: trust_as_template(v) for k, v in (play.get("vars") or {}).items()})
-    return Templar(loader=loader, variables=variables).template(trust_as_template(play["hosts"]))
+    # sorted: Ansible's intersect filter keeps no order, and a play runs its hosts in the inventory's order anyway
+    return sorted(Templar(loader=loader, variables=variables).template(trust_as_template(play["hosts"])))
 
 
 LIVE_RUN = {"stratus_live_dest_hosts": ["hv2", "hv3"], "stratus_live_source_hosts": ["hv1", "hv4"]}
