@@ -3,6 +3,7 @@
 templated by Ansible over such results picks the rebuild step's hosts by it (no loop item needed)."""
 from __future__ import annotations
 
+import functools
 import types
 import typing as t
 from pathlib import Path
@@ -88,10 +89,17 @@ def test_a_live_migrations_source_has_no_power_step() -> None:
     assert (facts["stratus_live_dest_hosts"], facts["stratus_live_source_hosts"]) == (["hv2"], ["hv1"])
 
 
+@functools.lru_cache(maxsize=1)
+def action_steps() -> tuple[DataLoader, list[dict[str, t.Any]]]:
+    """action_steps.yml's plays, parsed once for the tests below."""
+    loader = DataLoader()
+    return loader, loader.load_from_file(str(ROOT / "playbooks" / "action_steps.yml"))
+
+
 def play_hosts(name: str, hostvars: dict[str, t.Any], groups: dict[str, list[str]]) -> list[str]:
     """The hosts of action_steps.yml's play `name`, templated by Ansible as the play starts (its vars too)."""
-    loader = DataLoader()
-    (play,) = [p for p in loader.load_from_file(str(ROOT / "playbooks" / "action_steps.yml")) if p["name"] == name]
+    loader, plays = action_steps()
+    (play,) = [p for p in plays if p["name"] == name]
     variables: dict[str, t.Any] = {"hostvars": hostvars, "groups": groups}
     variables.update({k: trust_as_template(v) for k, v in (play.get("vars") or {}).items()})
     # sorted: Ansible's intersect filter keeps no order, and a play runs its hosts in the inventory's order anyway
