@@ -33,6 +33,18 @@ class ActionModule(LiveMigrationStep):
     def select(self, conn: t.Any, host: str, uuids: t.Optional[list[str]]) -> list[tuple[t.Any, t.Any]]:
         return live_migrate.migrating_from(conn, host, uuids)
 
+    def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
+        """The step, then the hosts with leftovers (a rollback's destination half among them): the clean-up play
+        of action_steps.yml runs only on those of the run's destinations (no worker forked for the others)."""
+        result = super().run(tmp, task_vars)
+        if not self._task.check_mode and "error" not in result:
+            try:
+                with store.transaction(self.store_url(task_vars or {})) as conn:
+                    result["leftover_hosts"] = lifecycle.hosts_with_leftovers(conn)
+            except StratusError:  # not said: the clean-up play then runs on every destination
+                pass
+        return result
+
     def module_args(self, row: t.Any, record: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module's options: the destination's libvirt and address (its hostvars), the disks' paths there."""
         dest_uri, dest_address = live_migrate.migration_vars(record.dest_compute, task_vars.get("hostvars") or {},

@@ -173,6 +173,14 @@ instances:
   type: dict
   sample:
     6b0f6b7e-6f3c-4d2e-9a43-2b8a0b8b7d11: {ok: true, changed: true, location: destination, seconds: 9.4}
+leftover_hosts:
+  description:
+    - The action plugin's, after the step - the hosts the state store has leftovers on (a rolled-back migration's
+      destination half among them), sorted; C(playbooks/action_steps.yml) runs its clean-up play only on the run's
+      destinations among them. Absent in check mode or when the step failed as a whole.
+  returned: success, not in check mode
+  type: list
+  elements: str
 error:
   description: On a refusal before any instance (a bad I(dest_uri) or I(dest_address)), C(code), C(message), C(field).
   returned: failure

@@ -3,6 +3,7 @@
 templated by Ansible over such results picks the rebuild step's hosts by it (no loop item needed)."""
 from __future__ import annotations
 
+import functools
 import types
 import typing as t
 from pathlib import Path
@@ -76,6 +77,67 @@ def test_the_rebuild_step_runs_where_a_result_says_rebuild_or_evacuate() -> None
     assert facts["stratus_power_hosts"] == ["hv1", "hv2", "hv3"] and facts["stratus_power_nodes"] == ["node1"]
     assert facts["stratus_power_uuids"] == ["a", "b", "c", "d", "e"] and facts["stratus_move_uuids"] == ["e"]
     assert (facts["stratus_move_first_hosts"], facts["stratus_move_then_hosts"]) == (["hv1"], ["hv3"])
+
+
+def test_a_live_migrations_source_has_no_power_step() -> None:
+    """Its `hosts` (the source) is the live-migration plays' work; the power play (and its worker) is skipped."""
+    results = [{"action": "live_migrate", "hosts": ["hv1"], "nodes": [], "live_destinations": ["hv2"],
+                "server_uuids": ["a"]},
+               {"action": "stop", "hosts": ["hv3"], "nodes": [], "server_uuids": ["b"]}]
+    facts = action_hosts(results)
+    assert facts["stratus_power_hosts"] == ["hv3"] and facts["stratus_power_uuids"] == ["a", "b"]
+    assert (facts["stratus_live_dest_hosts"], facts["stratus_live_source_hosts"]) == (["hv2"], ["hv1"])
+
+
+@functools.lru_cache(maxsize=1)
+def action_steps() -> tuple[DataLoader, list[dict[str, t.Any]]]:
+    """action_steps.yml's plays, parsed once for the tests below."""
+    loader = DataLoader()
+    return loader, loader.load_from_file(str(ROOT / "playbooks" / "action_steps.yml"))
+
+
+def play_hosts(name: str, hostvars: dict[str, t.Any], groups: dict[str, list[str]]) -> list[str]:
+    """The hosts of action_steps.yml's play `name`, templated by Ansible as the play starts (its vars too)."""
+    loader, plays = action_steps()
+    (play,) = [p for p in plays if p["name"] == name]
+    variables: dict[str, t.Any] = {"hostvars": hostvars, "groups": groups}
+    variables.update({k: trust_as_template(v) for k, v in (play.get("vars") or {}).items()})
+    # sorted: Ansible's intersect filter keeps no order, and a play runs its hosts in the inventory's order anyway
+    return sorted(Templar(loader=loader, variables=variables).template(trust_as_template(play["hosts"])))
+
+
+LIVE_RUN = {"stratus_live_dest_hosts": ["hv2", "hv3"], "stratus_live_source_hosts": ["hv1", "hv4"]}
+HYPERVISORS = {"hypervisors": ["hv1", "hv2", "hv3", "hv4"]}
+
+
+@pytest.mark.parametrize("reports, cleaned", [
+    ({"hv1": [], "hv4": []}, []),                        # no leftovers anywhere: no worker for the clean-up
+    ({"hv1": ["hv3", "hv9"], "hv4": []}, ["hv3"]),       # a rollback left hv3's half: only hv3 (hv9 not of the run)
+    ({"hv1": []}, ["hv2", "hv3"]),                       # hv4 said nothing (unreachable, failed): every destination
+    ({"hv1": [], "hv4": None}, ["hv2", "hv3"]),
+])
+def test_the_clean_up_play_runs_on_the_destinations_with_leftovers(reports: dict[str, t.Any],
+                                                                   cleaned: list[str]) -> None:
+    hostvars: dict[str, t.Any] = {"localhost": LIVE_RUN, "hv1": {}, "hv2": {}, "hv3": {}, "hv4": {}}
+    for host, left in reports.items():
+        hostvars[host] = {"stratus_live_migrated": {"changed": True} if left is None else {"leftover_hosts": left}}
+    assert play_hosts("Clean the destinations of failed live migrations", hostvars, HYPERVISORS) == cleaned
+
+
+def test_the_rebuild_play_runs_only_on_the_hosts_that_rebuild() -> None:
+    """Its own play, after every host's power step: a run without a rebuild forks no worker for it."""
+    hostvars = {"localhost": {"stratus_power_hosts": ["hv1", "hv2"], "stratus_rebuild_hosts": ["hv2", "hv9"]}}
+    assert play_hosts("Rebuild servers on their hypervisors", hostvars, HYPERVISORS) == ["hv2"]
+    assert play_hosts("Stop, start or reboot servers on their hypervisors", hostvars, HYPERVISORS) == ["hv1", "hv2"]
+    assert play_hosts("Rebuild servers on their hypervisors", {"localhost": {}}, HYPERVISORS) == []
+
+
+def test_the_bare_metal_play_runs_only_with_bare_metal_work() -> None:
+    name = "Stop, start or reboot bare-metal servers through their nodes' BMCs"
+    with_nodes = {"localhost": {"stratus_power_nodes": ["node1"]}}
+    assert play_hosts(name, with_nodes, dict(HYPERVISORS, baremetal_nodes=["node1"])) == ["localhost"]
+    assert play_hosts(name, with_nodes, HYPERVISORS) == []
+    assert play_hosts(name, {"localhost": {"stratus_power_nodes": []}}, dict(HYPERVISORS, baremetal_nodes=["n"])) == []
 
 
 def test_no_playbook_makes_up_an_action_for_the_steps() -> None:

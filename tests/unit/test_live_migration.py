@@ -2,14 +2,17 @@
 rollback), against a real store (a SQLite file and a PostgreSQL server)."""
 from __future__ import annotations
 
+import types
 import typing as t
 
 import pytest
 import sqlalchemy as sa
 
+from ansible_collections.stratus.compute.plugins.action import compute_live_migration as source_step
 from ansible_collections.stratus.compute.plugins.module_utils.compute.plan import read_plan
 from ansible_collections.stratus.compute.plugins.module_utils.errors import StratusError
 from ansible_collections.stratus.compute.plugins.module_utils.scheduler.config import SchedulerConfig
+from ansible_collections.stratus.compute.plugins.plugin_utils.actions.live_migration import LiveMigrationStep
 from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api.catalog import Catalog
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor import lifecycle, live_migrate
 from ansible_collections.stratus.compute.plugins.plugin_utils.conductor.create import create_servers
@@ -168,6 +171,11 @@ def test_post_live_migration_makes_the_server_the_destinations(db_url: str, web:
         assert live_migrate.migrating_from(conn, "hv1") == []
     assert log(db_url, web)[-1] == ("live-migration", [("conductor_live_migrate_instance", "Success"),
                                                        ("compute_live_migration", "Success")])
+    # the source's step says no host has leftovers: action_steps.yml's clean-up play then runs nowhere; in check
+    # mode or when the step failed as a whole it says nothing, and every destination of the run is cleaned
+    assert source_step_result(db_url, {"changed": True}) == {"changed": True, "leftover_hosts": []}
+    assert "leftover_hosts" not in source_step_result(db_url, {"changed": False}, check_mode=True)
+    assert "leftover_hosts" not in source_step_result(db_url, {"failed": True, "error": {"code": "X"}})
     # asked again with the host it is on: nothing to do (a rerun); without a host it would move again
     again = live(db_url, web, target="hv2")
     assert not again.changed and len(log(db_url, web)) == 2
@@ -180,6 +188,16 @@ def test_a_source_that_cannot_be_cleaned_keeps_a_leftover(db_url: str, web: str)
     with store.transaction(db_url) as conn:
         left = list(conn.execute(sa.select(leftovers).where(leftovers.c.instance_uuid == web)))
     assert [(x.host, x.addresses) for x in left] == [("hv1", [])] and "pool busy" in left[0].reason
+
+
+def source_step_result(db_url: str, step: dict[str, t.Any], check_mode: bool = False) -> dict[str, t.Any]:
+    """compute_live_migration's action plugin's result, its step (LiveMigrationStep.run) answering `step`."""
+    module = object.__new__(source_step.ActionModule)
+    module._task = types.SimpleNamespace(check_mode=check_mode, args={"db_url": db_url})
+    module._templar = types.SimpleNamespace(template=lambda value: value)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveMigrationStep, "run", lambda self, tmp=None, task_vars=None: dict(step))
+        return module.run(None, {})
 
 
 @pytest.mark.parametrize("lost", [False, True])
@@ -199,8 +217,12 @@ def test_rollback_puts_everything_back_on_the_source(db_url: str, web: str, lost
     # the destination's half is a leftover there (its resources held until it is cleaned), no address kept
     assert [(x.host, x.addresses) for x in left] == [("hv2", [])]
     assert [d.kind for d in read_plan(left[0].plan).block_devices] == ["image"]
+    with store.transaction(db_url) as conn:  # what the source's step reports: the clean-up play runs on hv2
+        assert lifecycle.hosts_with_leftovers(conn) == ["hv2"]
     assert used["hv1"]["memory_mb"] == used["hv2"]["memory_mb"] == 512
     assert log(db_url, web)[-1][1][-1] == ("compute_live_migration", "Error")
+    # the source's step says so after its migrations: action_steps.yml's clean-up play then runs on hv2 alone
+    assert source_step_result(db_url, {"changed": True}) == {"changed": True, "leftover_hosts": ["hv2"]}
     # ended once: a second end (a rerun racing) changes nothing
     live_migrate.completed(db_url, web, rec.id, lifecycle.now(), "late")
     assert row(db_url, web).host == "hv1"

@@ -201,6 +201,11 @@ def leftovers_on_host(conn: Connection, host: str) -> list[t.Any]:
     return list(conn.execute(sa.select(leftovers).where(leftovers.c.host == host).order_by(leftovers.c.id)))
 
 
+def hosts_with_leftovers(conn: Connection) -> list[str]:
+    """The hosts the store has leftovers on (what their compute_cleanup step would clean)."""
+    return sorted(r[0] for r in conn.execute(sa.select(leftovers.c.host).distinct()))
+
+
 def clear_leftover(conn: Connection, leftover_id: int) -> None:
     conn.execute(leftovers.delete().where(leftovers.c.id == leftover_id))
 
