@@ -45,7 +45,7 @@ SERVERS: list[dict[str, t.Any]] = [
     {"name": "mv-bench", "flavor": "m1.bench", "image": "stratus-bench", "networks": NET},
     # a bench-image root on local disk with a 1 GiB blank data volume it keeps (not deleted with it): the volume
     # is copied with each move, its row follows the server, its file must end up on the server's host only
-    {"name": "mv-vol", "flavor": "m1.bench", "networks": NET, "block_device_mapping_v2": [
+    {"name": "mv-vol", "flavor": "m1.bench", "image": "stratus-bench", "networks": NET, "block_device_mapping_v2": [
         {"boot_index": 0, "uuid": scenario.BENCH_IMAGE_ID, "source_type": "image", "destination_type": "local"},
         {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1,
          "delete_on_termination": False}]},
