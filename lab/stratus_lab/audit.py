@@ -99,7 +99,8 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
     it), except that a server in VERIFY_RESIZE (vm_state resized) keeps its old copy on its migration's
     source (the shut-off domain, the disks of the record's old plan, the DHCP entry) until the confirm or
     revert; the record holds its old resources there. A server's volume files likewise: on its host only,
-    on both hosts of its move only while it waits in VERIFY_RESIZE (stray_volume).
+    on both hosts of its move only while it waits in VERIFY_RESIZE (stray_volume); its volume rows name its
+    host, or its move's source while it waits in VERIFY_RESIZE (misplaced_volume_row, a `volume` leak).
     """
     # controller code (SQLAlchemy): imported when an audit runs, never by the modules that only drive a lab
     from ansible_collections.stratus.compute.plugins.plugin_utils.compute_api import quota
@@ -129,11 +130,13 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
     # a server waiting in VERIFY_RESIZE: its migration's source keeps the old copy (its volumes: both hosts)
     kept_on_source: dict[str, set[str]] = {}
     moving: dict[str, set[str]] = {}
+    waiting_on: dict[str, str] = {}  # server uuid -> its waiting move's source (where its volume rows stay)
     for m in moves:
         waiting = m.status == "finished" and m.instance_uuid in by_uuid and by_uuid[m.instance_uuid].vm_state == "resized"
         if waiting:
             kept_on_source.setdefault(m.source_compute, set()).add(m.instance_uuid)
             moving[m.instance_uuid] = {m.source_compute, m.dest_compute}
+            waiting_on[m.instance_uuid] = m.source_compute
         elif m.status not in FINAL_MIGRATION_STATUSES:
             leaks["stuck"].append("migration %s (%s of %s, %s -> %s) in status %s" % (
                 m.id, m.migration_type, m.instance_uuid, m.source_compute, m.dest_compute, m.status))
@@ -202,6 +205,10 @@ def audit(lab: LabSession, allow_error: bool = False) -> dict[str, list[str]]:
             if why:
                 leaks["volume"].append("%s: %s/%s (%s)" % (host, VOLUME_POOL, vol, why))
         for v in volumes:
+            if v.host == host and v.instance_uuid in by_uuid:
+                why = misplaced_volume_row(host, by_uuid[v.instance_uuid], waiting_on)
+                if why:
+                    leaks["volume"].append("%s: the row of volume %s (%s) is here, %s" % (host, v.id, v.status, why))
             if v.host == host and "volume-%s" % v.id not in view.volume_vols and \
                     (v.instance_uuid is None or v.instance_uuid in placed and placed[v.instance_uuid].vm_state in DOMAIN_STATE_OF):
                 leaks["missing"].append("%s: volume %s (%s) is not in %s" % (host, v.id, v.status, VOLUME_POOL))
@@ -228,6 +235,18 @@ def stray_volume(name: str, host: str, volume_rows: t.Mapping[str, t.Any], serve
     if host == owner.host or host in moving.get(owner.uuid, set()) or owner.uuid in excused:
         return None
     return "a volume of %s %s, which is on %s" % (owner.name, owner.uuid, owner.host)
+
+
+def misplaced_volume_row(row_host: str, owner: t.Any, waiting_on: t.Mapping[str, str]) -> t.Optional[str]:
+    """Why a volume row of the live server `owner` naming `row_host` has not followed its server, or None. The rows
+    are the server's host's; while a move waits in VERIFY_RESIZE they stay its source's (`waiting_on`: server uuid
+    -> its move's source) until the confirm. A server placed nowhere (shelved, never scheduled) is not looked at."""
+    if not owner.host:
+        return None
+    if owner.uuid in waiting_on:
+        return None if row_host == waiting_on[owner.uuid] else \
+            "its server %s %s waits in VERIFY_RESIZE, moved from %s" % (owner.name, owner.uuid, waiting_on[owner.uuid])
+    return None if row_host == owner.host else "its server %s %s is on %s" % (owner.name, owner.uuid, owner.host)
 
 
 def leak_counts(leaks: dict[str, list[str]]) -> dict[str, int]:

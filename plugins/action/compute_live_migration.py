@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The source's half of a live migration (Nova's live_migration, _post_live_migration and
 _rollback_live_migration), see plugins/modules/compute_live_migration.py: for each server of the run
-migrating from this hypervisor whose destination is prepared, the module migrates it (or, on a rerun, finds
-where a killed run left it, asking both libvirts); a guest on the destination is post-migrated (this host's
-disks, volume copies and DHCP entry go, the server is the destination's), a guest still here is rolled back (the
-destination's half a leftover there, which the next step on that host cleans)."""
+migrating from this hypervisor whose destination is prepared, the module migrates it (on a rerun, first finds
+where a killed run left it, asking both libvirts, and migrates a guest still here); a guest on the destination is
+post-migrated (this host's disks, volume copies and DHCP entry go, the server is the destination's), a guest still
+here after the migration failed is rolled back (the destination's half a leftover there, which the next step on
+that host cleans)."""
 from __future__ import annotations
 
 import typing as t

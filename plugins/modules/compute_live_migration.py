@@ -11,8 +11,8 @@ description:
   - The hypervisor half of Nova's live migration (task state C(migrating)) without shared storage.
   - On the source, for each instance - first where its guest runs, asking this hypervisor's libvirt and the
     destination's (I(dest_uri)); a guest already on the destination is left there (C(location=destination));
-    with I(resume) (a rerun after a killed run) a guest still on the source is not migrated
-    (C(location=source) - the action plugin rolls the migration back).
+    with I(resume) (a rerun after a killed run) a guest still on the source, once no libvirt job of it goes
+    on, is migrated as below (the killed run never started its migration, or libvirt ended it on the source).
   - Otherwise C(virDomainMigrateToURI3) to I(dest_uri) with the flags C(VIR_MIGRATE_LIVE),
     C(VIR_MIGRATE_PEER2PEER) (the source's libvirtd drives the migration; with I(mode=direct) this module
     calls C(virDomainMigrate3) over its own connection to both instead), C(VIR_MIGRATE_NON_SHARED_INC) (or
@@ -87,8 +87,10 @@ options:
     default: /var/lib/libvirt/stratus/instances
   resume:
     description:
-      - A rerun after a killed run - find where each guest runs and migrate none (the action plugin finishes
-        the migration of a guest on the destination, and rolls back one still on the source).
+      - A rerun after a killed run - find where each guest runs, after waiting for a migration job libvirt
+        still drives; a guest on the destination is finished there (its source's half removed), one still on
+        the source is migrated (no migration of it goes on then). The action plugin sets it for a record the
+        killed run had C(running).
     type: bool
     default: false
   completion_timeout:
@@ -141,7 +143,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - The module says where each guest runs (as with I(resume)), migrates and removes nothing. Through the action
+      - The module says where each guest runs, migrates and removes nothing. Through the action
         plugin, names the servers it would migrate and contacts no host.
   diff_mode:
     support: none

@@ -1,13 +1,15 @@
 """Move recovery: resize, cold migration and live migration runs killed with SIGKILL at a random point, then run again.
 
-Two servers (a real guest kernel of the guest image, and a bench-image one) on a three-hypervisor lab with
-its migration network. Trials cycle through the moves: resize (then confirm, or on every other resize
-revert), cold migration to a named host (then confirm), live migration to a named host. Each run of
+Three servers (a real guest kernel of the guest image, a bench-image one, and a bench-image one with a 1 GiB
+blank data volume it keeps) on a three-hypervisor lab with its migration network. Trials cycle through the
+moves: resize (then confirm, or on every other resize revert), cold migration to a named host (then confirm),
+live migration to a named host. Each run of
 playbooks/server_action.yml (as `stratus server ...` runs it), the confirm's and revert's too, is SIGKILLed
 (its process group and every descendant) at a point drawn from a seeded RNG inside that kind's measured
 length; the same request is run again until it succeeds (at most 3 times), then the audit: each server on
 exactly one host (a VERIFY_RESIZE one's old copy on its migration's source aside), its claim naming that
-host, its disks and DHCP entry only there, no migration record left in a non-final status, no task_state;
+host, its disks, volume files and DHCP entry only there, its volume rows naming that host (its move's source
+while it waits in VERIFY_RESIZE) and none lost, no migration record left in a non-final status, no task_state;
 and each server where the request puts it (vm_state, host, flavor).
 
     .venv/bin/python reliability/scenarios/move_recovery.py --out DIR [--quick] [--seed N] [--db-url URL]
@@ -41,8 +43,17 @@ FLAVORS = scenario.FLAVORS + [
 SERVERS: list[dict[str, t.Any]] = [
     {"name": "mv-guest", "flavor": "m1.tiny", "image": "stratus-guest", "networks": NET},
     {"name": "mv-bench", "flavor": "m1.bench", "image": "stratus-bench", "networks": NET},
+    # a bench-image root on local disk with a 1 GiB blank data volume it keeps (not deleted with it): the volume
+    # is copied with each move, its row follows the server, its file must end up on the server's host only
+    {"name": "mv-vol", "flavor": "m1.bench", "image": "stratus-bench", "networks": NET, "block_device_mapping_v2": [
+        {"boot_index": 0, "uuid": scenario.BENCH_IMAGE_ID, "source_type": "image", "destination_type": "local"},
+        {"boot_index": -1, "source_type": "blank", "destination_type": "volume", "volume_size": 1,
+         "delete_on_termination": False}]},
 ]
 NAMES = [s["name"] for s in SERVERS]
+# each server's volumes (the data volume of mv-vol): none may be lost or doubled by a killed move
+VOLUMES = {s["name"]: sum(1 for d in s.get("block_device_mapping_v2", []) if d["destination_type"] == "volume")
+           for s in SERVERS}
 # the lab's catalog (an inventory overlay); the guests ignore ACPI: a short clean-shutdown window
 EXTRA = {"stratus_flavors": FLAVORS, "stratus_shutdown_timeout": 3, "stratus_shutdown_retry_interval": 1}
 
@@ -57,6 +68,15 @@ class Server(t.NamedTuple):
 def servers(lab: LabSession) -> dict[str, Server]:
     return {r.name: Server(r.name, r.host, r.vm_state, _json(r.flavor).get("name", ""))
             for r in lab.rows("select name, host, vm_state, flavor from instances where deleted = ''")}
+
+
+def volume_rows(lab: LabSession) -> dict[str, list[str]]:
+    """Each live server's live volume rows (their hosts)."""
+    found: dict[str, list[str]] = {name: [] for name in NAMES}
+    for r in lab.rows("select i.name, v.host from volumes v join instances i on i.uuid = v.instance_uuid "
+                      "where v.deleted = '' and i.deleted = ''"):
+        found.setdefault(r.name, []).append(r.host)
+    return found
 
 
 def _json(value: t.Any) -> dict[str, t.Any]:
@@ -96,10 +116,15 @@ def plan(lab: LabSession, kind: str, rng: random.Random) -> tuple[list[dict[str,
 
 def where_wanted(lab: LabSession, before: dict[str, Server],
                  wanted: dict[str, Server]) -> t.Callable[[], dict[str, list[str]]]:
-    """The audit, plus each server where its request puts it (a resize: on another host)."""
+    """The audit (which also has each server's volume files on its host only and its volume rows follow it),
+    plus each server where its request puts it (a resize: on another host) with all its volumes."""
     def check() -> dict[str, list[str]]:
         leaks = audit(lab)
         now = servers(lab)
+        for name, hosts in volume_rows(lab).items():
+            if len(hosts) != VOLUMES.get(name, 0):
+                leaks.setdefault("missing", []).append("%s has %d volume rows %s, wanted %d"
+                                                       % (name, len(hosts), hosts, VOLUMES.get(name, 0)))
         for name, want in wanted.items():
             got = now.get(name)
             ok = got is not None and (got.vm_state, got.flavor) == (want.vm_state, want.flavor) and (
@@ -175,8 +200,9 @@ def main() -> int:
     interrupted = drill_run.interrupted  # the notes say so: the figures are those of the trials done
     notes = interrupted + ("SIGKILL of server_action.yml's process group at a seeded random point of resize (then "
                            "confirm or revert, each killed too), cold migration (then confirm) and live migration "
-                           "of 2 servers (a guest kernel, a bench image) on 3 hypervisors, then reruns of the same "
-                           "request; audit of store vs libvirt (moves aware) and each server's place after each.")
+                           "of 3 servers (a guest kernel, a bench image, a bench image with a kept 1 GiB data "
+                           "volume) on 3 hypervisors, then reruns of the same request; audit of store vs libvirt "
+                           "(moves aware: volume files and rows too) and each server's place after each.")
     code = scenario.write_result_file(args.out, SCENARIO, figures, invariants, notes)
     log("%s: %d trials, %d kills (%d of moves), %d converged, leaks %s, max reruns %d -> %s"
         % (SCENARIO, len(trials), figures["kills"], killed_moves, figures["converged"],

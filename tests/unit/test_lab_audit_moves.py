@@ -145,7 +145,32 @@ def test_after_a_move_a_volume_on_the_other_host_is_a_leak(tmp_path: Path, monke
 
 def test_a_volume_whose_row_is_elsewhere_than_its_server_is_a_leak_there(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A server left on the destination while its volume rows stayed the source's: the source's file is stray."""
+    """A server left on the destination while its volume rows stayed the source's: the source's file is stray,
+    and the row has not followed its server."""
     url = with_volume(store(tmp_path, "active", "hv2", "error"), "hv1")
     leaks = run(monkeypatch, url, {1: with_file(holding(None)), 2: with_file(holding("running"))})
-    assert leaks["volume"] == ["hv1: stratus-volumes/%s (a volume of web %s, which is on hv2)" % (VOLUME, UUID)]
+    assert leaks["volume"] == ["hv1: stratus-volumes/%s (a volume of web %s, which is on hv2)" % (VOLUME, UUID),
+                               "hv1: the row of volume %s (in-use) is here, its server web %s is on hv2"
+                               % (VOLUME_ID, UUID)]
+
+
+@pytest.mark.parametrize("vm_state, status, row_host, wrong", [
+    ("active", "confirmed", "hv2", None),        # confirmed: the rows are the destination's
+    ("active", "confirmed", "hv1", "is on hv2"),  # the confirm moved the files but not the rows
+    ("resized", "finished", "hv1", None),        # waiting: the rows stay the source's until the confirm
+    ("resized", "finished", "hv2", "waits in VERIFY_RESIZE, moved from hv1")])  # rows moved before the confirm
+def test_the_volume_rows_follow_their_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vm_state: str,
+                                             status: str, row_host: str, wrong: t.Optional[str]) -> None:
+    url = with_volume(store(tmp_path, vm_state, "hv2", status), row_host)
+    source = holding("shutoff") if vm_state == "resized" else holding(None)
+    # the files where the move leaves them (both hosts while it waits), so only the row can be wrong
+    views = {1: with_file(source) if vm_state == "resized" else source, 2: with_file(holding("running"))}
+    if vm_state == "active" and row_host == "hv1":
+        views[1] = source  # confirmed: the source's file is gone; the row still names the source
+    leaks = run(monkeypatch, url, views)
+    if wrong is None:
+        assert clean(leaks), leaks
+    else:
+        rows = [m for m in leaks["volume"] if "the row of volume" in m]
+        assert len(rows) == 1 and rows[0].startswith("%s: the row of volume %s" % (row_host, VOLUME_ID)) \
+            and wrong in rows[0], leaks

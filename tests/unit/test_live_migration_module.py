@@ -197,17 +197,29 @@ def test_a_migration_past_its_completion_timeout_is_aborted() -> None:
     assert "not completed within 2 s" in out["error"]["message"] and out["progress"]
 
 
-def test_a_rerun_migrates_nothing_and_says_where_the_guest_is() -> None:
+def test_a_rerun_says_where_the_guest_is_and_migrates_only_one_still_on_the_source() -> None:
     src, dst = FakeConn("src"), FakeConn("dst")
     dom = FakeDomain(src, dst)
-    assert run(src, dst, resume=True) == {"ok": False, "changed": False, "location": "source"}
-    assert dom.calls == []
+    # only looking (check mode): nothing migrates
+    assert run(src, dst, resume=True, check=True) == {"ok": False, "changed": False, "location": "source"}
     dom.active = False  # shut off on the source, not on the destination: lost
     assert run(src, dst, resume=True)["location"] == "nowhere"
     assert run(src, None, resume=True)["location"] == "unknown"  # the destination could not be asked
     dom.active = True
-    out = run(src, None)  # a migration needs the destination's libvirt
+    assert dom.calls == []
+    out = run(src, None, resume=True)  # a migration needs the destination's libvirt
     assert out["location"] == "source" and out["error"]["code"] == "MigrationPreCheckError" and dom.calls == []
+
+
+def test_a_rerun_migrates_the_guest_a_killed_run_left_on_the_source() -> None:
+    """The move-recovery drill's find: a run killed after the record became `running` but before libvirt's call
+    (or whose migration libvirt ended on the source) leaves the guest here with no job; its rerun migrates it
+    instead of rolling back the request it can still carry out."""
+    src, dst = FakeConn("src"), FakeConn("dst")
+    dom = FakeDomain(src, dst)
+    out = run(src, dst, resume=True)
+    assert out["ok"] and out["changed"] and out["location"] == "destination"
+    assert [c[0] for c in dom.calls] == ["migrateToURI3"] and UUID in dst.domains and UUID not in src.domains
 
 
 def test_bad_input_is_refused_before_libvirt() -> None:

@@ -9,7 +9,8 @@
 - the migration (``run_migrate``, module compute_live_migration, on the source; Nova's live_migration): first
   where the guest runs, asking both libvirts (a
   rerun after a kill finds a migration that ended, or one that never started); then, unless it is already
-  on the destination or this is a rerun (``resume``), ``virDomainMigrateToURI3`` to the destination's
+  on the destination (a rerun, ``resume``, that finds it still on the source migrates it too: no migration
+  of it goes on then), ``virDomainMigrateToURI3`` to the destination's
   libvirt (PEER2PEER: the source libvirtd drives it) or ``virDomainMigrate3`` over a connection this module
   opens to both (``mode: direct``), with the migration stream on ``tcp://<destination's migration
   address>``, the writable disks copied (NON_SHARED_INC, Nova's: each disk's top image, the destination having
@@ -276,8 +277,12 @@ def migrate_one(src: t.Any, dst: t.Optional[t.Any], element: t.Mapping[str, t.An
                            "instances.domain_name")
     wait_for_job(_lookup(src, uuid), clock, sleep)
     where = locate(src, dst, uuid)
-    if where != "source" or params["resume"]:
-        # already moved (post is left), never moved by a run that was killed (rollback), or lost
+    # A rerun (resume) that finds the guest still here migrates it: the host lock and wait_for_job above say
+    # that no migration of it goes on, so the killed run's never began (the kill came between the record's
+    # `running` and libvirt's call) or libvirt ended it on the source; the destination is as its preparation
+    # left it. Rolling back instead would fail a request its rerun can still carry out.
+    if where != "source" or params.get("check"):
+        # already moved (post is left), lost, or only looked at
         out = {"ok": where == "destination", "changed": False, "location": where}
         return post_at_source(src, params, element, out) if where == "destination" and not params.get("check") else out
     if dst is None:
