@@ -68,7 +68,8 @@ PAYLOADS: list[tuple[str, str, t.Optional[str]]] = [
     ("bidi_control", "\u202e\x1b[31mevil\x07\r\nSet-Cookie: x=1", None),
     ("unicode", "\u03a9\u2248\u00e7 \U0001d54f \u65e5\u672c\u8a9e", None),
 ]
-QUICK_PAYLOADS = ("script", "svg_onload", "attribute_breakout", "javascript_url", "long")
+# quick (make test): an element, an attribute breakout and the long value; the full run has every payload
+QUICK_PAYLOADS = ("script", "attribute_breakout", "long")
 # (name, raw urlencoded value, the statuses it may get): bodies a browser would not send
 RAW_VALUES = [("nul", b"a%00b", {400}), ("bad_utf8", b"%FF%FE%C0%AF", {400}),
               ("over_the_limit", b"A" * (200 * 1024), {413})]
