@@ -133,8 +133,9 @@ def stratus(lab: LabSession, *args: str, caller: t.Sequence[str] = ADMIN) -> dic
     return json.loads(out) if out.strip() else {}
 
 
-def provision(lab: LabSession, servers: list[dict[str, t.Any]]) -> t.Any:
-    run = run_merged(lab.provision_argv(servers), lab.env, 1500)
+def provision(lab: LabSession, servers: list[dict[str, t.Any]],
+              catalog: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Any:
+    run = run_merged(lab.provision_argv(servers, catalog), lab.env, 1500)
     SHOWN.append(run.stdout)
     return run
 
@@ -345,8 +346,7 @@ def test_a_bare_metal_server_keeps_its_status_and_is_rebooted_soft_and_hard(lab:
     server = {"name": "bm-power", "flavor": "bm.small", "image": "stratus-guest", "networks": [{"name": "baremetal"}]}
 
     def keep(status: str) -> t.Any:
-        run = run_merged(lab.provision_argv([dict(server, status=status)], SHUTDOWN_TIMEOUT), lab.env, 1500)
-        SHOWN.append(run.stdout)
+        run = provision(lab, [dict(server, status=status)], SHUTDOWN_TIMEOUT)
         assert run.returncode == 0, run.stdout[-4000:]
         return run
 
